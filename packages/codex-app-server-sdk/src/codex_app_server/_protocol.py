@@ -1,0 +1,329 @@
+"""The JSON-RPC core: framing, request ids, pending calls and routing, with no I/O.
+
+Bytes go in through :meth:`JsonRpcCore.receive_data` and come out as events; messages to send
+come out as bytes. The synchronous (threads) and asynchronous (asyncio) connections, and any
+other transport, drive this one object, so the protocol rules live in exactly one place.
+
+The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .errors import JsonRpcError
+
+__all__ = [
+    "ErrorResponse",
+    "Event",
+    "JsonRpcCore",
+    "Notification",
+    "ProtocolViolation",
+    "RequestId",
+    "Response",
+    "Router",
+    "ServerRequest",
+    "Subscription",
+]
+
+RequestId = int | str
+
+#: How much of an offending line a :class:`ProtocolViolation` keeps, so a 10 MB garbage line
+#: does not end up copied into logs and exception messages.
+_VIOLATION_EXCERPT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful reply to one of our requests."""
+
+    request_id: RequestId
+    method: str
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorResponse:
+    """An error reply to one of our requests, already mapped to its exception class."""
+
+    request_id: RequestId
+    method: str
+    error: JsonRpcError
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A server notification, with the thread and turn it belongs to when it names them."""
+
+    method: str
+    params: dict[str, Any]
+    thread_id: str | None
+    turn_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRequest:
+    """A request the server sends to the client (approvals, user input, tool calls...)."""
+
+    request_id: RequestId
+    method: str
+    params: dict[str, Any]
+    thread_id: str | None
+    turn_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolation:
+    """Input that is not a message we can use; reported, then skipped."""
+
+    reason: str
+    excerpt: str
+
+
+Event = Response | ErrorResponse | Notification | ServerRequest | ProtocolViolation
+
+
+def _scope(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The ``(thread_id, turn_id)`` a message's params refer to, if any."""
+    thread_id = params.get("threadId")
+    turn_id = params.get("turnId")
+    if turn_id is None:
+        turn = params.get("turn")
+        if isinstance(turn, Mapping):
+            turn_id = turn.get("id")
+    return (
+        thread_id if isinstance(thread_id, str) else None,
+        turn_id if isinstance(turn_id, str) else None,
+    )
+
+
+def _excerpt(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if len(text) > _VIOLATION_EXCERPT:
+        return f"{text[:_VIOLATION_EXCERPT]}... ({len(text)} characters)"
+    return text
+
+
+class JsonRpcCore:
+    """Turns bytes into events and calls into bytes; keeps the table of pending requests.
+
+    Not thread-safe by itself: each connection serialises access to it (the async connection
+    runs on one loop; the sync connection holds a lock around sends and reads in one thread).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._next_id = 1
+        self._pending: dict[RequestId, str] = {}
+
+    # -- outgoing -------------------------------------------------------------------------
+
+    def request(self, method: str, params: Mapping[str, Any] | None) -> tuple[int, bytes]:
+        """Allocate an id for a request and return it with the line to send."""
+        request_id = self._next_id
+        self._next_id += 1
+        self._pending[request_id] = method
+        message: dict[str, Any] = {"id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        return request_id, _encode(message)
+
+    def notification(self, method: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """The line for a client notification (such as ``initialized``)."""
+        message: dict[str, Any] = {"method": method}
+        if params is not None:
+            message["params"] = params
+        return _encode(message)
+
+    def reply(self, request_id: RequestId, result: Any) -> bytes:
+        """The line answering a server request with ``result``."""
+        return _encode({"id": request_id, "result": result})
+
+    def reply_error(
+        self, request_id: RequestId, code: int, message: str, data: Any = None
+    ) -> bytes:
+        """The line answering a server request with a JSON-RPC error."""
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        return _encode({"id": request_id, "error": error})
+
+    def forget(self, request_id: RequestId) -> None:
+        """Stop expecting a reply (the caller timed out or was cancelled)."""
+        self._pending.pop(request_id, None)
+
+    def pending(self) -> list[RequestId]:
+        """Ids of requests still waiting for a reply."""
+        return list(self._pending)
+
+    def fail_all(self) -> list[RequestId]:
+        """Forget every pending request and return their ids (the transport closed)."""
+        ids = list(self._pending)
+        self._pending.clear()
+        return ids
+
+    # -- incoming -------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes read from the server; return the events of every complete line.
+
+        Lines may arrive split across reads or many to a read; there is no length limit.
+        """
+        if b"\n" not in data:
+            self._buffer += data
+            return []
+        if self._buffer:
+            self._buffer += data
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        *lines, rest = data.split(b"\n")
+        if rest:
+            self._buffer += rest
+        return [self.receive_line(line) for line in lines if line.strip()]
+
+    def receive_eof(self) -> list[Event]:
+        """The stream ended: a final line without a newline still counts."""
+        if not self._buffer.strip():
+            self._buffer.clear()
+            return []
+        line = bytes(self._buffer)
+        self._buffer.clear()
+        return [self.receive_line(line)]
+
+    def receive_line(self, line: bytes | str) -> Event:
+        """Decode one JSON message (a stdio line or a websocket text frame)."""
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            return ProtocolViolation(f"not JSON: {exc}", _excerpt(line))
+        if not isinstance(message, dict):
+            return ProtocolViolation("not a JSON object", _excerpt(line))
+        return self.receive_message(message, line)
+
+    def receive_message(self, message: dict[str, Any], raw: bytes | str = b"") -> Event:
+        """Classify a decoded message as a response, notification or server request."""
+        method = message.get("method")
+        has_id = "id" in message
+        if isinstance(method, str):
+            params = message.get("params")
+            if params is None:
+                params = {}
+            elif not isinstance(params, dict):
+                return ProtocolViolation("params is not an object", _excerpt(raw or str(message)))
+            thread_id, turn_id = _scope(params)
+            if has_id:
+                request_id = message["id"]
+                if not isinstance(request_id, int | str):
+                    return ProtocolViolation("bad request id", _excerpt(raw or str(message)))
+                return ServerRequest(request_id, method, params, thread_id, turn_id)
+            return Notification(method, params, thread_id, turn_id)
+        if has_id and ("result" in message or "error" in message):
+            request_id = message["id"]
+            request_method = self._pending.pop(request_id, None) if _hashable(request_id) else None
+            if request_method is None:
+                return ProtocolViolation(
+                    f"reply to unknown request id {request_id!r}", _excerpt(raw or str(message))
+                )
+            error = message.get("error")
+            if error is not None:
+                if not isinstance(error, Mapping):
+                    error = {"code": -32603, "message": f"malformed error: {error!r}"}
+                return ErrorResponse(
+                    request_id,
+                    request_method,
+                    JsonRpcError.from_error(error, method=request_method),
+                )
+            return Response(request_id, request_method, message.get("result"))
+        return ProtocolViolation(
+            "neither a request, a notification nor a reply", _excerpt(raw or str(message))
+        )
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, int | str)
+
+
+def _encode(message: Mapping[str, Any]) -> bytes:
+    # Compact separators and no ASCII escaping: smaller lines, and the server reads UTF-8.
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+S = TypeVar("S")
+
+
+@dataclass(eq=False)
+class Subscription(Generic[S]):
+    """Who wants the events of one thread (and, once known, of one turn in it).
+
+    ``turn_id`` may be filled in after the subscription starts: a turn's events are wanted
+    before ``turn/start`` has answered with the turn's id, so the subscription starts
+    thread-wide and narrows once the id is known.
+    """
+
+    thread_id: str
+    sink: S
+    turn_id: str | None = None
+
+    def wants(self, turn_id: str | None) -> bool:
+        """Whether an event of ``turn_id`` (None: thread-wide) belongs to this subscriber."""
+        return turn_id is None or self.turn_id is None or turn_id == self.turn_id
+
+
+@dataclass
+class Router(Generic[S]):
+    """Maps thread and turn ids to the subscribers waiting for them.
+
+    Events that name no subscribed thread go to the catch-all sinks, if any, and are otherwise
+    dropped: nothing is kept for nobody, so routing tables do not grow with the number of turns.
+    """
+
+    _by_thread: dict[str, list[Subscription[S]]] = field(default_factory=dict)
+    _catch_all: list[S] = field(default_factory=list)
+
+    def subscribe(self, thread_id: str, sink: S) -> Subscription[S]:
+        """Start delivering the events of ``thread_id`` to ``sink``."""
+        subscription = Subscription(thread_id, sink)
+        self._by_thread.setdefault(thread_id, []).append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription[S]) -> None:
+        """Stop a subscription; unknown or repeated calls are harmless."""
+        subscribers = self._by_thread.get(subscription.thread_id)
+        if subscribers is None:
+            return
+        if subscription in subscribers:
+            subscribers.remove(subscription)
+        if not subscribers:
+            del self._by_thread[subscription.thread_id]
+
+    def add_catch_all(self, sink: S) -> None:
+        """Deliver every event no thread subscriber takes to ``sink`` as well."""
+        self._catch_all.append(sink)
+
+    def remove_catch_all(self, sink: S) -> None:
+        """Undo :meth:`add_catch_all`."""
+        if sink in self._catch_all:
+            self._catch_all.remove(sink)
+
+    def route(self, thread_id: str | None, turn_id: str | None) -> list[S]:
+        """The sinks that should receive an event scoped to ``(thread_id, turn_id)``."""
+        if thread_id is not None:
+            subscribers = self._by_thread.get(thread_id)
+            if subscribers:
+                sinks = [s.sink for s in subscribers if s.wants(turn_id)]
+                if sinks:
+                    return sinks
+        return list(self._catch_all)
+
+    def all_sinks(self) -> Iterable[S]:
+        """Every sink currently registered (to wake them all when the connection closes)."""
+        for subscribers in self._by_thread.values():
+            for subscription in subscribers:
+                yield subscription.sink
+        yield from self._catch_all
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_thread.values())

@@ -1,0 +1,214 @@
+"""The JSON-RPC core on byte fixtures: framing, ids, replies, routing, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from codex_app_server._protocol import (
+    ErrorResponse,
+    JsonRpcCore,
+    Notification,
+    ProtocolViolation,
+    Response,
+    Router,
+    ServerRequest,
+)
+from codex_app_server.errors import (
+    InternalError,
+    InvalidParamsError,
+    InvalidRequestError,
+    JsonRpcError,
+    MethodNotFoundError,
+    ParseError,
+    RetryLimitExceededError,
+    ServerBusyError,
+)
+
+
+def line(message: object) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+def test_request_lines_have_no_jsonrpc_field_and_increasing_ids() -> None:
+    core = JsonRpcCore()
+    first_id, first = core.request("thread/start", {"model": "m"})
+    second_id, second = core.request("model/list", None)
+    assert first.endswith(b"\n")
+    assert first.count(b"\n") == 1
+    assert json.loads(first) == {"id": first_id, "method": "thread/start", "params": {"model": "m"}}
+    assert json.loads(second) == {"id": second_id, "method": "model/list"}
+    assert second_id == first_id + 1
+    assert sorted(core.pending()) == [first_id, second_id]
+
+
+def test_notification_reply_and_error_lines() -> None:
+    core = JsonRpcCore()
+    assert json.loads(core.notification("initialized")) == {"method": "initialized"}
+    assert json.loads(core.reply(7, {"decision": "accept"})) == {
+        "id": 7,
+        "result": {"decision": "accept"},
+    }
+    assert json.loads(core.reply_error("a", -32601, "nope")) == {
+        "id": "a",
+        "error": {"code": -32601, "message": "nope"},
+    }
+
+
+def test_response_matches_pending_request_and_is_consumed() -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("thread/start", {})
+    (event,) = core.receive_data(line({"id": request_id, "result": {"thread": {"id": "t"}}}))
+    assert event == Response(request_id, "thread/start", {"thread": {"id": "t"}})
+    assert core.pending() == []
+    (again,) = core.receive_data(line({"id": request_id, "result": {}}))
+    assert isinstance(again, ProtocolViolation)
+    assert "unknown request id" in again.reason
+
+
+@pytest.mark.parametrize(
+    ("code", "data", "cls"),
+    [
+        (-32700, None, ParseError),
+        (-32600, None, InvalidRequestError),
+        (-32601, None, MethodNotFoundError),
+        (-32602, None, InvalidParamsError),
+        (-32603, None, InternalError),
+        (-32001, None, ServerBusyError),
+        (-32000, {"codexErrorInfo": "serverOverloaded"}, ServerBusyError),
+        (
+            -32603,
+            {"codexErrorInfo": {"responseTooManyFailedAttempts": {}}},
+            RetryLimitExceededError,
+        ),
+        (-31999, None, JsonRpcError),
+    ],
+)
+def test_error_replies_map_to_one_class_per_code(
+    code: int, data: object, cls: type[JsonRpcError]
+) -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("turn/start", {})
+    error = {"code": code, "message": "boom", **({"data": data} if data is not None else {})}
+    (event,) = core.receive_data(line({"id": request_id, "error": error}))
+    assert isinstance(event, ErrorResponse)
+    assert type(event.error) is cls
+    assert event.error.code == code
+    assert event.error.method == "turn/start"
+    assert "boom" in str(event.error)
+
+
+def test_lines_split_across_reads_and_many_per_read() -> None:
+    core = JsonRpcCore()
+    raw = line({"method": "a", "params": {"threadId": "t1"}}) + line({"method": "b"})
+    events = []
+    for i in range(len(raw)):  # one byte at a time
+        events += core.receive_data(raw[i : i + 1])
+    assert [e.method for e in events if isinstance(e, Notification)] == ["a", "b"]
+    assert core.receive_data(raw + raw)[2].method == "a"  # type: ignore[union-attr]
+
+
+def test_a_ten_megabyte_line_is_read_whole() -> None:
+    core = JsonRpcCore()
+    big = "x" * (10 * 1024 * 1024)
+    raw = line({"method": "item/agentMessage/delta", "params": {"delta": big}})
+    events = []
+    for start in range(0, len(raw), 65536):
+        events += core.receive_data(raw[start : start + 65536])
+    (event,) = events
+    assert isinstance(event, Notification)
+    assert event.params["delta"] == big
+
+
+def test_notifications_and_server_requests_carry_their_scope() -> None:
+    core = JsonRpcCore()
+    delta, started, request = core.receive_data(
+        line(
+            {
+                "method": "item/agentMessage/delta",
+                "params": {"threadId": "t", "turnId": "u", "delta": "hi"},
+            }
+        )
+        + line({"method": "turn/started", "params": {"threadId": "t", "turn": {"id": "u"}}})
+        + line(
+            {
+                "id": 0,
+                "method": "item/commandExecution/requestApproval",
+                "params": {"threadId": "t", "turnId": "u", "itemId": "i"},
+            }
+        )
+    )
+    assert delta == Notification(
+        "item/agentMessage/delta", {"threadId": "t", "turnId": "u", "delta": "hi"}, "t", "u"
+    )
+    assert isinstance(started, Notification)
+    assert (started.thread_id, started.turn_id) == ("t", "u")
+    assert isinstance(request, ServerRequest)
+    assert (request.request_id, request.thread_id, request.turn_id) == (0, "t", "u")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"this is not json\n", "not JSON"),
+        (b"[1, 2, 3]\n", "not a JSON object"),
+        (b'{"hello": "world"}\n', "neither"),
+        (b'{"method": "x", "params": [1]}\n', "params is not an object"),
+    ],
+)
+def test_garbage_is_reported_and_skipped(raw: bytes, reason: str) -> None:
+    core = JsonRpcCore()
+    events = core.receive_data(raw + line({"method": "ok"}))
+    assert isinstance(events[0], ProtocolViolation)
+    assert reason in events[0].reason
+    assert isinstance(events[1], Notification)
+
+
+def test_violation_excerpt_is_bounded() -> None:
+    (event,) = JsonRpcCore().receive_data(b"x" * 1_000_000 + b"\n")
+    assert isinstance(event, ProtocolViolation)
+    assert len(event.excerpt) < 300
+
+
+def test_eof_flushes_a_final_unterminated_line() -> None:
+    core = JsonRpcCore()
+    assert core.receive_data(b'{"method": "last"}') == []
+    (event,) = core.receive_eof()
+    assert isinstance(event, Notification)
+    assert core.receive_eof() == []
+
+
+def test_fail_all_empties_the_pending_table() -> None:
+    core = JsonRpcCore()
+    a, _ = core.request("x", None)
+    b, _ = core.request("y", None)
+    core.forget(a)
+    assert core.fail_all() == [b]
+    assert core.pending() == []
+
+
+def test_router_delivers_by_thread_then_narrows_to_turn() -> None:
+    router: Router[str] = Router()
+    sub = router.subscribe("t1", "turn-handle")
+    router.add_catch_all("listener")
+    assert router.route("t1", None) == ["turn-handle"]
+    assert router.route("t1", "u-old") == ["turn-handle"]
+    sub.turn_id = "u1"
+    assert router.route("t1", "u1") == ["turn-handle"]
+    assert router.route("t1", "u-old") == ["listener"]
+    assert router.route("t1", None) == ["turn-handle"]
+    assert router.route("t2", "u2") == ["listener"]
+    assert router.route(None, None) == ["listener"]
+    router.unsubscribe(sub)
+    router.unsubscribe(sub)
+    assert len(router) == 0
+    assert router.route("t1", "u1") == ["listener"]
+
+
+def test_router_keeps_nothing_for_nobody() -> None:
+    router: Router[str] = Router()
+    for i in range(1000):
+        sub = router.subscribe(f"t{i}", "s")
+        router.unsubscribe(sub)
+    assert len(router) == 0
+    assert router.route("t5", None) == []
