@@ -1,0 +1,780 @@
+#!/usr/bin/env python3
+"""Maintainer tool for the two distributions: fetch the runtime, stage, verify, generate types.
+
+``codex-cli-bin`` wheels vendor the released Codex package of one platform; ``codex-app-server-sdk``
+pins ``codex-cli-bin==<runtime version>``. The runtime version is read from the one checked-in pin,
+``codex_app_server/_version.py``. Run ``update_sdk_artifacts.py COMMAND --help`` for each command.
+
+The module uses the standard library only, so ``noxfile.py`` can import it before any virtual
+environment exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import platform as platform_module
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SDK_SOURCE = REPO_ROOT / "packages" / "codex-app-server-sdk"
+RUNTIME_SOURCE = REPO_ROOT / "packages" / "codex-cli-bin"
+VERSION_FILE = SDK_SOURCE / "src" / "codex_app_server" / "_version.py"
+GENERATED_INIT = Path("src", "codex_app_server", "generated", "__init__.py")
+
+MANIFEST_NAME = "codex-package.json"
+BUILD_INFO_NAME = "build-info.json"
+# The voice runtime (a GStreamer bundle) serves the interactive CLI's voice mode only; the
+# app-server never loads it, and leaving it out saves a few MB per wheel.
+EXCLUDED_VENDOR_DIRS = (PurePosixPath("codex-resources", "voice"),)
+# Files that must keep their executable bit on POSIX targets.
+EXECUTABLE_DIRS = ("bin", "codex-path")
+EXECUTABLE_FILES = ("codex-resources/bwrap",)
+
+RUNTIME_DIST = "codex_cli_bin"
+SDK_DIST = "codex_app_server_sdk"
+SDK_PIN = re.compile(r"^codex-cli-bin\s*==\s*(\S+)$")
+VERSION_PATTERN = re.compile(r"\d+\.\d+\.\d+")
+
+
+class ArtifactError(Exception):
+    """Bad input or environment; the CLI reports it as one line and exits with code 2."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One released Codex platform: its npm suffix, Rust target and wheel tag."""
+
+    name: str
+    target: str
+    wheel_tag: str
+
+    @property
+    def is_windows(self) -> bool:
+        """Whether the target is Windows (``.exe`` entrypoint, no POSIX mode bits)."""
+        return self.target.endswith("-windows-msvc")
+
+    @property
+    def entrypoint(self) -> str:
+        """The entrypoint's path inside the vendored layout."""
+        return "bin/codex.exe" if self.is_windows else "bin/codex"
+
+
+def _linux_tag(arch: str) -> str:
+    # The binaries are static musl builds: one wheel serves glibc and musl systems alike.
+    return f"py3-none-manylinux_2_17_{arch}.manylinux2014_{arch}.musllinux_1_2_{arch}"
+
+
+PLATFORMS: dict[str, Platform] = {
+    p.name: p
+    for p in (
+        Platform("linux-x64", "x86_64-unknown-linux-musl", _linux_tag("x86_64")),
+        Platform("linux-arm64", "aarch64-unknown-linux-musl", _linux_tag("aarch64")),
+        # 10.12 and 11.0 are the minimum macOS versions of Rust's x86_64 and aarch64 targets.
+        Platform("darwin-x64", "x86_64-apple-darwin", "py3-none-macosx_10_12_x86_64"),
+        Platform("darwin-arm64", "aarch64-apple-darwin", "py3-none-macosx_11_0_arm64"),
+        Platform("win32-x64", "x86_64-pc-windows-msvc", "py3-none-win_amd64"),
+        Platform("win32-arm64", "aarch64-pc-windows-msvc", "py3-none-win_arm64"),
+    )
+}
+
+
+def platform_named(name: str) -> Platform:
+    """Return the platform called ``name`` (an npm suffix such as ``linux-x64``)."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise ArtifactError(
+            f"unknown platform {name!r}; expected one of {', '.join(PLATFORMS)}"
+        ) from None
+
+
+def _platform_for_target(target: str) -> Platform:
+    for candidate in PLATFORMS.values():
+        if candidate.target == target:
+            return candidate
+    raise ArtifactError(f"unknown Codex target {target!r} in {MANIFEST_NAME}")
+
+
+def host_platform() -> str:
+    """Return the platform name of this machine (``linux-x64``, ``darwin-arm64``, ...)."""
+    machine = platform_module.machine().lower()
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine)
+    system = {"linux": "linux", "darwin": "darwin", "win32": "win32"}.get(sys.platform)
+    if arch is None or system is None:
+        raise ArtifactError(f"no Codex runtime is released for {sys.platform}/{machine}")
+    return f"{system}-{arch}"
+
+
+def read_runtime_version() -> str:
+    """Return the pinned runtime version from ``codex_app_server/_version.py``."""
+    match = re.search(
+        r'^RUNTIME_VERSION = "([^"]+)"$', VERSION_FILE.read_text(encoding="utf-8"), re.MULTILINE
+    )
+    if match is None:
+        raise ArtifactError(f'{VERSION_FILE} has no RUNTIME_VERSION = "..." line')
+    return match.group(1)
+
+
+def _check_version(version: str) -> str:
+    if not VERSION_PATTERN.fullmatch(version):
+        raise ArtifactError(f"runtime version {version!r} is not of the form 0.169.0")
+    return version
+
+
+def cache_root() -> Path:
+    """Return the cache folder: ``$CODEX_SDK_CACHE_DIR``, else the user's cache directory."""
+    override = os.environ.get("CODEX_SDK_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "codex-app-server-sdk"
+
+
+def _require_empty(dest: Path) -> None:
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ArtifactError(f"{dest} is not an empty directory")
+
+
+@contextlib.contextmanager
+def _new_dir(dest: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``dest`` that becomes ``dest`` only if the block succeeds.
+
+    A crash or an error leaves no half-written ``dest`` behind.
+    """
+    _require_empty(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        tmp.chmod(0o755)
+        yield tmp
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _extract_vendor(tarball: Path, target: str, dest: Path) -> None:
+    """Unpack ``package/vendor/<target>/`` of an npm tarball into ``dest``, keeping exec bits."""
+    prefix = f"package/vendor/{target}/"
+    found = False
+    with tarfile.open(tarball, "r:gz") as archive:
+        for member in archive:
+            if not member.name.startswith(prefix):
+                continue
+            parts = PurePosixPath(member.name[len(prefix) :]).parts
+            if not parts or ".." in parts:
+                raise ArtifactError(f"{tarball.name}: unsafe member name {member.name!r}")
+            out = dest.joinpath(*parts)
+            if member.isdir():
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            source = archive.extractfile(member) if member.isfile() else None
+            if source is None:
+                raise ArtifactError(f"{tarball.name}: {member.name} is not a regular file")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with source, out.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+            out.chmod(0o755 if member.mode & 0o100 else 0o644)
+            found = True
+    if not found:
+        raise ArtifactError(f"{tarball.name} has no {prefix} folder")
+
+
+def _read_manifest(vendor: Path) -> dict[str, Any]:
+    path = vendor / MANIFEST_NAME
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"cannot read {path}: {error}") from None
+    return data
+
+
+def fetch_runtime(version: str, platform: str) -> Path:
+    """Return the cached, unpacked ``vendor/<target>/`` of ``@openai/codex@<version>-<platform>``.
+
+    The package is fetched once with ``npm pack`` (npm's own configuration chooses the registry)
+    and kept under ``cache_root()/runtime/``; later calls return the cached folder at once.
+    """
+    plat = platform_named(platform)
+    root = cache_root() / "runtime" / f"{_check_version(version)}-{plat.name}"
+    vendor = root / plat.target
+    if (vendor / MANIFEST_NAME).is_file():
+        return vendor
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ArtifactError("npm is not installed; it is needed to fetch the Codex runtime")
+    if root.exists():  # left by an older, non-atomic layout: not trustworthy
+        shutil.rmtree(root)
+    spec = f"@openai/codex@{version}-{plat.name}"
+    with _new_dir(root) as tmp:
+        download = tmp / "download"
+        download.mkdir()
+        result = subprocess.run(
+            [npm, "pack", spec], cwd=download, capture_output=True, text=True, check=False
+        )
+        tarballs = list(download.glob("*.tgz"))
+        if result.returncode != 0 or len(tarballs) != 1:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            raise ArtifactError(f"npm pack {spec} failed: {lines[-1]}")
+        _extract_vendor(tarballs[0], plat.target, tmp / plat.target)
+        shutil.rmtree(download)
+        found = _read_manifest(tmp / plat.target).get("version")
+        if found != version:
+            raise ArtifactError(f"{spec} contains Codex {found}, not {version}")
+    return vendor
+
+
+@dataclass(frozen=True)
+class _RuntimeSource:
+    """The files to vendor: layout-relative POSIX path to source file, plus the manifest."""
+
+    platform: Platform
+    files: dict[str, Path]
+    manifest: dict[str, Any]
+
+    @property
+    def entrypoint(self) -> Path:
+        """The source file of the Codex binary."""
+        return self.files[str(self.manifest["entrypoint"])]
+
+
+def _is_executable_path(relative: str) -> bool:
+    return relative.split("/", 1)[0] in EXECUTABLE_DIRS or relative in EXECUTABLE_FILES
+
+
+def _collect_runtime(source: Path, version: str, platform: str | None) -> _RuntimeSource:
+    """Resolve PATH (a binary or an unpacked package dir) into the files to vendor."""
+    if source.is_file() and (source.parent.parent / MANIFEST_NAME).is_file():
+        source = source.parent.parent  # bin/codex inside an unpacked package
+    if source.is_dir():
+        manifest = _read_manifest(source)
+        plat = _platform_for_target(str(manifest.get("target")))
+        if platform is not None and platform_named(platform) != plat:
+            raise ArtifactError(f"{source} holds the {plat.name} runtime, not {platform}")
+        files = {
+            path.relative_to(source).as_posix(): path
+            for path in sorted(source.rglob("*"))
+            if path.is_file()
+            and not any(
+                PurePosixPath(path.relative_to(source).as_posix()).is_relative_to(excluded)
+                for excluded in EXCLUDED_VENDOR_DIRS
+            )
+        }
+        if manifest.get("version") != version:
+            raise ArtifactError(f"{source} holds Codex {manifest.get('version')}, not {version}")
+        manifest.setdefault("entrypoint", plat.entrypoint)
+        entry = source / str(manifest["entrypoint"])
+    elif source.is_file():
+        plat = platform_named(platform or host_platform())
+        manifest = {
+            "layoutVersion": 1,
+            "version": version,
+            "target": plat.target,
+            "variant": "codex",
+            "entrypoint": plat.entrypoint,
+            "resourcesDir": "codex-resources",
+            "pathDir": "codex-path",
+        }
+        files = {plat.entrypoint: source}
+        entry = source
+    else:
+        raise ArtifactError(f"no codex binary or unpacked Codex package at {source}")
+    if not entry.is_file():
+        raise ArtifactError(f"the Codex binary {entry} is missing")
+    if not plat.is_windows and os.name == "posix" and not os.access(entry, os.X_OK):
+        raise ArtifactError(f"the Codex binary {entry} is not executable")
+    return _RuntimeSource(plat, files, manifest)
+
+
+def _check_binary_version(binary: Path, version: str) -> None:
+    try:
+        result = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ArtifactError(f"cannot run {binary} --version: {error}") from None
+    reported = result.stdout.strip()
+    if result.returncode != 0 or reported.split()[-1:] != [version]:
+        raise ArtifactError(f"{binary} --version reports {reported!r}, not codex-cli {version}")
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_template(source: Path, dest: Path, names: Sequence[str]) -> None:
+    for name in names:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(
+                path, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        elif path.is_file():
+            shutil.copy2(path, dest / name)
+
+
+def stage_runtime(dest: Path, source: Path, version: str, platform: str | None = None) -> Path:
+    """Write a buildable ``codex-cli-bin`` project for one platform into ``dest``.
+
+    ``source`` is a codex binary or an unpacked package dir (with ``codex-package.json``). The
+    version is stamped, the files are vendored under ``vendor/`` (executables made 0755) and
+    their sha256 recorded in ``src/codex_cli_bin/build-info.json``. When the binary can run here
+    its ``--version`` must report ``version``.
+    """
+    runtime = _collect_runtime(source, _check_version(version), platform)
+    _require_empty(dest)
+    if runtime.platform.name == host_platform():
+        _check_binary_version(runtime.entrypoint, version)
+    with _new_dir(dest) as tmp:
+        _copy_template(
+            RUNTIME_SOURCE, tmp, ("pyproject.toml", "hatch_build.py", "README.md", "src")
+        )
+        package = tmp / "src" / "codex_cli_bin"
+        (package / "_version.py").write_text(
+            f'"""Version of the vendored Codex runtime (stamped by stage-runtime)."""\n\n'
+            f'__version__ = "{version}"\n',
+            encoding="utf-8",
+        )
+        vendor = tmp / "vendor"
+        hashes: dict[str, str] = {}
+        for relative, path in runtime.files.items():
+            out = vendor / relative
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out)
+            executable = _is_executable_path(relative) or path.stat().st_mode & 0o100
+            out.chmod(0o755 if executable else 0o644)
+            hashes[relative] = sha256_file(out)
+        if MANIFEST_NAME not in runtime.files:
+            manifest_path = vendor / MANIFEST_NAME
+            manifest_path.write_text(json.dumps(runtime.manifest, indent=2) + "\n", "utf-8")
+            manifest_path.chmod(0o644)
+            hashes[MANIFEST_NAME] = sha256_file(manifest_path)
+        build_info = {
+            "version": version,
+            "platform": runtime.platform.name,
+            "target": runtime.platform.target,
+            "wheel_tag": runtime.platform.wheel_tag,
+            "sha256": dict(sorted(hashes.items())),
+        }
+        (package / BUILD_INFO_NAME).write_text(json.dumps(build_info, indent=2) + "\n", "utf-8")
+    return dest
+
+
+def _generated_runtime(sdk_source: Path) -> str | None:
+    path = sdk_source / GENERATED_INIT
+    if not path.is_file():
+        return None
+    match = re.search(
+        r'^GENERATED_FROM_RUNTIME = "([^"]+)"$', path.read_text(encoding="utf-8"), re.MULTILINE
+    )
+    return match.group(1) if match else None
+
+
+def _stamp(text: str, name: str, value: str, path: Path) -> str:
+    stamped, count = re.subn(
+        rf"^{name} = .*$", f'{name} = "{value}"', text, count=1, flags=re.MULTILINE
+    )
+    if count != 1:
+        raise ArtifactError(f"cannot stamp {name}: {path} has no `{name} = ...` line")
+    return stamped
+
+
+def stage_sdk(
+    dest: Path,
+    runtime_version: str,
+    sdk_version: str | None = None,
+    sdk_source: Path = SDK_SOURCE,
+) -> Path:
+    """Write a buildable ``codex-app-server-sdk`` project into ``dest``.
+
+    The copy pins ``codex-cli-bin==runtime_version`` and has version ``sdk_version`` (default:
+    the runtime version; otherwise a post-release of it, e.g. ``0.169.0.post1``). Refused when
+    the generated code was made from another runtime version.
+    """
+    version = _check_version(runtime_version)
+    release = sdk_version or version
+    if not re.fullmatch(rf"{re.escape(version)}(\.post\d+)?", release):
+        raise ArtifactError(
+            f"SDK version {release!r} must be {version} or a post-release such as {version}.post1"
+        )
+    generated = _generated_runtime(sdk_source)
+    if generated is None:
+        raise ArtifactError("generated code missing; run generate-types")
+    if generated != version:
+        raise ArtifactError(
+            f"generated code is from runtime {generated}, not {version}; run generate-types"
+        )
+    _require_empty(dest)
+    with _new_dir(dest) as tmp:
+        _copy_template(
+            sdk_source, tmp, ("pyproject.toml", "hatch_build.py", "README.md", "LICENSE", "src")
+        )
+        version_file = tmp / VERSION_FILE.relative_to(SDK_SOURCE)
+        text = version_file.read_text(encoding="utf-8")
+        text = _stamp(text, "RUNTIME_VERSION", version, version_file)
+        text = _stamp(text, "__version__", release, version_file)
+        version_file.write_text(text, encoding="utf-8")
+    return dest
+
+
+@dataclass(frozen=True)
+class _Wheel:
+    """A wheel's name parts and its entries (name to bytes-free facts)."""
+
+    path: Path
+    distribution: str
+    version: str
+    tag: str
+
+
+def _parse_wheel_name(path: Path) -> _Wheel | None:
+    parts = path.name[: -len(".whl")].split("-")
+    if len(parts) != 5:
+        return None
+    distribution, version, python, abi, plat = parts
+    return _Wheel(path, distribution, version, f"{python}-{abi}-{plat}")
+
+
+def _zip_hash(archive: zipfile.ZipFile, name: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with archive.open(name) as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_record(
+    archive: zipfile.ZipFile, hashes: dict[str, str], sizes: dict[str, int]
+) -> list[str]:
+    """Compare RECORD with the archive's contents (the index rejects a mismatch)."""
+    records = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
+    if len(records) != 1:
+        return ["no single .dist-info/RECORD"]
+    problems: list[str] = []
+    listed: set[str] = set()
+    for row in csv.reader(io.TextIOWrapper(archive.open(records[0]), encoding="utf-8")):
+        if not row:
+            continue
+        name, hash_field, size = row[0], row[1], row[2]
+        listed.add(name)
+        if name == records[0]:
+            continue
+        if name not in hashes:
+            problems.append(f"RECORD lists {name}, which is not in the wheel")
+            continue
+        expected = base64.urlsafe_b64encode(bytes.fromhex(hashes[name])).rstrip(b"=").decode()
+        if hash_field != f"sha256={expected}" or size != str(sizes[name]):
+            problems.append(f"RECORD does not match the contents of {name}")
+    problems.extend(f"{name} is not listed in RECORD" for name in sorted(set(hashes) - listed))
+    return problems
+
+
+def _metadata_lines(archive: zipfile.ZipFile, suffix: str) -> list[str]:
+    names = [n for n in archive.namelist() if n.endswith(f".dist-info/{suffix}")]
+    if len(names) != 1:
+        return []
+    return archive.read(names[0]).decode("utf-8").splitlines()
+
+
+def _header(lines: list[str], key: str) -> list[str]:
+    prefix = f"{key}: "
+    values = []
+    for line in lines:
+        if not line:
+            break  # the body (long description) starts after the first blank line
+        if line.startswith(prefix):
+            values.append(line[len(prefix) :])
+    return values
+
+
+def _verify_runtime_wheel(wheel: _Wheel, archive: zipfile.ZipFile) -> tuple[list[str], str | None]:
+    """Check one runtime wheel; return its problems and its platform name."""
+    problems: list[str] = []
+    plat = next((p for p in PLATFORMS.values() if p.wheel_tag == wheel.tag), None)
+    if plat is None:
+        return [f"tag {wheel.tag} is not one of the runtime wheel tags"], None
+    hashes: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for name in archive.namelist():
+        if not name.endswith("/"):
+            hashes[name], sizes[name] = _zip_hash(archive, name)
+    problems.extend(_check_record(archive, hashes, sizes))
+    wheel_meta = _metadata_lines(archive, "WHEEL")
+    if _header(wheel_meta, "Root-Is-Purelib") != ["false"]:
+        problems.append("WHEEL must say Root-Is-Purelib: false")
+    python, abi, platforms = wheel.tag.split("-")
+    expected_tags = {f"{python}-{abi}-{p}" for p in platforms.split(".")}
+    if set(_header(wheel_meta, "Tag")) != expected_tags:
+        problems.append(f"WHEEL tags {_header(wheel_meta, 'Tag')} do not match the file name")
+    package = "codex_cli_bin/"
+    try:
+        info = json.loads(archive.read(package + BUILD_INFO_NAME))
+        manifest = json.loads(archive.read(package + MANIFEST_NAME))
+    except (KeyError, ValueError) as error:
+        return [*problems, f"cannot read {BUILD_INFO_NAME} or {MANIFEST_NAME}: {error}"], plat.name
+    if info.get("version") != wheel.version or manifest.get("version") != wheel.version:
+        problems.append(
+            f"version {wheel.version} differs from build-info {info.get('version')} "
+            f"or {MANIFEST_NAME} {manifest.get('version')}"
+        )
+    if info.get("wheel_tag") != wheel.tag or manifest.get("target") != plat.target:
+        problems.append(f"build-info or {MANIFEST_NAME} does not describe {plat.name}")
+    recorded: dict[str, str] = info.get("sha256", {})
+    entrypoint = str(manifest.get("entrypoint"))
+    if entrypoint not in recorded:
+        problems.append(f"the entrypoint {entrypoint} has no recorded sha256")
+    for relative, digest in recorded.items():
+        name = package + relative
+        if name not in hashes:
+            problems.append(f"{name} is recorded in build-info but missing")
+        elif hashes[name] != digest:
+            problems.append(f"{name} does not match its recorded sha256")
+        elif not plat.is_windows and _is_executable_path(relative):
+            mode = (archive.getinfo(name).external_attr >> 16) & 0o777
+            if mode & 0o111 != 0o111:
+                problems.append(f"{name} is not executable (mode {mode:o})")
+    for name in hashes:
+        inner = name.removeprefix(package)
+        own_file = inner.endswith(".py") or inner in ("py.typed", BUILD_INFO_NAME)
+        if name.startswith(package) and inner not in recorded and not own_file:
+            problems.append(f"{name} is neither vendored (recorded) nor part of codex_cli_bin")
+    return problems, plat.name
+
+
+def _verify_sdk_wheel(wheel: _Wheel, archive: zipfile.ZipFile) -> tuple[list[str], str | None]:
+    """Check the SDK wheel; return its problems and the runtime version it pins."""
+    problems = [] if wheel.tag == "py3-none-any" else [f"tag {wheel.tag} is not py3-none-any"]
+    pins = [
+        match.group(1)
+        for line in _header(_metadata_lines(archive, "METADATA"), "Requires-Dist")
+        if (match := SDK_PIN.match(line))
+    ]
+    if len(pins) != 1:
+        return [*problems, f"expected one codex-cli-bin==V requirement, found {pins}"], None
+    if not re.fullmatch(rf"{re.escape(pins[0])}(\.post\d+)?", wheel.version):
+        problems.append(f"version {wheel.version} is not {pins[0]} or a post-release of it")
+    return problems, pins[0]
+
+
+def verify(dist: Path, require_all_platforms: bool = False) -> list[str]:
+    """Check every file in ``dist``; return the problems found (empty when all is well).
+
+    Checks names, tags, one consistent version, the SDK's pin against the runtime's version,
+    executable bits, recorded sha256 against the vendored files, RECORD, no runtime sdist, and
+    ``twine check --strict``.
+    """
+    if not dist.is_dir():
+        raise ArtifactError(f"{dist} is not a directory")
+    files = sorted(path for path in dist.iterdir() if path.is_file())
+    if not any(path.suffix == ".whl" for path in files):
+        raise ArtifactError(f"{dist} holds no wheels")
+    problems: list[str] = []
+    runtime_versions: dict[str, set[str]] = {}
+    pins: set[str] = set()
+    for path in files:
+        wheel = _parse_wheel_name(path) if path.suffix == ".whl" else None
+        if path.name.startswith(f"{RUNTIME_DIST}-") and path.name.endswith(".tar.gz"):
+            problems.append(f"{path.name}: codex-cli-bin must not ship an sdist")
+            continue
+        if path.name.startswith(f"{SDK_DIST}-") and path.name.endswith(".tar.gz"):
+            continue
+        if wheel is None or wheel.distribution not in (RUNTIME_DIST, SDK_DIST):
+            problems.append(f"{path.name}: not a wheel of codex-cli-bin or codex-app-server-sdk")
+            continue
+        found: list[str]
+        with zipfile.ZipFile(path) as archive:
+            if wheel.distribution == RUNTIME_DIST:
+                found, plat_name = _verify_runtime_wheel(wheel, archive)
+                if plat_name is not None:
+                    runtime_versions.setdefault(plat_name, set()).add(wheel.version)
+            else:
+                found, pin = _verify_sdk_wheel(wheel, archive)
+                pins.update([pin] if pin else [])
+        problems.extend(f"{path.name}: {problem}" for problem in found)
+    problems.extend(
+        f"{name}: {len(versions)} runtime wheels ({', '.join(sorted(versions))})"
+        for name, versions in runtime_versions.items()
+        if len(versions) > 1
+    )
+    versions = set().union(*runtime_versions.values()) | pins
+    if len(versions) > 1:
+        problems.append(f"runtime versions and SDK pin disagree: {', '.join(sorted(versions))}")
+    if require_all_platforms:
+        missing = sorted(set(PLATFORMS) - set(runtime_versions))
+        problems.extend(f"no runtime wheel for {name}" for name in missing)
+        if not pins:
+            problems.append("no codex-app-server-sdk wheel")
+    problems.extend(_twine_check(files))
+    return problems
+
+
+def _twine_check(files: list[Path]) -> list[str]:
+    if importlib.util.find_spec("twine") is None:
+        raise ArtifactError("twine is not installed in this Python; `pip install twine`")
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0:
+        return []
+    return [f"twine check --strict: {line}" for line in result.stdout.splitlines() if line]
+
+
+def copy_runtime(version: str, platform: str, dest: Path) -> Path:
+    """Fetch (or reuse the cached) runtime and copy its ``vendor/<target>/`` into ``dest``."""
+    _require_empty(dest)
+    vendor = fetch_runtime(version, platform)
+    with _new_dir(dest) as tmp:
+        shutil.copytree(vendor, tmp, dirs_exist_ok=True)
+    return dest
+
+
+def generate_types(codex_bin: Path | None) -> None:
+    """Regenerate the SDK's models from ``codex_bin`` (default: the pinned, fetched runtime)."""
+    version = read_runtime_version()
+    if codex_bin is None:
+        codex_bin = (
+            fetch_runtime(version, host_platform()) / platform_named(host_platform()).entrypoint
+        )
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sdk_codegen import generate_types as generate  # written and owned by the protocol work
+
+    generate(codex_bin, version)
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    version = args.runtime_version or read_runtime_version()
+    print(copy_runtime(version, args.platform or host_platform(), args.dest))
+    return 0
+
+
+def _cmd_stage_runtime(args: argparse.Namespace) -> int:
+    print(stage_runtime(args.dir, args.path, args.runtime_version, args.platform))
+    return 0
+
+
+def _cmd_stage_sdk(args: argparse.Namespace) -> int:
+    print(stage_sdk(args.dir, args.runtime_version, args.sdk_version))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    problems = verify(args.dist, args.all_platforms)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{args.dist}: all artifacts check out")
+    return 0
+
+
+def _cmd_generate_types(args: argparse.Namespace) -> int:
+    generate_types(args.codex_bin)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="update_sdk_artifacts.py", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, handler: Callable[[argparse.Namespace], int]) -> Any:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    fetch = command(
+        "fetch-runtime",
+        "Fetch @openai/codex@V-P with npm pack (cached) and unpack its vendor/<target>/ into DEST.",
+        _cmd_fetch,
+    )
+    fetch.add_argument("--runtime-version", metavar="V", help="default: the pinned version")
+    fetch.add_argument("--platform", metavar="P", help=f"one of {', '.join(PLATFORMS)}")
+    fetch.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
+
+    runtime = command(
+        "stage-runtime",
+        "Write a buildable codex-cli-bin project for one platform.",
+        _cmd_stage_runtime,
+    )
+    runtime.add_argument("dir", type=Path, metavar="DIR", help="new or empty directory")
+    runtime.add_argument(
+        "path", type=Path, metavar="PATH", help="a codex binary or an unpacked package dir"
+    )
+    runtime.add_argument("--runtime-version", metavar="V", required=True)
+    runtime.add_argument(
+        "--platform", metavar="P", help="default: from codex-package.json, else this machine"
+    )
+
+    sdk = command("stage-sdk", "Write a buildable codex-app-server-sdk project.", _cmd_stage_sdk)
+    sdk.add_argument("dir", type=Path, metavar="DIR", help="new or empty directory")
+    sdk.add_argument("--runtime-version", metavar="V", required=True)
+    sdk.add_argument("--sdk-version", metavar="S", help="V (default) or a post-release of V")
+
+    check = command("verify", "Check the wheels in DIST before publishing.", _cmd_verify)
+    check.add_argument("dist", type=Path, metavar="DIST")
+    check.add_argument(
+        "--all-platforms",
+        action="store_true",
+        help="also require a runtime wheel for every platform and the SDK wheel (a release)",
+    )
+
+    types = command(
+        "generate-types",
+        "Regenerate the SDK's generated models from the runtime's JSON schema.",
+        _cmd_generate_types,
+    )
+    types.add_argument(
+        "--codex-bin", type=Path, metavar="PATH", help="default: the pinned runtime, fetched"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; bad input ends with one ``error:`` line and exit code 2."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ArtifactError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
