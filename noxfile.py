@@ -1,0 +1,174 @@
+"""Developer sessions. CI runs ``nox -s lint typecheck tests``; ``nox -s build`` fills ``dist/``.
+
+The runtime is the released Codex package for this machine, fetched once with npm into the cache
+(``$CODEX_SDK_CACHE_DIR`` or the user cache directory) by ``scripts/update_sdk_artifacts.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+SCRIPT = ROOT / "scripts" / "update_sdk_artifacts.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import update_sdk_artifacts as artifacts  # noqa: E402  (needs the sys.path entry above)
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+LINT_PATHS = ("packages", "scripts", "tests", "noxfile.py")
+SOURCE_DIRS = ("packages/codex-app-server-sdk/src", "packages/codex-cli-bin/src", "scripts")
+# Each package has its own hatch_build.py; one mypy run each keeps the module names apart.
+HATCH_HOOKS = (
+    "packages/codex-app-server-sdk/hatch_build.py",
+    "packages/codex-cli-bin/hatch_build.py",
+)
+
+
+def _dev(*names: str) -> list[str]:
+    """Return the dev requirements of pyproject.toml, only those named if names are given."""
+    dev: list[str] = nox.project.load_toml(ROOT / "pyproject.toml")["project"][
+        "optional-dependencies"
+    ]["dev"]
+    if not names:
+        return dev
+    return [req for req in dev if re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0] in names]
+
+
+def _fetch_runtime(session: nox.Session) -> tuple[str, Path]:
+    """Return the pinned runtime version and its unpacked package for this machine."""
+    try:
+        version = artifacts.read_runtime_version()
+        return version, artifacts.fetch_runtime(version, artifacts.host_platform())
+    except artifacts.ArtifactError as error:
+        session.error(str(error))
+
+
+def _runtime_wheel(session: nox.Session) -> Path:
+    """Return this machine's runtime wheel, built once per runtime binary and staging code.
+
+    Building deflates ~370 MB, so the wheel is cached under the runtime cache, keyed by the
+    version, the binary's sha256 and the content of the template and the staging script.
+    """
+    version, vendor = _fetch_runtime(session)
+    binary = vendor / str(artifacts.read_manifest(vendor)["entrypoint"])
+    key = hashlib.sha256(artifacts.sha256_file(binary).encode())
+    template = sorted(
+        path
+        for path in artifacts.RUNTIME_SOURCE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    for path in [*template, SCRIPT]:
+        key.update(path.relative_to(ROOT).as_posix().encode())
+        key.update(artifacts.sha256_file(path).encode())
+    wheels = artifacts.cache_root() / "wheels"
+    out = wheels / f"codex-cli-bin-{version}-{key.hexdigest()[:20]}"
+    built = sorted(out.glob("*.whl"))
+    if built:
+        session.log(f"using the cached runtime wheel {built[0].name}")
+        return built[0]
+    wheels.mkdir(parents=True, exist_ok=True)
+    # Built next to its final place and renamed, so an interrupted build leaves no wheel.
+    with tempfile.TemporaryDirectory(dir=wheels) as tmp:
+        stage = Path(tmp, "stage")
+        session.run(
+            "python",
+            str(SCRIPT),
+            "stage-runtime",
+            str(stage),
+            str(vendor),
+            "--runtime-version",
+            version,
+        )
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(Path(tmp, "dist")),
+            str(stage),
+        )
+        Path(tmp, "dist").rename(out)
+    return next(out.glob("*.whl"))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over packages, scripts, tests and this file."""
+    session.install(*_dev("ruff"))
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict (settings in pyproject.toml) on both packages and the scripts."""
+    session.install(*_dev())
+    session.run("mypy", *SOURCE_DIRS)
+    for hook in HATCH_HOOKS:
+        session.run("mypy", hook)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest against this machine's real runtime wheel and the editable SDK.
+
+    Extra arguments go to pytest: ``nox -s tests -- -k staging``.
+    """
+    session.install(*_dev())
+    wheel = _runtime_wheel(session)
+    session.install(str(wheel), "-e", "packages/codex-app-server-sdk")
+    codex_bin = session.run(
+        "python", "-c", "import codex_cli_bin; print(codex_cli_bin.bin_path())", silent=True
+    )
+    assert isinstance(codex_bin, str)
+    session.run("pytest", *session.posargs, env={"CODEX_BIN": codex_bin.strip()})
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Stage and build the SDK wheel and this machine's runtime wheel into dist/, then verify."""
+    session.install(*_dev("build", "hatchling", "twine"))
+    version, vendor = _fetch_runtime(session)
+    stage, dist = ROOT / "build" / "stage", ROOT / "dist"
+    for folder in (stage, dist):
+        shutil.rmtree(folder, ignore_errors=True)
+    session.run(
+        "python",
+        str(SCRIPT),
+        "stage-runtime",
+        str(stage / "codex-cli-bin"),
+        str(vendor),
+        "--runtime-version",
+        version,
+    )
+    session.run(
+        "python",
+        str(SCRIPT),
+        "stage-sdk",
+        str(stage / "codex-app-server-sdk"),
+        "--runtime-version",
+        version,
+    )
+    for project in ("codex-cli-bin", "codex-app-server-sdk"):
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(stage / project),
+        )
+    session.run("python", str(SCRIPT), "verify", str(dist))
+    for wheel in sorted(dist.glob("*.whl")):
+        session.log(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB")
