@@ -94,10 +94,21 @@ class UnknownServerRequest(CodexModel):
 '''
 
 INIT_BODY = '''\
+"""Protocol models generated from the codex app-server JSON Schema.
+
+Every name loads lazily: ``from codex_app_server.generated import Turn`` imports only the
+module that defines ``Turn`` and the modules it needs; this package imports no pydantic.
+"""
+
+from __future__ import annotations
+
 from importlib import import_module
 from typing import Any
 
 from ._index import MODULE_OF
+
+GENERATED_FROM_RUNTIME = {runtime}
+"""The codex runtime version whose schema these models come from."""
 
 # Type checkers read every name from __init__.pyi; at run time each loads on first access.
 __all__ = [*MODULE_OF]
@@ -118,6 +129,13 @@ def __dir__() -> list[str]:
 '''
 
 REGISTRY_BODY = '''\
+"""Every protocol method and its models, by class name; no pydantic at import.
+
+``load_model`` turns a name into its class, importing only the module that holds it.
+"""
+
+from __future__ import annotations
+
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -190,7 +208,9 @@ def load_model(name: str) -> type[BaseModel]:
 
 _notification_classes: dict[str, type[BaseModel]] = {{}}
 _request_classes: dict[str, type[BaseModel]] = {{}}
-_NOTIFICATION_ENVELOPES = {{method: spec.envelope_model for method, spec in SERVER_NOTIFICATIONS.items()}}
+_NOTIFICATION_ENVELOPES = {{
+    method: spec.envelope_model for method, spec in SERVER_NOTIFICATIONS.items()
+}}
 _REQUEST_ENVELOPES: dict[str, str] = {{
 {request_envelopes}
 }}
@@ -220,7 +240,9 @@ def parse_server_notification(message: Mapping[str, Any]) -> ServerNotification:
     """
     return cast(
         "ServerNotification",
-        _parse(message, _NOTIFICATION_ENVELOPES, _notification_classes, "UnknownServerNotification"),
+        _parse(
+            message, _NOTIFICATION_ENVELOPES, _notification_classes, "UnknownServerNotification"
+        ),
     )
 
 
@@ -236,6 +258,13 @@ def parse_server_request(message: Mapping[str, Any]) -> ServerRequest:
 '''
 
 METHODS_BODY = '''\
+"""Typed methods for every client request, as mixins over one ``_call`` hook.
+
+Arguments are the params model's fields in snake_case; ``None`` leaves a field out.
+"""
+
+from __future__ import annotations
+
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:

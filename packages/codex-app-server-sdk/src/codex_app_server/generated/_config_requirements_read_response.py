@@ -143,10 +143,10 @@ class ConfigRequirements(CodexModel):
     feedback: FeedbackRequirements | None = Field(default=None)
     in_app_browser: InAppBrowserRequirements | None = Field(default=None, alias="inAppBrowser")
     log_dir: str | None = Field(default=None, alias="logDir")
-    model_catalog_json_: str | None = Field(default=None, alias="modelCatalogJson")
-    model_provider_: str | None = Field(default=None, alias="modelProvider")
+    model_catalog_json: str | None = Field(default=None, alias="modelCatalogJson")
+    model_provider: str | None = Field(default=None, alias="modelProvider")
     """Exact provider selection required by managed policy."""
-    model_providers_: dict[str, Any] | None = Field(default=None, alias="modelProviders")
+    model_providers: dict[str, Any] | None = Field(default=None, alias="modelProviders")
     """Complete required provider definitions, using config.toml field names."""
     models: ModelsRequirements | None = Field(default=None)
     otel: OtelRequirements | None = Field(default=None)
@@ -179,7 +179,7 @@ class ModelsRequirements(CodexModel):
 class NewThreadModelDefaults(CodexModel):
     """The ``NewThreadModelDefaults`` protocol type."""
     model: str | None = Field(default=None)
-    model_reasoning_effort_: ReasoningEffort | None = Field(default=None, alias="modelReasoningEffort")
+    model_reasoning_effort: ReasoningEffort | None = Field(default=None, alias="modelReasoningEffort")
     service_tier: str | None = Field(default=None, alias="serviceTier")
 
 

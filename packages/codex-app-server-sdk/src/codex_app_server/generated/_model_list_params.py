@@ -17,5 +17,5 @@ class ModelListParams(CodexModel):
     """When true, include models that are hidden from the default picker list."""
     limit: int | None = Field(default=None)
     """Optional page size; defaults to a reasonable server-side value."""
-    model_provider_: str | None = Field(default=None, alias="modelProvider")
+    model_provider: str | None = Field(default=None, alias="modelProvider")
     """List models for this configured provider instead of the app-server default."""

@@ -52,7 +52,7 @@ class Model(CodexModel):
     default_service_tier: str | None = Field(default=None, alias="defaultServiceTier")
     """Catalog default service tier id for this model, when one is configured."""
     input_modalities: list[InputModality] | None = Field(default=["text", "image"], validate_default=True, alias="inputModalities")
-    model_specialty_: str | None = Field(default=None, alias="modelSpecialty")
+    model_specialty: str | None = Field(default=None, alias="modelSpecialty")
     multi_agent_version: MultiAgentVersion | None = Field(default=None, alias="multiAgentVersion")
     """Multi-agent runtime declared by this model, when available."""
     service_tiers: list[ModelServiceTier] | None = Field(default_factory=list, alias="serviceTiers")
@@ -91,7 +91,7 @@ class ModelUpgradeInfo(CodexModel):
     """The ``ModelUpgradeInfo`` protocol type."""
     model: str
     migration_markdown: str | None = Field(default=None, alias="migrationMarkdown")
-    model_link_: str | None = Field(default=None, alias="modelLink")
+    model_link: str | None = Field(default=None, alias="modelLink")
     retirement_at: int | None = Field(default=None, alias="retirementAt")
     """Informational Unix timestamp for this upgrade's scheduled retirement, if known."""
     upgrade_copy: str | None = Field(default=None, alias="upgradeCopy")

@@ -14,19 +14,19 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 class ModelProviderMismatchModelProviderError(CodexModel):
     """The ``ModelProviderMismatchModelProviderError`` protocol type."""
     current_model_provider: str = Field(alias="currentModelProvider")
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     type: Literal["modelProviderMismatch"] = "modelProviderMismatch"
 
 
 class ModelProviderNotConfiguredModelProviderError(CodexModel):
     """The ``ModelProviderNotConfiguredModelProviderError`` protocol type."""
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     type: Literal["modelProviderNotConfigured"] = "modelProviderNotConfigured"
 
 
 class ModelProviderPolicyConflictModelProviderError(CodexModel):
     """The ``ModelProviderPolicyConflictModelProviderError`` protocol type."""
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     required_model_provider: str = Field(alias="requiredModelProvider")
     type: Literal["modelProviderPolicyConflict"] = "modelProviderPolicyConflict"
 

@@ -74,7 +74,7 @@ class Thread(CodexModel):
     """Whether the thread is ephemeral and should not be materialized on disk."""
     id: str
     """Identifier for this thread. Codex-generated thread IDs are UUIDv7."""
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     """Model provider used for this thread (for example, 'openai')."""
     preview: str
     """Usually the first user message in the thread, if available."""

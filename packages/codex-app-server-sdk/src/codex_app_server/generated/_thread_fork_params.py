@@ -40,7 +40,7 @@ class ThreadForkParams(CodexModel):
     """
     model: str | None = Field(default=None)
     """Configuration overrides for the forked thread, if any."""
-    model_provider_: str | None = Field(default=None, alias="modelProvider")
+    model_provider: str | None = Field(default=None, alias="modelProvider")
     sandbox: SandboxMode | None = Field(default=None)
     service_tier: str | None = Field(default=None, alias="serviceTier")
     thread_source: ThreadSource | None = Field(default=None, alias="threadSource")

@@ -48,7 +48,7 @@ class ThreadListParams(CodexModel):
     """Thread IDs to exclude before applying the result limit. Up to 100 entries; invalid IDs or a larger list are rejected, never truncated. Send the same exclusions on each page. Omitted, null, or empty means no exclusions."""
     limit: int | None = Field(default=None)
     """Optional page size; defaults to a reasonable server-side value."""
-    model_providers_: list[str] | None = Field(default=None, alias="modelProviders")
+    model_providers: list[str] | None = Field(default=None, alias="modelProviders")
     """Optional provider filter; when set, only sessions recorded under these providers are returned. When present but empty, includes all providers."""
     originators: list[str] | None = Field(default=None)
     """Optional originator allowlist, matching any supplied value exactly. Supported by hosted backends only; the local app-server rejects a nonempty list. Omitted or empty lists leave originators unrestricted."""

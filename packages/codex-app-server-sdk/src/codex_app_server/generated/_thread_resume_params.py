@@ -36,7 +36,7 @@ class ThreadResumeParams(CodexModel):
     """When true, return only thread metadata and live-resume state without populating `thread.turns`. This is useful when the client plans to call `thread/turns/list` immediately after resuming. Full-history hydration is deprecated for paginated threads; use this with `thread/turns/list` and `thread/items/list` instead."""
     model: str | None = Field(default=None)
     """Configuration overrides for the resumed thread, if any."""
-    model_provider_: str | None = Field(default=None, alias="modelProvider")
+    model_provider: str | None = Field(default=None, alias="modelProvider")
     personality: Personality | None = Field(default=None)
     """@deprecated `friendly` and `pragmatic` no longer select a style. Changing this does not rewrite the thread's existing instructions."""
     sandbox: SandboxMode | None = Field(default=None)

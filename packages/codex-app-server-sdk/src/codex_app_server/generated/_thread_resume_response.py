@@ -24,7 +24,7 @@ class ThreadResumeResponse(CodexModel):
     """Reviewer currently used for approval requests on this thread."""
     cwd: AbsolutePathBuf
     model: str
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     sandbox: SandboxPolicy
     """Legacy sandbox policy retained for compatibility. Experimental clients should prefer `activePermissionProfile` for profile provenance."""
     thread: Thread

@@ -34,7 +34,7 @@ class ThreadSettings(CodexModel):
     collaboration_mode: CollaborationMode = Field(alias="collaborationMode")
     cwd: AbsolutePathBuf
     model: str
-    model_provider_: str = Field(alias="modelProvider")
+    model_provider: str = Field(alias="modelProvider")
     sandbox_policy: SandboxPolicy = Field(alias="sandboxPolicy")
     active_permission_profile: ActivePermissionProfile | None = Field(default=None, alias="activePermissionProfile")
     disabled_plugin_ids: list[str] | None = Field(default_factory=list, alias="disabledPluginIds")

@@ -33,7 +33,7 @@ class ThreadStartParams(CodexModel):
     developer_instructions: str | None = Field(default=None, alias="developerInstructions")
     ephemeral: bool | None = Field(default=None)
     model: str | None = Field(default=None)
-    model_provider_: str | None = Field(default=None, alias="modelProvider")
+    model_provider: str | None = Field(default=None, alias="modelProvider")
     personality: Personality | None = Field(default=None)
     """@deprecated `friendly` and `pragmatic` no longer select a style."""
     sandbox: SandboxMode | None = Field(default=None)

@@ -16,7 +16,7 @@ class ThreadTokenUsage(CodexModel):
     """The ``ThreadTokenUsage`` protocol type."""
     last: TokenUsageBreakdown
     total: TokenUsageBreakdown
-    model_context_window_: int | None = Field(default=None, alias="modelContextWindow")
+    model_context_window: int | None = Field(default=None, alias="modelContextWindow")
 
 
 class ThreadTokenUsageUpdatedNotification(CodexModel):

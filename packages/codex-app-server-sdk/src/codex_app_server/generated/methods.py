@@ -188,7 +188,7 @@ class SyncRequestMethods:
         """
         return cast("InitializeResponse", self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
 
-    def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider_: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
+    def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
         """Call ``thread/start``.
 
         Args:
@@ -200,7 +200,7 @@ class SyncRequestMethods:
             developer_instructions: developerInstructions
             ephemeral: ephemeral
             model: model
-            model_provider_: modelProvider
+            model_provider: modelProvider
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
             sandbox: sandbox
             service_name: serviceName
@@ -208,9 +208,9 @@ class SyncRequestMethods:
             session_start_source: sessionStartSource
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
-        return cast("ThreadStartResponse", self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider_=model_provider_, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
+        return cast("ThreadStartResponse", self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
 
-    def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider_: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
+    def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
         """Call ``thread/resume``.
 
         There are three ways to resume a thread: 1. By thread_id: load the thread from disk by thread_id and resume it. 2. By history: instantiate the thread from memory and resume it. 3. By path: load the thread from disk by path and resume it. For non-running threads, the precedence is: history > non-empty path > thread_id. If using history or a non-empty path for a non-running thread, the thread_id param will be ignored. If thread_id identifies a running thread, app-server rejoins that thread and treats a non-empty path as a consistency check against the active rollout path. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
@@ -225,14 +225,14 @@ class SyncRequestMethods:
             developer_instructions: developerInstructions
             exclude_turns: When true, return only thread metadata and live-resume state without populating `thread.turns`.
             model: Configuration overrides for the resumed thread, if any.
-            model_provider_: modelProvider
+            model_provider: modelProvider
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
             sandbox: sandbox
             service_tier: serviceTier
         """
-        return cast("ThreadResumeResponse", self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider_=model_provider_, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
+        return cast("ThreadResumeResponse", self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
 
-    def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider_: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
+    def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
         """Call ``thread/fork``.
 
         There are two ways to fork a thread: 1. By thread_id: load the thread from disk by thread_id and fork it into a new thread. 2. By path: load the thread from disk by path and fork it into a new thread. If using a non-empty path, the thread_id param will be ignored. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
@@ -249,12 +249,12 @@ class SyncRequestMethods:
             exclude_turns: When true, return only thread metadata and live fork state without populating `thread.turns`.
             last_turn_id: Optional last turn id to fork through, inclusive.
             model: Configuration overrides for the forked thread, if any.
-            model_provider_: modelProvider
+            model_provider: modelProvider
             sandbox: sandbox
             service_tier: serviceTier
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
-        return cast("ThreadForkResponse", self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider_=model_provider_, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
+        return cast("ThreadForkResponse", self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
 
     def thread_archive(self, *, thread_id: str) -> ThreadArchiveResponse:
         """Call ``thread/archive``.
@@ -436,7 +436,7 @@ class SyncRequestMethods:
         """
         return cast("ThreadRevertResponse", self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
 
-    def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers_: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
+    def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
         """Call ``thread/list``.
 
         Args:
@@ -446,7 +446,7 @@ class SyncRequestMethods:
             cwd: Optional cwd filter or filters; when set, only threads whose session cwd exactly matches one of these paths are returned.
             excluded_thread_ids: Thread IDs to exclude before applying the result limit.
             limit: Optional page size; defaults to a reasonable server-side value.
-            model_providers_: Optional provider filter; when set, only sessions recorded under these providers are returned.
+            model_providers: Optional provider filter; when set, only sessions recorded under these providers are returned.
             originators: Optional originator allowlist, matching any supplied value exactly.
             search_term: Optional substring filter for the extracted thread title.
             section_id: Omit to include every section, set to `null` for unsectioned threads, or provide a section ID to return only threads in that section.
@@ -455,7 +455,7 @@ class SyncRequestMethods:
             source_kinds: Optional source filter; when set, only sessions from these source kinds are returned.
             use_state_db_only: If true, return from the state DB without scanning JSONL rollouts to repair thread metadata.
         """
-        return cast("ThreadListResponse", self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers_=model_providers_, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
+        return cast("ThreadListResponse", self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
 
     def thread_section_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadSectionListResponse:
         """Call ``threadSection/list``.
@@ -911,37 +911,37 @@ class SyncRequestMethods:
         """
         return cast("ReviewStartResponse", self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
 
-    def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider_: str | None = None) -> ModelListResponse:
+    def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider: str | None = None) -> ModelListResponse:
         """Call ``model/list``.
 
         Args:
             cursor: Opaque pagination cursor returned by a previous call.
             include_hidden: When true, include models that are hidden from the default picker list.
             limit: Optional page size; defaults to a reasonable server-side value.
-            model_provider_: List models for this configured provider instead of the app-server default.
+            model_provider: List models for this configured provider instead of the app-server default.
         """
-        return cast("ModelListResponse", self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider_=model_provider_)))
+        return cast("ModelListResponse", self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
 
-    def account_gateway_oauth_read(self, *, model_provider_: str | None = None) -> GatewayOAuthReadResponse:
+    def account_gateway_oauth_read(self, *, model_provider: str | None = None) -> GatewayOAuthReadResponse:
         """Call ``account/gatewayOAuth/read``.
 
         Read credential readiness for a configured provider without starting browser login.
 
         Args:
-            model_provider_: Defaults to the current provider when omitted.
+            model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", _present(model_provider_=model_provider_)))
+        return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
 
-    def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider_: str | None = None) -> GatewayOAuthLoginResponse:
+    def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider: str | None = None) -> GatewayOAuthLoginResponse:
         """Call ``account/gatewayOAuth/login``.
 
         Authorize a configured provider without changing the default or any thread's provider.
 
         Args:
             device_auth: Select device authorization when the server advertises support for it.
-            model_provider_: Defaults to the current provider when omitted.
+            model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthLoginResponse", self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider_=model_provider_)))
+        return cast("GatewayOAuthLoginResponse", self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider=model_provider)))
 
     def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""
@@ -1308,7 +1308,7 @@ class AsyncRequestMethods:
         """
         return cast("InitializeResponse", await self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
 
-    async def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider_: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
+    async def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
         """Call ``thread/start``.
 
         Args:
@@ -1320,7 +1320,7 @@ class AsyncRequestMethods:
             developer_instructions: developerInstructions
             ephemeral: ephemeral
             model: model
-            model_provider_: modelProvider
+            model_provider: modelProvider
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
             sandbox: sandbox
             service_name: serviceName
@@ -1328,9 +1328,9 @@ class AsyncRequestMethods:
             session_start_source: sessionStartSource
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
-        return cast("ThreadStartResponse", await self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider_=model_provider_, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
+        return cast("ThreadStartResponse", await self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
 
-    async def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider_: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
+    async def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
         """Call ``thread/resume``.
 
         There are three ways to resume a thread: 1. By thread_id: load the thread from disk by thread_id and resume it. 2. By history: instantiate the thread from memory and resume it. 3. By path: load the thread from disk by path and resume it. For non-running threads, the precedence is: history > non-empty path > thread_id. If using history or a non-empty path for a non-running thread, the thread_id param will be ignored. If thread_id identifies a running thread, app-server rejoins that thread and treats a non-empty path as a consistency check against the active rollout path. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
@@ -1345,14 +1345,14 @@ class AsyncRequestMethods:
             developer_instructions: developerInstructions
             exclude_turns: When true, return only thread metadata and live-resume state without populating `thread.turns`.
             model: Configuration overrides for the resumed thread, if any.
-            model_provider_: modelProvider
+            model_provider: modelProvider
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
             sandbox: sandbox
             service_tier: serviceTier
         """
-        return cast("ThreadResumeResponse", await self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider_=model_provider_, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
+        return cast("ThreadResumeResponse", await self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
 
-    async def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider_: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
+    async def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
         """Call ``thread/fork``.
 
         There are two ways to fork a thread: 1. By thread_id: load the thread from disk by thread_id and fork it into a new thread. 2. By path: load the thread from disk by path and fork it into a new thread. If using a non-empty path, the thread_id param will be ignored. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
@@ -1369,12 +1369,12 @@ class AsyncRequestMethods:
             exclude_turns: When true, return only thread metadata and live fork state without populating `thread.turns`.
             last_turn_id: Optional last turn id to fork through, inclusive.
             model: Configuration overrides for the forked thread, if any.
-            model_provider_: modelProvider
+            model_provider: modelProvider
             sandbox: sandbox
             service_tier: serviceTier
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
-        return cast("ThreadForkResponse", await self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider_=model_provider_, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
+        return cast("ThreadForkResponse", await self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
 
     async def thread_archive(self, *, thread_id: str) -> ThreadArchiveResponse:
         """Call ``thread/archive``.
@@ -1556,7 +1556,7 @@ class AsyncRequestMethods:
         """
         return cast("ThreadRevertResponse", await self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
 
-    async def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers_: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
+    async def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
         """Call ``thread/list``.
 
         Args:
@@ -1566,7 +1566,7 @@ class AsyncRequestMethods:
             cwd: Optional cwd filter or filters; when set, only threads whose session cwd exactly matches one of these paths are returned.
             excluded_thread_ids: Thread IDs to exclude before applying the result limit.
             limit: Optional page size; defaults to a reasonable server-side value.
-            model_providers_: Optional provider filter; when set, only sessions recorded under these providers are returned.
+            model_providers: Optional provider filter; when set, only sessions recorded under these providers are returned.
             originators: Optional originator allowlist, matching any supplied value exactly.
             search_term: Optional substring filter for the extracted thread title.
             section_id: Omit to include every section, set to `null` for unsectioned threads, or provide a section ID to return only threads in that section.
@@ -1575,7 +1575,7 @@ class AsyncRequestMethods:
             source_kinds: Optional source filter; when set, only sessions from these source kinds are returned.
             use_state_db_only: If true, return from the state DB without scanning JSONL rollouts to repair thread metadata.
         """
-        return cast("ThreadListResponse", await self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers_=model_providers_, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
+        return cast("ThreadListResponse", await self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
 
     async def thread_section_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadSectionListResponse:
         """Call ``threadSection/list``.
@@ -2031,37 +2031,37 @@ class AsyncRequestMethods:
         """
         return cast("ReviewStartResponse", await self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
 
-    async def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider_: str | None = None) -> ModelListResponse:
+    async def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider: str | None = None) -> ModelListResponse:
         """Call ``model/list``.
 
         Args:
             cursor: Opaque pagination cursor returned by a previous call.
             include_hidden: When true, include models that are hidden from the default picker list.
             limit: Optional page size; defaults to a reasonable server-side value.
-            model_provider_: List models for this configured provider instead of the app-server default.
+            model_provider: List models for this configured provider instead of the app-server default.
         """
-        return cast("ModelListResponse", await self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider_=model_provider_)))
+        return cast("ModelListResponse", await self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
 
-    async def account_gateway_oauth_read(self, *, model_provider_: str | None = None) -> GatewayOAuthReadResponse:
+    async def account_gateway_oauth_read(self, *, model_provider: str | None = None) -> GatewayOAuthReadResponse:
         """Call ``account/gatewayOAuth/read``.
 
         Read credential readiness for a configured provider without starting browser login.
 
         Args:
-            model_provider_: Defaults to the current provider when omitted.
+            model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", _present(model_provider_=model_provider_)))
+        return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
 
-    async def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider_: str | None = None) -> GatewayOAuthLoginResponse:
+    async def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider: str | None = None) -> GatewayOAuthLoginResponse:
         """Call ``account/gatewayOAuth/login``.
 
         Authorize a configured provider without changing the default or any thread's provider.
 
         Args:
             device_auth: Select device authorization when the server advertises support for it.
-            model_provider_: Defaults to the current provider when omitted.
+            model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthLoginResponse", await self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider_=model_provider_)))
+        return cast("GatewayOAuthLoginResponse", await self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider=model_provider)))
 
     async def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""

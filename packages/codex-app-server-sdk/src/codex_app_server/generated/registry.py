@@ -281,7 +281,9 @@ def load_model(name: str) -> type[BaseModel]:
 
 _notification_classes: dict[str, type[BaseModel]] = {}
 _request_classes: dict[str, type[BaseModel]] = {}
-_NOTIFICATION_ENVELOPES = {method: spec.envelope_model for method, spec in SERVER_NOTIFICATIONS.items()}
+_NOTIFICATION_ENVELOPES = {
+    method: spec.envelope_model for method, spec in SERVER_NOTIFICATIONS.items()
+}
 _REQUEST_ENVELOPES: dict[str, str] = {
     "item/commandExecution/requestApproval": "ItemCommandExecutionRequestApprovalServerRequest",
     "item/fileChange/requestApproval": "ItemFileChangeRequestApprovalServerRequest",
@@ -320,7 +322,9 @@ def parse_server_notification(message: Mapping[str, Any]) -> ServerNotification:
     """
     return cast(
         "ServerNotification",
-        _parse(message, _NOTIFICATION_ENVELOPES, _notification_classes, "UnknownServerNotification"),
+        _parse(
+            message, _NOTIFICATION_ENVELOPES, _notification_classes, "UnknownServerNotification"
+        ),
     )
 
 

@@ -1,0 +1,267 @@
+"""The generated protocol models: in sync with the binary's schema, complete, and tolerant."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from codex_app_server import generated
+from codex_app_server.generated import registry
+from codex_app_server.generated.methods import AsyncRequestMethods, SyncRequestMethods
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = Path(generated.__file__).parent
+VERSION_FILE = GENERATED.parent / "_version.py"
+
+
+@pytest.fixture
+def schema_codex_bin() -> Path:
+    """The pinned runtime's binary, from ``CODEX_BIN``."""
+    path = os.environ.get("CODEX_BIN")
+    if not path:
+        pytest.fail("set CODEX_BIN to the pinned codex executable to check the generated code")
+    return Path(path)
+
+
+def _runtime_version() -> str:
+    match = re.search(r'^RUNTIME_VERSION = "([^"]+)"', VERSION_FILE.read_text(), re.M)
+    assert match, "RUNTIME_VERSION not found in _version.py"
+    return match.group(1)
+
+
+@pytest.mark.real_binary
+def test_checked_in_code_matches_a_fresh_generation(schema_codex_bin: Path, tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import sdk_codegen
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    fresh = tmp_path / "generated"
+    sdk_codegen.generate_types(schema_codex_bin, _runtime_version(), fresh)
+
+    def files(folder: Path) -> dict[str, str]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_text()
+            for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+
+    checked_in, regenerated = files(GENERATED), files(fresh)
+    problems = [f"missing: {name}" for name in sorted(regenerated.keys() - checked_in.keys())]
+    problems += [f"stale: {name}" for name in sorted(checked_in.keys() - regenerated.keys())]
+    for name in sorted(checked_in.keys() & regenerated.keys()):
+        if checked_in[name] != regenerated[name]:
+            diff = difflib.unified_diff(
+                checked_in[name].splitlines(), regenerated[name].splitlines(), lineterm="", n=0
+            )
+            problems.append(f"differs: {name}\n" + "\n".join(list(diff)[:20]))
+    assert not problems, (
+        "generated code is out of date; run scripts/update_sdk_artifacts.py generate-types\n"
+        + "\n".join(problems[:30])
+    )
+
+
+def test_header_names_the_pinned_runtime() -> None:
+    assert f'GENERATED_FROM_RUNTIME = "{_runtime_version()}"' in (
+        (GENERATED / "__init__.py").read_text().splitlines()
+    )
+    assert _runtime_version() == generated.GENERATED_FROM_RUNTIME
+
+
+def test_registry_has_every_method_and_each_model_resolves() -> None:
+    assert len(registry.CLIENT_REQUESTS) == 109
+    assert len(registry.SERVER_NOTIFICATIONS) == 86
+    assert len(registry.SERVER_REQUESTS) == 10
+    assert list(registry.CLIENT_NOTIFICATIONS) == ["initialized"]
+    names: set[str] = set()
+    for spec in [*registry.CLIENT_REQUESTS.values(), *registry.SERVER_REQUESTS.values()]:
+        names.update(n for n in (spec.params_model, spec.response_model) if n is not None)
+    for note in registry.SERVER_NOTIFICATIONS.values():
+        names.update((note.envelope_model, note.params_model))
+    for name in sorted(names):
+        assert registry.load_model(name) is getattr(generated, name)
+    python_names = [spec.python_name for spec in registry.CLIENT_REQUESTS.values()]
+    assert len(set(python_names)) == len(python_names)
+    assert all(name.isidentifier() for name in python_names)
+    assert registry.CLIENT_REQUESTS["thread/start"] == registry.RequestSpec(
+        "ThreadStartParams", "ThreadStartResponse", "thread_start"
+    )
+    assert registry.CLIENT_REQUESTS["fuzzyFileSearch"].python_name == "fuzzy_file_search"
+    assert registry.CLIENT_REQUESTS["account/logout"].params_model is None
+
+
+def test_every_client_request_has_a_sync_and_an_async_method() -> None:
+    for spec in registry.CLIENT_REQUESTS.values():
+        assert callable(getattr(SyncRequestMethods, spec.python_name))
+        assert callable(getattr(AsyncRequestMethods, spec.python_name))
+
+
+class _Recorder(SyncRequestMethods):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _call(self, method: str, params: dict[str, Any], /) -> Any:
+        self.calls.append((method, params))
+        return "result"
+
+
+def test_request_methods_pass_only_given_arguments() -> None:
+    host = _Recorder()
+    assert host.thread_start(base_instructions="be brief", ephemeral=True) == "result"
+    assert host.account_logout() == "result"
+    assert host.calls == [
+        ("thread/start", {"base_instructions": "be brief", "ephemeral": True}),
+        ("account/logout", {}),
+    ]
+
+
+async def test_async_request_methods_await_the_hook() -> None:
+    class Host(AsyncRequestMethods):
+        async def _call(self, method: str, params: dict[str, Any], /) -> Any:
+            return (method, params)
+
+    result: Any = await Host().turn_interrupt(thread_id="t1", turn_id="u1")
+    assert result == ("turn/interrupt", {"thread_id": "t1", "turn_id": "u1"})
+
+
+def test_models_construct_by_either_name_and_dump_wire_names() -> None:
+    from codex_app_server.generated import ThreadStartParams
+
+    by_name = ThreadStartParams(base_instructions="x", model_provider="mock")
+    by_alias = ThreadStartParams.model_validate({"baseInstructions": "x", "modelProvider": "mock"})
+    assert by_name == by_alias
+    assert by_name.model_dump(exclude_none=True) == {
+        "baseInstructions": "x",
+        "modelProvider": "mock",
+    }
+
+
+def _turn_completed(items: list[dict[str, Any]], **turn: Any) -> dict[str, Any]:
+    return {
+        "method": "turn/completed",
+        "emittedAtMs": 1760000000000,
+        "params": {
+            "threadId": "thr_1",
+            "turn": {"id": "turn_1", "status": "completed", "items": items, **turn},
+        },
+    }
+
+
+def test_a_turn_completed_message_validates_into_its_typed_envelope() -> None:
+    from codex_app_server.generated import (
+        AgentMessageThreadItem,
+        TurnCompletedServerNotification,
+        TurnStatus,
+        UserMessageThreadItem,
+    )
+
+    message = _turn_completed(
+        [
+            {"type": "userMessage", "id": "i1", "content": [{"type": "text", "text": "hi"}]},
+            {"type": "agentMessage", "id": "i2", "text": "hello", "completedAtMs": 5},
+        ],
+        durationMs=210,
+    )
+    note = registry.parse_server_notification(message)
+    assert isinstance(note, TurnCompletedServerNotification)
+    assert note.emitted_at_ms == 1760000000000
+    assert note.params.turn.status is TurnStatus.COMPLETED
+    assert note.params.turn.duration_ms == 210
+    user, agent = note.params.turn.items
+    assert isinstance(user, UserMessageThreadItem)
+    assert isinstance(agent, AgentMessageThreadItem)
+    assert agent.text == "hello"
+    assert agent.completed_at_ms == 5
+    assert note.model_dump(exclude_none=True) == message | {
+        "params": {
+            **message["params"],
+            "turn": {
+                **message["params"]["turn"],
+                "itemsView": "full",
+                "items": [
+                    message["params"]["turn"]["items"][0]
+                    | {"content": [{"type": "text", "text": "hi", "text_elements": []}]},
+                    message["params"]["turn"]["items"][1],
+                ],
+            },
+        }
+    }
+
+
+def test_a_newer_server_does_not_break_validation() -> None:
+    from codex_app_server.generated import (
+        TurnCompletedServerNotification,
+        TurnStatus,
+        UnknownServerNotification,
+        UnrecognizedThreadItem,
+    )
+
+    message = _turn_completed(
+        [{"type": "hologram", "id": "i9", "depth": 3}], status="paused", brandNew={"a": 1}
+    )
+    note = registry.parse_server_notification(message)
+    assert isinstance(note, TurnCompletedServerNotification)
+    turn = note.params.turn
+    assert isinstance(turn.status, TurnStatus)
+    assert turn.status == "paused"
+    assert turn.model_extra == {"brandNew": {"a": 1}}
+    (item,) = turn.items
+    assert isinstance(item, UnrecognizedThreadItem)
+    assert item.type == "hologram"
+    assert item.model_extra == {"id": "i9", "depth": 3}
+    dumped = note.model_dump()
+    assert dumped["params"]["turn"]["status"] == "paused"
+    assert dumped["params"]["turn"]["items"] == [{"type": "hologram", "id": "i9", "depth": 3}]
+
+    unknown = registry.parse_server_notification({"method": "future/thing", "params": {"x": 1}})
+    assert isinstance(unknown, UnknownServerNotification)
+    assert (unknown.method, unknown.params) == ("future/thing", {"x": 1})
+
+
+def test_server_requests_parse_by_method_with_a_fallback() -> None:
+    from codex_app_server.generated import (
+        ItemCommandExecutionRequestApprovalServerRequest,
+        UnknownServerRequest,
+    )
+
+    request = registry.parse_server_request(
+        {
+            "id": 7,
+            "method": "item/commandExecution/requestApproval",
+            "params": {
+                "threadId": "t",
+                "turnId": "u",
+                "itemId": "i",
+                "startedAtMs": 1,
+                "command": "echo hi",
+            },
+        }
+    )
+    assert isinstance(request, ItemCommandExecutionRequestApprovalServerRequest)
+    assert request.params.thread_id == "t"
+    other = registry.parse_server_request({"id": "x", "method": "future/ask", "params": {}})
+    assert isinstance(other, UnknownServerRequest)
+
+
+def test_generated_package_and_registry_import_without_pydantic() -> None:
+    code = (
+        "import sys\n"
+        "import codex_app_server.generated, codex_app_server.generated.registry\n"
+        "import codex_app_server.generated.methods\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('pydantic')"
+        " or m.startswith('codex_app_server.generated._'))\n"
+        "print(loaded)\n"
+    )
+    src = str(GENERATED.parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert ast.literal_eval(out.stdout.strip()) == ["codex_app_server.generated._index"]
