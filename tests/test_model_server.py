@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -144,6 +145,14 @@ def test_close_releases_stalls_and_leaves_no_threads() -> None:
     assert set(threading.enumerate()) <= before
 
 
+def test_importing_the_kit_does_not_import_pydantic() -> None:
+    code = "import sys, codex_app_server.testing; print('pydantic' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert result.stdout.strip() == "False"
+
+
 def test_wait_for_requests_times_out_with_a_clear_message() -> None:
     with ScriptedModelServer() as server, pytest.raises(TimeoutError, match="expected 1 model"):
         server.wait_for_requests(1, timeout=0.01)
@@ -217,6 +226,14 @@ class Turn:
             for m in self.messages
             if m.get("method") == "item/completed" and m["params"]["item"]["type"] == kind
         ]
+
+    def position(self, method: str, item_type: str | None = None) -> int:
+        """Where the first ``method`` message (about an item of ``item_type``) arrived."""
+        for index, received in enumerate(self.messages):
+            item = received.get("params", {}).get("item", {})
+            if received.get("method") == method and item_type in (None, item.get("type")):
+                return index
+        raise AssertionError(f"no {method} {item_type or ''} in {self.methods}")
 
     def params(self, method: str) -> list[dict[str, Any]]:
         return [m["params"] for m in self.messages if m.get("method") == method]
@@ -392,6 +409,12 @@ def test_command_approval(
     command = exec_command("echo hi > out.txt", justification="write a file", escalated=True)
     model.enqueue(response(command), response(message("done")))
     turn = app.run_turn(app.start_thread(), "make a file", decision=decision)
+    assert (
+        turn.position("item/started", "commandExecution")
+        < turn.position("item/commandExecution/requestApproval")
+        < turn.position("serverRequest/resolved")
+        < turn.position("item/completed", "commandExecution")
+    )
     [approval] = turn.params("item/commandExecution/requestApproval")
     assert approval["reason"] == "write a file"
     assert approval["itemId"] == command.call_id
