@@ -6,6 +6,7 @@ helper binaries) inside this package directory; these functions say where those 
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,16 @@ class RuntimeFilesMissingError(FileNotFoundError):
     """A file of the vendored Codex runtime is not installed where the package expects it."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(
+        message = (
             f"the Codex runtime file {path} is missing; reinstall this platform's wheel with "
             f"`pip install --force-reinstall codex-cli-bin=={__version__}` "
             "(a source tree or sdist of codex-cli-bin carries no binary)"
         )
-        self.filename = str(path)
+        super().__init__(errno.ENOENT, message, str(path))
+
+    def __str__(self) -> str:
+        """Return the message alone, without OSError's ``[Errno 2]`` prefix."""
+        return str(self.strerror)
 
 
 def package_dir() -> Path:
