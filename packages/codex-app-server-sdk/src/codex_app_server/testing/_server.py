@@ -283,10 +283,15 @@ class ScriptedModelServer:
 
     def _track(self, connection: socket.socket, active: bool) -> None:
         with self._lock:
-            if active:
-                self._connections.add(connection)
-            else:
+            if not active:
                 self._connections.discard(connection)
+                return
+            if not self._closed:
+                self._connections.add(connection)
+                return
+        # Accepted while close() was running, after it shut the known connections down.
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
     def _take(self, request: RecordedRequest) -> ScriptItem | str:
         with self._lock:
@@ -306,13 +311,25 @@ class ScriptedModelServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    # Handler threads are joined by server_close(), so none outlives close().
-    daemon_threads = False
-    block_on_close = True
-
     def __init__(self, owner: ScriptedModelServer) -> None:
         self.owner = owner
+        self._handlers: list[threading.Thread] = []
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Daemon threads, so that a server a test forgot to close cannot hang the interpreter at
+        # exit; tracked, so that close() still joins every one of them.
+        handler = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        self._handlers = [thread for thread in self._handlers if thread.is_alive()]
+        self._handlers.append(handler)
+        handler.start()
+
+    def server_close(self) -> None:
+        super().server_close()
+        for handler in self._handlers:
+            handler.join()
 
 
 class _Handler(BaseHTTPRequestHandler):
