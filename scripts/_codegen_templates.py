@@ -227,9 +227,9 @@ def _parse(
     model = resolved.get(method) if isinstance(method, str) else None
     if model is None:
         name = envelopes.get(method) if isinstance(method, str) else None
-        if name is None:
-            return load_model(unknown).model_validate(message)
-        model = resolved[method] = load_model(name)
+        model = load_model(unknown if name is None else name)
+        if name is not None:
+            resolved[message["method"]] = model
     return model.model_validate(message)
 
 
@@ -274,6 +274,13 @@ if TYPE_CHECKING:
 def _present(**values: Any) -> dict[str, Any]:
     # None means "not given": the field is left out of the request instead of sent as null.
     return {{name: value for name, value in values.items() if value is not None}}
+
+
+def _dump(params: Any) -> dict[str, Any]:
+    # A method whose params are one of several shapes takes the shape's model (or a dict).
+    if isinstance(params, dict):
+        return params
+    return cast("dict[str, Any]", params.model_dump(by_alias=False, exclude_none=True))
 
 
 class SyncRequestMethods:

@@ -338,8 +338,12 @@ class Emitter:
         elif "enum" in schema:
             self.emit_enum(name, schema, [(value, None) for value in schema["enum"]])
         elif schema.get("type") == "object" and (
-            "properties" in schema or alternatives is not None
+            "properties" in schema
+            or alternatives is not None
+            or not isinstance(schema.get("additionalProperties"), dict)
         ):
+            # Includes ``{"type": "object"}`` alone: an empty model, so every request and
+            # response type is a model class (extra fields still land in ``model_extra``).
             self.emit_model(name, schema)
         else:
             deps: set[str] = set()
@@ -348,6 +352,21 @@ class Emitter:
             if schema.get("description"):
                 lines += docstring(schema["description"], "")
             self.add(Unit(name, "alias", lines, deps))
+
+    def wrap_in_root_model(self, name: str) -> None:
+        """Turn the union alias ``name`` into ``<name>Shape`` plus a RootModel class ``name``.
+
+        Request and response types must be classes (``load_model`` returns one, the client
+        validates with it); a union one becomes a RootModel whose ``.root`` is the shape.
+        """
+        alias = self.units.pop(name)
+        shape = f"{name}Shape"
+        alias.lines[0] = alias.lines[0].replace(f"{name}: TypeAlias", f"{shape}: TypeAlias", 1)
+        self.add(Unit(shape, "alias", alias.lines, alias.deps))
+        lines = [f"class {name}(RootModel[{shape}]):"]
+        lines += docstring(f"One of the shapes of ``{shape}``, held in ``root``.", "    ")
+        lines.append("    model_config = ConfigDict(defer_build=True)")
+        self.add(Unit(name, "root", lines, {shape}))
 
     def emit_enum(self, name: str, schema: dict[str, Any], values: list[tuple[Any, Any]]) -> None:
         lines = [f"class {name}(OpenEnum):"]
@@ -397,12 +416,13 @@ class Emitter:
         if objects:
             # An object shape a newer server adds still validates, as a plain dict.
             members.append("dict[str, Any]")
-        union = " | ".join(dict.fromkeys(members))
-        lines = [
-            f'{name}: TypeAlias = Annotated[{union}, Field(union_mode="left_to_right")]'
-            if len(members) > 1
-            else f"{name}: TypeAlias = {union}"
-        ]
+        choices = [member for member in dict.fromkeys(members) if member != "None"]
+        union = " | ".join(choices)
+        if len(choices) > 1:
+            union = f'Annotated[{union}, Field(union_mode="left_to_right")]'
+        if len(choices) < len(dict.fromkeys(members)):
+            union += " | None"
+        lines = [f"{name}: TypeAlias = {union}"]
         if schema.get("description"):
             lines += docstring(schema["description"], "")
         self.add(Unit(name, "alias", lines, deps))
@@ -441,7 +461,10 @@ class Emitter:
             " its other fields are kept as extra attributes.",
             "    ",
         )
-        fallback_lines.append(f"    {tag_field}: str" + _alias(tag, tag_field))
+        alias = _alias(tag, tag_field)
+        fallback_lines.append(
+            f"    {tag_field}: str" + (f" = Field(alias={string_literal(alias)})" if alias else "")
+        )
         self.add(Unit(fallback, "model", fallback_lines))
         members.append(f"Annotated[{fallback}, Tag(UNKNOWN_TAG)]")
         deps.add(fallback)
@@ -655,6 +678,13 @@ def build_protocol(schema: Schema) -> Protocol:
     emitter = Emitter(schema.definitions)
     emitter.emit_all()
     units = emitter.units
+    registry_types = {n for _, p, _ in schema.client_requests if p for n in (p,)}
+    registry_types |= {r for _, r in _client_request_responses(schema)}
+    registry_types |= {p for _, p in schema.server_notifications + schema.server_requests}
+    registry_types |= {f"{p.removesuffix('Params')}Response" for _, p in schema.server_requests}
+    for name in sorted(registry_types):
+        if name in units and units[name].kind == "alias":
+            emitter.wrap_in_root_model(name)
     python_names: dict[str, str] = {}
     client_requests = []
     for (method, params, _), (_, response) in zip(
@@ -858,9 +888,10 @@ def _header(runtime_version: str) -> str:
 
 
 def _order(names: list[str], units: dict[str, Unit]) -> list[str]:
-    """Enums, then classes, then aliases in dependency order (alias values run at import)."""
+    """Enums, classes, aliases in dependency order (alias values run at import), root models."""
     enums = [n for n in names if units[n].kind == "enum"]
     models = [n for n in names if units[n].kind == "model"]
+    roots = [n for n in names if units[n].kind == "root"]
     aliases = [n for n in names if units[n].kind == "alias"]
     ordered: list[str] = []
     placed: set[str] = set()
@@ -876,7 +907,7 @@ def _order(names: list[str], units: dict[str, Unit]) -> list[str]:
 
     for alias in aliases:
         place(alias)
-    return enums + models + ordered
+    return enums + models + ordered + roots
 
 
 def render_module(
@@ -906,7 +937,7 @@ def render_module(
     typing_names = used(("Annotated", "Any", "Literal", "TypeAlias"))
     if typing_names:
         lines += [f"from typing import {typing_names}", ""]
-    pydantic_names = used(("Discriminator", "Field", "Tag"))
+    pydantic_names = used(("ConfigDict", "Discriminator", "Field", "RootModel", "Tag"))
     if pydantic_names:
         lines += [f"from pydantic import {pydantic_names}", ""]
     base_names = used(("UNKNOWN_TAG", *templates.BASE_PUBLIC, "open_tag"))
@@ -994,10 +1025,10 @@ def _request_method(
     if description:
         doc += ["", description]
     if params is not None and params not in protocol.fields:
-        # A union of params shapes: the caller builds one variant model.
-        names.add(params)
-        arguments = ["self", f"params: {params}", "/"]
-        payload = "params.model_dump(by_alias=False, exclude_none=True)"
+        # A union of params shapes: the caller builds one shape's model.
+        names.add(f"{params}Shape")
+        arguments = ["self", f"params: {params}Shape", "/"]
+        payload = "_dump(params)"
     else:
         fields = protocol.fields.get(params, []) if params else []
         arguments = ["self", *(["*"] if fields else [])]

@@ -15,6 +15,7 @@ import pytest
 from codex_app_server import generated
 from codex_app_server.generated import registry
 from codex_app_server.generated.methods import AsyncRequestMethods, SyncRequestMethods
+from pydantic import BaseModel, TypeAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = Path(generated.__file__).parent
@@ -86,7 +87,9 @@ def test_registry_has_every_method_and_each_model_resolves() -> None:
     for note in registry.SERVER_NOTIFICATIONS.values():
         names.update((note.envelope_model, note.params_model))
     for name in sorted(names):
-        assert registry.load_model(name) is getattr(generated, name)
+        model = registry.load_model(name)
+        assert model is getattr(generated, name)
+        assert issubclass(model, BaseModel), name
     python_names = [spec.python_name for spec in registry.CLIENT_REQUESTS.values()]
     assert len(set(python_names)) == len(python_names)
     assert all(name.isidentifier() for name in python_names)
@@ -95,6 +98,21 @@ def test_registry_has_every_method_and_each_model_resolves() -> None:
     )
     assert registry.CLIENT_REQUESTS["fuzzyFileSearch"].python_name == "fuzzy_file_search"
     assert registry.CLIENT_REQUESTS["account/logout"].params_model is None
+
+
+def test_union_types_build_validators() -> None:
+    """Every generated alias (tagged and untagged unions) is a type pydantic accepts."""
+    for name in generated.__all__:
+        value = getattr(generated, name)
+        if not isinstance(value, type):
+            TypeAdapter(value)
+
+
+def test_a_union_response_is_a_root_model_holding_the_shape() -> None:
+    from codex_app_server.generated import ApiKeyLoginAccountResponse, LoginAccountResponse
+
+    response = LoginAccountResponse.model_validate({"type": "apiKey"})
+    assert isinstance(response.root, ApiKeyLoginAccountResponse)
 
 
 def test_every_client_request_has_a_sync_and_an_async_method() -> None:

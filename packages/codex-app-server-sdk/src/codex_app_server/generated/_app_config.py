@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
-
 from pydantic import Field
 
 from ._base import CodexModel, OpenEnum
@@ -38,8 +36,9 @@ class AppConfig(CodexModel):
     tools: AppToolsConfig | None = Field(default=None)
 
 
-AppLinksConfig: TypeAlias = dict[str, Any]
-"""Account settings for a single app."""
+class AppLinksConfig(CodexModel):
+    """Account settings for a single app."""
 
 
-AppToolsConfig: TypeAlias = dict[str, Any]
+class AppToolsConfig(CodexModel):
+    """The ``AppToolsConfig`` protocol type."""

@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Literal
 
 from ._base import CodexModel
 from ._server_request_resolved_notification import RequestId
+
+
+class AttestationGenerateParams(CodexModel):
+    """The ``AttestationGenerateParams`` protocol type."""
 
 
 class AttestationGenerateServerRequest(CodexModel):
@@ -15,6 +19,3 @@ class AttestationGenerateServerRequest(CodexModel):
     id: RequestId
     method: Literal["attestation/generate"] = "attestation/generate"
     params: AttestationGenerateParams
-
-
-AttestationGenerateParams: TypeAlias = dict[str, Any]

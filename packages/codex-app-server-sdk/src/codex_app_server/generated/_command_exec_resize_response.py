@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-CommandExecResizeResponse: TypeAlias = dict[str, Any]
-"""Empty success response for `command/exec/resize`."""
+class CommandExecResizeResponse(CodexModel):
+    """Empty success response for `command/exec/resize`."""

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-CommandExecWriteResponse: TypeAlias = dict[str, Any]
-"""Empty success response for `command/exec/write`."""
+class CommandExecWriteResponse(CodexModel):
+    """Empty success response for `command/exec/write`."""

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-FsCreateDirectoryResponse: TypeAlias = dict[str, Any]
-"""Successful response for `fs/createDirectory`."""
+class FsCreateDirectoryResponse(CodexModel):
+    """Successful response for `fs/createDirectory`."""

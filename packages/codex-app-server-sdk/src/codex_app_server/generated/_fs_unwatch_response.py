@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-FsUnwatchResponse: TypeAlias = dict[str, Any]
-"""Successful response for `fs/unwatch`."""
+class FsUnwatchResponse(CodexModel):
+    """Successful response for `fs/unwatch`."""

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-FsWriteFileResponse: TypeAlias = dict[str, Any]
-"""Successful response for `fs/writeFile`."""
+class FsWriteFileResponse(CodexModel):
+    """Successful response for `fs/writeFile`."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-GatewayOAuthCancelResponse: TypeAlias = dict[str, Any]
+class GatewayOAuthCancelResponse(CodexModel):
+    """The ``GatewayOAuthCancelResponse`` protocol type."""

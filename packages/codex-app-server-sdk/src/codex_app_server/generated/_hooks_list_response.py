@@ -135,7 +135,7 @@ class PromptHookMetadata(CodexModel):
 
 class UnrecognizedHookMetadata(CodexModel):
     """A ``HookMetadata`` whose ``handlerType`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
-    handler_type: strhandlerType
+    handler_type: str = Field(alias="handlerType")
 
 
 HookMetadata: TypeAlias = Annotated[

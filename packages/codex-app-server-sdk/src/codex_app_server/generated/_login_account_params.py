@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
 
 from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
@@ -71,7 +71,7 @@ class UnrecognizedLoginAccountParams(CodexModel):
     type: str
 
 
-LoginAccountParams: TypeAlias = Annotated[
+LoginAccountParamsShape: TypeAlias = Annotated[
     Annotated[ApiKeyLoginAccountParams, Tag("apiKey")]
     | Annotated[ChatgptLoginAccountParams, Tag("chatgpt")]
     | Annotated[ChatgptDeviceCodeLoginAccountParams, Tag("chatgptDeviceCode")]
@@ -81,3 +81,8 @@ LoginAccountParams: TypeAlias = Annotated[
     | Annotated[UnrecognizedLoginAccountParams, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"apiKey", "chatgpt", "chatgptDeviceCode", "chatgptAuthTokens", "amazonBedrock", "amazonBedrockAccessKeys"}))),
 ]
+
+
+class LoginAccountParams(RootModel[LoginAccountParamsShape]):
+    """One of the shapes of ``LoginAccountParamsShape``, held in ``root``."""
+    model_config = ConfigDict(defer_build=True)

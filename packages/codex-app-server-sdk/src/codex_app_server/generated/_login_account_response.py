@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
 
 from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
@@ -49,7 +49,7 @@ class UnrecognizedLoginAccountResponse(CodexModel):
     type: str
 
 
-LoginAccountResponse: TypeAlias = Annotated[
+LoginAccountResponseShape: TypeAlias = Annotated[
     Annotated[ApiKeyLoginAccountResponse, Tag("apiKey")]
     | Annotated[ChatgptLoginAccountResponse, Tag("chatgpt")]
     | Annotated[ChatgptDeviceCodeLoginAccountResponse, Tag("chatgptDeviceCode")]
@@ -58,3 +58,8 @@ LoginAccountResponse: TypeAlias = Annotated[
     | Annotated[UnrecognizedLoginAccountResponse, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"apiKey", "chatgpt", "chatgptDeviceCode", "chatgptAuthTokens", "amazonBedrock"}))),
 ]
+
+
+class LoginAccountResponse(RootModel[LoginAccountResponseShape]):
+    """One of the shapes of ``LoginAccountResponseShape``, held in ``root``."""
+    model_config = ConfigDict(defer_build=True)

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-LogoutAccountResponse: TypeAlias = dict[str, Any]
+class LogoutAccountResponse(CodexModel):
+    """The ``LogoutAccountResponse`` protocol type."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
 
 from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 from ._server_request_resolved_notification import RequestId
@@ -238,7 +238,7 @@ McpElicitationEnumSchema: TypeAlias = Annotated[McpElicitationSingleSelectEnumSc
 McpElicitationPrimitiveSchema: TypeAlias = Annotated[McpElicitationEnumSchema | McpElicitationStringSchema | McpElicitationNumberSchema | McpElicitationBooleanSchema, Field(union_mode="left_to_right")]
 
 
-McpServerElicitationRequestParams: TypeAlias = Annotated[
+McpServerElicitationRequestParamsShape: TypeAlias = Annotated[
     Annotated[FormMcpServerElicitationRequestParams, Tag("form")]
     | Annotated[OpenaiSlashFormMcpServerElicitationRequestParams, Tag("openai/form")]
     | Annotated[OpenaiFormMcpServerElicitationRequestParams, Tag("openaiForm")]
@@ -246,3 +246,8 @@ McpServerElicitationRequestParams: TypeAlias = Annotated[
     | Annotated[UnrecognizedMcpServerElicitationRequestParams, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("mode", "mode", frozenset({"form", "openai/form", "openaiForm", "url"}))),
 ]
+
+
+class McpServerElicitationRequestParams(RootModel[McpServerElicitationRequestParamsShape]):
+    """One of the shapes of ``McpServerElicitationRequestParamsShape``, held in ``root``."""
+    model_config = ConfigDict(defer_build=True)

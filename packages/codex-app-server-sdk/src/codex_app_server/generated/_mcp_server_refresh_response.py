@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-McpServerRefreshResponse: TypeAlias = dict[str, Any]
+class McpServerRefreshResponse(CodexModel):
+    """The ``McpServerRefreshResponse`` protocol type."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ModelProviderCapabilitiesReadParams: TypeAlias = dict[str, Any]
+class ModelProviderCapabilitiesReadParams(CodexModel):
+    """The ``ModelProviderCapabilitiesReadParams`` protocol type."""

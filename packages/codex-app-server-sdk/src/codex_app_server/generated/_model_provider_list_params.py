@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ModelProviderListParams: TypeAlias = dict[str, Any]
+class ModelProviderListParams(CodexModel):
+    """The ``ModelProviderListParams`` protocol type."""

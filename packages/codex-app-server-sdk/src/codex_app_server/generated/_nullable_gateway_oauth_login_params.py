@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import TypeAlias
 
 from pydantic import Field
 
@@ -19,4 +19,4 @@ class GatewayOAuthLoginParams(CodexModel):
     """Defaults to the current provider when omitted."""
 
 
-NullableGatewayOAuthLoginParams: TypeAlias = Annotated[GatewayOAuthLoginParams | None, Field(union_mode="left_to_right")]
+NullableGatewayOAuthLoginParams: TypeAlias = GatewayOAuthLoginParams | None

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import TypeAlias
 
 from pydantic import Field
 
@@ -17,4 +17,4 @@ class GatewayOAuthReadParams(CodexModel):
     """Defaults to the current provider when omitted."""
 
 
-NullableGatewayOAuthReadParams: TypeAlias = Annotated[GatewayOAuthReadParams | None, Field(union_mode="left_to_right")]
+NullableGatewayOAuthReadParams: TypeAlias = GatewayOAuthReadParams | None

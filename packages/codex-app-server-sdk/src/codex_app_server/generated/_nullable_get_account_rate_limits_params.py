@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import TypeAlias
 
 from pydantic import Field
 
@@ -19,4 +19,4 @@ class GetAccountRateLimitsParams(CodexModel):
     """The client supports automatic Luna Reserve fallback. For eligible ChatGPT CLI users, allow the backend to record experiment exposure after ordinary usage is blocked."""
 
 
-NullableGetAccountRateLimitsParams: TypeAlias = Annotated[GetAccountRateLimitsParams | None, Field(union_mode="left_to_right")]
+NullableGetAccountRateLimitsParams: TypeAlias = GetAccountRateLimitsParams | None

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import TypeAlias
 
 from pydantic import Field
 
@@ -17,4 +17,4 @@ class GetAccountTokenUsageParams(CodexModel):
     """When present, read estimated usage for this thread instead of account-wide token activity."""
 
 
-NullableGetAccountTokenUsageParams: TypeAlias = Annotated[GetAccountTokenUsageParams | None, Field(union_mode="left_to_right")]
+NullableGetAccountTokenUsageParams: TypeAlias = GetAccountTokenUsageParams | None

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-PluginShareDeleteResponse: TypeAlias = dict[str, Any]
+class PluginShareDeleteResponse(CodexModel):
+    """The ``PluginShareDeleteResponse`` protocol type."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-PluginShareListParams: TypeAlias = dict[str, Any]
+class PluginShareListParams(CodexModel):
+    """The ``PluginShareListParams`` protocol type."""

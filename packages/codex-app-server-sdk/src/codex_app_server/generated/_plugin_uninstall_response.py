@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-PluginUninstallResponse: TypeAlias = dict[str, Any]
+class PluginUninstallResponse(CodexModel):
+    """The ``PluginUninstallResponse`` protocol type."""

@@ -4,11 +4,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Literal
 
 from pydantic import Field
 
 from ._base import CodexModel
+
+
+class SkillsChangedNotification(CodexModel):
+    """Notification emitted when watched local skill files change.
+
+    Treat this as an invalidation signal and re-run `skills/list` with the client's current parameters when refreshed skill metadata is needed.
+    """
 
 
 class SkillsChangedServerNotification(CodexModel):
@@ -17,10 +24,3 @@ class SkillsChangedServerNotification(CodexModel):
     params: SkillsChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
     """Unix timestamp (in milliseconds) when app-server emitted this notification."""
-
-
-SkillsChangedNotification: TypeAlias = dict[str, Any]
-"""Notification emitted when watched local skill files change.
-
-Treat this as an invalidation signal and re-run `skills/list` with the client's current parameters when refreshed skill metadata is needed.
-"""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-SkillsExtraRootsSetResponse: TypeAlias = dict[str, Any]
+class SkillsExtraRootsSetResponse(CodexModel):
+    """The ``SkillsExtraRootsSetResponse`` protocol type."""

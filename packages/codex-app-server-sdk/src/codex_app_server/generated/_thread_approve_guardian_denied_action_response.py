@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadApproveGuardianDeniedActionResponse: TypeAlias = dict[str, Any]
+class ThreadApproveGuardianDeniedActionResponse(CodexModel):
+    """The ``ThreadApproveGuardianDeniedActionResponse`` protocol type."""

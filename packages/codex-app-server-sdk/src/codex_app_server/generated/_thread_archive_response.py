@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadArchiveResponse: TypeAlias = dict[str, Any]
+class ThreadArchiveResponse(CodexModel):
+    """The ``ThreadArchiveResponse`` protocol type."""

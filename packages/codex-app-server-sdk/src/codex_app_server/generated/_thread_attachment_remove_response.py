@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadAttachmentRemoveResponse: TypeAlias = dict[str, Any]
-"""Successful deletion does not return additional attachment data."""
+class ThreadAttachmentRemoveResponse(CodexModel):
+    """Successful deletion does not return additional attachment data."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadCompactStartResponse: TypeAlias = dict[str, Any]
+class ThreadCompactStartResponse(CodexModel):
+    """The ``ThreadCompactStartResponse`` protocol type."""

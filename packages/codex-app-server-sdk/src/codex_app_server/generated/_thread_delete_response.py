@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadDeleteResponse: TypeAlias = dict[str, Any]
+class ThreadDeleteResponse(CodexModel):
+    """The ``ThreadDeleteResponse`` protocol type."""

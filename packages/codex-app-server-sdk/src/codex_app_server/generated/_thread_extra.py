@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadExtra: TypeAlias = dict[str, Any]
-"""Extra app-server data for a thread."""
+class ThreadExtra(CodexModel):
+    """Extra app-server data for a thread."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadInjectItemsResponse: TypeAlias = dict[str, Any]
+class ThreadInjectItemsResponse(CodexModel):
+    """The ``ThreadInjectItemsResponse`` protocol type."""

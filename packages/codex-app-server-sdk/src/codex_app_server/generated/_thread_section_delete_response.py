@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadSectionDeleteResponse: TypeAlias = dict[str, Any]
-"""Successful deletion does not return additional section data."""
+class ThreadSectionDeleteResponse(CodexModel):
+    """Successful deletion does not return additional section data."""

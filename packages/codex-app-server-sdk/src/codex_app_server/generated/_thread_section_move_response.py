@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadSectionMoveResponse: TypeAlias = dict[str, Any]
+class ThreadSectionMoveResponse(CodexModel):
+    """The ``ThreadSectionMoveResponse`` protocol type."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadSetNameResponse: TypeAlias = dict[str, Any]
+class ThreadSetNameResponse(CodexModel):
+    """The ``ThreadSetNameResponse`` protocol type."""

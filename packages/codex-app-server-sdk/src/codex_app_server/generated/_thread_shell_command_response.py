@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-ThreadShellCommandResponse: TypeAlias = dict[str, Any]
+class ThreadShellCommandResponse(CodexModel):
+    """The ``ThreadShellCommandResponse`` protocol type."""

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from ._base import CodexModel
 
 
-
-TurnInterruptResponse: TypeAlias = dict[str, Any]
+class TurnInterruptResponse(CodexModel):
+    """The ``TurnInterruptResponse`` protocol type."""

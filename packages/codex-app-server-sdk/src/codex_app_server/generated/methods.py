@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from . import InitializeResponse as InitializeResponse
     from . import LegacyAppPathString as LegacyAppPathString
     from . import ListMcpServerStatusResponse as ListMcpServerStatusResponse
-    from . import LoginAccountParams as LoginAccountParams
+    from . import LoginAccountParamsShape as LoginAccountParamsShape
     from . import LoginAccountResponse as LoginAccountResponse
     from . import LogoutAccountResponse as LogoutAccountResponse
     from . import MarketplaceAddResponse as MarketplaceAddResponse
@@ -77,10 +77,8 @@ if TYPE_CHECKING:
     from . import McpServerToolCallResponse as McpServerToolCallResponse
     from . import MergeStrategy as MergeStrategy
     from . import ModelListResponse as ModelListResponse
-    from . import ModelProviderCapabilitiesReadParams as ModelProviderCapabilitiesReadParams
     from . import ModelProviderCapabilitiesReadResponse as ModelProviderCapabilitiesReadResponse
     from . import ModelProviderConfigWriteResponse as ModelProviderConfigWriteResponse
-    from . import ModelProviderListParams as ModelProviderListParams
     from . import ModelProviderListResponse as ModelProviderListResponse
     from . import PermissionProfileListResponse as PermissionProfileListResponse
     from . import Personality as Personality
@@ -93,7 +91,6 @@ if TYPE_CHECKING:
     from . import PluginShareCheckoutResponse as PluginShareCheckoutResponse
     from . import PluginShareDeleteResponse as PluginShareDeleteResponse
     from . import PluginShareDiscoverability as PluginShareDiscoverability
-    from . import PluginShareListParams as PluginShareListParams
     from . import PluginShareListResponse as PluginShareListResponse
     from . import PluginShareSaveResponse as PluginShareSaveResponse
     from . import PluginShareTarget as PluginShareTarget
@@ -170,6 +167,13 @@ if TYPE_CHECKING:
 def _present(**values: Any) -> dict[str, Any]:
     # None means "not given": the field is left out of the request instead of sent as null.
     return {name: value for name, value in values.items() if value is not None}
+
+
+def _dump(params: Any) -> dict[str, Any]:
+    # A method whose params are one of several shapes takes the shape's model (or a dict).
+    if isinstance(params, dict):
+        return params
+    return cast("dict[str, Any]", params.model_dump(by_alias=False, exclude_none=True))
 
 
 class SyncRequestMethods:
@@ -673,9 +677,9 @@ class SyncRequestMethods:
         """
         return cast("PluginShareUpdateTargetsResponse", self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
 
-    def plugin_share_list(self, params: PluginShareListParams, /) -> PluginShareListResponse:
+    def plugin_share_list(self) -> PluginShareListResponse:
         """Call ``plugin/share/list``."""
-        return cast("PluginShareListResponse", self._call("plugin/share/list", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("PluginShareListResponse", self._call("plugin/share/list", {}))
 
     def plugin_share_checkout(self, *, remote_plugin_id: str) -> PluginShareCheckoutResponse:
         """Call ``plugin/share/checkout``.
@@ -947,9 +951,9 @@ class SyncRequestMethods:
         """Call ``account/gatewayOAuth/cancel``."""
         return cast("GatewayOAuthCancelResponse", self._call("account/gatewayOAuth/cancel", {}))
 
-    def model_provider_list(self, params: ModelProviderListParams, /) -> ModelProviderListResponse:
+    def model_provider_list(self) -> ModelProviderListResponse:
         """Call ``modelProvider/list``."""
-        return cast("ModelProviderListResponse", self._call("modelProvider/list", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("ModelProviderListResponse", self._call("modelProvider/list", {}))
 
     def model_provider_config_write(self, *, settings: ProviderSettingsPatch) -> ModelProviderConfigWriteResponse:
         """Call ``modelProvider/config/write``.
@@ -959,9 +963,9 @@ class SyncRequestMethods:
         """
         return cast("ModelProviderConfigWriteResponse", self._call("modelProvider/config/write", {"settings": settings}))
 
-    def model_provider_capabilities_read(self, params: ModelProviderCapabilitiesReadParams, /) -> ModelProviderCapabilitiesReadResponse:
+    def model_provider_capabilities_read(self) -> ModelProviderCapabilitiesReadResponse:
         """Call ``modelProvider/capabilities/read``."""
-        return cast("ModelProviderCapabilitiesReadResponse", self._call("modelProvider/capabilities/read", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("ModelProviderCapabilitiesReadResponse", self._call("modelProvider/capabilities/read", {}))
 
     def experimental_feature_list(self, *, cursor: str | None = None, limit: int | None = None, thread_id: str | None = None) -> ExperimentalFeatureListResponse:
         """Call ``experimentalFeature/list``.
@@ -1058,9 +1062,12 @@ class SyncRequestMethods:
         """Call ``windowsSandbox/readiness``."""
         return cast("WindowsSandboxReadinessResponse", self._call("windowsSandbox/readiness", {}))
 
-    def account_login_start(self, params: LoginAccountParams, /) -> LoginAccountResponse:
-        """Call ``account/login/start``."""
-        return cast("LoginAccountResponse", self._call("account/login/start", params.model_dump(by_alias=False, exclude_none=True)))
+    def account_login_start(self, params: LoginAccountParamsShape, /) -> LoginAccountResponse:
+        """Call ``account/login/start``.
+
+        One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
+        """
+        return cast("LoginAccountResponse", self._call("account/login/start", _dump(params)))
 
     def account_login_cancel(self, *, login_id: str) -> CancelLoginAccountResponse:
         """Call ``account/login/cancel``.
@@ -1793,9 +1800,9 @@ class AsyncRequestMethods:
         """
         return cast("PluginShareUpdateTargetsResponse", await self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
 
-    async def plugin_share_list(self, params: PluginShareListParams, /) -> PluginShareListResponse:
+    async def plugin_share_list(self) -> PluginShareListResponse:
         """Call ``plugin/share/list``."""
-        return cast("PluginShareListResponse", await self._call("plugin/share/list", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("PluginShareListResponse", await self._call("plugin/share/list", {}))
 
     async def plugin_share_checkout(self, *, remote_plugin_id: str) -> PluginShareCheckoutResponse:
         """Call ``plugin/share/checkout``.
@@ -2067,9 +2074,9 @@ class AsyncRequestMethods:
         """Call ``account/gatewayOAuth/cancel``."""
         return cast("GatewayOAuthCancelResponse", await self._call("account/gatewayOAuth/cancel", {}))
 
-    async def model_provider_list(self, params: ModelProviderListParams, /) -> ModelProviderListResponse:
+    async def model_provider_list(self) -> ModelProviderListResponse:
         """Call ``modelProvider/list``."""
-        return cast("ModelProviderListResponse", await self._call("modelProvider/list", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("ModelProviderListResponse", await self._call("modelProvider/list", {}))
 
     async def model_provider_config_write(self, *, settings: ProviderSettingsPatch) -> ModelProviderConfigWriteResponse:
         """Call ``modelProvider/config/write``.
@@ -2079,9 +2086,9 @@ class AsyncRequestMethods:
         """
         return cast("ModelProviderConfigWriteResponse", await self._call("modelProvider/config/write", {"settings": settings}))
 
-    async def model_provider_capabilities_read(self, params: ModelProviderCapabilitiesReadParams, /) -> ModelProviderCapabilitiesReadResponse:
+    async def model_provider_capabilities_read(self) -> ModelProviderCapabilitiesReadResponse:
         """Call ``modelProvider/capabilities/read``."""
-        return cast("ModelProviderCapabilitiesReadResponse", await self._call("modelProvider/capabilities/read", params.model_dump(by_alias=False, exclude_none=True)))
+        return cast("ModelProviderCapabilitiesReadResponse", await self._call("modelProvider/capabilities/read", {}))
 
     async def experimental_feature_list(self, *, cursor: str | None = None, limit: int | None = None, thread_id: str | None = None) -> ExperimentalFeatureListResponse:
         """Call ``experimentalFeature/list``.
@@ -2178,9 +2185,12 @@ class AsyncRequestMethods:
         """Call ``windowsSandbox/readiness``."""
         return cast("WindowsSandboxReadinessResponse", await self._call("windowsSandbox/readiness", {}))
 
-    async def account_login_start(self, params: LoginAccountParams, /) -> LoginAccountResponse:
-        """Call ``account/login/start``."""
-        return cast("LoginAccountResponse", await self._call("account/login/start", params.model_dump(by_alias=False, exclude_none=True)))
+    async def account_login_start(self, params: LoginAccountParamsShape, /) -> LoginAccountResponse:
+        """Call ``account/login/start``.
+
+        One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
+        """
+        return cast("LoginAccountResponse", await self._call("account/login/start", _dump(params)))
 
     async def account_login_cancel(self, *, login_id: str) -> CancelLoginAccountResponse:
         """Call ``account/login/cancel``.

@@ -309,9 +309,9 @@ def _parse(
     model = resolved.get(method) if isinstance(method, str) else None
     if model is None:
         name = envelopes.get(method) if isinstance(method, str) else None
-        if name is None:
-            return load_model(unknown).model_validate(message)
-        model = resolved[method] = load_model(name)
+        model = load_model(unknown if name is None else name)
+        if name is not None:
+            resolved[message["method"]] = model
     return model.model_validate(message)
 
 
