@@ -205,7 +205,8 @@ def _extract_vendor(tarball: Path, target: str, dest: Path) -> None:
         raise ArtifactError(f"{tarball.name} has no {prefix} folder")
 
 
-def _read_manifest(vendor: Path) -> dict[str, Any]:
+def read_manifest(vendor: Path) -> dict[str, Any]:
+    """Return the parsed ``codex-package.json`` of an unpacked Codex package."""
     path = vendor / MANIFEST_NAME
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -243,7 +244,7 @@ def fetch_runtime(version: str, platform: str) -> Path:
             raise ArtifactError(f"npm pack {spec} failed: {lines[-1]}")
         _extract_vendor(tarballs[0], plat.target, tmp / plat.target)
         shutil.rmtree(download)
-        found = _read_manifest(tmp / plat.target).get("version")
+        found = read_manifest(tmp / plat.target).get("version")
         if found != version:
             raise ArtifactError(f"{spec} contains Codex {found}, not {version}")
     return vendor
@@ -272,7 +273,7 @@ def _collect_runtime(source: Path, version: str, platform: str | None) -> _Runti
     if source.is_file() and (source.parent.parent / MANIFEST_NAME).is_file():
         source = source.parent.parent  # bin/codex inside an unpacked package
     if source.is_dir():
-        manifest = _read_manifest(source)
+        manifest = read_manifest(source)
         plat = _platform_for_target(str(manifest.get("target")))
         if platform is not None and platform_named(platform) != plat:
             raise ArtifactError(f"{source} holds the {plat.name} runtime, not {platform}")
@@ -353,7 +354,11 @@ def stage_runtime(dest: Path, source: Path, version: str, platform: str | None =
     """
     runtime = _collect_runtime(source, _check_version(version), platform)
     _require_empty(dest)
-    if runtime.platform.name == host_platform():
+    try:
+        runs_here = runtime.platform.name == host_platform()
+    except ArtifactError:  # an unreleased host can still stage every released platform
+        runs_here = False
+    if runs_here:
         _check_binary_version(runtime.entrypoint, version)
     with _new_dir(dest) as tmp:
         _copy_template(
