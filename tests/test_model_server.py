@@ -501,6 +501,30 @@ def test_stalled_turn_can_be_interrupted(app: AppServer, model: ScriptedModelSer
 
 
 @pytest.mark.real_binary
+def test_steering_a_stalled_turn_asks_the_model_again(
+    app: AppServer, model: ScriptedModelServer
+) -> None:
+    gate = stall()
+    model.enqueue(
+        response(message_deltas(["wor", "king"]), gate, message("never delivered")),
+        response(message("steered answer")),
+    )
+    thread_id = app.start_thread()
+    turn_id = app.start_turn(thread_id, "hi")
+    gate.wait_reached(TIMEOUT)
+    steer = {"threadId": thread_id, "expectedTurnId": turn_id}
+    app.request("turn/steer", {**steer, "input": [{"type": "text", "text": "also this"}]})
+    # The app-server drops the stalled stream and asks again at once, without a release.
+    first, second = model.wait_for_requests(2)
+    assert not gate.released
+    assert first.user_texts == ["hi"]
+    assert second.user_texts == ["hi", "also this"]
+    turn = app.finish_turn()
+    assert turn.result["status"] == "completed"
+    assert turn.completed_items("agentMessage")[-1]["text"] == "steered answer"
+
+
+@pytest.mark.real_binary
 def test_second_request_carries_the_first_exchange(
     app: AppServer, model: ScriptedModelServer
 ) -> None:
