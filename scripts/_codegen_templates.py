@@ -5,10 +5,15 @@ stay usable when a newer server sends values this SDK has never seen, the fallba
 for unknown methods, and the lazy-import plumbing that keeps ``import codex_app_server`` cheap.
 """
 
-BASE_PUBLIC = ("CodexModel", "OpenEnum", "UnknownServerNotification", "UnknownServerRequest")
+BASE_PUBLIC: tuple[str, ...] = (
+    "CodexModel",
+    "OpenEnum",
+    "UnknownServerNotification",
+    "UnknownServerRequest",
+)
 """Names of ``_base`` that the package exports."""
 
-BASE_MODULE = '''\
+BASE_MODULE: str = '''\
 """Shared base classes of the generated models: tolerant of a newer server by construction."""
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ class UnknownServerRequest(CodexModel):
     params: dict[str, Any] | None = None
 '''
 
-INIT_BODY = '''\
+INIT_BODY: str = '''\
 """Protocol models generated from the codex app-server JSON Schema.
 
 Every name loads lazily: ``from codex_app_server.generated import Turn`` imports only the
@@ -128,7 +133,7 @@ def __dir__() -> list[str]:
     return sorted({{*globals(), *__all__}})
 '''
 
-REGISTRY_BODY = '''\
+REGISTRY_BODY: str = '''\
 """Every protocol method and its models, by class name; no pydantic at import.
 
 ``load_model`` turns a name into its class, importing only the module that holds it.
@@ -257,7 +262,7 @@ def parse_server_request(message: Mapping[str, Any]) -> ServerRequest:
     )
 '''
 
-METHODS_BODY = '''\
+METHODS_BODY: str = '''\
 """Typed methods for every client request, as mixins over one ``_call`` hook.
 
 Arguments are the params model's fields in snake_case; ``None`` leaves a field out.

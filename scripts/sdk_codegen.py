@@ -132,6 +132,11 @@ def docstring(text: str, indent: str) -> list[str]:
     return out
 
 
+def class_lines(name: str, base: str, doc: str) -> list[str]:
+    """A class statement with its docstring and the blank line that follows it."""
+    return [f"class {name}({base}):", *docstring(doc, "    "), ""]
+
+
 # --------------------------------------------------------------------------------------------
 # Reading the schema
 
@@ -363,14 +368,14 @@ class Emitter:
         shape = f"{name}Shape"
         alias.lines[0] = alias.lines[0].replace(f"{name}: TypeAlias", f"{shape}: TypeAlias", 1)
         self.add(Unit(shape, "alias", alias.lines, alias.deps))
-        lines = [f"class {name}(RootModel[{shape}]):"]
-        lines += docstring(f"One of the shapes of ``{shape}``, held in ``root``.", "    ")
+        lines = class_lines(
+            name, f"RootModel[{shape}]", f"One of the shapes of ``{shape}``, held in ``root``."
+        )
         lines.append("    model_config = ConfigDict(defer_build=True)")
         self.add(Unit(name, "root", lines, {shape}))
 
     def emit_enum(self, name: str, schema: dict[str, Any], values: list[tuple[Any, Any]]) -> None:
-        lines = [f"class {name}(OpenEnum):"]
-        lines += docstring(schema.get("description") or f"Values of ``{name}``.", "    ")
+        lines = class_lines(name, "OpenEnum", schema.get("description") or f"Values of ``{name}``.")
         seen: set[str] = set()
         for value, description in values:
             if not isinstance(value, str):
@@ -444,7 +449,10 @@ class Emitter:
             variant_name = class_name(
                 variant.get("title") or f"{pascal_case(value.replace('/', ' slash '))}{name}"
             )
-            merged = dict(variant)
+            merged = {
+                "description": f"The ``{tag}: {string_literal(value)}`` variant of ``{name}``.",
+                **variant,
+            }
             merged["properties"] = {**shared.get("properties", {}), **variant["properties"]}
             merged["required"] = sorted(
                 set(shared.get("required", [])) | set(variant.get("required", []))
@@ -455,11 +463,11 @@ class Emitter:
             deps.add(variant_name)
         fallback = f"Unrecognized{name}"
         tag_field = field_name(tag)
-        fallback_lines = [f"class {fallback}(CodexModel):"]
-        fallback_lines += docstring(
+        fallback_lines = class_lines(
+            fallback,
+            "CodexModel",
             f"A ``{name}`` whose ``{tag}`` this SDK does not know (sent by a newer server);"
             " its other fields are kept as extra attributes.",
-            "    ",
         )
         alias = _alias(tag, tag_field)
         fallback_lines.append(
@@ -499,8 +507,9 @@ class Emitter:
             for wire, prop in alt.get("properties", {}).items():
                 properties.setdefault(wire, prop)
         deps: set[str] = set()
-        lines = [f"class {name}(CodexModel):"]
-        lines += docstring(schema.get("description") or f"The ``{name}`` protocol type.", "    ")
+        lines = class_lines(
+            name, "CodexModel", schema.get("description") or f"The ``{name}`` protocol type."
+        )
         infos: list[FieldInfo] = []
         used: set[str] = set()
         for wire in sorted(properties, key=lambda w: (w not in required, w)):
@@ -529,6 +538,8 @@ class Emitter:
                 line = f"    {attr}: {annotation} = Field({default}, alias={string_literal(wire)})"
             elif alias:
                 line = f"    {attr}: {annotation} = Field(alias={string_literal(wire)})"
+            elif default.startswith("default=") and "," not in default:
+                line = f"    {attr}: {annotation} = {default.removeprefix('default=')}"
             elif default:
                 line = f"    {attr}: {annotation} = Field({default})"
             else:
@@ -627,7 +638,7 @@ def _common_tag(variants: list[Any]) -> str | None:
             values.append(prop["enum"][0])
         else:
             if len(set(values)) == len(values):
-                return candidate
+                return str(candidate)
     return None
 
 
@@ -700,8 +711,7 @@ def build_protocol(schema: Schema) -> Protocol:
     extra = schema.notification_extra
     for method, params in schema.server_notifications:
         envelope = f"{pascal_case(method)}ServerNotification"
-        lines = [f"class {envelope}(CodexModel):"]
-        lines += docstring(f"The ``{method}`` notification.", "    ")
+        lines = class_lines(envelope, "CodexModel", f"The ``{method}`` notification.")
         lines.append(f"    method: Literal[{string_literal(method)}] = {string_literal(method)}")
         lines.append(f"    params: {params}")
         for wire in sorted(extra):
@@ -729,8 +739,7 @@ def build_protocol(schema: Schema) -> Protocol:
         response = f"{params.removesuffix('Params')}Response"
         if response not in units:
             raise SchemaError(f"server request {method}: no response type {response}")
-        lines = [f"class {envelope}(CodexModel):"]
-        lines += docstring(f"The ``{method}`` request from the server.", "    ")
+        lines = class_lines(envelope, "CodexModel", f"The ``{method}`` request from the server.")
         lines.append("    id: RequestId")
         lines.append(f"    method: Literal[{string_literal(method)}] = {string_literal(method)}")
         lines.append(f"    params: {params}")
@@ -752,9 +761,9 @@ def build_protocol(schema: Schema) -> Protocol:
         if missing:
             raise SchemaError(f"{unit.name} refers to undefined {sorted(missing)}")
     for method, params, response, _ in client_requests:
-        for name in (params, response):
-            if name is not None and name not in units:
-                raise SchemaError(f"{method}: {name} is not generated")
+        for type_name in (params, response):
+            if type_name is not None and type_name not in units:
+                raise SchemaError(f"{method}: {type_name} is not generated")
     return Protocol(
         units,
         emitter.fields,

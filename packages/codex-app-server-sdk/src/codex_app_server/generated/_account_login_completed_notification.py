@@ -13,19 +13,22 @@ from ._base import CodexModel, OpenEnum
 
 class DesktopOnboardingEntrypoint(OpenEnum):
     """Values of ``DesktopOnboardingEntrypoint``."""
+
     LIFE_SCIENCES = "life_sciences"
 
 
 class AccountLoginCompletedNotification(CodexModel):
     """The ``AccountLoginCompletedNotification`` protocol type."""
+
     success: bool
-    error: str | None = Field(default=None)
+    error: str | None = None
     login_id: str | None = Field(default=None, alias="loginId")
     onboarding_entrypoint: DesktopOnboardingEntrypoint | None = Field(default=None, alias="onboardingEntrypoint")
 
 
 class AccountLoginCompletedServerNotification(CodexModel):
     """The ``account/login/completed`` notification."""
+
     method: Literal["account/login/completed"] = "account/login/completed"
     params: AccountLoginCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -17,11 +17,13 @@ class AccountRateLimitsUpdatedNotification(CodexModel):
 
     Clients should merge available values into the most recent `account/rateLimits/read` response or refetch that snapshot. Nullable account metadata may be unavailable in a rolling update and does not clear a previously observed value.
     """
+
     rate_limits: RateLimitSnapshot = Field(alias="rateLimits")
 
 
 class AccountRateLimitsUpdatedServerNotification(CodexModel):
     """The ``account/rateLimits/updated`` notification."""
+
     method: Literal["account/rateLimits/updated"] = "account/rateLimits/updated"
     params: AccountRateLimitsUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -11,18 +11,20 @@ from ._base import CodexModel, OpenEnum
 
 class AccountSessionWorkspaceKind(OpenEnum):
     """Values of ``AccountSessionWorkspaceKind``."""
+
     PERSONAL = "personal"
     WORKSPACE = "workspace"
 
 
 class AccountSession(CodexModel):
     """The ``AccountSession`` protocol type."""
+
     is_active: bool = Field(alias="isActive")
     last_used_at: int = Field(alias="lastUsedAt")
     session_id: str = Field(alias="sessionId")
     workspaces: list[AccountSessionWorkspace]
     display_name: str | None = Field(default=None, alias="displayName")
-    email: str | None = Field(default=None)
+    email: str | None = None
     image_url: str | None = Field(default=None, alias="imageUrl")
     selected_workspace_account_id: str | None = Field(default=None, alias="selectedWorkspaceAccountId")
     user_id: str | None = Field(default=None, alias="userId")
@@ -30,7 +32,8 @@ class AccountSession(CodexModel):
 
 class AccountSessionWorkspace(CodexModel):
     """The ``AccountSessionWorkspace`` protocol type."""
+
     account_id: str = Field(alias="accountId")
     image_url: str | None = Field(default=None, alias="imageUrl")
-    kind: AccountSessionWorkspaceKind | None = Field(default=None)
-    name: str | None = Field(default=None)
+    kind: AccountSessionWorkspaceKind | None = None
+    name: str | None = None

@@ -14,6 +14,7 @@ from ._plan_type import PlanType
 
 class AuthMode(OpenEnum):
     """Authentication mode for OpenAI-backed providers."""
+
     APIKEY = "apikey"
     """OpenAI API key provided by the caller and stored by Codex."""
     CHATGPT = "chatgpt"
@@ -37,12 +38,14 @@ class AuthMode(OpenEnum):
 
 class AccountUpdatedNotification(CodexModel):
     """The ``AccountUpdatedNotification`` protocol type."""
+
     auth_mode: AuthMode | None = Field(default=None, alias="authMode")
     plan_type: PlanType | None = Field(default=None, alias="planType")
 
 
 class AccountUpdatedServerNotification(CodexModel):
     """The ``account/updated`` notification."""
+
     method: Literal["account/updated"] = "account/updated"
     params: AccountUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

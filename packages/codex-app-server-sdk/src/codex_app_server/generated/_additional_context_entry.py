@@ -4,20 +4,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel, OpenEnum
 
 
 class AdditionalContextKind(OpenEnum):
     """Values of ``AdditionalContextKind``."""
+
     UNTRUSTED = "untrusted"
     APPLICATION = "application"
 
 
 class AdditionalContextEntry(CodexModel):
     """The ``AdditionalContextEntry`` protocol type."""
+
     kind: AdditionalContextKind
     value: str
-    name: str | None = Field(default=None)
+    name: str | None = None
     """Optional name for untrusted context, used to label its tool output."""

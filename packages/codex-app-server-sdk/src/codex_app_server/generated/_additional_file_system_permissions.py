@@ -14,6 +14,7 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class FileSystemAccessMode(OpenEnum):
     """Values of ``FileSystemAccessMode``."""
+
     READ = "read"
     WRITE = "write"
     DENY = "deny"
@@ -21,78 +22,91 @@ class FileSystemAccessMode(OpenEnum):
 
 class AdditionalFileSystemPermissions(CodexModel):
     """The ``AdditionalFileSystemPermissions`` protocol type."""
-    entries: list[FileSystemSandboxEntry] | None = Field(default=None)
+
+    entries: list[FileSystemSandboxEntry] | None = None
     glob_scan_max_depth: int | None = Field(default=None, alias="globScanMaxDepth")
-    read: list[LegacyAppPathString] | None = Field(default=None)
+    read: list[LegacyAppPathString] | None = None
     """This will be removed in favor of `entries`."""
-    write: list[LegacyAppPathString] | None = Field(default=None)
+    write: list[LegacyAppPathString] | None = None
     """This will be removed in favor of `entries`."""
 
 
 class FileSystemSandboxEntry(CodexModel):
     """The ``FileSystemSandboxEntry`` protocol type."""
+
     access: FileSystemAccessMode
     path: FileSystemPath
 
 
 class GlobPatternFileSystemPath(CodexModel):
-    """The ``GlobPatternFileSystemPath`` protocol type."""
+    """The ``type: "glob_pattern"`` variant of ``FileSystemPath``."""
+
     pattern: str
     type: Literal["glob_pattern"] = "glob_pattern"
 
 
 class KindFileSystemSpecialPath(CodexModel):
-    """The ``KindFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "project_roots"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["project_roots"] = "project_roots"
-    subpath: LegacyAppPathString | None = Field(default=None)
+    subpath: LegacyAppPathString | None = None
 
 
 class MinimalFileSystemSpecialPath(CodexModel):
-    """The ``MinimalFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "minimal"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["minimal"] = "minimal"
 
 
 class PathFileSystemPath(CodexModel):
-    """The ``PathFileSystemPath`` protocol type."""
+    """The ``type: "path"`` variant of ``FileSystemPath``."""
+
     path: LegacyAppPathString
     type: Literal["path"] = "path"
 
 
 class RootFileSystemSpecialPath(CodexModel):
-    """The ``RootFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "root"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["root"] = "root"
 
 
 class SlashTmpFileSystemSpecialPath(CodexModel):
-    """The ``SlashTmpFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "slash_tmp"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["slash_tmp"] = "slash_tmp"
 
 
 class SpecialFileSystemPath(CodexModel):
-    """The ``SpecialFileSystemPath`` protocol type."""
+    """The ``type: "special"`` variant of ``FileSystemPath``."""
+
     type: Literal["special"] = "special"
     value: FileSystemSpecialPath
 
 
 class TmpdirFileSystemSpecialPath(CodexModel):
-    """The ``TmpdirFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "tmpdir"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["tmpdir"] = "tmpdir"
 
 
 class UnknownFileSystemSpecialPath(CodexModel):
-    """The ``UnknownFileSystemSpecialPath`` protocol type."""
+    """The ``kind: "unknown"`` variant of ``FileSystemSpecialPath``."""
+
     kind: Literal["unknown"] = "unknown"
     path: str
-    subpath: LegacyAppPathString | None = Field(default=None)
+    subpath: LegacyAppPathString | None = None
 
 
 class UnrecognizedFileSystemPath(CodexModel):
     """A ``FileSystemPath`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedFileSystemSpecialPath(CodexModel):
     """A ``FileSystemSpecialPath`` whose ``kind`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     kind: str
 
 

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class AdditionalNetworkPermissions(CodexModel):
     """The ``AdditionalNetworkPermissions`` protocol type."""
-    enabled: bool | None = Field(default=None)
+
+    enabled: bool | None = None

@@ -13,6 +13,7 @@ from ._additional_network_permissions import AdditionalNetworkPermissions
 
 class AdditionalPermissionProfile(CodexModel):
     """The ``AdditionalPermissionProfile`` protocol type."""
+
     file_system: AdditionalFileSystemPermissions | None = Field(default=None, alias="fileSystem")
-    network: AdditionalNetworkPermissions | None = Field(default=None)
+    network: AdditionalNetworkPermissions | None = None
     """Partial overlay used for per-command permission requests."""

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class AgentMessageDeltaNotification(CodexModel):
     """The ``AgentMessageDeltaNotification`` protocol type."""
+
     delta: str
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")
@@ -21,6 +22,7 @@ class AgentMessageDeltaNotification(CodexModel):
 
 class ItemAgentMessageDeltaServerNotification(CodexModel):
     """The ``item/agentMessage/delta`` notification."""
+
     method: Literal["item/agentMessage/delta"] = "item/agentMessage/delta"
     params: AgentMessageDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class AllowDenyRequirement(OpenEnum):
     """Values of ``AllowDenyRequirement``."""
+
     ALLOW = "allow"
     DENY = "deny"

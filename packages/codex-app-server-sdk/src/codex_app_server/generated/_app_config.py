@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel, OpenEnum
 from ._app_tool_approval import AppToolApproval
 from ._approvals_reviewer import ApprovalsReviewer
@@ -13,6 +11,7 @@ from ._approvals_reviewer import ApprovalsReviewer
 
 class ToolExposureSurface(OpenEnum):
     """A model-facing surface on which a tool can be exposed."""
+
     CODE_MODE = "code_mode"
     """Nested tools available to Code Mode scripts."""
     DEFERRED = "deferred"
@@ -23,22 +22,25 @@ class ToolExposureSurface(OpenEnum):
 
 class AppConfig(CodexModel):
     """The ``AppConfig`` protocol type."""
-    approvals_reviewer: ApprovalsReviewer | None = Field(default=None)
-    default_tools_approval_mode: AppToolApproval | None = Field(default=None)
-    default_tools_enabled: bool | None = Field(default=None)
-    destructive_enabled: bool | None = Field(default=None)
-    enabled: bool | None = Field(default=True)
-    links: AppLinksConfig | None = Field(default=None)
+
+    approvals_reviewer: ApprovalsReviewer | None = None
+    default_tools_approval_mode: AppToolApproval | None = None
+    default_tools_enabled: bool | None = None
+    destructive_enabled: bool | None = None
+    enabled: bool | None = True
+    links: AppLinksConfig | None = None
     """Per-account approval settings keyed by link ID."""
-    omit_tools_from: list[ToolExposureSurface] | None = Field(default=None)
+    omit_tools_from: list[ToolExposureSurface] | None = None
     """Additional model-facing surfaces omitted for this connector's tools."""
-    open_world_enabled: bool | None = Field(default=None)
-    tools: AppToolsConfig | None = Field(default=None)
+    open_world_enabled: bool | None = None
+    tools: AppToolsConfig | None = None
 
 
 class AppLinksConfig(CodexModel):
     """Account settings for a single app."""
 
 
+
 class AppToolsConfig(CodexModel):
     """The ``AppToolsConfig`` protocol type."""
+

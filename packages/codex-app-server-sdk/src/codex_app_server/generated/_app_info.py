@@ -11,21 +11,23 @@ from ._base import CodexModel
 
 class AppBranding(CodexModel):
     """EXPERIMENTAL - app metadata returned by app-list APIs."""
+
     is_discoverable_app: bool = Field(alias="isDiscoverableApp")
-    category: str | None = Field(default=None)
-    developer: str | None = Field(default=None)
+    category: str | None = None
+    developer: str | None = None
     privacy_policy: str | None = Field(default=None, alias="privacyPolicy")
     terms_of_service: str | None = Field(default=None, alias="termsOfService")
-    website: str | None = Field(default=None)
+    website: str | None = None
 
 
 class AppInfo(CodexModel):
     """EXPERIMENTAL - app metadata returned by app-list APIs."""
+
     id: str
     name: str
     app_metadata: AppMetadata | None = Field(default=None, alias="appMetadata")
-    branding: AppBranding | None = Field(default=None)
-    description: str | None = Field(default=None)
+    branding: AppBranding | None = None
+    description: str | None = None
     distribution_channel: str | None = Field(default=None, alias="distributionChannel")
     icon_assets: dict[str, str] | None = Field(default=None, alias="iconAssets")
     icon_dark_assets: dict[str, str] | None = Field(default=None, alias="iconDarkAssets")
@@ -33,7 +35,7 @@ class AppInfo(CodexModel):
     is_accessible: bool | None = Field(default=False, alias="isAccessible")
     is_enabled: bool | None = Field(default=True, alias="isEnabled")
     """Whether this app is enabled in config.toml. Example: ```toml [apps.bad_app] enabled = false ```"""
-    labels: dict[str, str] | None = Field(default=None)
+    labels: dict[str, str] | None = None
     logo_url: str | None = Field(default=None, alias="logoUrl")
     logo_url_dark: str | None = Field(default=None, alias="logoUrlDark")
     plugin_display_names: list[str] | None = Field(default_factory=list, alias="pluginDisplayNames")
@@ -41,26 +43,29 @@ class AppInfo(CodexModel):
 
 class AppMetadata(CodexModel):
     """The ``AppMetadata`` protocol type."""
-    categories: list[str] | None = Field(default=None)
-    developer: str | None = Field(default=None)
+
+    categories: list[str] | None = None
+    developer: str | None = None
     first_party_requires_install: bool | None = Field(default=None, alias="firstPartyRequiresInstall")
-    review: AppReview | None = Field(default=None)
-    screenshots: list[AppScreenshot] | None = Field(default=None)
+    review: AppReview | None = None
+    screenshots: list[AppScreenshot] | None = None
     seo_description: str | None = Field(default=None, alias="seoDescription")
     show_in_composer_when_unlinked: bool | None = Field(default=None, alias="showInComposerWhenUnlinked")
     sub_categories: list[str] | None = Field(default=None, alias="subCategories")
-    version: str | None = Field(default=None)
+    version: str | None = None
     version_id: str | None = Field(default=None, alias="versionId")
     version_notes: str | None = Field(default=None, alias="versionNotes")
 
 
 class AppReview(CodexModel):
     """The ``AppReview`` protocol type."""
+
     status: str
 
 
 class AppScreenshot(CodexModel):
     """The ``AppScreenshot`` protocol type."""
+
     user_prompt: str = Field(alias="userPrompt")
     file_id: str | None = Field(default=None, alias="fileId")
-    url: str | None = Field(default=None)
+    url: str | None = None

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._app_tool_approval import AppToolApproval
 from ._approvals_reviewer import ApprovalsReviewer
@@ -13,5 +11,6 @@ from ._approvals_reviewer import ApprovalsReviewer
 
 class AppLinkConfig(CodexModel):
     """Approval settings for a connected account within an app."""
-    approvals_reviewer: ApprovalsReviewer | None = Field(default=None)
-    default_tools_approval_mode: AppToolApproval | None = Field(default=None)
+
+    approvals_reviewer: ApprovalsReviewer | None = None
+    default_tools_approval_mode: AppToolApproval | None = None

@@ -14,11 +14,13 @@ from ._app_info import AppInfo
 
 class AppListUpdatedNotification(CodexModel):
     """EXPERIMENTAL - notification emitted when the app list changes."""
+
     data: list[AppInfo]
 
 
 class AppListUpdatedServerNotification(CodexModel):
     """The ``app/list/updated`` notification."""
+
     method: Literal["app/list/updated"] = "app/list/updated"
     params: AppListUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

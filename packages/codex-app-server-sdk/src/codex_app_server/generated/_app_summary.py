@@ -11,8 +11,9 @@ from ._base import CodexModel
 
 class AppSummary(CodexModel):
     """EXPERIMENTAL - app metadata summary for plugin responses."""
+
     id: str
     name: str
-    category: str | None = Field(default=None)
-    description: str | None = Field(default=None)
+    category: str | None = None
+    description: str | None = None
     install_url: str | None = Field(default=None, alias="installUrl")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class AppToolApproval(OpenEnum):
     """Values of ``AppToolApproval``."""
+
     AUTO = "auto"
     PROMPT = "prompt"
     WRITES = "writes"

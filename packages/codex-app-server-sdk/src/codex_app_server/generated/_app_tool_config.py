@@ -4,13 +4,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._app_tool_approval import AppToolApproval
 
 
 class AppToolConfig(CodexModel):
     """The ``AppToolConfig`` protocol type."""
-    approval_mode: AppToolApproval | None = Field(default=None)
-    enabled: bool | None = Field(default=None)
+
+    approval_mode: AppToolApproval | None = None
+    enabled: bool | None = None

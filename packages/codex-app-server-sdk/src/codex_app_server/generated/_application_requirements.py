@@ -13,6 +13,7 @@ from ._network_domain_permission import NetworkDomainPermission
 
 class ApplicationNetworkRequirements(CodexModel):
     """The ``ApplicationNetworkRequirements`` protocol type."""
+
     domains: dict[str, NetworkDomainPermission]
     enabled: bool
     """When enabled, only explicitly allowed exact domains may be contacted."""
@@ -20,11 +21,13 @@ class ApplicationNetworkRequirements(CodexModel):
 
 class ApplicationRequirements(CodexModel):
     """The ``ApplicationRequirements`` protocol type."""
-    network: ApplicationNetworkRequirements | None = Field(default=None)
-    storage: ApplicationStorageRequirements | None = Field(default=None)
+
+    network: ApplicationNetworkRequirements | None = None
+    storage: ApplicationStorageRequirements | None = None
 
 
 class ApplicationStorageRequirements(CodexModel):
     """Managed storage settings for new Desktop workspaces, not filesystem access restrictions."""
+
     default_project_parent: LegacyAppPathString | None = Field(default=None, alias="defaultProjectParent")
     projectless_workspace_root: LegacyAppPathString | None = Field(default=None, alias="projectlessWorkspaceRoot")

@@ -14,46 +14,52 @@ from ._thread_id import ThreadId
 
 
 class AddFileChange(CodexModel):
-    """The ``AddFileChange`` protocol type."""
+    """The ``type: "add"`` variant of ``FileChange``."""
+
     content: str
     type: Literal["add"] = "add"
 
 
 class ApplyPatchApprovalParams(CodexModel):
     """The ``ApplyPatchApprovalParams`` protocol type."""
+
     call_id: str = Field(alias="callId")
     """Use to correlate this with [codex_protocol::protocol::PatchApplyBeginEvent] and [codex_protocol::protocol::PatchApplyEndEvent]."""
     conversation_id: ThreadId = Field(alias="conversationId")
     file_changes: dict[str, FileChange] = Field(alias="fileChanges")
     grant_root: str | None = Field(default=None, alias="grantRoot")
     """When set, the agent is asking the user to allow writes under this root for the remainder of the session (unclear if this is honored today)."""
-    reason: str | None = Field(default=None)
+    reason: str | None = None
     """Optional explanatory reason (e.g. request for extra write access)."""
 
 
 class ApplyPatchApprovalServerRequest(CodexModel):
     """The ``applyPatchApproval`` request from the server."""
+
     id: RequestId
     method: Literal["applyPatchApproval"] = "applyPatchApproval"
     params: ApplyPatchApprovalParams
 
 
 class DeleteFileChange(CodexModel):
-    """The ``DeleteFileChange`` protocol type."""
+    """The ``type: "delete"`` variant of ``FileChange``."""
+
     content: str
     type: Literal["delete"] = "delete"
 
 
 class UnrecognizedFileChange(CodexModel):
     """A ``FileChange`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UpdateFileChange(CodexModel):
-    """The ``UpdateFileChange`` protocol type."""
+    """The ``type: "update"`` variant of ``FileChange``."""
+
     type: Literal["update"] = "update"
     unified_diff: str
-    move_path: str | None = Field(default=None)
+    move_path: str | None = None
 
 
 FileChange: TypeAlias = Annotated[

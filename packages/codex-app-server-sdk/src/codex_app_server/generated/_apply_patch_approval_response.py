@@ -10,4 +10,5 @@ from ._review_decision import ReviewDecision
 
 class ApplyPatchApprovalResponse(CodexModel):
     """The ``ApplyPatchApprovalResponse`` protocol type."""
+
     decision: ReviewDecision

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ApprovalsReviewer(OpenEnum):
     """Configures who approval requests are routed to for review. Examples include sandbox escapes, blocked network access, MCP approval prompts, and ARC escalations. Defaults to `user`. `auto_review` uses a carefully prompted subagent to gather relevant context and apply a risk-based decision framework before approving or denying the request. The legacy value `guardian_subagent` is accepted for compatibility."""
+
     USER = "user"
     AUTO_REVIEW = "auto_review"
     GUARDIAN_SUBAGENT = "guardian_subagent"

@@ -13,13 +13,15 @@ from ._approvals_reviewer import ApprovalsReviewer
 
 class AppsConfig(CodexModel):
     """The ``AppsConfig`` protocol type."""
+
     default: AppsDefaultConfig | None = Field(default=None, alias="_default")
 
 
 class AppsDefaultConfig(CodexModel):
     """The ``AppsDefaultConfig`` protocol type."""
-    approvals_reviewer: ApprovalsReviewer | None = Field(default=None)
-    default_tools_approval_mode: AppToolApproval | None = Field(default=None)
-    destructive_enabled: bool | None = Field(default=True)
-    enabled: bool | None = Field(default=True)
-    open_world_enabled: bool | None = Field(default=True)
+
+    approvals_reviewer: ApprovalsReviewer | None = None
+    default_tools_approval_mode: AppToolApproval | None = None
+    destructive_enabled: bool | None = True
+    enabled: bool | None = True
+    open_world_enabled: bool | None = True

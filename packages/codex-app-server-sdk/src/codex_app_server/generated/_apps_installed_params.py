@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class AppsInstalledParams(CodexModel):
     """Read the committed installed connector runtime snapshot."""
+
     force_refresh: bool | None = Field(default=None, alias="forceRefresh")
     """When true and Apps are permitted, refresh and publish the hosted connector runtime tool snapshot first."""
     thread_id: str | None = Field(default=None, alias="threadId")

@@ -11,11 +11,13 @@ from ._base import CodexModel
 
 class AppsInstalledResponse(CodexModel):
     """The installed connectors in one committed runtime snapshot."""
+
     apps: list[InstalledApp]
 
 
 class InstalledApp(CodexModel):
     """Installed connector runtime state."""
+
     callable: bool
     """Whether the connector is enabled and has a non-synthetic, model-visible tool allowed by effective MCP and app/tool policy in the committed runtime snapshot."""
     enabled: bool

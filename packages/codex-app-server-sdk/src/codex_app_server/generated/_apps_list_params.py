@@ -11,11 +11,12 @@ from ._base import CodexModel
 
 class AppsListParams(CodexModel):
     """EXPERIMENTAL - list available apps/connectors."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
     force_refetch: bool | None = Field(default=None, alias="forceRefetch")
     """When true, bypass app caches and fetch the latest data from sources."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to a reasonable server-side value."""
     thread_id: str | None = Field(default=None, alias="threadId")
     """Optional thread id used to evaluate app feature gating from that thread's config."""

@@ -12,6 +12,7 @@ from ._app_info import AppInfo
 
 class AppsListResponse(CodexModel):
     """EXPERIMENTAL - app list response."""
+
     data: list[AppInfo]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor to pass to the next call to continue after the last item. If None, there are no more items to return."""

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class AppsReadParams(CodexModel):
     """EXPERIMENTAL - read metadata for specific apps/connectors."""
+
     app_ids: list[str] = Field(alias="appIds")
     """App ids to read. The server accepts at most 100 ids and deduplicates repeated ids while preserving their first-request order."""
     include_tools: bool | None = Field(default=None, alias="includeTools")

@@ -11,25 +11,28 @@ from ._base import CodexModel
 
 class AppToolSummary(CodexModel):
     """EXPERIMENTAL - metadata returned by app/read."""
+
     description: str
     name: str
     disabled_reason: str | None = Field(default=None, alias="disabledReason")
     is_enabled: bool | None = Field(default=True, alias="isEnabled")
     is_read_only: bool | None = Field(default=False, alias="isReadOnly")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class AppsReadResponse(CodexModel):
     """EXPERIMENTAL - app/read response."""
+
     apps: list[ConnectorMetadata]
     missing_app_ids: list[str] = Field(alias="missingAppIds")
 
 
 class ConnectorMetadata(CodexModel):
     """EXPERIMENTAL - metadata returned by app/read."""
+
     id: str
     name: str
-    description: str | None = Field(default=None)
+    description: str | None = None
     distribution_channel: str | None = Field(default=None, alias="distributionChannel")
     icon_url: str | None = Field(default=None, alias="iconUrl")
     icon_url_dark: str | None = Field(default=None, alias="iconUrlDark")

@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class AskForApprovalValue(OpenEnum):
     """Values of ``AskForApprovalValue``."""
+
     UNTRUSTED = "untrusted"
     ON_REQUEST = "on-request"
     NEVER = "never"
@@ -20,16 +21,18 @@ class AskForApprovalValue(OpenEnum):
 
 class GranularAskForApproval(CodexModel):
     """The ``GranularAskForApproval`` protocol type."""
+
     granular: GranularAskForApprovalGranular
 
 
 class GranularAskForApprovalGranular(CodexModel):
     """The ``GranularAskForApprovalGranular`` protocol type."""
+
     mcp_elicitations: bool
     rules: bool
     sandbox_approval: bool
-    request_permissions: bool | None = Field(default=False)
-    skill_approval: bool | None = Field(default=False)
+    request_permissions: bool | None = False
+    skill_approval: bool | None = False
 
 
 AskForApproval: TypeAlias = Annotated[AskForApprovalValue | GranularAskForApproval | dict[str, Any], Field(union_mode="left_to_right")]

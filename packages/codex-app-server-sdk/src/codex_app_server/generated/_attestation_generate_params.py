@@ -14,8 +14,10 @@ class AttestationGenerateParams(CodexModel):
     """The ``AttestationGenerateParams`` protocol type."""
 
 
+
 class AttestationGenerateServerRequest(CodexModel):
     """The ``attestation/generate`` request from the server."""
+
     id: RequestId
     method: Literal["attestation/generate"] = "attestation/generate"
     params: AttestationGenerateParams

@@ -9,5 +9,6 @@ from ._base import CodexModel
 
 class AttestationGenerateResponse(CodexModel):
     """The ``AttestationGenerateResponse`` protocol type."""
+
     token: str
     """Opaque client attestation token."""

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class AuthRecoveryNotification(CodexModel):
     """The ``AuthRecoveryNotification`` protocol type."""
+
     message: str
     provider: str
     thread_id: str = Field(alias="threadId")
@@ -21,6 +22,7 @@ class AuthRecoveryNotification(CodexModel):
 
 class ModelProviderAuthRecoveryCompletedServerNotification(CodexModel):
     """The ``modelProvider/authRecoveryCompleted`` notification."""
+
     method: Literal["modelProvider/authRecoveryCompleted"] = "modelProvider/authRecoveryCompleted"
     params: AuthRecoveryNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -29,6 +31,7 @@ class ModelProviderAuthRecoveryCompletedServerNotification(CodexModel):
 
 class ModelProviderAuthRecoveryStartedServerNotification(CodexModel):
     """The ``modelProvider/authRecoveryStarted`` notification."""
+
     method: Literal["modelProvider/authRecoveryStarted"] = "modelProvider/authRecoveryStarted"
     params: AuthRecoveryNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

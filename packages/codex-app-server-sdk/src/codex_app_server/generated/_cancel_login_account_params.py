@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class CancelLoginAccountParams(CodexModel):
     """The ``CancelLoginAccountParams`` protocol type."""
+
     login_id: str = Field(alias="loginId")

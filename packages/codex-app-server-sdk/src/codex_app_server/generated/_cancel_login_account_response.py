@@ -9,10 +9,12 @@ from ._base import CodexModel, OpenEnum
 
 class CancelLoginAccountStatus(OpenEnum):
     """Values of ``CancelLoginAccountStatus``."""
+
     CANCELED = "canceled"
     NOT_FOUND = "notFound"
 
 
 class CancelLoginAccountResponse(CodexModel):
     """The ``CancelLoginAccountResponse`` protocol type."""
+
     status: CancelLoginAccountStatus

@@ -14,12 +14,14 @@ from ._server_request_resolved_notification import RequestId
 
 class ChatgptAuthTokensRefreshReason(OpenEnum):
     """Values of ``ChatgptAuthTokensRefreshReason``."""
+
     UNAUTHORIZED = "unauthorized"
     """Codex attempted a backend request and received `401 Unauthorized`."""
 
 
 class AccountChatgptAuthTokensRefreshServerRequest(CodexModel):
     """The ``account/chatgptAuthTokens/refresh`` request from the server."""
+
     id: RequestId
     method: Literal["account/chatgptAuthTokens/refresh"] = "account/chatgptAuthTokens/refresh"
     params: ChatgptAuthTokensRefreshParams
@@ -27,6 +29,7 @@ class AccountChatgptAuthTokensRefreshServerRequest(CodexModel):
 
 class ChatgptAuthTokensRefreshParams(CodexModel):
     """The ``ChatgptAuthTokensRefreshParams`` protocol type."""
+
     reason: ChatgptAuthTokensRefreshReason
     previous_account_id: str | None = Field(default=None, alias="previousAccountId")
     """Workspace/account identifier that Codex was previously using.

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ChatgptAuthTokensRefreshResponse(CodexModel):
     """The ``ChatgptAuthTokensRefreshResponse`` protocol type."""
+
     access_token: str = Field(alias="accessToken")
     chatgpt_account_id: str = Field(alias="chatgptAccountId")
     chatgpt_plan_type: str | None = Field(default=None, alias="chatgptPlanType")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class CodexResponseHandoffMode(OpenEnum):
     """Values of ``CodexResponseHandoffMode``."""
+
     THINKING = "thinking"
     COMMENTARY = "commentary"
     BEM_TAGS = "bemTags"

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._mode_kind import ModeKind
 from ._reasoning_effort import ReasoningEffort
@@ -13,12 +11,14 @@ from ._reasoning_effort import ReasoningEffort
 
 class CollaborationMode(CodexModel):
     """Collaboration mode for a Codex session."""
+
     mode: ModeKind
     settings: Settings
 
 
 class Settings(CodexModel):
     """Settings for a collaboration mode."""
+
     model: str
-    developer_instructions: str | None = Field(default=None)
-    reasoning_effort: ReasoningEffort | None = Field(default=None)
+    developer_instructions: str | None = None
+    reasoning_effort: ReasoningEffort | None = None

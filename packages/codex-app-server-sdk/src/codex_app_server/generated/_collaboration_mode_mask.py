@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._mode_kind import ModeKind
 from ._reasoning_effort import ReasoningEffort
@@ -13,7 +11,8 @@ from ._reasoning_effort import ReasoningEffort
 
 class CollaborationModeMask(CodexModel):
     """EXPERIMENTAL - collaboration mode preset metadata for clients."""
+
     name: str
-    mode: ModeKind | None = Field(default=None)
-    model: str | None = Field(default=None)
-    reasoning_effort: ReasoningEffort | None = Field(default=None)
+    mode: ModeKind | None = None
+    model: str | None = None
+    reasoning_effort: ReasoningEffort | None = None

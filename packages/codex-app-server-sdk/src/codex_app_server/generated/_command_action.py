@@ -6,21 +6,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Tag
 
 from ._base import UNKNOWN_TAG, CodexModel, open_tag
 from ._legacy_app_path_string import LegacyAppPathString
 
 
 class ListFilesCommandAction(CodexModel):
-    """The ``ListFilesCommandAction`` protocol type."""
+    """The ``type: "listFiles"`` variant of ``CommandAction``."""
+
     command: str
     type: Literal["listFiles"] = "listFiles"
-    path: str | None = Field(default=None)
+    path: str | None = None
 
 
 class ReadCommandAction(CodexModel):
-    """The ``ReadCommandAction`` protocol type."""
+    """The ``type: "read"`` variant of ``CommandAction``."""
+
     command: str
     name: str
     path: LegacyAppPathString
@@ -28,21 +30,24 @@ class ReadCommandAction(CodexModel):
 
 
 class SearchCommandAction(CodexModel):
-    """The ``SearchCommandAction`` protocol type."""
+    """The ``type: "search"`` variant of ``CommandAction``."""
+
     command: str
     type: Literal["search"] = "search"
-    path: str | None = Field(default=None)
-    query: str | None = Field(default=None)
+    path: str | None = None
+    query: str | None = None
 
 
 class UnknownCommandAction(CodexModel):
-    """The ``UnknownCommandAction`` protocol type."""
+    """The ``type: "unknown"`` variant of ``CommandAction``."""
+
     command: str
     type: Literal["unknown"] = "unknown"
 
 
 class UnrecognizedCommandAction(CodexModel):
     """A ``CommandAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

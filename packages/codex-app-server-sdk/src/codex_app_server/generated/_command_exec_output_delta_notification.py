@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class CommandExecOutputStream(OpenEnum):
     """Stream label for `command/exec/outputDelta` notifications."""
+
     STDOUT = "stdout"
     """stdout stream. PTY mode multiplexes terminal output here."""
     STDERR = "stderr"
@@ -24,6 +25,7 @@ class CommandExecOutputDeltaNotification(CodexModel):
 
     These notifications are connection-scoped. If the originating connection closes, the server terminates the process.
     """
+
     cap_reached: bool = Field(alias="capReached")
     """`true` on the final streamed chunk for a stream when `outputBytesCap` truncated later output on that stream."""
     delta_base64: str = Field(alias="deltaBase64")
@@ -36,6 +38,7 @@ class CommandExecOutputDeltaNotification(CodexModel):
 
 class CommandExecOutputDeltaServerNotification(CodexModel):
     """The ``command/exec/outputDelta`` notification."""
+
     method: Literal["command/exec/outputDelta"] = "command/exec/outputDelta"
     params: CommandExecOutputDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -16,9 +16,10 @@ class CommandExecParams(CodexModel):
 
     The final `command/exec` response is deferred until the process exits and is sent only after all `command/exec/outputDelta` notifications for that connection have been emitted.
     """
+
     command: list[str]
     """Command argv vector. Empty arrays are rejected."""
-    cwd: str | None = Field(default=None)
+    cwd: str | None = None
     """Optional working directory. Defaults to the server cwd."""
     disable_output_cap: bool | None = Field(default=None, alias="disableOutputCap")
     """Disable stdout/stderr capture truncation for this request.
@@ -30,7 +31,7 @@ class CommandExecParams(CodexModel):
 
     Cannot be combined with `timeoutMs`.
     """
-    env: dict[str, str | None] | None = Field(default=None)
+    env: dict[str, str | None] | None = None
     """Optional environment overrides merged into the server-computed environment.
 
     Matching names override inherited values. Set a key to `null` to unset an inherited variable.
@@ -50,7 +51,7 @@ class CommandExecParams(CodexModel):
 
     Uses the same shape as thread/turn execution sandbox configuration and defaults to the user's configured policy when omitted. Cannot be combined with `permissionProfile`.
     """
-    size: CommandExecTerminalSize | None = Field(default=None)
+    size: CommandExecTerminalSize | None = None
     """Optional initial PTY size in character cells. Only valid when `tty` is true."""
     stream_stdin: bool | None = Field(default=None, alias="streamStdin")
     """Allow follow-up `command/exec/write` requests to write stdin bytes.
@@ -67,7 +68,7 @@ class CommandExecParams(CodexModel):
 
     When omitted, the server default applies. Cannot be combined with `disableTimeout`.
     """
-    tty: bool | None = Field(default=None)
+    tty: bool | None = None
     """Enable PTY mode.
 
     This implies `streamStdin` and `streamStdoutStderr`.

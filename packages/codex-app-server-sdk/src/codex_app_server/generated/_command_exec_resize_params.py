@@ -12,6 +12,7 @@ from ._command_exec_terminal_size import CommandExecTerminalSize
 
 class CommandExecResizeParams(CodexModel):
     """Resize a running PTY-backed `command/exec` session."""
+
     process_id: str = Field(alias="processId")
     """Client-supplied, connection-scoped `processId` from the original `command/exec` request."""
     size: CommandExecTerminalSize

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class CommandExecResizeResponse(CodexModel):
     """Empty success response for `command/exec/resize`."""
+

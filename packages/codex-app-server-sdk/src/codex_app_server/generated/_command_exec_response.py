@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class CommandExecResponse(CodexModel):
     """Final buffered result for `command/exec`."""
+
     exit_code: int = Field(alias="exitCode")
     """Process exit code."""
     stderr: str

@@ -9,6 +9,7 @@ from ._base import CodexModel
 
 class CommandExecTerminalSize(CodexModel):
     """PTY size in character cells for `command/exec` PTY sessions."""
+
     cols: int
     """Terminal width in character cells."""
     rows: int

@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class CommandExecTerminateParams(CodexModel):
     """Terminate a running `command/exec` session."""
+
     process_id: str = Field(alias="processId")
     """Client-supplied, connection-scoped `processId` from the original `command/exec` request."""

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class CommandExecWriteParams(CodexModel):
     """Write stdin bytes to a running `command/exec` session, close stdin, or both."""
+
     process_id: str = Field(alias="processId")
     """Client-supplied, connection-scoped `processId` from the original `command/exec` request."""
     close_stdin: bool | None = Field(default=None, alias="closeStdin")

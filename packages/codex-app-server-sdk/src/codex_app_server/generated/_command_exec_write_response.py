@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class CommandExecWriteResponse(CodexModel):
     """Empty success response for `command/exec/write`."""
+

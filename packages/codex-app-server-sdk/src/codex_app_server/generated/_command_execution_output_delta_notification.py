@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class CommandExecutionOutputDeltaNotification(CodexModel):
     """The ``CommandExecutionOutputDeltaNotification`` protocol type."""
+
     delta: str
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")
@@ -21,6 +22,7 @@ class CommandExecutionOutputDeltaNotification(CodexModel):
 
 class ItemCommandExecutionOutputDeltaServerNotification(CodexModel):
     """The ``item/commandExecution/outputDelta`` notification."""
+
     method: Literal["item/commandExecution/outputDelta"] = "item/commandExecution/outputDelta"
     params: CommandExecutionOutputDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -18,6 +18,7 @@ from ._server_request_resolved_notification import RequestId
 
 class CommandExecutionApprovalKind(OpenEnum):
     """Distinguishes a command approval from input sent to an existing terminal."""
+
     COMMAND = "command"
     WRITE_STDIN = "writeStdin"
     HUMAN_COMMAND = "humanCommand"
@@ -26,6 +27,7 @@ class CommandExecutionApprovalKind(OpenEnum):
 
 class CommandExecutionRequestApprovalParams(CodexModel):
     """The ``CommandExecutionRequestApprovalParams`` protocol type."""
+
     item_id: str = Field(alias="itemId")
     started_at_ms: int = Field(alias="startedAtMs")
     """Unix timestamp (in milliseconds) when this approval request started."""
@@ -38,11 +40,11 @@ class CommandExecutionRequestApprovalParams(CodexModel):
 
     For zsh-exec-bridge subcommand approvals, multiple callbacks can belong to one parent `itemId`, so `approvalId` is a distinct opaque callback id (a UUID) used to disambiguate routing. Stdin approvals also use a distinct callback id; inspect `kind` to distinguish them.
     """
-    command: str | None = Field(default=None)
+    command: str | None = None
     """The command to be executed."""
     command_actions: list[CommandAction] | None = Field(default=None, alias="commandActions")
     """Best-effort parsed command actions for friendly display."""
-    cwd: LegacyAppPathString | None = Field(default=None)
+    cwd: LegacyAppPathString | None = None
     """The command's working directory."""
     environment_id: str | None = Field(default=None, alias="environmentId")
     """Environment in which the command will run."""
@@ -54,12 +56,13 @@ class CommandExecutionRequestApprovalParams(CodexModel):
     """Optional proposed execpolicy amendment to allow similar commands without prompting."""
     proposed_network_policy_amendments: list[NetworkPolicyAmendment] | None = Field(default=None, alias="proposedNetworkPolicyAmendments")
     """Optional proposed network policy amendments (allow/deny host) for future requests."""
-    reason: str | None = Field(default=None)
+    reason: str | None = None
     """Optional explanatory reason (e.g. request for network access)."""
 
 
 class ItemCommandExecutionRequestApprovalServerRequest(CodexModel):
     """The ``item/commandExecution/requestApproval`` request from the server."""
+
     id: RequestId
     method: Literal["item/commandExecution/requestApproval"] = "item/commandExecution/requestApproval"
     params: CommandExecutionRequestApprovalParams
@@ -67,5 +70,6 @@ class ItemCommandExecutionRequestApprovalServerRequest(CodexModel):
 
 class NetworkApprovalContext(CodexModel):
     """The ``NetworkApprovalContext`` protocol type."""
+
     host: str
     protocol: NetworkApprovalProtocol

@@ -14,6 +14,7 @@ from ._network_policy_amendment import NetworkPolicyAmendment
 
 class CommandExecutionApprovalDecisionValue(OpenEnum):
     """Values of ``CommandExecutionApprovalDecisionValue``."""
+
     ACCEPT = "accept"
     """User approved the command."""
     ACCEPT_FOR_SESSION = "acceptForSession"
@@ -26,26 +27,31 @@ class CommandExecutionApprovalDecisionValue(OpenEnum):
 
 class AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecision(CodexModel):
     """User approved the command, and wants to apply the proposed execpolicy amendment so future matching commands can run without prompting."""
+
     accept_with_execpolicy_amendment: AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment = Field(alias="acceptWithExecpolicyAmendment")
 
 
 class AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment(CodexModel):
     """The ``AcceptWithExecpolicyAmendmentCommandExecutionApprovalDecisionAcceptWithExecpolicyAmendment`` protocol type."""
+
     execpolicy_amendment: list[str]
 
 
 class ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecision(CodexModel):
     """User chose a persistent network policy rule (allow/deny) for this host."""
+
     apply_network_policy_amendment: ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecisionApplyNetworkPolicyAmendment = Field(alias="applyNetworkPolicyAmendment")
 
 
 class ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecisionApplyNetworkPolicyAmendment(CodexModel):
     """The ``ApplyNetworkPolicyAmendmentCommandExecutionApprovalDecisionApplyNetworkPolicyAmendment`` protocol type."""
+
     network_policy_amendment: NetworkPolicyAmendment
 
 
 class CommandExecutionRequestApprovalResponse(CodexModel):
     """The ``CommandExecutionRequestApprovalResponse`` protocol type."""
+
     decision: CommandExecutionApprovalDecision
 
 

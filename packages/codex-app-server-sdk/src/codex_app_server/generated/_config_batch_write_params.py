@@ -14,6 +14,7 @@ from ._merge_strategy import MergeStrategy
 
 class ConfigBatchWriteParams(CodexModel):
     """The ``ConfigBatchWriteParams`` protocol type."""
+
     edits: list[ConfigEdit]
     expected_version: str | None = Field(default=None, alias="expectedVersion")
     file_path: str | None = Field(default=None, alias="filePath")
@@ -24,6 +25,7 @@ class ConfigBatchWriteParams(CodexModel):
 
 class ConfigEdit(CodexModel):
     """The ``ConfigEdit`` protocol type."""
+
     key_path: str = Field(alias="keyPath")
     merge_strategy: MergeStrategy = Field(alias="mergeStrategy")
     value: Any

@@ -10,5 +10,6 @@ from ._config_layer_source import ConfigLayerSource
 
 class ConfigLayerMetadata(CodexModel):
     """The ``ConfigLayerMetadata`` protocol type."""
+
     name: ConfigLayerSource
     version: str

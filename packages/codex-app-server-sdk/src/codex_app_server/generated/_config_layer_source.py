@@ -14,6 +14,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class EnterpriseManagedConfigLayerSource(CodexModel):
     """Enterprise-managed config layer delivered by the cloud config bundle."""
+
     id: str
     """Stable identifier for the delivered layer."""
     name: str
@@ -23,17 +24,20 @@ class EnterpriseManagedConfigLayerSource(CodexModel):
 
 class LegacyManagedConfigTomlFromFileConfigLayerSource(CodexModel):
     """`managed_config.toml` was designed to be a config that was loaded as the last layer on top of everything else. This scheme did not quite work out as intended, but we keep this variant as a "best effort" while we phase out `managed_config.toml` in favor of `requirements.toml`."""
+
     file: AbsolutePathBuf
     type: Literal["legacyManagedConfigTomlFromFile"] = "legacyManagedConfigTomlFromFile"
 
 
 class LegacyManagedConfigTomlFromMdmConfigLayerSource(CodexModel):
-    """The ``LegacyManagedConfigTomlFromMdmConfigLayerSource`` protocol type."""
+    """The ``type: "legacyManagedConfigTomlFromMdm"`` variant of ``ConfigLayerSource``."""
+
     type: Literal["legacyManagedConfigTomlFromMdm"] = "legacyManagedConfigTomlFromMdm"
 
 
 class MdmConfigLayerSource(CodexModel):
     """Managed preferences layer delivered by MDM (macOS only)."""
+
     domain: str
     key: str
     type: Literal["mdm"] = "mdm"
@@ -41,6 +45,7 @@ class MdmConfigLayerSource(CodexModel):
 
 class PackagedDefaultsConfigLayerSource(CodexModel):
     """Default configuration supplied with the installed Codex package."""
+
     file: AbsolutePathBuf
     """Path to the packaged default configuration file."""
     type: Literal["packagedDefaults"] = "packagedDefaults"
@@ -48,17 +53,20 @@ class PackagedDefaultsConfigLayerSource(CodexModel):
 
 class ProjectConfigLayerSource(CodexModel):
     """Path to a .codex/ folder within a project. There could be multiple of these between `cwd` and the project/repo root."""
+
     dot_codex_folder: AbsolutePathBuf = Field(alias="dotCodexFolder")
     type: Literal["project"] = "project"
 
 
 class SessionFlagsConfigLayerSource(CodexModel):
     """Session-layer overrides supplied via `-c`/`--config`."""
+
     type: Literal["sessionFlags"] = "sessionFlags"
 
 
 class SystemConfigLayerSource(CodexModel):
     """Managed config layer from a file (usually `managed_config.toml`)."""
+
     file: AbsolutePathBuf
     """This is the path to the system config.toml file, though it is not guaranteed to exist."""
     type: Literal["system"] = "system"
@@ -66,15 +74,17 @@ class SystemConfigLayerSource(CodexModel):
 
 class UnrecognizedConfigLayerSource(CodexModel):
     """A ``ConfigLayerSource`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UserConfigLayerSource(CodexModel):
     """User config layer from $CODEX_HOME/config.toml. This layer is special in that it is expected to be: - writable by the user - generally outside the workspace directory"""
+
     file: AbsolutePathBuf
     """This is the path to the user's config.toml file, though it is not guaranteed to exist."""
     type: Literal["user"] = "user"
-    profile: str | None = Field(default=None)
+    profile: str | None = None
     """Name of the selected profile-v2 config layered on top of the base user config, when this layer represents one."""
 
 

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ConfigReadParams(CodexModel):
     """The ``ConfigReadParams`` protocol type."""
-    cwd: str | None = Field(default=None)
+
+    cwd: str | None = None
     """Optional working directory to resolve project config layers. If specified, return the effective config as seen from that directory (i.e., including any project layers between `cwd` and the project/repo root)."""
     include_layers: bool | None = Field(default=None, alias="includeLayers")

@@ -23,6 +23,7 @@ from ._web_search_mode import WebSearchMode
 
 class AutoCompactTokenLimitScope(OpenEnum):
     """Selects which part of the active context is charged against `model_auto_compact_token_limit`."""
+
     TOTAL = "total"
     """Count the full active context against the limit."""
     BODY_AFTER_PREFIX = "body_after_prefix"
@@ -31,6 +32,7 @@ class AutoCompactTokenLimitScope(OpenEnum):
 
 class Verbosity(OpenEnum):
     """Controls output length/detail on GPT-5 models via the Responses API. Serialized with lowercase values to match the OpenAI API."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -38,6 +40,7 @@ class Verbosity(OpenEnum):
 
 class WebSearchContextSize(OpenEnum):
     """Values of ``WebSearchContextSize``."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -45,90 +48,100 @@ class WebSearchContextSize(OpenEnum):
 
 class WebSearchProvider(OpenEnum):
     """Provider preference selected by the resolved model catalog entry."""
+
     STANDALONE = "standalone"
     SEARCH_MCP = "search_mcp"
 
 
 class AnalyticsConfig(CodexModel):
     """The ``AnalyticsConfig`` protocol type."""
-    enabled: bool | None = Field(default=None)
+
+    enabled: bool | None = None
 
 
 class BrowserUseConfig(CodexModel):
     """The ``BrowserUseConfig`` protocol type."""
-    allow_history_access: bool | None = Field(default=None)
-    default_origin_policy: BrowserUseOriginPolicyConfig | None = Field(default=None)
-    origins: dict[str, BrowserUseOriginPolicyConfig] | None = Field(default=None)
+
+    allow_history_access: bool | None = None
+    default_origin_policy: BrowserUseOriginPolicyConfig | None = None
+    origins: dict[str, BrowserUseOriginPolicyConfig] | None = None
 
 
 class BrowserUseOriginPolicyConfig(CodexModel):
     """The ``BrowserUseOriginPolicyConfig`` protocol type."""
-    access: AllowDenyRequirement | None = Field(default=None)
-    downloads: AllowDenyRequirement | None = Field(default=None)
-    full_cdp_access: AllowDenyRequirement | None = Field(default=None)
-    uploads: AllowDenyRequirement | None = Field(default=None)
+
+    access: AllowDenyRequirement | None = None
+    downloads: AllowDenyRequirement | None = None
+    full_cdp_access: AllowDenyRequirement | None = None
+    uploads: AllowDenyRequirement | None = None
 
 
 class ComputerUseConfig(CodexModel):
     """The ``ComputerUseConfig`` protocol type."""
-    default_app_access: AllowDenyRequirement | None = Field(default=None)
-    macos: ComputerUseMacosConfig | None = Field(default=None)
-    windows: ComputerUseWindowsConfig | None = Field(default=None)
+
+    default_app_access: AllowDenyRequirement | None = None
+    macos: ComputerUseMacosConfig | None = None
+    windows: ComputerUseWindowsConfig | None = None
 
 
 class ComputerUseMacosConfig(CodexModel):
     """The ``ComputerUseMacosConfig`` protocol type."""
-    bundle_ids: dict[str, AllowDenyRequirement] | None = Field(default=None)
+
+    bundle_ids: dict[str, AllowDenyRequirement] | None = None
 
 
 class ComputerUseWindowsConfig(CodexModel):
     """The ``ComputerUseWindowsConfig`` protocol type."""
-    aumids: dict[str, AllowDenyRequirement] | None = Field(default=None)
-    exes: list[ComputerUseWindowsExeConfig] | None = Field(default=None)
+
+    aumids: dict[str, AllowDenyRequirement] | None = None
+    exes: list[ComputerUseWindowsExeConfig] | None = None
 
 
 class ComputerUseWindowsExeConfig(CodexModel):
     """The ``ComputerUseWindowsExeConfig`` protocol type."""
+
     access: AllowDenyRequirement
     product_name: str
     publisher_name: str
-    binary_name: str | None = Field(default=None)
+    binary_name: str | None = None
 
 
 class Config(CodexModel):
     """The ``Config`` protocol type."""
-    analytics: AnalyticsConfig | None = Field(default=None)
-    approval_policy: AskForApproval | None = Field(default=None)
-    approvals_reviewer: ApprovalsReviewer | None = Field(default=None)
+
+    analytics: AnalyticsConfig | None = None
+    approval_policy: AskForApproval | None = None
+    approvals_reviewer: ApprovalsReviewer | None = None
     """[UNSTABLE] Optional default for where approval requests are routed for review."""
-    browser_use: BrowserUseConfig | None = Field(default=None)
-    client_search_provider: WebSearchProvider | None = Field(default=None)
+    browser_use: BrowserUseConfig | None = None
+    client_search_provider: WebSearchProvider | None = None
     """Effective tools.client_search_provider hint. Model-selected providers take precedence."""
-    compact_prompt: str | None = Field(default=None)
-    computer_use: ComputerUseConfig | None = Field(default=None)
-    desktop: dict[str, Any] | None = Field(default=None)
-    developer_instructions: str | None = Field(default=None)
-    forced_chatgpt_workspace_id: ForcedChatgptWorkspaceIds | None = Field(default=None)
-    forced_login_method: ForcedLoginMethod | None = Field(default=None)
-    instructions: str | None = Field(default=None)
-    model: str | None = Field(default=None)
-    model_auto_compact_token_limit: int | None = Field(default=None)
-    model_auto_compact_token_limit_scope: AutoCompactTokenLimitScope | None = Field(default=None)
-    model_context_window: int | None = Field(default=None)
-    model_provider: str | None = Field(default=None)
-    model_reasoning_effort: ReasoningEffort | None = Field(default=None)
-    model_reasoning_summary: ReasoningSummary | None = Field(default=None)
-    model_verbosity: Verbosity | None = Field(default=None)
-    review_model: str | None = Field(default=None)
-    sandbox_mode: SandboxMode | None = Field(default=None)
-    sandbox_workspace_write: SandboxWorkspaceWrite | None = Field(default=None)
-    service_tier: str | None = Field(default=None)
-    tools: ToolsV2 | None = Field(default=None)
-    web_search: WebSearchMode | None = Field(default=None)
+    compact_prompt: str | None = None
+    computer_use: ComputerUseConfig | None = None
+    desktop: dict[str, Any] | None = None
+    developer_instructions: str | None = None
+    forced_chatgpt_workspace_id: ForcedChatgptWorkspaceIds | None = None
+    forced_login_method: ForcedLoginMethod | None = None
+    instructions: str | None = None
+    model: str | None = None
+    model_auto_compact_token_limit: int | None = None
+    model_auto_compact_token_limit_scope: AutoCompactTokenLimitScope | None = None
+    model_context_window: int | None = None
+    model_provider: str | None = None
+    model_reasoning_effort: ReasoningEffort | None = None
+    model_reasoning_summary: ReasoningSummary | None = None
+    model_verbosity: Verbosity | None = None
+    review_model: str | None = None
+    sandbox_mode: SandboxMode | None = None
+    sandbox_workspace_write: SandboxWorkspaceWrite | None = None
+    service_tier: str | None = None
+    tools: ToolsV2 | None = None
+    web_search: WebSearchMode | None = None
 
 
 class ConfigLayer(CodexModel):
     """The ``ConfigLayer`` protocol type."""
+
     config: Any
     name: ConfigLayerSource
     version: str
@@ -137,37 +150,42 @@ class ConfigLayer(CodexModel):
 
 class ConfigReadResponse(CodexModel):
     """The ``ConfigReadResponse`` protocol type."""
+
     config: Config
     origins: dict[str, ConfigLayerMetadata]
-    layers: list[ConfigLayer] | None = Field(default=None)
+    layers: list[ConfigLayer] | None = None
 
 
 class SandboxWorkspaceWrite(CodexModel):
     """The ``SandboxWorkspaceWrite`` protocol type."""
-    exclude_slash_tmp: bool | None = Field(default=False)
-    exclude_tmpdir_env_var: bool | None = Field(default=False)
-    network_access: bool | None = Field(default=False)
+
+    exclude_slash_tmp: bool | None = False
+    exclude_tmpdir_env_var: bool | None = False
+    network_access: bool | None = False
     writable_roots: list[str] | None = Field(default_factory=list)
 
 
 class ToolsV2(CodexModel):
     """The ``ToolsV2`` protocol type."""
-    web_search: WebSearchToolConfig | None = Field(default=None)
+
+    web_search: WebSearchToolConfig | None = None
 
 
 class WebSearchLocation(CodexModel):
     """The ``WebSearchLocation`` protocol type."""
-    city: str | None = Field(default=None)
-    country: str | None = Field(default=None)
-    region: str | None = Field(default=None)
-    timezone: str | None = Field(default=None)
+
+    city: str | None = None
+    country: str | None = None
+    region: str | None = None
+    timezone: str | None = None
 
 
 class WebSearchToolConfig(CodexModel):
     """The ``WebSearchToolConfig`` protocol type."""
-    allowed_domains: list[str] | None = Field(default=None)
-    context_size: WebSearchContextSize | None = Field(default=None)
-    location: WebSearchLocation | None = Field(default=None)
+
+    allowed_domains: list[str] | None = None
+    context_size: WebSearchContextSize | None = None
+    location: WebSearchLocation | None = None
 
 
 ForcedChatgptWorkspaceIds: TypeAlias = Annotated[str | list[str], Field(union_mode="left_to_right")]

@@ -19,12 +19,14 @@ from ._web_search_mode import WebSearchMode
 
 class BrowserUseAccessApprovalLifetime(OpenEnum):
     """Values of ``BrowserUseAccessApprovalLifetime``."""
+
     TURN = "turn"
     THREAD = "thread"
 
 
 class CliAuthCredentialsStoreMode(OpenEnum):
     """Values of ``CliAuthCredentialsStoreMode``."""
+
     FILE = "file"
     KEYRING = "keyring"
     AUTO = "auto"
@@ -33,23 +35,27 @@ class CliAuthCredentialsStoreMode(OpenEnum):
 
 class OtelExporterValue(OpenEnum):
     """Values of ``OtelExporterValue``."""
+
     NONE = "none"
     STATSIG = "statsig"
 
 
 class OtelHttpProtocol(OpenEnum):
     """Values of ``OtelHttpProtocol``."""
+
     BINARY = "binary"
     JSON = "json"
 
 
 class ResidencyRequirement(OpenEnum):
     """Values of ``ResidencyRequirement``."""
+
     US = "us"
 
 
 class WindowsSandboxImplementation(OpenEnum):
     """Values of ``WindowsSandboxImplementation``."""
+
     ELEVATED = "elevated"
     UNELEVATED = "unelevated"
     MXC = "mxc"
@@ -57,53 +63,60 @@ class WindowsSandboxImplementation(OpenEnum):
 
 class AutoReviewRequirements(CodexModel):
     """The ``AutoReviewRequirements`` protocol type."""
+
     ignore_rules: list[str] | None = Field(default=None, alias="ignoreRules")
     required_on_models: list[str] | None = Field(default=None, alias="requiredOnModels")
 
 
 class BrowserUseExtensionRequirements(CodexModel):
     """The ``BrowserUseExtensionRequirements`` protocol type."""
+
     request_headers: list[RequestHeader] | None = Field(default=None, alias="requestHeaders")
 
 
 class BrowserUseOriginPolicy(CodexModel):
     """The ``BrowserUseOriginPolicy`` protocol type."""
-    access: AllowDenyRequirement | None = Field(default=None)
+
+    access: AllowDenyRequirement | None = None
     access_approval_lifetime: BrowserUseAccessApprovalLifetime | None = Field(default=None, alias="accessApprovalLifetime")
     auto_review: AllowDenyRequirement | None = Field(default=None, alias="autoReview")
-    downloads: AllowDenyRequirement | None = Field(default=None)
+    downloads: AllowDenyRequirement | None = None
     full_cdp_access: AllowDenyRequirement | None = Field(default=None, alias="fullCdpAccess")
     persistent_approval: bool | None = Field(default=None, alias="persistentApproval")
-    uploads: AllowDenyRequirement | None = Field(default=None)
+    uploads: AllowDenyRequirement | None = None
 
 
 class BrowserUseRequirements(CodexModel):
     """The ``BrowserUseRequirements`` protocol type."""
+
     allow_global_persistent_approval: bool | None = Field(default=None, alias="allowGlobalPersistentApproval")
     allow_history_access: bool | None = Field(default=None, alias="allowHistoryAccess")
     allow_webmcp: bool | None = Field(default=None, alias="allowWebmcp")
     default_origin_policy: BrowserUseOriginPolicy | None = Field(default=None, alias="defaultOriginPolicy")
     disable_auto_review: bool | None = Field(default=None, alias="disableAutoReview")
-    extension: BrowserUseExtensionRequirements | None = Field(default=None)
-    origins: dict[str, BrowserUseOriginPolicy] | None = Field(default=None)
+    extension: BrowserUseExtensionRequirements | None = None
+    origins: dict[str, BrowserUseOriginPolicy] | None = None
 
 
 class ComputerUseMacosRequirements(CodexModel):
     """The ``ComputerUseMacosRequirements`` protocol type."""
+
     bundle_ids: dict[str, AllowDenyRequirement] | None = Field(default=None, alias="bundleIds")
 
 
 class ComputerUseRequirements(CodexModel):
     """The ``ComputerUseRequirements`` protocol type."""
+
     allow_locked_computer_use: bool | None = Field(default=None, alias="allowLockedComputerUse")
     allow_persistent_approval: bool | None = Field(default=None, alias="allowPersistentApproval")
     default_app_access: AllowDenyRequirement | None = Field(default=None, alias="defaultAppAccess")
-    macos: ComputerUseMacosRequirements | None = Field(default=None)
-    windows: ComputerUseWindowsRequirements | None = Field(default=None)
+    macos: ComputerUseMacosRequirements | None = None
+    windows: ComputerUseWindowsRequirements | None = None
 
 
 class ComputerUseWindowsExeRequirement(CodexModel):
     """The ``ComputerUseWindowsExeRequirement`` protocol type."""
+
     access: AllowDenyRequirement
     product_name: str = Field(alias="productName")
     publisher_name: str = Field(alias="publisherName")
@@ -112,12 +125,14 @@ class ComputerUseWindowsExeRequirement(CodexModel):
 
 class ComputerUseWindowsRequirements(CodexModel):
     """The ``ComputerUseWindowsRequirements`` protocol type."""
-    aumids: dict[str, AllowDenyRequirement] | None = Field(default=None)
-    exes: list[ComputerUseWindowsExeRequirement] | None = Field(default=None)
+
+    aumids: dict[str, AllowDenyRequirement] | None = None
+    exes: list[ComputerUseWindowsExeRequirement] | None = None
 
 
 class ConfigRequirements(CodexModel):
     """The ``ConfigRequirements`` protocol type."""
+
     additional_developer_instructions: str | None = Field(default=None, alias="additionalDeveloperInstructions")
     allow_appshots: bool | None = Field(default=None, alias="allowAppshots")
     allow_browser_and_computer_use: bool | None = Field(default=None, alias="allowBrowserAndComputerUse")
@@ -140,7 +155,7 @@ class ConfigRequirements(CodexModel):
     default_permissions: str | None = Field(default=None, alias="defaultPermissions")
     enforce_residency: ResidencyRequirement | None = Field(default=None, alias="enforceResidency")
     feature_requirements: dict[str, bool] | None = Field(default=None, alias="featureRequirements")
-    feedback: FeedbackRequirements | None = Field(default=None)
+    feedback: FeedbackRequirements | None = None
     in_app_browser: InAppBrowserRequirements | None = Field(default=None, alias="inAppBrowser")
     log_dir: str | None = Field(default=None, alias="logDir")
     model_catalog_json: str | None = Field(default=None, alias="modelCatalogJson")
@@ -148,14 +163,15 @@ class ConfigRequirements(CodexModel):
     """Exact provider selection required by managed policy."""
     model_providers: dict[str, Any] | None = Field(default=None, alias="modelProviders")
     """Complete required provider definitions, using config.toml field names."""
-    models: ModelsRequirements | None = Field(default=None)
-    otel: OtelRequirements | None = Field(default=None)
+    models: ModelsRequirements | None = None
+    otel: OtelRequirements | None = None
     sqlite_home: str | None = Field(default=None, alias="sqliteHome")
 
 
 class ConfigRequirementsReadResponse(CodexModel):
     """The ``ConfigRequirementsReadResponse`` protocol type."""
-    requirements: ConfigRequirements | None = Field(default=None)
+
+    requirements: ConfigRequirements | None = None
     """Null if no requirements are configured (e.g. no requirements.toml/MDM entries)."""
     supports_independent_speed_modes: bool | None = Field(default=None, alias="supportsIndependentSpeedModes")
     """Whether Fast and Ultra Fast requirements are enforced independently. Older servers omit this field and use Fast mode as a shared speed gate."""
@@ -163,43 +179,49 @@ class ConfigRequirementsReadResponse(CodexModel):
 
 class FeedbackRequirements(CodexModel):
     """The ``FeedbackRequirements`` protocol type."""
-    enabled: bool | None = Field(default=None)
+
+    enabled: bool | None = None
 
 
 class InAppBrowserRequirements(CodexModel):
     """The ``InAppBrowserRequirements`` protocol type."""
+
     allow_external_browser_settings_import: bool | None = Field(default=None, alias="allowExternalBrowserSettingsImport")
 
 
 class ModelsRequirements(CodexModel):
     """The ``ModelsRequirements`` protocol type."""
+
     new_thread: NewThreadModelDefaults | None = Field(default=None, alias="newThread")
 
 
 class NewThreadModelDefaults(CodexModel):
     """The ``NewThreadModelDefaults`` protocol type."""
-    model: str | None = Field(default=None)
+
+    model: str | None = None
     model_reasoning_effort: ReasoningEffort | None = Field(default=None, alias="modelReasoningEffort")
     service_tier: str | None = Field(default=None, alias="serviceTier")
 
 
 class OtelRequirements(CodexModel):
     """The ``OtelRequirements`` protocol type."""
-    environment: str | None = Field(default=None)
-    exporter: OtelExporter | None = Field(default=None)
-    log_agent_responses: bool | None = Field(default=None)
-    log_guardian_assessments: bool | None = Field(default=None)
-    log_sse_deltas: bool | None = Field(default=None)
-    log_user_prompt: bool | None = Field(default=None)
-    metrics_exporter: OtelExporter | None = Field(default=None)
-    span_attributes: dict[str, str] | None = Field(default=None)
-    tool_result: OtelToolResultLogConfig | None = Field(default=None)
-    trace_exporter: OtelExporter | None = Field(default=None)
-    tracestate: dict[str, dict[str, str]] | None = Field(default=None)
+
+    environment: str | None = None
+    exporter: OtelExporter | None = None
+    log_agent_responses: bool | None = None
+    log_guardian_assessments: bool | None = None
+    log_sse_deltas: bool | None = None
+    log_user_prompt: bool | None = None
+    metrics_exporter: OtelExporter | None = None
+    span_attributes: dict[str, str] | None = None
+    tool_result: OtelToolResultLogConfig | None = None
+    trace_exporter: OtelExporter | None = None
+    tracestate: dict[str, dict[str, str]] | None = None
 
 
 class OtelTlsConfig(CodexModel):
     """The ``OtelTlsConfig`` protocol type."""
+
     ca_certificate: str | None = Field(default=None, alias="ca-certificate")
     client_certificate: str | None = Field(default=None, alias="client-certificate")
     client_private_key: str | None = Field(default=None, alias="client-private-key")
@@ -207,38 +229,44 @@ class OtelTlsConfig(CodexModel):
 
 class OtelToolResultLogConfig(CodexModel):
     """The ``OtelToolResultLogConfig`` protocol type."""
+
     max_bytes: int
 
 
 class OtlpGrpcOtelExporter(CodexModel):
     """The ``OtlpGrpcOtelExporter`` protocol type."""
+
     otlp_grpc: OtlpGrpcOtelExporterOtlpGrpc = Field(alias="otlp-grpc")
 
 
 class OtlpGrpcOtelExporterOtlpGrpc(CodexModel):
     """The ``OtlpGrpcOtelExporterOtlpGrpc`` protocol type."""
+
     endpoint: str
     headers: dict[str, str]
     """Header names are retained; values are redacted by the server."""
-    tls: OtelTlsConfig | None = Field(default=None)
+    tls: OtelTlsConfig | None = None
 
 
 class OtlpHttpOtelExporter(CodexModel):
     """The ``OtlpHttpOtelExporter`` protocol type."""
+
     otlp_http: OtlpHttpOtelExporterOtlpHttp = Field(alias="otlp-http")
 
 
 class OtlpHttpOtelExporterOtlpHttp(CodexModel):
     """The ``OtlpHttpOtelExporterOtlpHttp`` protocol type."""
+
     endpoint: str
     headers: dict[str, str]
     """Header names are retained; values are redacted by the server."""
     protocol: OtelHttpProtocol
-    tls: OtelTlsConfig | None = Field(default=None)
+    tls: OtelTlsConfig | None = None
 
 
 class RequestHeader(CodexModel):
     """The ``RequestHeader`` protocol type."""
+
     name: str
     value: str
 

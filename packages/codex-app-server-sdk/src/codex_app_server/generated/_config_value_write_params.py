@@ -14,6 +14,7 @@ from ._merge_strategy import MergeStrategy
 
 class ConfigValueWriteParams(CodexModel):
     """The ``ConfigValueWriteParams`` protocol type."""
+
     key_path: str = Field(alias="keyPath")
     merge_strategy: MergeStrategy = Field(alias="mergeStrategy")
     value: Any

@@ -13,18 +13,20 @@ from ._base import CodexModel
 
 class ConfigWarningNotification(CodexModel):
     """The ``ConfigWarningNotification`` protocol type."""
+
     summary: str
     """Concise summary of the warning."""
-    details: str | None = Field(default=None)
+    details: str | None = None
     """Optional extra guidance or error details."""
-    path: str | None = Field(default=None)
+    path: str | None = None
     """Optional path to the config file that triggered the warning."""
-    range: TextRange | None = Field(default=None)
+    range: TextRange | None = None
     """Optional range for the error location inside the config file."""
 
 
 class ConfigWarningServerNotification(CodexModel):
     """The ``configWarning`` notification."""
+
     method: Literal["configWarning"] = "configWarning"
     params: ConfigWarningNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -33,6 +35,7 @@ class ConfigWarningServerNotification(CodexModel):
 
 class TextPosition(CodexModel):
     """The ``TextPosition`` protocol type."""
+
     column: int
     """1-based column number (in Unicode scalar values)."""
     line: int
@@ -41,5 +44,6 @@ class TextPosition(CodexModel):
 
 class TextRange(CodexModel):
     """The ``TextRange`` protocol type."""
+
     end: TextPosition
     start: TextPosition

@@ -15,12 +15,14 @@ from ._config_layer_metadata import ConfigLayerMetadata
 
 class WriteStatus(OpenEnum):
     """Values of ``WriteStatus``."""
+
     OK = "ok"
     OK_OVERRIDDEN = "okOverridden"
 
 
 class ConfigWriteResponse(CodexModel):
     """The ``ConfigWriteResponse`` protocol type."""
+
     file_path: AbsolutePathBuf = Field(alias="filePath")
     """Canonical path to the config file that was written."""
     status: WriteStatus
@@ -30,6 +32,7 @@ class ConfigWriteResponse(CodexModel):
 
 class OverriddenMetadata(CodexModel):
     """The ``OverriddenMetadata`` protocol type."""
+
     effective_value: Any = Field(alias="effectiveValue")
     message: str
     overriding_layer: ConfigLayerMetadata = Field(alias="overridingLayer")

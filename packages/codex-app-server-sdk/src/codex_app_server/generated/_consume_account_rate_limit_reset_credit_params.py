@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ConsumeAccountRateLimitResetCreditParams(CodexModel):
     """The ``ConsumeAccountRateLimitResetCreditParams`` protocol type."""
+
     idempotency_key: str = Field(alias="idempotencyKey")
     """Identifies one logical reset attempt. A UUID is recommended; reuse the same value when retrying that attempt."""
     credit_id: str | None = Field(default=None, alias="creditId")

@@ -9,6 +9,7 @@ from ._base import CodexModel, OpenEnum
 
 class ConsumeAccountRateLimitResetCreditOutcome(OpenEnum):
     """Values of ``ConsumeAccountRateLimitResetCreditOutcome``."""
+
     RESET = "reset"
     """A reset credit was consumed and the eligible rate-limit windows were reset."""
     NOTHING_TO_RESET = "nothingToReset"
@@ -21,4 +22,5 @@ class ConsumeAccountRateLimitResetCreditOutcome(OpenEnum):
 
 class ConsumeAccountRateLimitResetCreditResponse(CodexModel):
     """The ``ConsumeAccountRateLimitResetCreditResponse`` protocol type."""
+
     outcome: ConsumeAccountRateLimitResetCreditOutcome

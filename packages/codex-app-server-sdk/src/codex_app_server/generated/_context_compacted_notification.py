@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ContextCompactedNotification(CodexModel):
     """Deprecated: Use `ContextCompaction` item type instead."""
+
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
 
 
 class ThreadCompactedServerNotification(CodexModel):
     """The ``thread/compacted`` notification."""
+
     method: Literal["thread/compacted"] = "thread/compacted"
     params: ContextCompactedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,14 +13,16 @@ from ._base import CodexModel
 
 class DeprecationNoticeNotification(CodexModel):
     """The ``DeprecationNoticeNotification`` protocol type."""
+
     summary: str
     """Concise summary of what is deprecated."""
-    details: str | None = Field(default=None)
+    details: str | None = None
     """Optional extra guidance, such as migration steps or rationale."""
 
 
 class DeprecationNoticeServerNotification(CodexModel):
     """The ``deprecationNotice`` notification."""
+
     method: Literal["deprecationNotice"] = "deprecationNotice"
     params: DeprecationNoticeNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

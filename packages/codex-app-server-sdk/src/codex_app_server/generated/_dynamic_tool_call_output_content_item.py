@@ -12,25 +12,29 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class InputAudioDynamicToolCallOutputContentItem(CodexModel):
-    """The ``InputAudioDynamicToolCallOutputContentItem`` protocol type."""
+    """The ``type: "inputAudio"`` variant of ``DynamicToolCallOutputContentItem``."""
+
     audio_url: str = Field(alias="audioUrl")
     type: Literal["inputAudio"] = "inputAudio"
 
 
 class InputImageDynamicToolCallOutputContentItem(CodexModel):
-    """The ``InputImageDynamicToolCallOutputContentItem`` protocol type."""
+    """The ``type: "inputImage"`` variant of ``DynamicToolCallOutputContentItem``."""
+
     image_url: str = Field(alias="imageUrl")
     type: Literal["inputImage"] = "inputImage"
 
 
 class InputTextDynamicToolCallOutputContentItem(CodexModel):
-    """The ``InputTextDynamicToolCallOutputContentItem`` protocol type."""
+    """The ``type: "inputText"`` variant of ``DynamicToolCallOutputContentItem``."""
+
     text: str
     type: Literal["inputText"] = "inputText"
 
 
 class UnrecognizedDynamicToolCallOutputContentItem(CodexModel):
     """A ``DynamicToolCallOutputContentItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -14,16 +14,18 @@ from ._server_request_resolved_notification import RequestId
 
 class DynamicToolCallParams(CodexModel):
     """The ``DynamicToolCallParams`` protocol type."""
+
     arguments: Any
     call_id: str = Field(alias="callId")
     thread_id: str = Field(alias="threadId")
     tool: str
     turn_id: str = Field(alias="turnId")
-    namespace: str | None = Field(default=None)
+    namespace: str | None = None
 
 
 class ItemToolCallServerRequest(CodexModel):
     """The ``item/tool/call`` request from the server."""
+
     id: RequestId
     method: Literal["item/tool/call"] = "item/tool/call"
     params: DynamicToolCallParams

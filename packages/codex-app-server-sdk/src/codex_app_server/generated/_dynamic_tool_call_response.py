@@ -12,5 +12,6 @@ from ._dynamic_tool_call_output_content_item import DynamicToolCallOutputContent
 
 class DynamicToolCallResponse(CodexModel):
     """The ``DynamicToolCallResponse`` protocol type."""
+
     content_items: list[DynamicToolCallOutputContentItem] = Field(alias="contentItems")
     success: bool

@@ -12,7 +12,8 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class FunctionDynamicToolNamespaceTool(CodexModel):
-    """The ``FunctionDynamicToolNamespaceTool`` protocol type."""
+    """The ``type: "function"`` variant of ``DynamicToolNamespaceTool``."""
+
     description: str
     input_schema: Any = Field(alias="inputSchema")
     name: str
@@ -21,7 +22,8 @@ class FunctionDynamicToolNamespaceTool(CodexModel):
 
 
 class FunctionDynamicToolSpec(CodexModel):
-    """The ``FunctionDynamicToolSpec`` protocol type."""
+    """The ``type: "function"`` variant of ``DynamicToolSpec``."""
+
     description: str
     input_schema: Any = Field(alias="inputSchema")
     name: str
@@ -30,7 +32,8 @@ class FunctionDynamicToolSpec(CodexModel):
 
 
 class NamespaceDynamicToolSpec(CodexModel):
-    """The ``NamespaceDynamicToolSpec`` protocol type."""
+    """The ``type: "namespace"`` variant of ``DynamicToolSpec``."""
+
     description: str
     name: str
     tools: list[DynamicToolNamespaceTool]
@@ -39,11 +42,13 @@ class NamespaceDynamicToolSpec(CodexModel):
 
 class UnrecognizedDynamicToolNamespaceTool(CodexModel):
     """A ``DynamicToolNamespaceTool`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedDynamicToolSpec(CodexModel):
     """A ``DynamicToolSpec`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class EnvironmentConnectionNotification(CodexModel):
     """The ``EnvironmentConnectionNotification`` protocol type."""
+
     environment_id: str = Field(alias="environmentId")
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadEnvironmentConnectedServerNotification(CodexModel):
     """The ``thread/environment/connected`` notification."""
+
     method: Literal["thread/environment/connected"] = "thread/environment/connected"
     params: EnvironmentConnectionNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -27,6 +29,7 @@ class ThreadEnvironmentConnectedServerNotification(CodexModel):
 
 class ThreadEnvironmentDisconnectedServerNotification(CodexModel):
     """The ``thread/environment/disconnected`` notification."""
+
     method: Literal["thread/environment/disconnected"] = "thread/environment/disconnected"
     params: EnvironmentConnectionNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

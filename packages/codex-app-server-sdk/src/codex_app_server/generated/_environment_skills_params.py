@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class EnvironmentSkillsParams(CodexModel):
     """The ``EnvironmentSkillsParams`` protocol type."""
-    required: list[str] | None = Field(default=None)
+
+    required: list[str] | None = None
     """Exact catalog names that must be available from this environment."""

@@ -14,6 +14,7 @@ from ._turn_error import TurnError
 
 class ErrorNotification(CodexModel):
     """The ``ErrorNotification`` protocol type."""
+
     error: TurnError
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
@@ -22,6 +23,7 @@ class ErrorNotification(CodexModel):
 
 class ErrorServerNotification(CodexModel):
     """The ``error`` notification."""
+
     method: Literal["error"] = "error"
     params: ErrorNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -15,6 +15,7 @@ from ._thread_id import ThreadId
 
 class ExecCommandApprovalParams(CodexModel):
     """The ``ExecCommandApprovalParams`` protocol type."""
+
     call_id: str = Field(alias="callId")
     """Use to correlate this with [codex_protocol::protocol::ExecCommandBeginEvent] and [codex_protocol::protocol::ExecCommandEndEvent]."""
     command: list[str]
@@ -23,25 +24,28 @@ class ExecCommandApprovalParams(CodexModel):
     parsed_cmd: list[ParsedCommand] = Field(alias="parsedCmd")
     approval_id: str | None = Field(default=None, alias="approvalId")
     """Identifier for this specific approval callback."""
-    reason: str | None = Field(default=None)
+    reason: str | None = None
 
 
 class ExecCommandApprovalServerRequest(CodexModel):
     """The ``execCommandApproval`` request from the server."""
+
     id: RequestId
     method: Literal["execCommandApproval"] = "execCommandApproval"
     params: ExecCommandApprovalParams
 
 
 class ListFilesParsedCommand(CodexModel):
-    """The ``ListFilesParsedCommand`` protocol type."""
+    """The ``type: "list_files"`` variant of ``ParsedCommand``."""
+
     cmd: str
     type: Literal["list_files"] = "list_files"
-    path: str | None = Field(default=None)
+    path: str | None = None
 
 
 class ReadParsedCommand(CodexModel):
-    """The ``ReadParsedCommand`` protocol type."""
+    """The ``type: "read"`` variant of ``ParsedCommand``."""
+
     cmd: str
     name: str
     path: str
@@ -50,21 +54,24 @@ class ReadParsedCommand(CodexModel):
 
 
 class SearchParsedCommand(CodexModel):
-    """The ``SearchParsedCommand`` protocol type."""
+    """The ``type: "search"`` variant of ``ParsedCommand``."""
+
     cmd: str
     type: Literal["search"] = "search"
-    path: str | None = Field(default=None)
-    query: str | None = Field(default=None)
+    path: str | None = None
+    query: str | None = None
 
 
 class UnknownParsedCommand(CodexModel):
-    """The ``UnknownParsedCommand`` protocol type."""
+    """The ``type: "unknown"`` variant of ``ParsedCommand``."""
+
     cmd: str
     type: Literal["unknown"] = "unknown"
 
 
 class UnrecognizedParsedCommand(CodexModel):
     """A ``ParsedCommand`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -10,4 +10,5 @@ from ._review_decision import ReviewDecision
 
 class ExecCommandApprovalResponse(CodexModel):
     """The ``ExecCommandApprovalResponse`` protocol type."""
+
     decision: ReviewDecision

@@ -9,6 +9,7 @@ from ._base import CodexModel
 
 class ExperimentalFeatureEnablementSetParams(CodexModel):
     """The ``ExperimentalFeatureEnablementSetParams`` protocol type."""
+
     enablement: dict[str, bool]
     """Process-wide runtime feature enablement keyed by canonical feature name.
 

@@ -9,5 +9,6 @@ from ._base import CodexModel
 
 class ExperimentalFeatureEnablementSetResponse(CodexModel):
     """The ``ExperimentalFeatureEnablementSetResponse`` protocol type."""
+
     enablement: dict[str, bool]
     """Feature enablement entries updated by this request."""

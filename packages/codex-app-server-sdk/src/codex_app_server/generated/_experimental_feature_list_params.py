@@ -11,9 +11,10 @@ from ._base import CodexModel
 
 class ExperimentalFeatureListParams(CodexModel):
     """The ``ExperimentalFeatureListParams`` protocol type."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to a reasonable server-side value."""
     thread_id: str | None = Field(default=None, alias="threadId")
     """Optional loaded thread id. Pass this when showing feature state for an existing thread so enablement is computed from that thread's refreshed config, including project-local config for the thread's cwd."""

@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class ExperimentalFeatureStage(OpenEnum):
     """Values of ``ExperimentalFeatureStage``."""
+
     BETA = "beta"
     """Feature is available for user testing and feedback."""
     UNDER_DEVELOPMENT = "underDevelopment"
@@ -25,6 +26,7 @@ class ExperimentalFeatureStage(OpenEnum):
 
 class ExperimentalFeature(CodexModel):
     """The ``ExperimentalFeature`` protocol type."""
+
     default_enabled: bool = Field(alias="defaultEnabled")
     """Whether this feature is enabled by default."""
     enabled: bool
@@ -33,9 +35,9 @@ class ExperimentalFeature(CodexModel):
     """Stable key used in config.toml and CLI flag toggles."""
     stage: ExperimentalFeatureStage
     """Lifecycle stage of this feature flag."""
-    announcement: str | None = Field(default=None)
+    announcement: str | None = None
     """Announcement copy shown to users when the feature is introduced. Null when this feature is not in beta."""
-    description: str | None = Field(default=None)
+    description: str | None = None
     """Short summary describing what the feature does. Null when this feature is not in beta."""
     display_name: str | None = Field(default=None, alias="displayName")
     """User-facing display name shown in the experimental features UI. Null when this feature is not in beta."""
@@ -43,6 +45,7 @@ class ExperimentalFeature(CodexModel):
 
 class ExperimentalFeatureListResponse(CodexModel):
     """The ``ExperimentalFeatureListResponse`` protocol type."""
+
     data: list[ExperimentalFeature]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor to pass to the next call to continue after the last item. If None, there are no more items to return."""

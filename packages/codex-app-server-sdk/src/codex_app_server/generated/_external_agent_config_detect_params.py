@@ -11,7 +11,8 @@ from ._base import CodexModel
 
 class ExternalAgentConfigDetectParams(CodexModel):
     """The ``ExternalAgentConfigDetectParams`` protocol type."""
-    cwds: list[str] | None = Field(default=None)
+
+    cwds: list[str] | None = None
     """Zero or more working directories to include for repo-scoped detection."""
     include_home: bool | None = Field(default=None, alias="includeHome")
     """If true, include detection under the user's home directory."""
@@ -21,5 +22,5 @@ class ExternalAgentConfigDetectParams(CodexModel):
     """Maximum number of sessions to detect. Missing values use the default limit."""
     migration_source: str | None = Field(default=None, alias="migrationSource")
     """Optional migration-source selector. Missing or unrecognized values use the default source."""
-    source: str | None = Field(default=None)
+    source: str | None = None
     """Deprecated field retained for compatibility. This field is ignored; use `migrationSource` to select the migration source."""

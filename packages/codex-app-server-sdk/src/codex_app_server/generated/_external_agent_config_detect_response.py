@@ -12,18 +12,21 @@ from ._external_agent_config_migration_item import ExternalAgentConfigMigrationI
 
 class ExternalAgentDetectedConnectorSource(OpenEnum):
     """Values of ``ExternalAgentDetectedConnectorSource``."""
+
     REMOTE_MCP_SERVERS_CONFIG = "remoteMcpServersConfig"
     SESSION_TOOL_USE = "sessionToolUse"
 
 
 class ExternalAgentConfigDetectResponse(CodexModel):
     """The ``ExternalAgentConfigDetectResponse`` protocol type."""
+
     items: list[ExternalAgentConfigMigrationItem]
     connectors: list[ExternalAgentDetectedConnectorCandidate] | None = Field(default_factory=list)
 
 
 class ExternalAgentDetectedConnectorCandidate(CodexModel):
     """The ``ExternalAgentDetectedConnectorCandidate`` protocol type."""
+
     name: str
     session_count: int = Field(alias="sessionCount")
     source: ExternalAgentDetectedConnectorSource

@@ -14,12 +14,14 @@ from ._external_agent_config_import_type_result import ExternalAgentConfigImport
 
 class ExternalAgentConfigImportCompletedNotification(CodexModel):
     """The ``ExternalAgentConfigImportCompletedNotification`` protocol type."""
+
     import_id: str = Field(alias="importId")
     item_type_results: list[ExternalAgentConfigImportTypeResult] = Field(alias="itemTypeResults")
 
 
 class ExternalAgentConfigImportCompletedServerNotification(CodexModel):
     """The ``externalAgentConfig/import/completed`` notification."""
+
     method: Literal["externalAgentConfig/import/completed"] = "externalAgentConfig/import/completed"
     params: ExternalAgentConfigImportCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

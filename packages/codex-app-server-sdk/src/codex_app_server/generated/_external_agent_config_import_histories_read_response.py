@@ -13,17 +13,20 @@ from ._external_agent_config_import_item_type_success import ExternalAgentConfig
 
 class ExternalAgentImportedConnectorSource(OpenEnum):
     """Values of ``ExternalAgentImportedConnectorSource``."""
+
     REMOTE_MCP_SERVERS_CONFIG = "remoteMcpServersConfig"
 
 
 class ExternalAgentConfigImportHistoriesReadResponse(CodexModel):
     """The ``ExternalAgentConfigImportHistoriesReadResponse`` protocol type."""
+
     connectors: list[ExternalAgentImportedConnectorCandidate]
     data: list[ExternalAgentConfigImportHistory]
 
 
 class ExternalAgentConfigImportHistory(CodexModel):
     """The ``ExternalAgentConfigImportHistory`` protocol type."""
+
     completed_at_ms: int = Field(alias="completedAtMs")
     failures: list[ExternalAgentConfigImportItemTypeFailure]
     import_id: str = Field(alias="importId")
@@ -33,6 +36,7 @@ class ExternalAgentConfigImportHistory(CodexModel):
 
 class ExternalAgentImportedConnectorCandidate(CodexModel):
     """The ``ExternalAgentImportedConnectorCandidate`` protocol type."""
+
     name: str
     session_count: int = Field(alias="sessionCount")
     source: ExternalAgentImportedConnectorSource

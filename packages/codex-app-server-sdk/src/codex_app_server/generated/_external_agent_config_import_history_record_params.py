@@ -13,6 +13,7 @@ from ._external_agent_config_migration_item_type import ExternalAgentConfigMigra
 
 class ExternalAgentConfigImportHistoryRecordParams(CodexModel):
     """The ``ExternalAgentConfigImportHistoryRecordParams`` protocol type."""
+
     item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams] = Field(alias="itemTypeResults")
     """Completed results grouped by imported item type."""
     provider_id: str = Field(alias="providerId")
@@ -21,16 +22,18 @@ class ExternalAgentConfigImportHistoryRecordParams(CodexModel):
 
 class ExternalAgentConfigImportHistoryRecordSuccessParams(CodexModel):
     """The ``ExternalAgentConfigImportHistoryRecordSuccessParams`` protocol type."""
+
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
-    cwd: str | None = Field(default=None)
-    source: str | None = Field(default=None)
-    target: str | None = Field(default=None)
-    title: str | None = Field(default=None)
+    cwd: str | None = None
+    source: str | None = None
+    target: str | None = None
+    title: str | None = None
     """Original title for an imported session, when available."""
 
 
 class ExternalAgentConfigImportHistoryRecordTypeResultParams(CodexModel):
     """The ``ExternalAgentConfigImportHistoryRecordTypeResultParams`` protocol type."""
+
     failures: list[ExternalAgentConfigImportItemTypeFailure]
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
     successes: list[ExternalAgentConfigImportHistoryRecordSuccessParams]

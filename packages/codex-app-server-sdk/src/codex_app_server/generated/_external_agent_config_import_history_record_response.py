@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ExternalAgentConfigImportHistoryRecordResponse(CodexModel):
     """The ``ExternalAgentConfigImportHistoryRecordResponse`` protocol type."""
+
     import_id: str = Field(alias="importId")

@@ -12,10 +12,11 @@ from ._external_agent_config_migration_item_type import ExternalAgentConfigMigra
 
 class ExternalAgentConfigImportItemTypeFailure(CodexModel):
     """The ``ExternalAgentConfigImportItemTypeFailure`` protocol type."""
+
     failure_stage: str = Field(alias="failureStage")
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
     message: str
-    cwd: str | None = Field(default=None)
+    cwd: str | None = None
     error_type: str | None = Field(default=None, alias="errorType")
-    source: str | None = Field(default=None)
+    source: str | None = None
     sub_error_type: str | None = Field(default=None, alias="subErrorType")

@@ -12,9 +12,10 @@ from ._external_agent_config_migration_item_type import ExternalAgentConfigMigra
 
 class ExternalAgentConfigImportItemTypeSuccess(CodexModel):
     """The ``ExternalAgentConfigImportItemTypeSuccess`` protocol type."""
+
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
-    cwd: str | None = Field(default=None)
-    source: str | None = Field(default=None)
-    target: str | None = Field(default=None)
-    title: str | None = Field(default=None)
+    cwd: str | None = None
+    source: str | None = None
+    target: str | None = None
+    title: str | None = None
     """Original title for an imported session; null for other item types."""

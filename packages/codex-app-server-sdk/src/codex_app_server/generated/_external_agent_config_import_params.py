@@ -12,10 +12,11 @@ from ._external_agent_config_migration_item import ExternalAgentConfigMigrationI
 
 class ExternalAgentConfigImportParams(CodexModel):
     """The ``ExternalAgentConfigImportParams`` protocol type."""
+
     migration_items: list[ExternalAgentConfigMigrationItem] = Field(alias="migrationItems")
     migration_source: str | None = Field(default=None, alias="migrationSource")
     """Migration-source selector used to produce the migration items. Pass the same value to detection and import; missing or unrecognized values use the default source."""
     provider_id: str | None = Field(default=None, alias="providerId")
     """Opaque provider identifier supplied by the caller for analytics attribution and import history display. This does not select the migration source."""
-    source: str | None = Field(default=None)
+    source: str | None = None
     """Optional identifier for the product that initiated the import."""

@@ -14,12 +14,14 @@ from ._external_agent_config_import_type_result import ExternalAgentConfigImport
 
 class ExternalAgentConfigImportProgressNotification(CodexModel):
     """The ``ExternalAgentConfigImportProgressNotification`` protocol type."""
+
     import_id: str = Field(alias="importId")
     item_type_results: list[ExternalAgentConfigImportTypeResult] = Field(alias="itemTypeResults")
 
 
 class ExternalAgentConfigImportProgressServerNotification(CodexModel):
     """The ``externalAgentConfig/import/progress`` notification."""
+
     method: Literal["externalAgentConfig/import/progress"] = "externalAgentConfig/import/progress"
     params: ExternalAgentConfigImportProgressNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

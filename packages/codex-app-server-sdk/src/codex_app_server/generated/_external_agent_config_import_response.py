@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ExternalAgentConfigImportResponse(CodexModel):
     """The ``ExternalAgentConfigImportResponse`` protocol type."""
+
     import_id: str = Field(alias="importId")

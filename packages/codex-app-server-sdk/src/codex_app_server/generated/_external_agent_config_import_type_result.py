@@ -14,6 +14,7 @@ from ._external_agent_config_migration_item_type import ExternalAgentConfigMigra
 
 class ExternalAgentConfigImportTypeResult(CodexModel):
     """The ``ExternalAgentConfigImportTypeResult`` protocol type."""
+
     failures: list[ExternalAgentConfigImportItemTypeFailure]
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
     successes: list[ExternalAgentConfigImportItemTypeSuccess]

@@ -12,34 +12,39 @@ from ._external_agent_config_migration_item_type import ExternalAgentConfigMigra
 
 class CommandMigration(CodexModel):
     """The ``CommandMigration`` protocol type."""
+
     name: str
 
 
 class ExternalAgentConfigMigrationItem(CodexModel):
     """The ``ExternalAgentConfigMigrationItem`` protocol type."""
+
     description: str
     item_type: ExternalAgentConfigMigrationItemType = Field(alias="itemType")
-    cwd: str | None = Field(default=None)
+    cwd: str | None = None
     """Null or empty means home-scoped migration; non-empty means repo-scoped migration."""
-    details: MigrationDetails | None = Field(default=None)
+    details: MigrationDetails | None = None
 
 
 class HookMigration(CodexModel):
     """The ``HookMigration`` protocol type."""
+
     name: str
 
 
 class McpServerMigration(CodexModel):
     """The ``McpServerMigration`` protocol type."""
+
     name: str
 
 
 class MigrationDetails(CodexModel):
     """The ``MigrationDetails`` protocol type."""
+
     commands: list[CommandMigration] | None = Field(default_factory=list)
     hooks: list[HookMigration] | None = Field(default_factory=list)
     mcp_servers: list[McpServerMigration] | None = Field(default_factory=list, alias="mcpServers")
-    memory: list[str] | None = Field(default=None)
+    memory: list[str] | None = None
     plugins: list[PluginsMigration] | None = Field(default_factory=list)
     sessions: list[SessionMigration] | None = Field(default_factory=list)
     skills: list[SkillMigration] | None = Field(default_factory=list)
@@ -48,22 +53,26 @@ class MigrationDetails(CodexModel):
 
 class PluginsMigration(CodexModel):
     """The ``PluginsMigration`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")
     plugin_names: list[str] = Field(alias="pluginNames")
 
 
 class SessionMigration(CodexModel):
     """The ``SessionMigration`` protocol type."""
+
     cwd: str
     path: str
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class SkillMigration(CodexModel):
     """The ``SkillMigration`` protocol type."""
+
     name: str
 
 
 class SubagentMigration(CodexModel):
     """The ``SubagentMigration`` protocol type."""
+
     name: str

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ExternalAgentConfigMigrationItemType(OpenEnum):
     """Values of ``ExternalAgentConfigMigrationItemType``."""
+
     AGENTS_MD = "AGENTS_MD"
     CONFIG = "CONFIG"
     SKILLS = "SKILLS"

@@ -12,11 +12,12 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class FeedbackSaveParams(CodexModel):
     """The ``FeedbackSaveParams`` protocol type."""
+
     classification: str
     save_path: LegacyAppPathString = Field(alias="savePath")
     """Absolute, previously unused ZIP path on the app-server host. The caller owns this file, including after a disconnected RPC."""
     extra_log_files: list[str] | None = Field(default=None, alias="extraLogFiles")
     include_logs: bool | None = Field(default=None, alias="includeLogs")
-    reason: str | None = Field(default=None)
-    tags: dict[str, str] | None = Field(default=None)
+    reason: str | None = None
+    tags: dict[str, str] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")

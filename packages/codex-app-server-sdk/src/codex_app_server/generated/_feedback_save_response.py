@@ -12,6 +12,7 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class FeedbackSaveResponse(CodexModel):
     """The ``FeedbackSaveResponse`` protocol type."""
+
     saved_path: LegacyAppPathString = Field(alias="savedPath")
     thread_id: str = Field(alias="threadId")
     prompt_hash: str | None = Field(default=None, alias="promptHash")

@@ -11,9 +11,10 @@ from ._base import CodexModel
 
 class FeedbackUploadParams(CodexModel):
     """The ``FeedbackUploadParams`` protocol type."""
+
     classification: str
     extra_log_files: list[str] | None = Field(default=None, alias="extraLogFiles")
     include_logs: bool | None = Field(default=None, alias="includeLogs")
-    reason: str | None = Field(default=None)
-    tags: dict[str, str] | None = Field(default=None)
+    reason: str | None = None
+    tags: dict[str, str] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class FeedbackUploadResponse(CodexModel):
     """The ``FeedbackUploadResponse`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     prompt_hash: str | None = Field(default=None, alias="promptHash")
     """Whitespace-normalized SHA-256 of the session base instructions, matching the uploaded `prompt_hash` tag. Does not include later developer messages. Null when the reported rollout has no prompt metadata."""

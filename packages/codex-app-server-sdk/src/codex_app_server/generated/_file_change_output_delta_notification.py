@@ -16,6 +16,7 @@ class FileChangeOutputDeltaNotification(CodexModel):
 
     The server no longer emits this notification.
     """
+
     delta: str
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")
@@ -24,6 +25,7 @@ class FileChangeOutputDeltaNotification(CodexModel):
 
 class ItemFileChangeOutputDeltaServerNotification(CodexModel):
     """The ``item/fileChange/outputDelta`` notification."""
+
     method: Literal["item/fileChange/outputDelta"] = "item/fileChange/outputDelta"
     params: FileChangeOutputDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -14,6 +14,7 @@ from ._file_update_change import FileUpdateChange
 
 class FileChangePatchUpdatedNotification(CodexModel):
     """The ``FileChangePatchUpdatedNotification`` protocol type."""
+
     changes: list[FileUpdateChange]
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")
@@ -22,6 +23,7 @@ class FileChangePatchUpdatedNotification(CodexModel):
 
 class ItemFileChangePatchUpdatedServerNotification(CodexModel):
     """The ``item/fileChange/patchUpdated`` notification."""
+
     method: Literal["item/fileChange/patchUpdated"] = "item/fileChange/patchUpdated"
     params: FileChangePatchUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

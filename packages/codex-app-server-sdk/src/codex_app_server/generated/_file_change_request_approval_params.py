@@ -14,6 +14,7 @@ from ._server_request_resolved_notification import RequestId
 
 class FileChangeRequestApprovalParams(CodexModel):
     """The ``FileChangeRequestApprovalParams`` protocol type."""
+
     item_id: str = Field(alias="itemId")
     started_at_ms: int = Field(alias="startedAtMs")
     """Unix timestamp (in milliseconds) when this approval request started."""
@@ -21,12 +22,13 @@ class FileChangeRequestApprovalParams(CodexModel):
     turn_id: str = Field(alias="turnId")
     grant_root: str | None = Field(default=None, alias="grantRoot")
     """[UNSTABLE] When set, the agent is asking the user to allow writes under this root for the remainder of the session (unclear if this is honored today)."""
-    reason: str | None = Field(default=None)
+    reason: str | None = None
     """Optional explanatory reason (e.g. request for extra write access)."""
 
 
 class ItemFileChangeRequestApprovalServerRequest(CodexModel):
     """The ``item/fileChange/requestApproval`` request from the server."""
+
     id: RequestId
     method: Literal["item/fileChange/requestApproval"] = "item/fileChange/requestApproval"
     params: FileChangeRequestApprovalParams

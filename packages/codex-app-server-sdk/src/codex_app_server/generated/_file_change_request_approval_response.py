@@ -9,6 +9,7 @@ from ._base import CodexModel, OpenEnum
 
 class FileChangeApprovalDecision(OpenEnum):
     """Values of ``FileChangeApprovalDecision``."""
+
     ACCEPT = "accept"
     """User approved the file changes."""
     ACCEPT_FOR_SESSION = "acceptForSession"
@@ -21,4 +22,5 @@ class FileChangeApprovalDecision(OpenEnum):
 
 class FileChangeRequestApprovalResponse(CodexModel):
     """The ``FileChangeRequestApprovalResponse`` protocol type."""
+
     decision: FileChangeApprovalDecision

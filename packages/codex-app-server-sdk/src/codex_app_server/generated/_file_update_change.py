@@ -6,23 +6,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Tag
 
 from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class AddPatchChangeKind(CodexModel):
-    """The ``AddPatchChangeKind`` protocol type."""
+    """The ``type: "add"`` variant of ``PatchChangeKind``."""
+
     type: Literal["add"] = "add"
 
 
 class DeletePatchChangeKind(CodexModel):
-    """The ``DeletePatchChangeKind`` protocol type."""
+    """The ``type: "delete"`` variant of ``PatchChangeKind``."""
+
     type: Literal["delete"] = "delete"
 
 
 class FileUpdateChange(CodexModel):
     """The ``FileUpdateChange`` protocol type."""
+
     diff: str
     kind: PatchChangeKind
     path: str
@@ -30,13 +33,15 @@ class FileUpdateChange(CodexModel):
 
 class UnrecognizedPatchChangeKind(CodexModel):
     """A ``PatchChangeKind`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UpdatePatchChangeKind(CodexModel):
-    """The ``UpdatePatchChangeKind`` protocol type."""
+    """The ``type: "update"`` variant of ``PatchChangeKind``."""
+
     type: Literal["update"] = "update"
-    move_path: str | None = Field(default=None)
+    move_path: str | None = None
 
 
 PatchChangeKind: TypeAlias = Annotated[

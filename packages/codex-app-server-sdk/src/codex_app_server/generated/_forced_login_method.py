@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class ForcedLoginMethod(OpenEnum):
     """Values of ``ForcedLoginMethod``."""
+
     CHATGPT = "chatgpt"
     API = "api"

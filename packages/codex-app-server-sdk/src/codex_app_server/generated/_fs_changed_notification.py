@@ -14,6 +14,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsChangedNotification(CodexModel):
     """Filesystem watch notification emitted for `fs/watch` subscribers."""
+
     changed_paths: list[AbsolutePathBuf] = Field(alias="changedPaths")
     """File or directory paths associated with this event."""
     watch_id: str = Field(alias="watchId")
@@ -22,6 +23,7 @@ class FsChangedNotification(CodexModel):
 
 class FsChangedServerNotification(CodexModel):
     """The ``fs/changed`` notification."""
+
     method: Literal["fs/changed"] = "fs/changed"
     params: FsChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

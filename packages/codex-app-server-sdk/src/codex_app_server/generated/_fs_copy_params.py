@@ -12,9 +12,10 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsCopyParams(CodexModel):
     """Copy a file or directory tree on the host filesystem."""
+
     destination_path: AbsolutePathBuf = Field(alias="destinationPath")
     """Absolute destination path."""
     source_path: AbsolutePathBuf = Field(alias="sourcePath")
     """Absolute source path."""
-    recursive: bool | None = Field(default=None)
+    recursive: bool | None = None
     """Required for directory copies; ignored for file copies."""

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class FsCopyResponse(CodexModel):
     """Successful response for `fs/copy`."""
+

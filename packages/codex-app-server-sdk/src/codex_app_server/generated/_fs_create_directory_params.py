@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._absolute_path_buf import AbsolutePathBuf
 
 
 class FsCreateDirectoryParams(CodexModel):
     """Create a directory on the host filesystem."""
+
     path: AbsolutePathBuf
     """Absolute directory path to create."""
-    recursive: bool | None = Field(default=None)
+    recursive: bool | None = None
     """Whether parent directories should also be created. Defaults to `true`."""

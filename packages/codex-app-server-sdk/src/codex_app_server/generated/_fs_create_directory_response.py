@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class FsCreateDirectoryResponse(CodexModel):
     """Successful response for `fs/createDirectory`."""
+

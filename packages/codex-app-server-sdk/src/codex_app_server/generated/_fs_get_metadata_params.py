@@ -10,5 +10,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsGetMetadataParams(CodexModel):
     """Request metadata for an absolute path."""
+
     path: AbsolutePathBuf
     """Absolute path to inspect."""

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class FsGetMetadataResponse(CodexModel):
     """Metadata returned by `fs/getMetadata`."""
+
     created_at_ms: int = Field(alias="createdAtMs")
     """File creation time in Unix milliseconds when available, otherwise `0`."""
     is_directory: bool = Field(alias="isDirectory")

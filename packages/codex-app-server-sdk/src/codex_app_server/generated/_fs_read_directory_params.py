@@ -10,5 +10,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsReadDirectoryParams(CodexModel):
     """List direct child names for a directory."""
+
     path: AbsolutePathBuf
     """Absolute directory path to read."""

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class FsReadDirectoryEntry(CodexModel):
     """A directory entry returned by `fs/readDirectory`."""
+
     file_name: str = Field(alias="fileName")
     """Direct child entry name only, not an absolute or relative path."""
     is_directory: bool = Field(alias="isDirectory")
@@ -21,5 +22,6 @@ class FsReadDirectoryEntry(CodexModel):
 
 class FsReadDirectoryResponse(CodexModel):
     """Directory entries returned by `fs/readDirectory`."""
+
     entries: list[FsReadDirectoryEntry]
     """Direct child entries in the requested directory."""

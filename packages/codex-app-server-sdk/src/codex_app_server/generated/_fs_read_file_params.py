@@ -10,5 +10,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsReadFileParams(CodexModel):
     """Read a file from the host filesystem."""
+
     path: AbsolutePathBuf
     """Absolute path to read."""

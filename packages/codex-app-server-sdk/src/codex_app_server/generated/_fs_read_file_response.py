@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class FsReadFileResponse(CodexModel):
     """Base64-encoded file contents returned by `fs/readFile`."""
+
     data_base64: str = Field(alias="dataBase64")
     """File contents encoded as base64."""

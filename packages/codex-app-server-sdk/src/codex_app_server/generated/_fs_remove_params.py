@@ -4,17 +4,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._absolute_path_buf import AbsolutePathBuf
 
 
 class FsRemoveParams(CodexModel):
     """Remove a file or directory tree from the host filesystem."""
+
     path: AbsolutePathBuf
     """Absolute path to remove."""
-    force: bool | None = Field(default=None)
+    force: bool | None = None
     """Whether missing paths should be ignored. Defaults to `true`."""
-    recursive: bool | None = Field(default=None)
+    recursive: bool | None = None
     """Whether directory removal should recurse. Defaults to `true`."""

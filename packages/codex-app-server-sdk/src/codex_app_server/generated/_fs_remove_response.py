@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class FsRemoveResponse(CodexModel):
     """Successful response for `fs/remove`."""
+

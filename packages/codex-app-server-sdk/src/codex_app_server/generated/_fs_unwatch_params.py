@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class FsUnwatchParams(CodexModel):
     """Stop filesystem watch notifications for a prior `fs/watch`."""
+
     watch_id: str = Field(alias="watchId")
     """Watch identifier previously provided to `fs/watch`."""

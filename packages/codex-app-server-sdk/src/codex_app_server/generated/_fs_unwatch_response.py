@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class FsUnwatchResponse(CodexModel):
     """Successful response for `fs/unwatch`."""
+

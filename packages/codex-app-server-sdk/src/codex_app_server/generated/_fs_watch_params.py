@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsWatchParams(CodexModel):
     """Start filesystem watch notifications for an absolute path."""
+
     path: AbsolutePathBuf
     """Absolute file or directory path to watch."""
     watch_id: str = Field(alias="watchId")

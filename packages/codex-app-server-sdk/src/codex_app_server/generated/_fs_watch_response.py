@@ -10,5 +10,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsWatchResponse(CodexModel):
     """Successful response for `fs/watch`."""
+
     path: AbsolutePathBuf
     """Canonicalized path associated with the watch."""

@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class FsWriteFileParams(CodexModel):
     """Write a file on the host filesystem."""
+
     data_base64: str = Field(alias="dataBase64")
     """File contents encoded as base64."""
     path: AbsolutePathBuf

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class FsWriteFileResponse(CodexModel):
     """Successful response for `fs/writeFile`."""
+

@@ -13,34 +13,39 @@ from ._image_detail import ImageDetail
 
 
 class EncryptedContentFunctionCallOutputContentItem(CodexModel):
-    """The ``EncryptedContentFunctionCallOutputContentItem`` protocol type."""
+    """The ``type: "encrypted_content"`` variant of ``FunctionCallOutputContentItem``."""
+
     encrypted_content: str
     type: Literal["encrypted_content"] = "encrypted_content"
 
 
 class InputAudioFunctionCallOutputContentItem(CodexModel):
     """Inline audio data or an uploaded file loaded by the Responses API."""
+
     type: Literal["input_audio"] = "input_audio"
-    audio_url: str | None = Field(default=None)
-    file_id: str | None = Field(default=None)
+    audio_url: str | None = None
+    file_id: str | None = None
 
 
 class InputImageFunctionCallOutputContentItem(CodexModel):
-    """The ``InputImageFunctionCallOutputContentItem`` protocol type."""
+    """The ``type: "input_image"`` variant of ``FunctionCallOutputContentItem``."""
+
     type: Literal["input_image"] = "input_image"
-    detail: ImageDetail | None = Field(default=None)
-    file_id: str | None = Field(default=None)
-    image_url: str | None = Field(default=None)
+    detail: ImageDetail | None = None
+    file_id: str | None = None
+    image_url: str | None = None
 
 
 class InputTextFunctionCallOutputContentItem(CodexModel):
-    """The ``InputTextFunctionCallOutputContentItem`` protocol type."""
+    """The ``type: "input_text"`` variant of ``FunctionCallOutputContentItem``."""
+
     text: str
     type: Literal["input_text"] = "input_text"
 
 
 class UnrecognizedFunctionCallOutputContentItem(CodexModel):
     """A ``FunctionCallOutputContentItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class FuzzyFileSearchParams(CodexModel):
     """The ``FuzzyFileSearchParams`` protocol type."""
+
     query: str
     roots: list[str]
     cancellation_token: str | None = Field(default=None, alias="cancellationToken")

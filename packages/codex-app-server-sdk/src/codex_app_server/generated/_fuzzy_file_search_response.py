@@ -10,4 +10,5 @@ from ._fuzzy_file_search_result import FuzzyFileSearchResult
 
 class FuzzyFileSearchResponse(CodexModel):
     """The ``FuzzyFileSearchResponse`` protocol type."""
+
     files: list[FuzzyFileSearchResult]

@@ -4,22 +4,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel, OpenEnum
 
 
 class FuzzyFileSearchMatchType(OpenEnum):
     """Values of ``FuzzyFileSearchMatchType``."""
+
     FILE = "file"
     DIRECTORY = "directory"
 
 
 class FuzzyFileSearchResult(CodexModel):
     """Superset of [`codex_file_search::FileMatch`]"""
+
     file_name: str
     match_type: FuzzyFileSearchMatchType
     path: str
     root: str
     score: int
-    indices: list[int] | None = Field(default=None)
+    indices: list[int] | None = None

@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class FuzzyFileSearchSessionCompletedNotification(CodexModel):
     """The ``FuzzyFileSearchSessionCompletedNotification`` protocol type."""
+
     session_id: str = Field(alias="sessionId")
 
 
 class FuzzyFileSearchSessionCompletedServerNotification(CodexModel):
     """The ``fuzzyFileSearch/sessionCompleted`` notification."""
+
     method: Literal["fuzzyFileSearch/sessionCompleted"] = "fuzzyFileSearch/sessionCompleted"
     params: FuzzyFileSearchSessionCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

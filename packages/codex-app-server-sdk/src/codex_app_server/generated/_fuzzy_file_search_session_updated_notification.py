@@ -14,6 +14,7 @@ from ._fuzzy_file_search_result import FuzzyFileSearchResult
 
 class FuzzyFileSearchSessionUpdatedNotification(CodexModel):
     """The ``FuzzyFileSearchSessionUpdatedNotification`` protocol type."""
+
     files: list[FuzzyFileSearchResult]
     query: str
     session_id: str = Field(alias="sessionId")
@@ -21,6 +22,7 @@ class FuzzyFileSearchSessionUpdatedNotification(CodexModel):
 
 class FuzzyFileSearchSessionUpdatedServerNotification(CodexModel):
     """The ``fuzzyFileSearch/sessionUpdated`` notification."""
+
     method: Literal["fuzzyFileSearch/sessionUpdated"] = "fuzzyFileSearch/sessionUpdated"
     params: FuzzyFileSearchSessionUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class GatewayOAuthCancelResponse(CodexModel):
     """The ``GatewayOAuthCancelResponse`` protocol type."""
+

@@ -14,6 +14,7 @@ from ._gateway_oauth_status import GatewayOAuthStatus
 
 class AccountGatewayOAuthChangedServerNotification(CodexModel):
     """The ``account/gatewayOAuth/changed`` notification."""
+
     method: Literal["account/gatewayOAuth/changed"] = "account/gatewayOAuth/changed"
     params: GatewayOAuthChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -22,10 +23,11 @@ class AccountGatewayOAuthChangedServerNotification(CodexModel):
 
 class GatewayOAuthChangedNotification(CodexModel):
     """The ``GatewayOAuthChangedNotification`` protocol type."""
+
     provider_id: str = Field(alias="providerId")
     status: GatewayOAuthStatus
     auth_url: str | None = Field(default=None, alias="authUrl")
     """Authorization handoff, sent only to the connection that started login."""
-    error: str | None = Field(default=None)
+    error: str | None = None
     login_id: str | None = Field(default=None, alias="loginId")
     """Identifies the completed device login attempt."""

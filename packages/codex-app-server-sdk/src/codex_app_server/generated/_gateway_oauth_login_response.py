@@ -11,11 +11,13 @@ from ._base import CodexModel
 
 class GatewayOAuthLoginResponse(CodexModel):
     """The ``GatewayOAuthLoginResponse`` protocol type."""
-    prompt: GatewayOAuthPrompt | None = Field(default=None)
+
+    prompt: GatewayOAuthPrompt | None = None
 
 
 class GatewayOAuthPrompt(CodexModel):
     """The ``GatewayOAuthPrompt`` protocol type."""
+
     login_id: str = Field(alias="loginId")
     user_code: str = Field(alias="userCode")
     verification_url: str = Field(alias="verificationUrl")

@@ -12,12 +12,13 @@ from ._gateway_oauth_status import GatewayOAuthStatus
 
 class GatewayOAuthReadResponse(CodexModel):
     """Current effective gateway policy and credential readiness; never contains credentials."""
+
     provider_id: str = Field(alias="providerId")
     provider_name: str = Field(alias="providerName")
     required: bool
     """Whether the selected provider uses gateway OAuth, even when already signed in."""
-    error: str | None = Field(default=None)
-    status: GatewayOAuthStatus | None = Field(default=None)
+    error: str | None = None
+    status: GatewayOAuthStatus | None = None
     """Null when the effective provider does not use gateway OAuth."""
     supports_device_auth: bool | None = Field(default=False, alias="supportsDeviceAuth")
     """Whether the administrator configured a device authorization endpoint."""

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class GatewayOAuthStatus(OpenEnum):
     """Values of ``GatewayOAuthStatus``."""
+
     NOT_READY = "notReady"
     STARTED = "started"
     SUCCEEDED = "succeeded"

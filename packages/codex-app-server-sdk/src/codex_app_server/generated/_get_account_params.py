@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class GetAccountParams(CodexModel):
     """The ``GetAccountParams`` protocol type."""
+
     refresh_token: bool | None = Field(default=None, alias="refreshToken")
     """When `true`, requests a proactive token refresh before returning.
 

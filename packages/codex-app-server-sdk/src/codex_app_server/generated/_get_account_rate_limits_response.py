@@ -14,6 +14,7 @@ from ._rate_limit_snapshot import RateLimitSnapshot
 
 class RateLimitResetCreditStatus(OpenEnum):
     """Values of ``RateLimitResetCreditStatus``."""
+
     AVAILABLE = "available"
     REDEEMING = "redeeming"
     REDEEMED = "redeemed"
@@ -22,12 +23,14 @@ class RateLimitResetCreditStatus(OpenEnum):
 
 class RateLimitResetType(OpenEnum):
     """Values of ``RateLimitResetType``."""
+
     CODEX_RATE_LIMITS = "codexRateLimits"
     UNKNOWN = "unknown"
 
 
 class GetAccountRateLimitsResponse(CodexModel):
     """The ``GetAccountRateLimitsResponse`` protocol type."""
+
     rate_limits: RateLimitSnapshot = Field(alias="rateLimits")
     """Backward-compatible single-bucket view; mirrors the historical payload."""
     account_id: str | None = Field(default=None, alias="accountId")
@@ -43,24 +46,26 @@ class GetAccountRateLimitsResponse(CodexModel):
 
 class RateLimitResetCredit(CodexModel):
     """The ``RateLimitResetCredit`` protocol type."""
+
     granted_at: int = Field(alias="grantedAt")
     """Unix timestamp in seconds when the credit was granted."""
     id: str
     """Opaque backend identifier for this reset credit."""
     reset_type: RateLimitResetType = Field(alias="resetType")
     status: RateLimitResetCreditStatus
-    description: str | None = Field(default=None)
+    description: str | None = None
     """Backend-provided display description for this credit, or `null` when unavailable."""
     expires_at: int | None = Field(default=None, alias="expiresAt")
     """Unix timestamp in seconds when the credit expires, or `null` if it does not expire."""
-    title: str | None = Field(default=None)
+    title: str | None = None
     """Backend-provided display title for this credit, or `null` when unavailable."""
 
 
 class RateLimitResetCreditsSummary(CodexModel):
     """The ``RateLimitResetCreditsSummary`` protocol type."""
+
     available_count: int = Field(alias="availableCount")
-    credits: list[RateLimitResetCredit] | None = Field(default=None)
+    credits: list[RateLimitResetCredit] | None = None
     """Detail rows for available reset credits, when the backend provides them.
 
     `null` means only `availableCount` is known, while an empty array means details were fetched and no available credits were returned. The backend may cap this list, so its length can be less than `availableCount`.

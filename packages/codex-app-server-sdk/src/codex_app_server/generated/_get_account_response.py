@@ -13,18 +13,21 @@ from ._plan_type import PlanType
 
 
 class AmazonBedrockAccount(CodexModel):
-    """The ``AmazonBedrockAccount`` protocol type."""
+    """The ``type: "amazonBedrock"`` variant of ``Account``."""
+
     type: Literal["amazonBedrock"] = "amazonBedrock"
     uses_codex_managed_credentials: bool | None = Field(default=False, alias="usesCodexManagedCredentials")
 
 
 class ApiKeyAccount(CodexModel):
-    """The ``ApiKeyAccount`` protocol type."""
+    """The ``type: "apiKey"`` variant of ``Account``."""
+
     type: Literal["apiKey"] = "apiKey"
 
 
 class ChatgptAccount(CodexModel):
-    """The ``ChatgptAccount`` protocol type."""
+    """The ``type: "chatgpt"`` variant of ``Account``."""
+
     email: str | None
     plan_type: PlanType = Field(alias="planType")
     type: Literal["chatgpt"] = "chatgpt"
@@ -34,19 +37,22 @@ class ChatgptAccount(CodexModel):
 
 class GcpAccount(CodexModel):
     """Google Cloud Vertex AI with externally managed credentials."""
+
     type: Literal["gcp"] = "gcp"
 
 
 class GetAccountResponse(CodexModel):
     """The ``GetAccountResponse`` protocol type."""
+
     requires_openai_auth: bool = Field(alias="requiresOpenaiAuth")
-    account: Account | None = Field(default=None)
+    account: Account | None = None
     user_id: str | None = Field(default=None, alias="userId")
     """ChatGPT user ID belonging to this account response, when available."""
 
 
 class UnrecognizedAccount(CodexModel):
     """A ``Account`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -11,12 +11,14 @@ from ._base import CodexModel
 
 class AccountSecuritySetupAction(CodexModel):
     """The ``AccountSecuritySetupAction`` protocol type."""
+
     label: str
     url: str
 
 
 class AccountSecuritySetupNotice(CodexModel):
     """The ``AccountSecuritySetupNotice`` protocol type."""
+
     account_id: str = Field(alias="accountId")
     action: AccountSecuritySetupAction
     description: str
@@ -26,4 +28,5 @@ class AccountSecuritySetupNotice(CodexModel):
 
 class GetAccountSecuritySetupResponse(CodexModel):
     """Optional security reminder bound to the account that fetched it. Unavailable or ineligible accounts return no notice; this read never changes account security."""
-    notice: AccountSecuritySetupNotice | None = Field(default=None)
+
+    notice: AccountSecuritySetupNotice | None = None

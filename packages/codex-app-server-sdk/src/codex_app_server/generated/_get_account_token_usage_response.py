@@ -11,12 +11,14 @@ from ._base import CodexModel
 
 class AccountTokenUsageDailyBucket(CodexModel):
     """The ``AccountTokenUsageDailyBucket`` protocol type."""
+
     start_date: str = Field(alias="startDate")
     tokens: int
 
 
 class AccountTokenUsageSummary(CodexModel):
     """The ``AccountTokenUsageSummary`` protocol type."""
+
     current_streak_days: int | None = Field(default=None, alias="currentStreakDays")
     lifetime_tokens: int | None = Field(default=None, alias="lifetimeTokens")
     longest_running_turn_sec: int | None = Field(default=None, alias="longestRunningTurnSec")
@@ -26,6 +28,7 @@ class AccountTokenUsageSummary(CodexModel):
 
 class GetAccountTokenUsageResponse(CodexModel):
     """The ``GetAccountTokenUsageResponse`` protocol type."""
+
     summary: AccountTokenUsageSummary
     daily_usage_buckets: list[AccountTokenUsageDailyBucket] | None = Field(default=None, alias="dailyUsageBuckets")
     thread_usage: ThreadUsage | None = Field(default=None, alias="threadUsage")
@@ -34,6 +37,7 @@ class GetAccountTokenUsageResponse(CodexModel):
 
 class ThreadUsage(CodexModel):
     """The ``ThreadUsage`` protocol type."""
+
     estimated_usage_credits_micros: int = Field(alias="estimatedUsageCreditsMicros")
     groups: list[ThreadUsageBreakdownGroup]
     thread_id: str = Field(alias="threadId")
@@ -44,12 +48,13 @@ class ThreadUsage(CodexModel):
 
 class ThreadUsageBreakdownGroup(CodexModel):
     """The ``ThreadUsageBreakdownGroup`` protocol type."""
+
     estimated_usage_credits_micros: int = Field(alias="estimatedUsageCreditsMicros")
     cached_input_tokens: int | None = Field(default=None, alias="cachedInputTokens")
     input_tokens: int | None = Field(default=None, alias="inputTokens")
-    model: str | None = Field(default=None)
+    model: str | None = None
     net_new_input_tokens: int | None = Field(default=None, alias="netNewInputTokens")
     output_tokens: int | None = Field(default=None, alias="outputTokens")
     reasoning_effort: str | None = Field(default=None, alias="reasoningEffort")
-    speed: str | None = Field(default=None)
+    speed: str | None = None
     total_tokens: int | None = Field(default=None, alias="totalTokens")

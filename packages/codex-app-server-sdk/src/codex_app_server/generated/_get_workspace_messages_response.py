@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class WorkspaceMessageType(OpenEnum):
     """Values of ``WorkspaceMessageType``."""
+
     HEADLINE = "headline"
     ANNOUNCEMENT = "announcement"
     UNKNOWN = "unknown"
@@ -18,6 +19,7 @@ class WorkspaceMessageType(OpenEnum):
 
 class GetWorkspaceMessagesResponse(CodexModel):
     """The ``GetWorkspaceMessagesResponse`` protocol type."""
+
     feature_enabled: bool = Field(alias="featureEnabled")
     """Whether the workspace-message backend route is available for this client."""
     messages: list[WorkspaceMessage]
@@ -26,6 +28,7 @@ class GetWorkspaceMessagesResponse(CodexModel):
 
 class WorkspaceMessage(CodexModel):
     """The ``WorkspaceMessage`` protocol type."""
+
     message_body: str = Field(alias="messageBody")
     message_id: str = Field(alias="messageId")
     message_type: WorkspaceMessageType = Field(alias="messageType")

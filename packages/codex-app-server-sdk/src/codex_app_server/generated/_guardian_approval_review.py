@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class GuardianApprovalReviewStatus(OpenEnum):
     """[UNSTABLE] Lifecycle state for an approval auto-review."""
+
     IN_PROGRESS = "inProgress"
     APPROVED = "approved"
     DENIED = "denied"
@@ -20,6 +21,7 @@ class GuardianApprovalReviewStatus(OpenEnum):
 
 class GuardianRiskLevel(OpenEnum):
     """[UNSTABLE] Risk level assigned by approval auto-review."""
+
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -28,6 +30,7 @@ class GuardianRiskLevel(OpenEnum):
 
 class GuardianUserAuthorization(OpenEnum):
     """[UNSTABLE] Authorization level assigned by approval auto-review."""
+
     UNKNOWN = "unknown"
     LOW = "low"
     MEDIUM = "medium"
@@ -36,7 +39,8 @@ class GuardianUserAuthorization(OpenEnum):
 
 class GuardianApprovalReview(CodexModel):
     """[UNSTABLE] Temporary approval auto-review payload used by `item/autoApprovalReview/*` notifications. This shape is expected to change soon."""
+
     status: GuardianApprovalReviewStatus
-    rationale: str | None = Field(default=None)
+    rationale: str | None = None
     risk_level: GuardianRiskLevel | None = Field(default=None, alias="riskLevel")
     user_authorization: GuardianUserAuthorization | None = Field(default=None, alias="userAuthorization")

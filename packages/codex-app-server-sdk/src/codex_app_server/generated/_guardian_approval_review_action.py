@@ -17,19 +17,22 @@ from ._request_permission_profile import RequestPermissionProfile
 
 class GuardianCommandSource(OpenEnum):
     """Values of ``GuardianCommandSource``."""
+
     SHELL = "shell"
     UNIFIED_EXEC = "unifiedExec"
 
 
 class ApplyPatchGuardianApprovalReviewAction(CodexModel):
-    """The ``ApplyPatchGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "applyPatch"`` variant of ``GuardianApprovalReviewAction``."""
+
     cwd: LegacyAppPathString
     files: list[LegacyAppPathString]
     type: Literal["applyPatch"] = "applyPatch"
 
 
 class CommandGuardianApprovalReviewAction(CodexModel):
-    """The ``CommandGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "command"`` variant of ``GuardianApprovalReviewAction``."""
+
     command: str
     cwd: LegacyAppPathString
     source: GuardianCommandSource
@@ -37,7 +40,8 @@ class CommandGuardianApprovalReviewAction(CodexModel):
 
 
 class ExecveGuardianApprovalReviewAction(CodexModel):
-    """The ``ExecveGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "execve"`` variant of ``GuardianApprovalReviewAction``."""
+
     argv: list[str]
     cwd: AbsolutePathBuf
     program: str
@@ -46,7 +50,8 @@ class ExecveGuardianApprovalReviewAction(CodexModel):
 
 
 class McpToolCallGuardianApprovalReviewAction(CodexModel):
-    """The ``McpToolCallGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "mcpToolCall"`` variant of ``GuardianApprovalReviewAction``."""
+
     server: str
     tool_name: str = Field(alias="toolName")
     type: Literal["mcpToolCall"] = "mcpToolCall"
@@ -56,7 +61,8 @@ class McpToolCallGuardianApprovalReviewAction(CodexModel):
 
 
 class NetworkAccessGuardianApprovalReviewAction(CodexModel):
-    """The ``NetworkAccessGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "networkAccess"`` variant of ``GuardianApprovalReviewAction``."""
+
     host: str
     port: int
     protocol: NetworkApprovalProtocol
@@ -65,19 +71,22 @@ class NetworkAccessGuardianApprovalReviewAction(CodexModel):
 
 
 class RequestPermissionsGuardianApprovalReviewAction(CodexModel):
-    """The ``RequestPermissionsGuardianApprovalReviewAction`` protocol type."""
+    """The ``type: "requestPermissions"`` variant of ``GuardianApprovalReviewAction``."""
+
     permissions: RequestPermissionProfile
     type: Literal["requestPermissions"] = "requestPermissions"
-    reason: str | None = Field(default=None)
+    reason: str | None = None
 
 
 class UnrecognizedGuardianApprovalReviewAction(CodexModel):
     """A ``GuardianApprovalReviewAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class WriteStdinGuardianApprovalReviewAction(CodexModel):
     """A child approval for input to an existing command execution item."""
+
     approval_id: str = Field(alias="approvalId")
     cwd: LegacyAppPathString
     process_id: str = Field(alias="processId")

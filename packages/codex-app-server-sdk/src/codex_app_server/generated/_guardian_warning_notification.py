@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class GuardianWarningNotification(CodexModel):
     """The ``GuardianWarningNotification`` protocol type."""
+
     message: str
     """Concise guardian warning message for the user."""
     thread_id: str = Field(alias="threadId")
@@ -21,6 +22,7 @@ class GuardianWarningNotification(CodexModel):
 
 class GuardianWarningServerNotification(CodexModel):
     """The ``guardianWarning`` notification."""
+
     method: Literal["guardianWarning"] = "guardianWarning"
     params: GuardianWarningNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -14,6 +14,7 @@ from ._hook_run_summary import HookRunSummary
 
 class HookCompletedNotification(CodexModel):
     """The ``HookCompletedNotification`` protocol type."""
+
     run: HookRunSummary
     thread_id: str = Field(alias="threadId")
     turn_id: str | None = Field(default=None, alias="turnId")
@@ -21,6 +22,7 @@ class HookCompletedNotification(CodexModel):
 
 class HookCompletedServerNotification(CodexModel):
     """The ``hook/completed`` notification."""
+
     method: Literal["hook/completed"] = "hook/completed"
     params: HookCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class HookEventName(OpenEnum):
     """Values of ``HookEventName``."""
+
     PRE_MODEL_REQUEST = "preModelRequest"
     POST_MODEL_REQUEST = "postModelRequest"
     PRE_TOOL_USE = "preToolUse"

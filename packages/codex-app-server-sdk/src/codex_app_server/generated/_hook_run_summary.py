@@ -14,12 +14,14 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class HookExecutionMode(OpenEnum):
     """Values of ``HookExecutionMode``."""
+
     SYNC = "sync"
     ASYNC = "async"
 
 
 class HookHandlerType(OpenEnum):
     """Values of ``HookHandlerType``."""
+
     COMMAND = "command"
     MCP_TOOL = "mcpTool"
     PROMPT = "prompt"
@@ -28,6 +30,7 @@ class HookHandlerType(OpenEnum):
 
 class HookOutputEntryKind(OpenEnum):
     """Values of ``HookOutputEntryKind``."""
+
     WARNING = "warning"
     STOP = "stop"
     FEEDBACK = "feedback"
@@ -37,6 +40,7 @@ class HookOutputEntryKind(OpenEnum):
 
 class HookRunStatus(OpenEnum):
     """Values of ``HookRunStatus``."""
+
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -46,18 +50,21 @@ class HookRunStatus(OpenEnum):
 
 class HookScope(OpenEnum):
     """Values of ``HookScope``."""
+
     THREAD = "thread"
     TURN = "turn"
 
 
 class HookOutputEntry(CodexModel):
     """The ``HookOutputEntry`` protocol type."""
+
     kind: HookOutputEntryKind
     text: str
 
 
 class HookRunSummary(CodexModel):
     """The ``HookRunSummary`` protocol type."""
+
     display_order: int = Field(alias="displayOrder")
     entries: list[HookOutputEntry]
     event_name: HookEventName = Field(alias="eventName")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class HookSource(OpenEnum):
     """Values of ``HookSource``."""
+
     SYSTEM = "system"
     USER = "user"
     PROJECT = "project"

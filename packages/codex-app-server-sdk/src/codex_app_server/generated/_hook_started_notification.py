@@ -14,6 +14,7 @@ from ._hook_run_summary import HookRunSummary
 
 class HookStartedNotification(CodexModel):
     """The ``HookStartedNotification`` protocol type."""
+
     run: HookRunSummary
     thread_id: str = Field(alias="threadId")
     turn_id: str | None = Field(default=None, alias="turnId")
@@ -21,6 +22,7 @@ class HookStartedNotification(CodexModel):
 
 class HookStartedServerNotification(CodexModel):
     """The ``hook/started`` notification."""
+
     method: Literal["hook/started"] = "hook/started"
     params: HookStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

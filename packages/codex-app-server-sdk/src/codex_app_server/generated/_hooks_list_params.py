@@ -11,7 +11,8 @@ from ._base import CodexModel
 
 class HooksListParams(CodexModel):
     """The ``HooksListParams`` protocol type."""
-    cwds: list[str] | None = Field(default=None)
+
+    cwds: list[str] | None = None
     """Working directories to inspect when no thread is specified. An empty list uses the session cwd."""
     thread_id: str | None = Field(default=None, alias="threadId")
     """List a loaded thread's hooks, including its selected environments. Omit `cwds` in this mode."""

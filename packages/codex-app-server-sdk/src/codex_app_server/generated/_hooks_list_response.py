@@ -16,6 +16,7 @@ from ._hook_source import HookSource
 
 class HookTrustStatus(OpenEnum):
     """Values of ``HookTrustStatus``."""
+
     MANAGED = "managed"
     UNTRUSTED = "untrusted"
     TRUSTED = "trusted"
@@ -23,7 +24,8 @@ class HookTrustStatus(OpenEnum):
 
 
 class AgentHookMetadata(CodexModel):
-    """The ``AgentHookMetadata`` protocol type."""
+    """The ``handlerType: "agent"`` variant of ``HookMetadata``."""
+
     current_hash: str = Field(alias="currentHash")
     display_order: int = Field(alias="displayOrder")
     enabled: bool
@@ -39,13 +41,14 @@ class AgentHookMetadata(CodexModel):
     """Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling."""
     environment_id: str | None = Field(default=None, alias="environmentId")
     """The owning execution environment, if this hook came from its requirements."""
-    matcher: str | None = Field(default=None)
+    matcher: str | None = None
     plugin_id: str | None = Field(default=None, alias="pluginId")
     status_message: str | None = Field(default=None, alias="statusMessage")
 
 
 class CommandHookMetadata(CodexModel):
-    """The ``CommandHookMetadata`` protocol type."""
+    """The ``handlerType: "command"`` variant of ``HookMetadata``."""
+
     command: str
     current_hash: str = Field(alias="currentHash")
     display_order: int = Field(alias="displayOrder")
@@ -63,19 +66,21 @@ class CommandHookMetadata(CodexModel):
     async_: bool | None = Field(default=False, alias="async")
     environment_id: str | None = Field(default=None, alias="environmentId")
     """The owning execution environment, if this hook came from its requirements."""
-    matcher: str | None = Field(default=None)
+    matcher: str | None = None
     plugin_id: str | None = Field(default=None, alias="pluginId")
     status_message: str | None = Field(default=None, alias="statusMessage")
 
 
 class HookErrorInfo(CodexModel):
     """The ``HookErrorInfo`` protocol type."""
+
     message: str
     path: str
 
 
 class HooksListEntry(CodexModel):
     """The ``HooksListEntry`` protocol type."""
+
     cwd: str
     errors: list[HookErrorInfo]
     hooks: list[HookMetadata]
@@ -84,11 +89,13 @@ class HooksListEntry(CodexModel):
 
 class HooksListResponse(CodexModel):
     """The ``HooksListResponse`` protocol type."""
+
     data: list[HooksListEntry]
 
 
 class McpToolHookMetadata(CodexModel):
-    """The ``McpToolHookMetadata`` protocol type."""
+    """The ``handlerType: "mcpTool"`` variant of ``HookMetadata``."""
+
     current_hash: str = Field(alias="currentHash")
     display_order: int = Field(alias="displayOrder")
     enabled: bool
@@ -106,13 +113,14 @@ class McpToolHookMetadata(CodexModel):
     """Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling."""
     environment_id: str | None = Field(default=None, alias="environmentId")
     """The owning execution environment, if this hook came from its requirements."""
-    matcher: str | None = Field(default=None)
+    matcher: str | None = None
     plugin_id: str | None = Field(default=None, alias="pluginId")
     status_message: str | None = Field(default=None, alias="statusMessage")
 
 
 class PromptHookMetadata(CodexModel):
-    """The ``PromptHookMetadata`` protocol type."""
+    """The ``handlerType: "prompt"`` variant of ``HookMetadata``."""
+
     current_hash: str = Field(alias="currentHash")
     display_order: int = Field(alias="displayOrder")
     enabled: bool
@@ -128,13 +136,14 @@ class PromptHookMetadata(CodexModel):
     """Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling."""
     environment_id: str | None = Field(default=None, alias="environmentId")
     """The owning execution environment, if this hook came from its requirements."""
-    matcher: str | None = Field(default=None)
+    matcher: str | None = None
     plugin_id: str | None = Field(default=None, alias="pluginId")
     status_message: str | None = Field(default=None, alias="statusMessage")
 
 
 class UnrecognizedHookMetadata(CodexModel):
     """A ``HookMetadata`` whose ``handlerType`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     handler_type: str = Field(alias="handlerType")
 
 

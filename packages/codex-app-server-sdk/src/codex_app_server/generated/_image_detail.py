@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ImageDetail(OpenEnum):
     """Values of ``ImageDetail``."""
+
     AUTO = "auto"
     LOW = "low"
     HIGH = "high"

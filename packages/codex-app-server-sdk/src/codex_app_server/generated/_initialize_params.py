@@ -13,18 +13,20 @@ from ._base import CodexModel
 
 class ClientInfo(CodexModel):
     """The ``ClientInfo`` protocol type."""
+
     name: str
     version: str
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class InitializeCapabilities(CodexModel):
     """Client-declared capabilities negotiated during initialize."""
+
     experimental_api: bool | None = Field(default=False, alias="experimentalApi")
     """Opt into receiving experimental API methods and fields."""
     explicit_gateway_oauth: bool | None = Field(default=None, alias="explicitGatewayOauth")
     """Use explicit gateway OAuth login instead of automatic browser authorization. Applies to this app-server's gateway runtime; later connections cannot undo it."""
-    extensions: dict[str, Any] | None = Field(default=None)
+    extensions: dict[str, Any] | None = None
     """MCP extension settings declared by the app-server client."""
     mcp_server_openai_form_elicitation: bool | None = Field(default=None, alias="mcpServerOpenaiFormElicitation")
     """Legacy opt-in for the `openai/form` MCP extension.
@@ -41,5 +43,6 @@ class InitializeCapabilities(CodexModel):
 
 class InitializeParams(CodexModel):
     """The ``InitializeParams`` protocol type."""
+
     client_info: ClientInfo = Field(alias="clientInfo")
-    capabilities: InitializeCapabilities | None = Field(default=None)
+    capabilities: InitializeCapabilities | None = None

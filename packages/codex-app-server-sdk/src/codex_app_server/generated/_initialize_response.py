@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class InitializeResponse(CodexModel):
     """The ``InitializeResponse`` protocol type."""
+
     codex_home: AbsolutePathBuf = Field(alias="codexHome")
     """Absolute path to the server's $CODEX_HOME directory."""
     platform_family: str = Field(alias="platformFamily")

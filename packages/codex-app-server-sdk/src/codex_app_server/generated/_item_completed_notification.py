@@ -14,6 +14,7 @@ from ._thread_item import ThreadItem
 
 class ItemCompletedNotification(CodexModel):
     """The ``ItemCompletedNotification`` protocol type."""
+
     completed_at_ms: int = Field(alias="completedAtMs")
     """Unix timestamp (in milliseconds) when this item lifecycle completed."""
     item: ThreadItem
@@ -25,6 +26,7 @@ class ItemCompletedNotification(CodexModel):
 
 class ItemCompletedServerNotification(CodexModel):
     """The ``item/completed`` notification."""
+
     method: Literal["item/completed"] = "item/completed"
     params: ItemCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

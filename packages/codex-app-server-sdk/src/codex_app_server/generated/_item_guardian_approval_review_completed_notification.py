@@ -15,11 +15,13 @@ from ._guardian_approval_review_action import GuardianApprovalReviewAction
 
 class AutoReviewDecisionSource(OpenEnum):
     """[UNSTABLE] Source that produced a terminal approval auto-review decision."""
+
     AGENT = "agent"
 
 
 class ItemAutoApprovalReviewCompletedServerNotification(CodexModel):
     """The ``item/autoApprovalReview/completed`` notification."""
+
     method: Literal["item/autoApprovalReview/completed"] = "item/autoApprovalReview/completed"
     params: ItemGuardianApprovalReviewCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -28,6 +30,7 @@ class ItemAutoApprovalReviewCompletedServerNotification(CodexModel):
 
 class ItemGuardianApprovalReviewCompletedNotification(CodexModel):
     """[UNSTABLE] Temporary notification payload for approval auto-review. This shape is expected to change soon."""
+
     action: GuardianApprovalReviewAction
     completed_at_ms: int = Field(alias="completedAtMs")
     """Unix timestamp (in milliseconds) when this review completed."""

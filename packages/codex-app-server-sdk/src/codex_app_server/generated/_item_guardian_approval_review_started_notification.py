@@ -15,6 +15,7 @@ from ._guardian_approval_review_action import GuardianApprovalReviewAction
 
 class ItemAutoApprovalReviewStartedServerNotification(CodexModel):
     """The ``item/autoApprovalReview/started`` notification."""
+
     method: Literal["item/autoApprovalReview/started"] = "item/autoApprovalReview/started"
     params: ItemGuardianApprovalReviewStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -23,6 +24,7 @@ class ItemAutoApprovalReviewStartedServerNotification(CodexModel):
 
 class ItemGuardianApprovalReviewStartedNotification(CodexModel):
     """[UNSTABLE] Temporary notification payload for approval auto-review. This shape is expected to change soon."""
+
     action: GuardianApprovalReviewAction
     review: GuardianApprovalReview
     review_id: str = Field(alias="reviewId")

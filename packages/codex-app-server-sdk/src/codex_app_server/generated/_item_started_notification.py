@@ -14,6 +14,7 @@ from ._thread_item import ThreadItem
 
 class ItemStartedNotification(CodexModel):
     """The ``ItemStartedNotification`` protocol type."""
+
     item: ThreadItem
     started_at_ms: int = Field(alias="startedAtMs")
     """Unix timestamp (in milliseconds) when this item lifecycle started."""
@@ -23,6 +24,7 @@ class ItemStartedNotification(CodexModel):
 
 class ItemStartedServerNotification(CodexModel):
     """The ``item/started`` notification."""
+
     method: Literal["item/started"] = "item/started"
     params: ItemStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -11,17 +11,19 @@ from ._base import CodexModel, OpenEnum
 
 class McpServerStatusDetail(OpenEnum):
     """Values of ``McpServerStatusDetail``."""
+
     FULL = "full"
     TOOLS_AND_AUTH_ONLY = "toolsAndAuthOnly"
 
 
 class ListMcpServerStatusParams(CodexModel):
     """The ``ListMcpServerStatusParams`` protocol type."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
-    detail: McpServerStatusDetail | None = Field(default=None)
+    detail: McpServerStatusDetail | None = None
     """Controls how much MCP inventory data to fetch for each server. Defaults to `Full` when omitted."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to a server-defined value."""
     server_name: str | None = Field(default=None, alias="serverName")
     """Limit discovery to one server. With a thread ID, reuse that thread's MCP connection."""

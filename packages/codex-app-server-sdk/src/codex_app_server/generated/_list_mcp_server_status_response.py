@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class McpAuthStatus(OpenEnum):
     """Values of ``McpAuthStatus``."""
+
     UNKNOWN = "unknown"
     UNSUPPORTED = "unsupported"
     NOT_LOGGED_IN = "notLoggedIn"
@@ -22,6 +23,7 @@ class McpAuthStatus(OpenEnum):
 
 class McpServerConnectionStatus(OpenEnum):
     """Values of ``McpServerConnectionStatus``."""
+
     NOT_STARTED = "notStarted"
     STARTING = "starting"
     CONNECTED = "connected"
@@ -33,6 +35,7 @@ class McpServerConnectionStatus(OpenEnum):
 
 class ListMcpServerStatusResponse(CodexModel):
     """The ``ListMcpServerStatusResponse`` protocol type."""
+
     data: list[McpServerStatus]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor to pass to the next call to continue after the last item. If None, there are no more items to return."""
@@ -40,16 +43,18 @@ class ListMcpServerStatusResponse(CodexModel):
 
 class McpServerInfo(CodexModel):
     """Presentation metadata advertised by an initialized MCP server."""
+
     name: str
     version: str
-    description: str | None = Field(default=None)
-    icons: list[Any] | None = Field(default=None)
-    title: str | None = Field(default=None)
+    description: str | None = None
+    icons: list[Any] | None = None
+    title: str | None = None
     website_url: str | None = Field(default=None, alias="websiteUrl")
 
 
 class McpServerStatus(CodexModel):
     """The ``McpServerStatus`` protocol type."""
+
     auth_status: McpAuthStatus = Field(alias="authStatus")
     name: str
     resource_templates: list[ResourceTemplate] = Field(alias="resourceTemplates")
@@ -71,34 +76,37 @@ class McpServerStatus(CodexModel):
 
 class Resource(CodexModel):
     """A known resource that the server is capable of reading."""
+
     name: str
     uri: str
     meta: Any = Field(default=None, alias="_meta")
-    annotations: Any = Field(default=None)
-    description: str | None = Field(default=None)
-    icons: list[Any] | None = Field(default=None)
+    annotations: Any = None
+    description: str | None = None
+    icons: list[Any] | None = None
     mime_type: str | None = Field(default=None, alias="mimeType")
-    size: int | None = Field(default=None)
-    title: str | None = Field(default=None)
+    size: int | None = None
+    title: str | None = None
 
 
 class ResourceTemplate(CodexModel):
     """A template description for resources available on the server."""
+
     name: str
     uri_template: str = Field(alias="uriTemplate")
-    annotations: Any = Field(default=None)
-    description: str | None = Field(default=None)
+    annotations: Any = None
+    description: str | None = None
     mime_type: str | None = Field(default=None, alias="mimeType")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class Tool(CodexModel):
     """Definition for a tool the client can call."""
+
     input_schema: Any = Field(alias="inputSchema")
     name: str
     meta: Any = Field(default=None, alias="_meta")
-    annotations: Any = Field(default=None)
-    description: str | None = Field(default=None)
-    icons: list[Any] | None = Field(default=None)
+    annotations: Any = None
+    description: str | None = None
+    icons: list[Any] | None = None
     output_schema: Any = Field(default=None, alias="outputSchema")
-    title: str | None = Field(default=None)
+    title: str | None = None

@@ -13,12 +13,14 @@ from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
 class LoginAppBrand(OpenEnum):
     """Values of ``LoginAppBrand``."""
+
     CODEX = "codex"
     CHATGPT = "chatgpt"
 
 
 class AmazonBedrockAccessKeysLoginAccountParams(CodexModel):
     """[UNSTABLE] Managed Amazon Bedrock AWS access key login is experimental."""
+
     access_key_id: str = Field(alias="accessKeyId")
     region: str
     secret_access_key: str = Field(alias="secretAccessKey")
@@ -28,19 +30,22 @@ class AmazonBedrockAccessKeysLoginAccountParams(CodexModel):
 
 class AmazonBedrockLoginAccountParams(CodexModel):
     """[UNSTABLE] Managed Amazon Bedrock login is experimental."""
+
     api_key: str = Field(alias="apiKey")
     region: str
     type: Literal["amazonBedrock"] = "amazonBedrock"
 
 
 class ApiKeyLoginAccountParams(CodexModel):
-    """The ``ApiKeyLoginAccountParams`` protocol type."""
+    """The ``type: "apiKey"`` variant of ``LoginAccountParams``."""
+
     api_key: str = Field(alias="apiKey")
     type: Literal["apiKey"] = "apiKey"
 
 
 class ChatgptAuthTokensLoginAccountParams(CodexModel):
     """[UNSTABLE] FOR OPENAI INTERNAL USE ONLY - DO NOT USE. The access token must contain the same scopes that Codex-managed ChatGPT auth tokens have."""
+
     access_token: str = Field(alias="accessToken")
     """Access token (JWT) supplied by the client. This token is used for backend API requests and email extraction."""
     chatgpt_account_id: str = Field(alias="chatgptAccountId")
@@ -54,12 +59,14 @@ class ChatgptAuthTokensLoginAccountParams(CodexModel):
 
 
 class ChatgptDeviceCodeLoginAccountParams(CodexModel):
-    """The ``ChatgptDeviceCodeLoginAccountParams`` protocol type."""
+    """The ``type: "chatgptDeviceCode"`` variant of ``LoginAccountParams``."""
+
     type: Literal["chatgptDeviceCode"] = "chatgptDeviceCode"
 
 
 class ChatgptLoginAccountParams(CodexModel):
-    """The ``ChatgptLoginAccountParams`` protocol type."""
+    """The ``type: "chatgpt"`` variant of ``LoginAccountParams``."""
+
     type: Literal["chatgpt"] = "chatgpt"
     app_brand: LoginAppBrand | None = Field(default=None, alias="appBrand")
     codex_streamlined_login: bool | None = Field(default=None, alias="codexStreamlinedLogin")
@@ -68,6 +75,7 @@ class ChatgptLoginAccountParams(CodexModel):
 
 class UnrecognizedLoginAccountParams(CodexModel):
     """A ``LoginAccountParams`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
@@ -85,4 +93,5 @@ LoginAccountParamsShape: TypeAlias = Annotated[
 
 class LoginAccountParams(RootModel[LoginAccountParamsShape]):
     """One of the shapes of ``LoginAccountParamsShape``, held in ``root``."""
+
     model_config = ConfigDict(defer_build=True)

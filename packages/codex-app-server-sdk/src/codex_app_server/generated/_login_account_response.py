@@ -12,22 +12,26 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class AmazonBedrockLoginAccountResponse(CodexModel):
-    """The ``AmazonBedrockLoginAccountResponse`` protocol type."""
+    """The ``type: "amazonBedrock"`` variant of ``LoginAccountResponse``."""
+
     type: Literal["amazonBedrock"] = "amazonBedrock"
 
 
 class ApiKeyLoginAccountResponse(CodexModel):
-    """The ``ApiKeyLoginAccountResponse`` protocol type."""
+    """The ``type: "apiKey"`` variant of ``LoginAccountResponse``."""
+
     type: Literal["apiKey"] = "apiKey"
 
 
 class ChatgptAuthTokensLoginAccountResponse(CodexModel):
-    """The ``ChatgptAuthTokensLoginAccountResponse`` protocol type."""
+    """The ``type: "chatgptAuthTokens"`` variant of ``LoginAccountResponse``."""
+
     type: Literal["chatgptAuthTokens"] = "chatgptAuthTokens"
 
 
 class ChatgptDeviceCodeLoginAccountResponse(CodexModel):
-    """The ``ChatgptDeviceCodeLoginAccountResponse`` protocol type."""
+    """The ``type: "chatgptDeviceCode"`` variant of ``LoginAccountResponse``."""
+
     login_id: str = Field(alias="loginId")
     type: Literal["chatgptDeviceCode"] = "chatgptDeviceCode"
     user_code: str = Field(alias="userCode")
@@ -37,7 +41,8 @@ class ChatgptDeviceCodeLoginAccountResponse(CodexModel):
 
 
 class ChatgptLoginAccountResponse(CodexModel):
-    """The ``ChatgptLoginAccountResponse`` protocol type."""
+    """The ``type: "chatgpt"`` variant of ``LoginAccountResponse``."""
+
     auth_url: str = Field(alias="authUrl")
     """URL the client should open in a browser to initiate the OAuth flow."""
     login_id: str = Field(alias="loginId")
@@ -46,6 +51,7 @@ class ChatgptLoginAccountResponse(CodexModel):
 
 class UnrecognizedLoginAccountResponse(CodexModel):
     """A ``LoginAccountResponse`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
@@ -62,4 +68,5 @@ LoginAccountResponseShape: TypeAlias = Annotated[
 
 class LoginAccountResponse(RootModel[LoginAccountResponseShape]):
     """One of the shapes of ``LoginAccountResponseShape``, held in ``root``."""
+
     model_config = ConfigDict(defer_build=True)

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class LogoutAccountResponse(CodexModel):
     """The ``LogoutAccountResponse`` protocol type."""
+

@@ -12,12 +12,14 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class AgentConfiguredHookHandler(CodexModel):
-    """The ``AgentConfiguredHookHandler`` protocol type."""
+    """The ``type: "agent"`` variant of ``ConfiguredHookHandler``."""
+
     type: Literal["agent"] = "agent"
 
 
 class CommandConfiguredHookHandler(CodexModel):
-    """The ``CommandConfiguredHookHandler`` protocol type."""
+    """The ``type: "command"`` variant of ``ConfiguredHookHandler``."""
+
     async_: bool = Field(alias="async")
     command: str
     type: Literal["command"] = "command"
@@ -30,12 +32,14 @@ class CommandConfiguredHookHandler(CodexModel):
 
 class ConfiguredHookMatcherGroup(CodexModel):
     """The ``ConfiguredHookMatcherGroup`` protocol type."""
+
     hooks: list[ConfiguredHookHandler]
-    matcher: str | None = Field(default=None)
+    matcher: str | None = None
 
 
 class ManagedHooksRequirements(CodexModel):
     """The ``ManagedHooksRequirements`` protocol type."""
+
     permission_request: list[ConfiguredHookMatcherGroup] = Field(alias="PermissionRequest")
     post_compact: list[ConfiguredHookMatcherGroup] = Field(alias="PostCompact")
     post_tool_use: list[ConfiguredHookMatcherGroup] = Field(alias="PostToolUse")
@@ -55,7 +59,8 @@ class ManagedHooksRequirements(CodexModel):
 
 
 class McpToolConfiguredHookHandler(CodexModel):
-    """The ``McpToolConfiguredHookHandler`` protocol type."""
+    """The ``type: "mcp_tool"`` variant of ``ConfiguredHookHandler``."""
+
     input: dict[str, Any]
     server: str
     tool: str
@@ -65,12 +70,14 @@ class McpToolConfiguredHookHandler(CodexModel):
 
 
 class PromptConfiguredHookHandler(CodexModel):
-    """The ``PromptConfiguredHookHandler`` protocol type."""
+    """The ``type: "prompt"`` variant of ``ConfiguredHookHandler``."""
+
     type: Literal["prompt"] = "prompt"
 
 
 class UnrecognizedConfiguredHookHandler(CodexModel):
     """A ``ConfiguredHookHandler`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

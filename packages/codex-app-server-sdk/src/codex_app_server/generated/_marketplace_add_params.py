@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class MarketplaceAddParams(CodexModel):
     """The ``MarketplaceAddParams`` protocol type."""
+
     source: str
     ref_name: str | None = Field(default=None, alias="refName")
     sparse_paths: list[str] | None = Field(default=None, alias="sparsePaths")

@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class MarketplaceAddResponse(CodexModel):
     """The ``MarketplaceAddResponse`` protocol type."""
+
     already_added: bool = Field(alias="alreadyAdded")
     installed_root: AbsolutePathBuf = Field(alias="installedRoot")
     marketplace_name: str = Field(alias="marketplaceName")

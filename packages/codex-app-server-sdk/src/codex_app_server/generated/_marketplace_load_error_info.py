@@ -12,5 +12,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class MarketplaceLoadErrorInfo(CodexModel):
     """The ``MarketplaceLoadErrorInfo`` protocol type."""
+
     marketplace_path: AbsolutePathBuf = Field(alias="marketplacePath")
     message: str

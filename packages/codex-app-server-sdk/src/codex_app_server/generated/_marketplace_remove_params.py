@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class MarketplaceRemoveParams(CodexModel):
     """The ``MarketplaceRemoveParams`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")

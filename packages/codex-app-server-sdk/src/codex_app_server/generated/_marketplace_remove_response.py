@@ -12,5 +12,6 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class MarketplaceRemoveResponse(CodexModel):
     """The ``MarketplaceRemoveResponse`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")
     installed_root: AbsolutePathBuf | None = Field(default=None, alias="installedRoot")

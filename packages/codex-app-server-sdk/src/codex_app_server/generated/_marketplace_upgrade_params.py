@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class MarketplaceUpgradeParams(CodexModel):
     """The ``MarketplaceUpgradeParams`` protocol type."""
+
     marketplace_name: str | None = Field(default=None, alias="marketplaceName")

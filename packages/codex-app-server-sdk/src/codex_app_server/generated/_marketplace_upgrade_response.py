@@ -12,12 +12,14 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class MarketplaceUpgradeErrorInfo(CodexModel):
     """The ``MarketplaceUpgradeErrorInfo`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")
     message: str
 
 
 class MarketplaceUpgradeResponse(CodexModel):
     """The ``MarketplaceUpgradeResponse`` protocol type."""
+
     errors: list[MarketplaceUpgradeErrorInfo]
     selected_marketplaces: list[str] = Field(alias="selectedMarketplaces")
     upgraded_roots: list[AbsolutePathBuf] = Field(alias="upgradedRoots")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class McpResourceReadParams(CodexModel):
     """The ``McpResourceReadParams`` protocol type."""
+
     server: str
     uri: str
     meta: dict[str, Any] | None = Field(default=None, alias="_meta")
@@ -20,13 +21,14 @@ class McpResourceReadParams(CodexModel):
     connector_id: str | None = Field(default=None, alias="connectorId")
     origin_call_id: str | None = Field(default=None, alias="originCallId")
     """Originating MCP tool call used to select the resource's app."""
-    target: McpResourceReadTarget | None = Field(default=None)
+    target: McpResourceReadTarget | None = None
     """Explicit hosted app/account. Omit to retain legacy resource discovery."""
     thread_id: str | None = Field(default=None, alias="threadId")
 
 
 class McpResourceReadTarget(CodexModel):
     """The ``McpResourceReadTarget`` protocol type."""
+
     connector_id: str = Field(alias="connectorId")
     link_id: str | None = Field(alias="linkId")
     """Null explicitly requests no-auth access, subject to the app's resource policy."""

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class McpResourceReadResponse(CodexModel):
     """The ``McpResourceReadResponse`` protocol type."""
+
     contents: list[ResourceContent]
     origin_call_id: str | None = Field(default=None, alias="originCallId")
     """Originating call when the server applied app-specific resource scoping."""
@@ -20,6 +21,7 @@ class McpResourceReadResponse(CodexModel):
 
 class ResourceContentBlob(CodexModel):
     """The ``ResourceContentBlob`` protocol type."""
+
     blob: str
     uri: str
     """The URI of this resource."""
@@ -29,6 +31,7 @@ class ResourceContentBlob(CodexModel):
 
 class ResourceContentText(CodexModel):
     """The ``ResourceContentText`` protocol type."""
+
     text: str
     uri: str
     """The URI of this resource."""

@@ -14,27 +14,32 @@ from ._server_request_resolved_notification import RequestId
 
 class McpElicitationArrayType(OpenEnum):
     """Values of ``McpElicitationArrayType``."""
+
     ARRAY = "array"
 
 
 class McpElicitationBooleanType(OpenEnum):
     """Values of ``McpElicitationBooleanType``."""
+
     BOOLEAN = "boolean"
 
 
 class McpElicitationNumberType(OpenEnum):
     """Values of ``McpElicitationNumberType``."""
+
     NUMBER = "number"
     INTEGER = "integer"
 
 
 class McpElicitationObjectType(OpenEnum):
     """Values of ``McpElicitationObjectType``."""
+
     OBJECT = "object"
 
 
 class McpElicitationStringFormat(OpenEnum):
     """Values of ``McpElicitationStringFormat``."""
+
     EMAIL = "email"
     URI = "uri"
     DATE = "date"
@@ -43,11 +48,13 @@ class McpElicitationStringFormat(OpenEnum):
 
 class McpElicitationStringType(OpenEnum):
     """Values of ``McpElicitationStringType``."""
+
     STRING = "string"
 
 
 class FormMcpServerElicitationRequestParams(CodexModel):
-    """The ``FormMcpServerElicitationRequestParams`` protocol type."""
+    """The ``mode: "form"`` variant of ``McpServerElicitationRequestParams``."""
+
     message: str
     mode: Literal["form"] = "form"
     requested_schema: McpElicitationSchema = Field(alias="requestedSchema")
@@ -63,36 +70,40 @@ class FormMcpServerElicitationRequestParams(CodexModel):
 
 class McpElicitationBooleanSchema(CodexModel):
     """The ``McpElicitationBooleanSchema`` protocol type."""
+
     type: McpElicitationBooleanType
-    default: bool | None = Field(default=None)
-    description: str | None = Field(default=None)
-    title: str | None = Field(default=None)
+    default: bool | None = None
+    description: str | None = None
+    title: str | None = None
 
 
 class McpElicitationConstOption(CodexModel):
     """The ``McpElicitationConstOption`` protocol type."""
+
     const: str
     title: str
 
 
 class McpElicitationLegacyTitledEnumSchema(CodexModel):
     """The ``McpElicitationLegacyTitledEnumSchema`` protocol type."""
+
     enum: list[str]
     type: McpElicitationStringType
-    default: str | None = Field(default=None)
-    description: str | None = Field(default=None)
+    default: str | None = None
+    description: str | None = None
     enum_names: list[str] | None = Field(default=None, alias="enumNames")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class McpElicitationNumberSchema(CodexModel):
     """The ``McpElicitationNumberSchema`` protocol type."""
+
     type: McpElicitationNumberType
-    default: float | None = Field(default=None)
-    description: str | None = Field(default=None)
-    maximum: float | None = Field(default=None)
-    minimum: float | None = Field(default=None)
-    title: str | None = Field(default=None)
+    default: float | None = None
+    description: str | None = None
+    maximum: float | None = None
+    minimum: float | None = None
+    title: str | None = None
 
 
 class McpElicitationSchema(CodexModel):
@@ -100,83 +111,93 @@ class McpElicitationSchema(CodexModel):
 
     This matches the `requestedSchema` shape from the MCP 2025-11-25 `ElicitRequestFormParams` schema.
     """
+
     properties: dict[str, McpElicitationPrimitiveSchema]
     type: McpElicitationObjectType
     schema_: str | None = Field(default=None, alias="$schema")
-    required: list[str] | None = Field(default=None)
+    required: list[str] | None = None
 
 
 class McpElicitationStringSchema(CodexModel):
     """The ``McpElicitationStringSchema`` protocol type."""
+
     type: McpElicitationStringType
-    default: str | None = Field(default=None)
-    description: str | None = Field(default=None)
-    format: McpElicitationStringFormat | None = Field(default=None)
+    default: str | None = None
+    description: str | None = None
+    format: McpElicitationStringFormat | None = None
     max_length: int | None = Field(default=None, alias="maxLength")
     min_length: int | None = Field(default=None, alias="minLength")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class McpElicitationTitledEnumItems(CodexModel):
     """The ``McpElicitationTitledEnumItems`` protocol type."""
+
     any_of: list[McpElicitationConstOption] = Field(alias="anyOf")
 
 
 class McpElicitationTitledMultiSelectEnumSchema(CodexModel):
     """The ``McpElicitationTitledMultiSelectEnumSchema`` protocol type."""
+
     items: McpElicitationTitledEnumItems
     type: McpElicitationArrayType
-    default: list[str] | None = Field(default=None)
-    description: str | None = Field(default=None)
+    default: list[str] | None = None
+    description: str | None = None
     max_items: int | None = Field(default=None, alias="maxItems")
     min_items: int | None = Field(default=None, alias="minItems")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class McpElicitationTitledSingleSelectEnumSchema(CodexModel):
     """The ``McpElicitationTitledSingleSelectEnumSchema`` protocol type."""
+
     one_of: list[McpElicitationConstOption] = Field(alias="oneOf")
     type: McpElicitationStringType
-    default: str | None = Field(default=None)
-    description: str | None = Field(default=None)
-    title: str | None = Field(default=None)
+    default: str | None = None
+    description: str | None = None
+    title: str | None = None
 
 
 class McpElicitationUntitledEnumItems(CodexModel):
     """The ``McpElicitationUntitledEnumItems`` protocol type."""
+
     enum: list[str]
     type: McpElicitationStringType
 
 
 class McpElicitationUntitledMultiSelectEnumSchema(CodexModel):
     """The ``McpElicitationUntitledMultiSelectEnumSchema`` protocol type."""
+
     items: McpElicitationUntitledEnumItems
     type: McpElicitationArrayType
-    default: list[str] | None = Field(default=None)
-    description: str | None = Field(default=None)
+    default: list[str] | None = None
+    description: str | None = None
     max_items: int | None = Field(default=None, alias="maxItems")
     min_items: int | None = Field(default=None, alias="minItems")
-    title: str | None = Field(default=None)
+    title: str | None = None
 
 
 class McpElicitationUntitledSingleSelectEnumSchema(CodexModel):
     """The ``McpElicitationUntitledSingleSelectEnumSchema`` protocol type."""
+
     enum: list[str]
     type: McpElicitationStringType
-    default: str | None = Field(default=None)
-    description: str | None = Field(default=None)
-    title: str | None = Field(default=None)
+    default: str | None = None
+    description: str | None = None
+    title: str | None = None
 
 
 class McpServerElicitationRequestServerRequest(CodexModel):
     """The ``mcpServer/elicitation/request`` request from the server."""
+
     id: RequestId
     method: Literal["mcpServer/elicitation/request"] = "mcpServer/elicitation/request"
     params: McpServerElicitationRequestParams
 
 
 class OpenaiFormMcpServerElicitationRequestParams(CodexModel):
-    """The ``OpenaiFormMcpServerElicitationRequestParams`` protocol type."""
+    """The ``mode: "openaiForm"`` variant of ``McpServerElicitationRequestParams``."""
+
     message: str
     mode: Literal["openaiForm"] = "openaiForm"
     requested_schema: Any = Field(alias="requestedSchema")
@@ -191,7 +212,8 @@ class OpenaiFormMcpServerElicitationRequestParams(CodexModel):
 
 
 class OpenaiSlashFormMcpServerElicitationRequestParams(CodexModel):
-    """The ``OpenaiSlashFormMcpServerElicitationRequestParams`` protocol type."""
+    """The ``mode: "openai/form"`` variant of ``McpServerElicitationRequestParams``."""
+
     message: str
     mode: Literal["openai/form"] = "openai/form"
     requested_schema: Any = Field(alias="requestedSchema")
@@ -207,11 +229,13 @@ class OpenaiSlashFormMcpServerElicitationRequestParams(CodexModel):
 
 class UnrecognizedMcpServerElicitationRequestParams(CodexModel):
     """A ``McpServerElicitationRequestParams`` whose ``mode`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     mode: str
 
 
 class UrlMcpServerElicitationRequestParams(CodexModel):
-    """The ``UrlMcpServerElicitationRequestParams`` protocol type."""
+    """The ``mode: "url"`` variant of ``McpServerElicitationRequestParams``."""
+
     elicitation_id: str = Field(alias="elicitationId")
     message: str
     mode: Literal["url"] = "url"
@@ -250,4 +274,5 @@ McpServerElicitationRequestParamsShape: TypeAlias = Annotated[
 
 class McpServerElicitationRequestParams(RootModel[McpServerElicitationRequestParamsShape]):
     """One of the shapes of ``McpServerElicitationRequestParamsShape``, held in ``root``."""
+
     model_config = ConfigDict(defer_build=True)

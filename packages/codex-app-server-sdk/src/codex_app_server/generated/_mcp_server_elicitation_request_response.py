@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class McpServerElicitationAction(OpenEnum):
     """Values of ``McpServerElicitationAction``."""
+
     ACCEPT = "accept"
     DECLINE = "decline"
     CANCEL = "cancel"
@@ -20,10 +21,11 @@ class McpServerElicitationAction(OpenEnum):
 
 class McpServerElicitationRequestResponse(CodexModel):
     """The ``McpServerElicitationRequestResponse`` protocol type."""
+
     action: McpServerElicitationAction
     meta: Any = Field(default=None, alias="_meta")
     """Optional client metadata for form-mode action handling."""
-    content: Any = Field(default=None)
+    content: Any = None
     """Structured user input for accepted elicitations, mirroring RMCP `CreateElicitationResult`.
 
     This is nullable because decline/cancel responses have no content.

@@ -13,18 +13,21 @@ from ._base import CodexModel
 
 class McpServerEventNotification(CodexModel):
     """The ``McpServerEventNotification`` protocol type."""
+
     method: str
     params: Any
 
 
 class McpServerEventStreamNotification(CodexModel):
     """The ``McpServerEventStreamNotification`` protocol type."""
+
     notification: McpServerEventNotification
     subscription_id: str = Field(alias="subscriptionId")
 
 
 class McpServerEventStreamNotificationServerNotification(CodexModel):
     """The ``mcpServer/event/stream/notification`` notification."""
+
     method: Literal["mcpServer/event/stream/notification"] = "mcpServer/event/stream/notification"
     params: McpServerEventStreamNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

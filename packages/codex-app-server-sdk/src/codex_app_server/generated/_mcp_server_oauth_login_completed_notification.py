@@ -13,9 +13,10 @@ from ._base import CodexModel
 
 class McpServerOauthLoginCompletedNotification(CodexModel):
     """The ``McpServerOauthLoginCompletedNotification`` protocol type."""
+
     name: str
     success: bool
-    error: str | None = Field(default=None)
+    error: str | None = None
     login_id: str | None = Field(default=None, alias="loginId")
     """Identifies the explicit login attempt. Older servers omit this field."""
     thread_id: str | None = Field(default=None, alias="threadId")
@@ -23,6 +24,7 @@ class McpServerOauthLoginCompletedNotification(CodexModel):
 
 class McpServerOauthLoginCompletedServerNotification(CodexModel):
     """The ``mcpServer/oauthLogin/completed`` notification."""
+
     method: Literal["mcpServer/oauthLogin/completed"] = "mcpServer/oauthLogin/completed"
     params: McpServerOauthLoginCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

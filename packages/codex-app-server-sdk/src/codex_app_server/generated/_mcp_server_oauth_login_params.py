@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class McpServerOauthClientRegistration(OpenEnum):
     """Values of ``McpServerOauthClientRegistration``."""
+
     AUTO = "auto"
     CIMD = "cimd"
     DCR = "dcr"
@@ -18,9 +19,10 @@ class McpServerOauthClientRegistration(OpenEnum):
 
 class McpServerOauthLoginParams(CodexModel):
     """The ``McpServerOauthLoginParams`` protocol type."""
+
     name: str
     client_registration: McpServerOauthClientRegistration | None = Field(default=None, alias="clientRegistration")
     """Registration strategy for this login only; omission selects automatic discovery."""
-    scopes: list[str] | None = Field(default=None)
+    scopes: list[str] | None = None
     thread_id: str | None = Field(default=None, alias="threadId")
     timeout_secs: int | None = Field(default=None, alias="timeoutSecs")

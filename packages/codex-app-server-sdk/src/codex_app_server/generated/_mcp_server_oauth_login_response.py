@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class McpServerOauthLoginResponse(CodexModel):
     """The ``McpServerOauthLoginResponse`` protocol type."""
+
     authorization_url: str = Field(alias="authorizationUrl")
     login_id: str | None = Field(default=None, alias="loginId")
     """Identifies this login attempt across the response and completion notification. Older servers omit this field; current servers always return it."""

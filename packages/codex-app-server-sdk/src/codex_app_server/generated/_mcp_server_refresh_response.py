@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class McpServerRefreshResponse(CodexModel):
     """The ``McpServerRefreshResponse`` protocol type."""
+

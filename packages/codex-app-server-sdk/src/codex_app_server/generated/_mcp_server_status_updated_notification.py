@@ -13,11 +13,13 @@ from ._base import CodexModel, OpenEnum
 
 class McpServerStartupFailureReason(OpenEnum):
     """Values of ``McpServerStartupFailureReason``."""
+
     REAUTHENTICATION_REQUIRED = "reauthenticationRequired"
 
 
 class McpServerStartupState(OpenEnum):
     """Values of ``McpServerStartupState``."""
+
     STARTING = "starting"
     READY = "ready"
     FAILED = "failed"
@@ -26,6 +28,7 @@ class McpServerStartupState(OpenEnum):
 
 class McpServerStartupStatusUpdatedServerNotification(CodexModel):
     """The ``mcpServer/startupStatus/updated`` notification."""
+
     method: Literal["mcpServer/startupStatus/updated"] = "mcpServer/startupStatus/updated"
     params: McpServerStatusUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -34,8 +37,9 @@ class McpServerStartupStatusUpdatedServerNotification(CodexModel):
 
 class McpServerStatusUpdatedNotification(CodexModel):
     """The ``McpServerStatusUpdatedNotification`` protocol type."""
+
     name: str
     status: McpServerStartupState
-    error: str | None = Field(default=None)
+    error: str | None = None
     failure_reason: McpServerStartupFailureReason | None = Field(default=None, alias="failureReason")
     thread_id: str | None = Field(default=None, alias="threadId")

@@ -13,8 +13,9 @@ from ._base import CodexModel
 
 class McpServerToolCallParams(CodexModel):
     """The ``McpServerToolCallParams`` protocol type."""
+
     server: str
     thread_id: str = Field(alias="threadId")
     tool: str
     meta: Any = Field(default=None, alias="_meta")
-    arguments: Any = Field(default=None)
+    arguments: Any = None

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class McpServerToolCallResponse(CodexModel):
     """The ``McpServerToolCallResponse`` protocol type."""
+
     content: list[Any]
     meta: Any = Field(default=None, alias="_meta")
     is_error: bool | None = Field(default=None, alias="isError")

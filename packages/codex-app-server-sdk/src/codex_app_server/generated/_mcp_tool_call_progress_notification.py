@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemMcpToolCallProgressServerNotification(CodexModel):
     """The ``item/mcpToolCall/progress`` notification."""
+
     method: Literal["item/mcpToolCall/progress"] = "item/mcpToolCall/progress"
     params: McpToolCallProgressNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemMcpToolCallProgressServerNotification(CodexModel):
 
 class McpToolCallProgressNotification(CodexModel):
     """The ``McpToolCallProgressNotification`` protocol type."""
+
     item_id: str = Field(alias="itemId")
     message: str
     thread_id: str = Field(alias="threadId")

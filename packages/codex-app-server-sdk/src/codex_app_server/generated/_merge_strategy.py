@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class MergeStrategy(OpenEnum):
     """Values of ``MergeStrategy``."""
+
     REPLACE = "replace"
     UPSERT = "upsert"

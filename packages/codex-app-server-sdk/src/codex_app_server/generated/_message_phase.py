@@ -12,6 +12,7 @@ class MessagePhase(OpenEnum):
 
     Providers do not emit this consistently, so callers must treat `None` as "phase unknown" and keep compatibility behavior for legacy models.
     """
+
     COMMENTARY = "commentary"
     """Mid-turn assistant text (for example preamble/progress narration).
 

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class ModeKind(OpenEnum):
     """Initial collaboration mode to use when the TUI starts."""
+
     PLAN = "plan"
     DEFAULT = "default"

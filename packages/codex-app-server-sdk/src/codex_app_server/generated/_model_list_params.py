@@ -11,11 +11,12 @@ from ._base import CodexModel
 
 class ModelListParams(CodexModel):
     """The ``ModelListParams`` protocol type."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
     include_hidden: bool | None = Field(default=None, alias="includeHidden")
     """When true, include models that are hidden from the default picker list."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to a reasonable server-side value."""
     model_provider: str | None = Field(default=None, alias="modelProvider")
     """List models for this configured provider instead of the app-server default."""

@@ -12,6 +12,7 @@ from ._reasoning_effort import ReasoningEffort
 
 class CyberAccessProgram(OpenEnum):
     """Requested cyber treatment for an OpenAI model turn. Authorization and model-tier restrictions remain server-owned."""
+
     STANDARD = "standard"
     DAYBREAK_BLUE = "daybreakBlue"
     DAYBREAK_RED = "daybreakRed"
@@ -19,6 +20,7 @@ class CyberAccessProgram(OpenEnum):
 
 class InputModality(OpenEnum):
     """Canonical user-input modality tags advertised by a model."""
+
     TEXT = "text"
     """Plain text turns and tool payloads."""
     IMAGE = "image"
@@ -29,6 +31,7 @@ class InputModality(OpenEnum):
 
 class MultiAgentVersion(OpenEnum):
     """Multi-agent runtime supported by a model."""
+
     DISABLED = "disabled"
     V1 = "v1"
     V2 = "v2"
@@ -36,6 +39,7 @@ class MultiAgentVersion(OpenEnum):
 
 class Model(CodexModel):
     """The ``Model`` protocol type."""
+
     default_reasoning_effort: ReasoningEffort = Field(alias="defaultReasoningEffort")
     description: str
     display_name: str = Field(alias="displayName")
@@ -58,23 +62,26 @@ class Model(CodexModel):
     service_tiers: list[ModelServiceTier] | None = Field(default_factory=list, alias="serviceTiers")
     supports_personality: bool | None = Field(default=False, alias="supportsPersonality")
     """@deprecated Always false; models no longer support personality selection."""
-    upgrade: str | None = Field(default=None)
+    upgrade: str | None = None
     upgrade_info: ModelUpgradeInfo | None = Field(default=None, alias="upgradeInfo")
 
 
 class ModelAccessPrograms(CodexModel):
     """Caller-specific explicit access programs advertised by model discovery."""
+
     cyber: list[CyberAccessProgram]
     """Accepted explicit selections."""
 
 
 class ModelAvailabilityNux(CodexModel):
     """The ``ModelAvailabilityNux`` protocol type."""
+
     message: str
 
 
 class ModelListResponse(CodexModel):
     """The ``ModelListResponse`` protocol type."""
+
     data: list[Model]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor to pass to the next call to continue after the last item. If None, there are no more items to return."""
@@ -82,6 +89,7 @@ class ModelListResponse(CodexModel):
 
 class ModelServiceTier(CodexModel):
     """The ``ModelServiceTier`` protocol type."""
+
     description: str
     id: str
     name: str
@@ -89,6 +97,7 @@ class ModelServiceTier(CodexModel):
 
 class ModelUpgradeInfo(CodexModel):
     """The ``ModelUpgradeInfo`` protocol type."""
+
     model: str
     migration_markdown: str | None = Field(default=None, alias="migrationMarkdown")
     model_link: str | None = Field(default=None, alias="modelLink")
@@ -99,5 +108,6 @@ class ModelUpgradeInfo(CodexModel):
 
 class ReasoningEffortOption(CodexModel):
     """The ``ReasoningEffortOption`` protocol type."""
+
     description: str
     reasoning_effort: ReasoningEffort = Field(alias="reasoningEffort")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ModelProviderCapabilitiesReadParams(CodexModel):
     """The ``ModelProviderCapabilitiesReadParams`` protocol type."""
+

@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class ModelProviderCapabilitiesReadResponse(CodexModel):
     """The ``ModelProviderCapabilitiesReadResponse`` protocol type."""
+
     image_generation: bool = Field(alias="imageGeneration")
     web_search: bool = Field(alias="webSearch")

@@ -13,49 +13,56 @@ from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
 class BedrockProviderId(OpenEnum):
     """Values of ``BedrockProviderId``."""
+
     AMAZON_BEDROCK = "amazon-bedrock"
     AMAZON_BEDROCK_RUNTIME = "amazon-bedrock-runtime"
 
 
 class GcpProviderId(OpenEnum):
     """Values of ``GcpProviderId``."""
+
     GCP = "gcp"
 
 
 class BedrockProviderSettingsPatch(CodexModel):
     """AWS configuration fields for built-in Bedrock providers."""
+
     provider_id: BedrockProviderId = Field(alias="providerId")
     type: Literal["bedrock"] = "bedrock"
-    profile: str | None = Field(default=None)
-    region: str | None = Field(default=None)
+    profile: str | None = None
+    region: str | None = None
 
 
 class CustomGatewayProviderSettingsPatch(CodexModel):
-    """The ``CustomGatewayProviderSettingsPatch`` protocol type."""
+    """The ``type: "customGateway"`` variant of ``ProviderSettingsPatch``."""
+
     type: Literal["customGateway"] = "customGateway"
     base_url: str | None = Field(default=None, alias="baseUrl")
     env_key: str | None = Field(default=None, alias="envKey")
-    name: str | None = Field(default=None)
+    name: str | None = None
     provider_id: str | None = Field(default=None, alias="providerId")
     """Omit or pass null to allocate a new custom provider ID."""
 
 
 class GcpProviderSettingsPatch(CodexModel):
     """GCP configuration fields. Credential-file paths refer to the app-server host."""
+
     provider_id: GcpProviderId = Field(alias="providerId")
     type: Literal["gcp"] = "gcp"
     credential_file: str | None = Field(default=None, alias="credentialFile")
-    location: str | None = Field(default=None)
+    location: str | None = None
     project_id: str | None = Field(default=None, alias="projectId")
 
 
 class ModelProviderConfigWriteParams(CodexModel):
     """The ``ModelProviderConfigWriteParams`` protocol type."""
+
     settings: ProviderSettingsPatch
 
 
 class UnrecognizedProviderSettingsPatch(CodexModel):
     """A ``ProviderSettingsPatch`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

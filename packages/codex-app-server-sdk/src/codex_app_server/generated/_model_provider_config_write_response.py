@@ -10,4 +10,5 @@ from ._model_provider_summary import ModelProviderSummary
 
 class ModelProviderConfigWriteResponse(CodexModel):
     """The ``ModelProviderConfigWriteResponse`` protocol type."""
+
     provider: ModelProviderSummary

@@ -12,20 +12,23 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class ModelProviderMismatchModelProviderError(CodexModel):
-    """The ``ModelProviderMismatchModelProviderError`` protocol type."""
+    """The ``type: "modelProviderMismatch"`` variant of ``ModelProviderError``."""
+
     current_model_provider: str = Field(alias="currentModelProvider")
     model_provider: str = Field(alias="modelProvider")
     type: Literal["modelProviderMismatch"] = "modelProviderMismatch"
 
 
 class ModelProviderNotConfiguredModelProviderError(CodexModel):
-    """The ``ModelProviderNotConfiguredModelProviderError`` protocol type."""
+    """The ``type: "modelProviderNotConfigured"`` variant of ``ModelProviderError``."""
+
     model_provider: str = Field(alias="modelProvider")
     type: Literal["modelProviderNotConfigured"] = "modelProviderNotConfigured"
 
 
 class ModelProviderPolicyConflictModelProviderError(CodexModel):
-    """The ``ModelProviderPolicyConflictModelProviderError`` protocol type."""
+    """The ``type: "modelProviderPolicyConflict"`` variant of ``ModelProviderError``."""
+
     model_provider: str = Field(alias="modelProvider")
     required_model_provider: str = Field(alias="requiredModelProvider")
     type: Literal["modelProviderPolicyConflict"] = "modelProviderPolicyConflict"
@@ -33,6 +36,7 @@ class ModelProviderPolicyConflictModelProviderError(CodexModel):
 
 class UnrecognizedModelProviderError(CodexModel):
     """A ``ModelProviderError`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

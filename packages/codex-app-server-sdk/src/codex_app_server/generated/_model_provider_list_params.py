@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ModelProviderListParams(CodexModel):
     """The ``ModelProviderListParams`` protocol type."""
+

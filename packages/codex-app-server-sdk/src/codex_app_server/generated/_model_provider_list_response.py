@@ -12,6 +12,7 @@ from ._model_provider_summary import ModelProviderSummary
 
 class ModelProviderListResponse(CodexModel):
     """The ``ModelProviderListResponse`` protocol type."""
+
     can_change_default: bool = Field(alias="canChangeDefault")
     data: list[ModelProviderSummary]
     default_provider_id: str = Field(alias="defaultProviderId")

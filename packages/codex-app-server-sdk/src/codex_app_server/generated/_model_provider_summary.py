@@ -12,41 +12,47 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class BedrockProviderSettings(CodexModel):
-    """The ``BedrockProviderSettings`` protocol type."""
+    """The ``type: "bedrock"`` variant of ``ProviderSettings``."""
+
     type: Literal["bedrock"] = "bedrock"
-    profile: str | None = Field(default=None)
-    region: str | None = Field(default=None)
+    profile: str | None = None
+    region: str | None = None
 
 
 class CustomGatewayProviderSettings(CodexModel):
-    """The ``CustomGatewayProviderSettings`` protocol type."""
+    """The ``type: "customGateway"`` variant of ``ProviderSettings``."""
+
     auth: GatewayAuth
     type: Literal["customGateway"] = "customGateway"
 
 
 class EnvironmentVariableGatewayAuth(CodexModel):
-    """The ``EnvironmentVariableGatewayAuth`` protocol type."""
+    """The ``mode: "environmentVariable"`` variant of ``GatewayAuth``."""
+
     env_key: str = Field(alias="envKey")
     mode: Literal["environmentVariable"] = "environmentVariable"
 
 
 class GcpProviderSettings(CodexModel):
-    """The ``GcpProviderSettings`` protocol type."""
+    """The ``type: "gcp"`` variant of ``ProviderSettings``."""
+
     type: Literal["gcp"] = "gcp"
     credential_file: str | None = Field(default=None, alias="credentialFile")
     """Path on the app-server host, without credential-file contents."""
-    location: str | None = Field(default=None)
+    location: str | None = None
     project_id: str | None = Field(default=None, alias="projectId")
 
 
 class ModeGatewayAuth(CodexModel):
     """Authentication is configured outside the gateway form. Preserve it on edits."""
+
     mode: Literal["externallyConfigured"] = "externallyConfigured"
     env_key: str | None = Field(default=None, alias="envKey")
 
 
 class ModelProviderSummary(CodexModel):
     """The ``ModelProviderSummary`` protocol type."""
+
     can_edit: bool = Field(alias="canEdit")
     """Whether a supported configuration field can be edited in the active user layer."""
     id: str
@@ -57,22 +63,26 @@ class ModelProviderSummary(CodexModel):
 
 
 class NoneGatewayAuth(CodexModel):
-    """The ``NoneGatewayAuth`` protocol type."""
+    """The ``mode: "none"`` variant of ``GatewayAuth``."""
+
     mode: Literal["none"] = "none"
 
 
 class OpenaiProviderSettings(CodexModel):
-    """The ``OpenaiProviderSettings`` protocol type."""
+    """The ``type: "openai"`` variant of ``ProviderSettings``."""
+
     type: Literal["openai"] = "openai"
 
 
 class UnrecognizedGatewayAuth(CodexModel):
     """A ``GatewayAuth`` whose ``mode`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     mode: str
 
 
 class UnrecognizedProviderSettings(CodexModel):
     """A ``ProviderSettings`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

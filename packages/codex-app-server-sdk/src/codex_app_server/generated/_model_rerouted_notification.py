@@ -13,11 +13,13 @@ from ._base import CodexModel, OpenEnum
 
 class ModelRerouteReason(OpenEnum):
     """Values of ``ModelRerouteReason``."""
+
     HIGH_RISK_CYBER_ACTIVITY = "highRiskCyberActivity"
 
 
 class ModelReroutedNotification(CodexModel):
     """The ``ModelReroutedNotification`` protocol type."""
+
     from_model: str = Field(alias="fromModel")
     reason: ModelRerouteReason
     thread_id: str = Field(alias="threadId")
@@ -27,6 +29,7 @@ class ModelReroutedNotification(CodexModel):
 
 class ModelReroutedServerNotification(CodexModel):
     """The ``model/rerouted`` notification."""
+
     method: Literal["model/rerouted"] = "model/rerouted"
     params: ModelReroutedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

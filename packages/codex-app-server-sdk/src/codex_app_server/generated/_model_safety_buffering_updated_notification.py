@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ModelSafetyBufferingUpdatedNotification(CodexModel):
     """The ``ModelSafetyBufferingUpdatedNotification`` protocol type."""
+
     model: str
     reasons: list[str]
     show_buffering_ui: bool = Field(alias="showBufferingUi")
@@ -24,6 +25,7 @@ class ModelSafetyBufferingUpdatedNotification(CodexModel):
 
 class ModelSafetyBufferingUpdatedServerNotification(CodexModel):
     """The ``model/safetyBuffering/updated`` notification."""
+
     method: Literal["model/safetyBuffering/updated"] = "model/safetyBuffering/updated"
     params: ModelSafetyBufferingUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

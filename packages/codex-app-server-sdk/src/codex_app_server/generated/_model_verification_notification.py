@@ -13,11 +13,13 @@ from ._base import CodexModel, OpenEnum
 
 class ModelVerification(OpenEnum):
     """Values of ``ModelVerification``."""
+
     TRUSTED_ACCESS_FOR_CYBER = "trustedAccessForCyber"
 
 
 class ModelVerificationNotification(CodexModel):
     """The ``ModelVerificationNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
     verifications: list[ModelVerification]
@@ -25,6 +27,7 @@ class ModelVerificationNotification(CodexModel):
 
 class ModelVerificationServerNotification(CodexModel):
     """The ``model/verification`` notification."""
+
     method: Literal["model/verification"] = "model/verification"
     params: ModelVerificationNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

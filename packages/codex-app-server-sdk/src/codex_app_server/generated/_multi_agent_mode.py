@@ -13,12 +13,14 @@ from ._base import CodexModel, OpenEnum
 
 class MultiAgentModeValue(OpenEnum):
     """Values of ``MultiAgentModeValue``."""
+
     EXPLICIT_REQUEST_ONLY = "explicitRequestOnly"
     PROACTIVE = "proactive"
 
 
 class CustomMultiAgentMode(CodexModel):
     """The ``CustomMultiAgentMode`` protocol type."""
+
     custom: str
 
 

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class NetworkApprovalProtocol(OpenEnum):
     """Values of ``NetworkApprovalProtocol``."""
+
     HTTP = "http"
     HTTPS = "https"
     SOCKS5_TCP = "socks5Tcp"

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class NetworkDomainPermission(OpenEnum):
     """Values of ``NetworkDomainPermission``."""
+
     ALLOW = "allow"
     DENY = "deny"

@@ -9,11 +9,13 @@ from ._base import CodexModel, OpenEnum
 
 class NetworkPolicyRuleAction(OpenEnum):
     """Values of ``NetworkPolicyRuleAction``."""
+
     ALLOW = "allow"
     DENY = "deny"
 
 
 class NetworkPolicyAmendment(CodexModel):
     """The ``NetworkPolicyAmendment`` protocol type."""
+
     action: NetworkPolicyRuleAction
     host: str

@@ -12,12 +12,14 @@ from ._network_domain_permission import NetworkDomainPermission
 
 class NetworkUnixSocketPermission(OpenEnum):
     """Values of ``NetworkUnixSocketPermission``."""
+
     ALLOW = "allow"
     DENY = "deny"
 
 
 class NetworkRequirements(CodexModel):
     """The ``NetworkRequirements`` protocol type."""
+
     allow_local_binding: bool | None = Field(default=None, alias="allowLocalBinding")
     allow_unix_sockets: list[str] | None = Field(default=None, alias="allowUnixSockets")
     """Legacy compatibility view derived from `unix_sockets`."""
@@ -28,9 +30,9 @@ class NetworkRequirements(CodexModel):
     dangerously_allow_non_loopback_proxy: bool | None = Field(default=None, alias="dangerouslyAllowNonLoopbackProxy")
     denied_domains: list[str] | None = Field(default=None, alias="deniedDomains")
     """Legacy compatibility view derived from `domains`."""
-    domains: dict[str, NetworkDomainPermission] | None = Field(default=None)
+    domains: dict[str, NetworkDomainPermission] | None = None
     """Canonical managed network permission map."""
-    enabled: bool | None = Field(default=None)
+    enabled: bool | None = None
     http_port: int | None = Field(default=None, alias="httpPort")
     managed_allowed_domains_only: bool | None = Field(default=None, alias="managedAllowedDomainsOnly")
     """When true, only managed allowlist entries are respected while managed network enforcement is active."""

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class GatewayOAuthLoginParams(CodexModel):
     """Authorize a configured provider without changing the default or any thread's provider."""
+
     device_auth: bool | None = Field(default=None, alias="deviceAuth")
     """Select device authorization when the server advertises support for it."""
     model_provider: str | None = Field(default=None, alias="modelProvider")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class GatewayOAuthReadParams(CodexModel):
     """Read credential readiness for a configured provider without starting browser login."""
+
     model_provider: str | None = Field(default=None, alias="modelProvider")
     """Defaults to the current provider when omitted."""
 

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class GetAccountRateLimitsParams(CodexModel):
     """Usage-read capabilities of the requesting client, never inferred from its experiment arm."""
+
     exclude_reset_credit_details: bool | None = Field(default=None, alias="excludeResetCreditDetails")
     """Skip the separate reset-credit detail lookup for background usage polls. The usage response still includes the available count; omitted/false preserves detailed reads."""
     supports_luna_reserve: bool | None = Field(default=None, alias="supportsLunaReserve")

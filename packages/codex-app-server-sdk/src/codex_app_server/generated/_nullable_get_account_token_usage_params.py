@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class GetAccountTokenUsageParams(CodexModel):
     """The ``GetAccountTokenUsageParams`` protocol type."""
+
     thread_id: str | None = Field(default=None, alias="threadId")
     """When present, read estimated usage for this thread instead of account-wide token activity."""
 

@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class PermissionProfileListParams(CodexModel):
     """The ``PermissionProfileListParams`` protocol type."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
-    cwd: str | None = Field(default=None)
+    cwd: str | None = None
     """Optional working directory to resolve project config layers."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to the full result set."""

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class PermissionProfileListResponse(CodexModel):
     """The ``PermissionProfileListResponse`` protocol type."""
+
     data: list[PermissionProfileSummary]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor to pass to the next call to continue after the last item. If None, there are no more items to return."""
@@ -18,9 +19,10 @@ class PermissionProfileListResponse(CodexModel):
 
 class PermissionProfileSummary(CodexModel):
     """The ``PermissionProfileSummary`` protocol type."""
+
     allowed: bool
     """Whether the effective requirements allow selecting this profile."""
     id: str
     """Available permission profile identifier."""
-    description: str | None = Field(default=None)
+    description: str | None = None
     """Optional user-facing description for display in clients."""

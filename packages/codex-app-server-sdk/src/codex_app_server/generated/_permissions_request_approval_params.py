@@ -16,6 +16,7 @@ from ._server_request_resolved_notification import RequestId
 
 class ItemPermissionsRequestApprovalServerRequest(CodexModel):
     """The ``item/permissions/requestApproval`` request from the server."""
+
     id: RequestId
     method: Literal["item/permissions/requestApproval"] = "item/permissions/requestApproval"
     params: PermissionsRequestApprovalParams
@@ -23,6 +24,7 @@ class ItemPermissionsRequestApprovalServerRequest(CodexModel):
 
 class PermissionsRequestApprovalParams(CodexModel):
     """The ``PermissionsRequestApprovalParams`` protocol type."""
+
     cwd: LegacyAppPathString
     item_id: str = Field(alias="itemId")
     permissions: RequestPermissionProfile
@@ -31,4 +33,4 @@ class PermissionsRequestApprovalParams(CodexModel):
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
     environment_id: str | None = Field(default=None, alias="environmentId")
-    reason: str | None = Field(default=None)
+    reason: str | None = None

@@ -13,18 +13,21 @@ from ._additional_network_permissions import AdditionalNetworkPermissions
 
 class PermissionGrantScope(OpenEnum):
     """Values of ``PermissionGrantScope``."""
+
     TURN = "turn"
     SESSION = "session"
 
 
 class GrantedPermissionProfile(CodexModel):
     """The ``GrantedPermissionProfile`` protocol type."""
+
     file_system: AdditionalFileSystemPermissions | None = Field(default=None, alias="fileSystem")
-    network: AdditionalNetworkPermissions | None = Field(default=None)
+    network: AdditionalNetworkPermissions | None = None
 
 
 class PermissionsRequestApprovalResponse(CodexModel):
     """The ``PermissionsRequestApprovalResponse`` protocol type."""
+
     permissions: GrantedPermissionProfile
     scope: PermissionGrantScope | None = Field(default="turn", validate_default=True)
     strict_auto_review: bool | None = Field(default=None, alias="strictAutoReview")

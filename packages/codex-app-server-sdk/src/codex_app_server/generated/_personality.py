@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class Personality(OpenEnum):
     """Deprecated: `friendly` and `pragmatic` no longer select a style."""
+
     NONE = "none"
     FRIENDLY = "friendly"
     PRAGMATIC = "pragmatic"

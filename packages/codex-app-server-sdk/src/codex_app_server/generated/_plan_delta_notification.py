@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemPlanDeltaServerNotification(CodexModel):
     """The ``item/plan/delta`` notification."""
+
     method: Literal["item/plan/delta"] = "item/plan/delta"
     params: PlanDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemPlanDeltaServerNotification(CodexModel):
 
 class PlanDeltaNotification(CodexModel):
     """EXPERIMENTAL - proposed plan streaming deltas for plan items. Clients should not assume concatenated deltas match the completed plan item content."""
+
     delta: str
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class PlanType(OpenEnum):
     """Values of ``PlanType``."""
+
     FREE = "free"
     GO = "go"
     PLUS = "plus"

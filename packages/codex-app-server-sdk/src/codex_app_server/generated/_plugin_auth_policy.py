@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class PluginAuthPolicy(OpenEnum):
     """Values of ``PluginAuthPolicy``."""
+
     ON_INSTALL = "ON_INSTALL"
     ON_USE = "ON_USE"

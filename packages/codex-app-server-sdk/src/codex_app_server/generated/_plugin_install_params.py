@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class PluginInstallParams(CodexModel):
     """The ``PluginInstallParams`` protocol type."""
+
     plugin_name: str = Field(alias="pluginName")
     install_attempt_id: str | None = Field(default=None, alias="installAttemptId")
     """Client-generated identifier used to correlate one installation attempt."""

@@ -13,5 +13,6 @@ from ._plugin_auth_policy import PluginAuthPolicy
 
 class PluginInstallResponse(CodexModel):
     """The ``PluginInstallResponse`` protocol type."""
+
     apps_needing_auth: list[AppSummary] = Field(alias="appsNeedingAuth")
     auth_policy: PluginAuthPolicy = Field(alias="authPolicy")

@@ -12,7 +12,8 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class PluginInstalledParams(CodexModel):
     """The ``PluginInstalledParams`` protocol type."""
-    cwds: list[AbsolutePathBuf] | None = Field(default=None)
+
+    cwds: list[AbsolutePathBuf] | None = None
     """Optional working directories used to discover repo marketplaces."""
     install_suggestion_plugin_names: list[str] | None = Field(default=None, alias="installSuggestionPluginNames")
     """Additional uninstalled plugin names that should be returned when present locally. This is used by mention surfaces that intentionally expose install entrypoints."""

@@ -13,5 +13,6 @@ from ._plugin_marketplace_entry import PluginMarketplaceEntry
 
 class PluginInstalledResponse(CodexModel):
     """The ``PluginInstalledResponse`` protocol type."""
+
     marketplaces: list[PluginMarketplaceEntry]
     marketplace_load_errors: list[MarketplaceLoadErrorInfo] | None = Field(default_factory=list, alias="marketplaceLoadErrors")

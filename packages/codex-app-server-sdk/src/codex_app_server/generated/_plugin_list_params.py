@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class PluginListMarketplaceKind(OpenEnum):
     """Values of ``PluginListMarketplaceKind``."""
+
     LOCAL = "local"
     VERTICAL = "vertical"
     WORKSPACE_DIRECTORY = "workspace-directory"
@@ -21,7 +22,8 @@ class PluginListMarketplaceKind(OpenEnum):
 
 class PluginListParams(CodexModel):
     """The ``PluginListParams`` protocol type."""
-    cwds: list[AbsolutePathBuf] | None = Field(default=None)
+
+    cwds: list[AbsolutePathBuf] | None = None
     """Optional working directories used to discover repo marketplaces. When omitted, only home-scoped marketplaces and the official curated marketplace are considered."""
     force_refetch: bool | None = Field(default=None, alias="forceRefetch")
     """Whether the client requests a fresh remote plugin catalog fetch."""

@@ -13,6 +13,7 @@ from ._plugin_marketplace_entry import PluginMarketplaceEntry
 
 class PluginListResponse(CodexModel):
     """The ``PluginListResponse`` protocol type."""
+
     marketplaces: list[PluginMarketplaceEntry]
     featured_plugin_ids: list[str] | None = Field(default_factory=list, alias="featuredPluginIds")
     marketplace_load_errors: list[MarketplaceLoadErrorInfo] | None = Field(default_factory=list, alias="marketplaceLoadErrors")

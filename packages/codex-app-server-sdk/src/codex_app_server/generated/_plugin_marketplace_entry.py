@@ -13,13 +13,15 @@ from ._plugin_summary import PluginSummary
 
 class MarketplaceInterface(CodexModel):
     """The ``MarketplaceInterface`` protocol type."""
+
     display_name: str | None = Field(default=None, alias="displayName")
 
 
 class PluginMarketplaceEntry(CodexModel):
     """The ``PluginMarketplaceEntry`` protocol type."""
+
     name: str
     plugins: list[PluginSummary]
-    interface: MarketplaceInterface | None = Field(default=None)
-    path: AbsolutePathBuf | None = Field(default=None)
+    interface: MarketplaceInterface | None = None
+    path: AbsolutePathBuf | None = None
     """Local marketplace file path when the marketplace is backed by a local file. Remote-only catalog marketplaces do not have a local path."""

@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class PluginReadParams(CodexModel):
     """The ``PluginReadParams`` protocol type."""
+
     plugin_name: str = Field(alias="pluginName")
     marketplace_path: AbsolutePathBuf | None = Field(default=None, alias="marketplacePath")
     remote_marketplace_name: str | None = Field(default=None, alias="remoteMarketplaceName")

@@ -19,12 +19,14 @@ from ._skill_interface import SkillInterface
 
 class AppTemplateUnavailableReason(OpenEnum):
     """Values of ``AppTemplateUnavailableReason``."""
+
     NOT_CONFIGURED_FOR_WORKSPACE = "NOT_CONFIGURED_FOR_WORKSPACE"
     NO_ACTIVE_WORKSPACE = "NO_ACTIVE_WORKSPACE"
 
 
 class ScheduledTaskWeekday(OpenEnum):
     """Values of ``ScheduledTaskWeekday``."""
+
     MO = "MO"
     TU = "TU"
     WE = "WE"
@@ -36,32 +38,36 @@ class ScheduledTaskWeekday(OpenEnum):
 
 class AppTemplateSummary(CodexModel):
     """The ``AppTemplateSummary`` protocol type."""
+
     materialized_app_ids: list[str] = Field(alias="materializedAppIds")
     name: str
     template_id: str = Field(alias="templateId")
     canonical_connector_id: str | None = Field(default=None, alias="canonicalConnectorId")
-    category: str | None = Field(default=None)
-    description: str | None = Field(default=None)
+    category: str | None = None
+    description: str | None = None
     logo_url: str | None = Field(default=None, alias="logoUrl")
     logo_url_dark: str | None = Field(default=None, alias="logoUrlDark")
-    reason: AppTemplateUnavailableReason | None = Field(default=None)
+    reason: AppTemplateUnavailableReason | None = None
 
 
 class DailyScheduledTaskSchedule(CodexModel):
-    """The ``DailyScheduledTaskSchedule`` protocol type."""
+    """The ``type: "daily"`` variant of ``ScheduledTaskSchedule``."""
+
     time: str
     type: Literal["daily"] = "daily"
 
 
 class HourlyScheduledTaskSchedule(CodexModel):
-    """The ``HourlyScheduledTaskSchedule`` protocol type."""
+    """The ``type: "hourly"`` variant of ``ScheduledTaskSchedule``."""
+
     interval_hours: int = Field(alias="intervalHours")
     type: Literal["hourly"] = "hourly"
-    days: list[ScheduledTaskWeekday] | None = Field(default=None)
+    days: list[ScheduledTaskWeekday] | None = None
 
 
 class PluginDetail(CodexModel):
     """The ``PluginDetail`` protocol type."""
+
     app_templates: list[AppTemplateSummary] = Field(alias="appTemplates")
     apps: list[AppSummary]
     hooks: list[PluginHookSummary]
@@ -69,7 +75,7 @@ class PluginDetail(CodexModel):
     mcp_servers: list[str] = Field(alias="mcpServers")
     skills: list[SkillSummary]
     summary: PluginSummary
-    description: str | None = Field(default=None)
+    description: str | None = None
     marketplace_path: AbsolutePathBuf | None = Field(default=None, alias="marketplacePath")
     onboarding_skill: SkillSummary | None = Field(default=None, alias="onboardingSkill")
     """The declared onboarding skill, when the plugin and visible skill are enabled."""
@@ -79,17 +85,20 @@ class PluginDetail(CodexModel):
 
 class PluginHookSummary(CodexModel):
     """The ``PluginHookSummary`` protocol type."""
+
     event_name: HookEventName = Field(alias="eventName")
     key: str
 
 
 class PluginReadResponse(CodexModel):
     """The ``PluginReadResponse`` protocol type."""
+
     plugin: PluginDetail
 
 
 class ScheduledTaskSummary(CodexModel):
     """The ``ScheduledTaskSummary`` protocol type."""
+
     key: str
     name: str
     prompt: str
@@ -98,27 +107,31 @@ class ScheduledTaskSummary(CodexModel):
 
 class SkillSummary(CodexModel):
     """The ``SkillSummary`` protocol type."""
+
     description: str
     enabled: bool
     name: str
-    interface: SkillInterface | None = Field(default=None)
-    path: LegacyAppPathString | None = Field(default=None)
+    interface: SkillInterface | None = None
+    path: LegacyAppPathString | None = None
     short_description: str | None = Field(default=None, alias="shortDescription")
 
 
 class UnrecognizedScheduledTaskSchedule(CodexModel):
     """A ``ScheduledTaskSchedule`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class WeekdaysScheduledTaskSchedule(CodexModel):
-    """The ``WeekdaysScheduledTaskSchedule`` protocol type."""
+    """The ``type: "weekdays"`` variant of ``ScheduledTaskSchedule``."""
+
     time: str
     type: Literal["weekdays"] = "weekdays"
 
 
 class WeeklyScheduledTaskSchedule(CodexModel):
-    """The ``WeeklyScheduledTaskSchedule`` protocol type."""
+    """The ``type: "weekly"`` variant of ``ScheduledTaskSchedule``."""
+
     days: list[ScheduledTaskWeekday]
     time: str
     type: Literal["weekly"] = "weekly"

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class PluginReconcileParams(CodexModel):
     """The ``PluginReconcileParams`` protocol type."""
-    reason: str | None = Field(default=None)
+
+    reason: str | None = None
     """Optional client-provided reason recorded with the reconciliation attempt."""

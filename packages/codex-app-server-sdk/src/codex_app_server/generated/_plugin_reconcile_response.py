@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class PluginReconcileChangedPlugin(CodexModel):
     """Runtime categories affected by this change, not just capabilities currently present. Flags describe declarations before runtime policy filtering. Updates OR the old and new bundle flags; enablement changes and cached reinstalls use the cached bundle; removals retain the old bundle's flags."""
+
     has_apps: bool = Field(alias="hasApps")
     has_hooks: bool = Field(alias="hasHooks")
     has_mcps: bool = Field(alias="hasMcps")
@@ -22,6 +23,7 @@ class PluginReconcileChangedPlugin(CodexModel):
 
 class PluginReconcileResponse(CodexModel):
     """Bundle and installed-state changes observed by this pass, not a runtime-readiness acknowledgement or a cumulative diff since the client's last request. Other metadata-only changes are not listed."""
+
     changed_plugins: list[PluginReconcileChangedPlugin] = Field(alias="changedPlugins")
     """Plugins affected by bundle changes, enablement changes, or removals. Installed-state changes compare against the previous cached snapshot, including cached reinstalls. Removal hints survive cache cleanup failures; unchanged plugins are omitted."""
     failed_materialization_remote_plugin_ids: list[str] = Field(alias="failedMaterializationRemotePluginIds")

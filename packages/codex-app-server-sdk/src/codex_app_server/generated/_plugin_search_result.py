@@ -13,6 +13,7 @@ from ._plugin_summary import PluginSummary
 
 class PluginSearchResult(CodexModel):
     """The ``PluginSearchResult`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")
     plugin: PluginSummary
     marketplace_path: AbsolutePathBuf | None = Field(default=None, alias="marketplacePath")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class PluginSearchScope(OpenEnum):
     """Values of ``PluginSearchScope``."""
+
     GLOBAL = "global"
     WORKSPACE = "workspace"
     PERSONAL = "personal"

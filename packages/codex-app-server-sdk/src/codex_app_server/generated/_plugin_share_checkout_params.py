@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class PluginShareCheckoutParams(CodexModel):
     """The ``PluginShareCheckoutParams`` protocol type."""
+
     remote_plugin_id: str = Field(alias="remotePluginId")

@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class PluginShareCheckoutResponse(CodexModel):
     """The ``PluginShareCheckoutResponse`` protocol type."""
+
     marketplace_name: str = Field(alias="marketplaceName")
     marketplace_path: AbsolutePathBuf = Field(alias="marketplacePath")
     plugin_id: str = Field(alias="pluginId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class PluginShareDeleteResponse(CodexModel):
     """The ``PluginShareDeleteResponse`` protocol type."""
+

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class PluginShareDiscoverability(OpenEnum):
     """Values of ``PluginShareDiscoverability``."""
+
     LISTED = "LISTED"
     UNLISTED = "UNLISTED"
     PRIVATE = "PRIVATE"

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class PluginShareListParams(CodexModel):
     """The ``PluginShareListParams`` protocol type."""
+

@@ -13,10 +13,12 @@ from ._plugin_summary import PluginSummary
 
 class PluginShareListItem(CodexModel):
     """The ``PluginShareListItem`` protocol type."""
+
     plugin: PluginSummary
     local_plugin_path: AbsolutePathBuf | None = Field(default=None, alias="localPluginPath")
 
 
 class PluginShareListResponse(CodexModel):
     """The ``PluginShareListResponse`` protocol type."""
+
     data: list[PluginShareListItem]

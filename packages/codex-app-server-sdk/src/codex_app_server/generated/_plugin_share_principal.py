@@ -12,6 +12,7 @@ from ._plugin_share_principal_type import PluginSharePrincipalType
 
 class PluginSharePrincipalRole(OpenEnum):
     """Values of ``PluginSharePrincipalRole``."""
+
     READER = "reader"
     EDITOR = "editor"
     OWNER = "owner"
@@ -19,6 +20,7 @@ class PluginSharePrincipalRole(OpenEnum):
 
 class PluginSharePrincipal(CodexModel):
     """The ``PluginSharePrincipal`` protocol type."""
+
     name: str
     principal_id: str = Field(alias="principalId")
     principal_type: PluginSharePrincipalType = Field(alias="principalType")

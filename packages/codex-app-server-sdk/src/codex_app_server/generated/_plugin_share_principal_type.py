@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class PluginSharePrincipalType(OpenEnum):
     """Values of ``PluginSharePrincipalType``."""
+
     USER = "user"
     GROUP = "group"
     WORKSPACE = "workspace"

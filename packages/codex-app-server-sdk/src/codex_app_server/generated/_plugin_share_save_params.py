@@ -14,7 +14,8 @@ from ._plugin_share_target import PluginShareTarget
 
 class PluginShareSaveParams(CodexModel):
     """The ``PluginShareSaveParams`` protocol type."""
+
     plugin_path: AbsolutePathBuf = Field(alias="pluginPath")
-    discoverability: PluginShareDiscoverability | None = Field(default=None)
+    discoverability: PluginShareDiscoverability | None = None
     remote_plugin_id: str | None = Field(default=None, alias="remotePluginId")
     share_targets: list[PluginShareTarget] | None = Field(default=None, alias="shareTargets")

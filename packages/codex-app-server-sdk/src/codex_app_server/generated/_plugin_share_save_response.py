@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class PluginShareSaveResponse(CodexModel):
     """The ``PluginShareSaveResponse`` protocol type."""
+
     remote_plugin_id: str = Field(alias="remotePluginId")
     share_url: str = Field(alias="shareUrl")
     can_publish_to_workspace: bool | None = Field(default=None, alias="canPublishToWorkspace")

@@ -12,12 +12,14 @@ from ._plugin_share_principal_type import PluginSharePrincipalType
 
 class PluginShareTargetRole(OpenEnum):
     """Values of ``PluginShareTargetRole``."""
+
     READER = "reader"
     EDITOR = "editor"
 
 
 class PluginShareTarget(CodexModel):
     """The ``PluginShareTarget`` protocol type."""
+
     principal_id: str = Field(alias="principalId")
     principal_type: PluginSharePrincipalType = Field(alias="principalType")
     role: PluginShareTargetRole

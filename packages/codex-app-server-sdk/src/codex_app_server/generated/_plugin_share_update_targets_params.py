@@ -12,6 +12,7 @@ from ._plugin_share_target import PluginShareTarget
 
 class PluginShareUpdateDiscoverability(OpenEnum):
     """Values of ``PluginShareUpdateDiscoverability``."""
+
     UNLISTED = "UNLISTED"
     PRIVATE = "PRIVATE"
     LISTED = "LISTED"
@@ -19,6 +20,7 @@ class PluginShareUpdateDiscoverability(OpenEnum):
 
 class PluginShareUpdateTargetsParams(CodexModel):
     """The ``PluginShareUpdateTargetsParams`` protocol type."""
+
     discoverability: PluginShareUpdateDiscoverability
     remote_plugin_id: str = Field(alias="remotePluginId")
     share_targets: list[PluginShareTarget] = Field(alias="shareTargets")

@@ -11,5 +11,6 @@ from ._plugin_share_principal import PluginSharePrincipal
 
 class PluginShareUpdateTargetsResponse(CodexModel):
     """The ``PluginShareUpdateTargetsResponse`` protocol type."""
+
     discoverability: PluginShareDiscoverability
     principals: list[PluginSharePrincipal]

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class PluginSkillReadParams(CodexModel):
     """The ``PluginSkillReadParams`` protocol type."""
+
     remote_marketplace_name: str = Field(alias="remoteMarketplaceName")
     remote_plugin_id: str = Field(alias="remotePluginId")
     skill_name: str = Field(alias="skillName")

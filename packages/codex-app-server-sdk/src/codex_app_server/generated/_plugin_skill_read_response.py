@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class PluginSkillReadResponse(CodexModel):
     """The ``PluginSkillReadResponse`` protocol type."""
-    contents: str | None = Field(default=None)
+
+    contents: str | None = None

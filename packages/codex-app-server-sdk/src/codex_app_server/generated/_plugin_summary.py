@@ -17,6 +17,7 @@ from ._plugin_share_principal import PluginSharePrincipal
 
 class PluginAvailability(OpenEnum):
     """Values of ``PluginAvailability``."""
+
     DISABLED_BY_ADMIN = "DISABLED_BY_ADMIN"
     AVAILABLE = "AVAILABLE"
     """Plugin-service currently sends `"ENABLED"` for available remote plugins. Codex app-server exposes `"AVAILABLE"` in its API; the alias keeps decoding compatible with that upstream response."""
@@ -24,6 +25,7 @@ class PluginAvailability(OpenEnum):
 
 class PluginDisabledReason(OpenEnum):
     """Values of ``PluginDisabledReason``."""
+
     DISABLED_BY_ADMIN = "disabled_by_admin"
     PLAN_NOT_ELIGIBLE = "plan_not_eligible"
     REQUIRED_APP_UNAVAILABLE = "required_app_unavailable"
@@ -32,6 +34,7 @@ class PluginDisabledReason(OpenEnum):
 
 class PluginInstallPolicy(OpenEnum):
     """Values of ``PluginInstallPolicy``."""
+
     NOT_AVAILABLE = "NOT_AVAILABLE"
     AVAILABLE = "AVAILABLE"
     INSTALLED_BY_DEFAULT = "INSTALLED_BY_DEFAULT"
@@ -39,44 +42,49 @@ class PluginInstallPolicy(OpenEnum):
 
 class PluginInstallPolicySource(OpenEnum):
     """Values of ``PluginInstallPolicySource``."""
+
     WORKSPACE_SETTING = "WORKSPACE_SETTING"
     IMPLICIT_CANONICAL_APP = "IMPLICIT_CANONICAL_APP"
 
 
 class GitPluginSource(CodexModel):
-    """The ``GitPluginSource`` protocol type."""
+    """The ``type: "git"`` variant of ``PluginSource``."""
+
     type: Literal["git"] = "git"
     url: str
-    path: str | None = Field(default=None)
+    path: str | None = None
     ref_name: str | None = Field(default=None, alias="refName")
-    sha: str | None = Field(default=None)
+    sha: str | None = None
 
 
 class LocalPluginSource(CodexModel):
-    """The ``LocalPluginSource`` protocol type."""
+    """The ``type: "local"`` variant of ``PluginSource``."""
+
     path: AbsolutePathBuf
     type: Literal["local"] = "local"
 
 
 class NpmPluginSource(CodexModel):
-    """The ``NpmPluginSource`` protocol type."""
+    """The ``type: "npm"`` variant of ``PluginSource``."""
+
     package: str
     type: Literal["npm"] = "npm"
-    registry: str | None = Field(default=None)
+    registry: str | None = None
     """Optional HTTPS registry URL. Authentication stays in the user's npm config."""
-    version: str | None = Field(default=None)
+    version: str | None = None
     """Optional npm version or version range."""
 
 
 class PluginInterface(CodexModel):
     """The ``PluginInterface`` protocol type."""
+
     capabilities: list[str]
     screenshot_urls: list[str] = Field(alias="screenshotUrls")
     """Remote screenshot URLs from the plugin catalog."""
     screenshots: list[AbsolutePathBuf]
     """Local screenshot paths, resolved from the installed plugin package."""
     brand_color: str | None = Field(default=None, alias="brandColor")
-    category: str | None = Field(default=None)
+    category: str | None = None
     composer_icon: AbsolutePathBuf | None = Field(default=None, alias="composerIcon")
     """Local composer icon path, resolved from the installed plugin package."""
     composer_icon_url: str | None = Field(default=None, alias="composerIconUrl")
@@ -85,7 +93,7 @@ class PluginInterface(CodexModel):
     """Starter prompts for the plugin. Capped at 3 entries with a maximum of 512 characters per entry."""
     developer_name: str | None = Field(default=None, alias="developerName")
     display_name: str | None = Field(default=None, alias="displayName")
-    logo: AbsolutePathBuf | None = Field(default=None)
+    logo: AbsolutePathBuf | None = None
     """Local logo path, resolved from the installed plugin package."""
     logo_dark: AbsolutePathBuf | None = Field(default=None, alias="logoDark")
     """Local dark-mode logo path, resolved from the installed plugin package."""
@@ -102,11 +110,12 @@ class PluginInterface(CodexModel):
 
 class PluginShareContext(CodexModel):
     """The ``PluginShareContext`` protocol type."""
+
     remote_plugin_id: str = Field(alias="remotePluginId")
     can_publish_to_workspace: bool | None = Field(default=None, alias="canPublishToWorkspace")
     creator_account_user_id: str | None = Field(default=None, alias="creatorAccountUserId")
     creator_name: str | None = Field(default=None, alias="creatorName")
-    discoverability: PluginShareDiscoverability | None = Field(default=None)
+    discoverability: PluginShareDiscoverability | None = None
     remote_version: str | None = Field(default=None, alias="remoteVersion")
     """Version of the remote shared plugin release when available."""
     share_principals: list[PluginSharePrincipal] | None = Field(default=None, alias="sharePrincipals")
@@ -115,6 +124,7 @@ class PluginShareContext(CodexModel):
 
 class PluginSummary(CodexModel):
     """The ``PluginSummary`` protocol type."""
+
     auth_policy: PluginAuthPolicy = Field(alias="authPolicy")
     enabled: bool
     id: str
@@ -131,7 +141,7 @@ class PluginSummary(CodexModel):
     install_policy_source: PluginInstallPolicySource | None = Field(default=None, alias="installPolicySource")
     installed_at: int | None = Field(default=None, alias="installedAt")
     """Unix timestamp in seconds when the remote plugin was installed, when available."""
-    interface: PluginInterface | None = Field(default=None)
+    interface: PluginInterface | None = None
     keywords: list[str] | None = Field(default_factory=list)
     local_version: str | None = Field(default=None, alias="localVersion")
     """Version of the locally materialized plugin package when available."""
@@ -140,17 +150,19 @@ class PluginSummary(CodexModel):
     """Backend remote plugin identifier when available."""
     share_context: PluginShareContext | None = Field(default=None, alias="shareContext")
     """Remote sharing context associated with this plugin when available."""
-    version: str | None = Field(default=None)
+    version: str | None = None
     """Version advertised by the remote marketplace backend when available."""
 
 
 class RemotePluginSource(CodexModel):
     """The plugin is available in the remote catalog. Download metadata is kept server-side and is not exposed through the app-server API."""
+
     type: Literal["remote"] = "remote"
 
 
 class UnrecognizedPluginSource(CodexModel):
     """A ``PluginSource`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

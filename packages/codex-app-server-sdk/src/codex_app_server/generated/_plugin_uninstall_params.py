@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class PluginUninstallParams(CodexModel):
     """The ``PluginUninstallParams`` protocol type."""
+
     plugin_id: str = Field(alias="pluginId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class PluginUninstallResponse(CodexModel):
     """The ``PluginUninstallResponse`` protocol type."""
+

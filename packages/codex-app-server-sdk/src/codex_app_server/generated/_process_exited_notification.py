@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ProcessExitedNotification(CodexModel):
     """Final process exit notification for `process/spawn`."""
+
     exit_code: int = Field(alias="exitCode")
     """Process exit code."""
     process_handle: str = Field(alias="processHandle")
@@ -43,6 +44,7 @@ class ProcessExitedNotification(CodexModel):
 
 class ProcessExitedServerNotification(CodexModel):
     """The ``process/exited`` notification."""
+
     method: Literal["process/exited"] = "process/exited"
     params: ProcessExitedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class ProcessOutputStream(OpenEnum):
     """Stream label for `process/outputDelta` notifications."""
+
     STDOUT = "stdout"
     """stdout stream. PTY mode multiplexes terminal output here."""
     STDERR = "stderr"
@@ -21,6 +22,7 @@ class ProcessOutputStream(OpenEnum):
 
 class ProcessOutputDeltaNotification(CodexModel):
     """Base64-encoded output chunk emitted for a streaming `process/spawn` request."""
+
     cap_reached: bool = Field(alias="capReached")
     """True on the final streamed chunk for this stream when output was truncated by `outputBytesCap`."""
     delta_base64: str = Field(alias="deltaBase64")
@@ -33,6 +35,7 @@ class ProcessOutputDeltaNotification(CodexModel):
 
 class ProcessOutputDeltaServerNotification(CodexModel):
     """The ``process/outputDelta`` notification."""
+
     method: Literal["process/outputDelta"] = "process/outputDelta"
     params: ProcessOutputDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,6 +9,7 @@ from ._base import CodexModel
 
 class ProcessTerminalSize(CodexModel):
     """PTY size in character cells for `process/spawn` PTY sessions."""
+
     cols: int
     """Terminal width in character cells."""
     rows: int

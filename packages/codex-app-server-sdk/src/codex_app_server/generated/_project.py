@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class Project(CodexModel):
     """The ``Project`` protocol type."""
+
     created_at: int = Field(alias="createdAt")
     id: str
     metadata: dict[str, str]
@@ -25,4 +26,5 @@ class Project(CodexModel):
 
 class ProjectRoot(CodexModel):
     """The ``ProjectRoot`` protocol type."""
+
     path: AbsolutePathBuf

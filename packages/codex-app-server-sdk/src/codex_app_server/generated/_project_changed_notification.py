@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class ProjectChangeType(OpenEnum):
     """Values of ``ProjectChangeType``."""
+
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
@@ -20,12 +21,14 @@ class ProjectChangeType(OpenEnum):
 
 class ProjectChangedNotification(CodexModel):
     """The ``ProjectChangedNotification`` protocol type."""
+
     change_type: ProjectChangeType = Field(alias="changeType")
     project_id: str = Field(alias="projectId")
 
 
 class ProjectChangedServerNotification(CodexModel):
     """The ``project/changed`` notification."""
+
     method: Literal["project/changed"] = "project/changed"
     params: ProjectChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class ProjectSortKey(OpenEnum):
     """Values of ``ProjectSortKey``."""
+
     POSITION = "position"
     RECENCY_AT = "recencyAt"

@@ -12,6 +12,7 @@ from ._user_input import UserInput
 
 class QueuedSubmission(CodexModel):
     """The ``QueuedSubmission`` protocol type."""
+
     client_user_message_id: str = Field(alias="clientUserMessageId")
     id: str
     input: list[UserInput]

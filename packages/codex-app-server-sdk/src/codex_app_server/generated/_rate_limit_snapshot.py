@@ -12,6 +12,7 @@ from ._plan_type import PlanType
 
 class RateLimitReachedType(OpenEnum):
     """Values of ``RateLimitReachedType``."""
+
     RATE_LIMIT_REACHED = "rate_limit_reached"
     WORKSPACE_OWNER_CREDITS_DEPLETED = "workspace_owner_credits_depleted"
     WORKSPACE_MEMBER_CREDITS_DEPLETED = "workspace_member_credits_depleted"
@@ -21,29 +22,32 @@ class RateLimitReachedType(OpenEnum):
 
 class CreditsSnapshot(CodexModel):
     """The ``CreditsSnapshot`` protocol type."""
+
     has_credits: bool = Field(alias="hasCredits")
     unlimited: bool
-    balance: str | None = Field(default=None)
+    balance: str | None = None
 
 
 class RateLimitSnapshot(CodexModel):
     """The ``RateLimitSnapshot`` protocol type."""
-    credits: CreditsSnapshot | None = Field(default=None)
+
+    credits: CreditsSnapshot | None = None
     individual_limit: SpendControlLimitSnapshot | None = Field(default=None, alias="individualLimit")
     limit_id: str | None = Field(default=None, alias="limitId")
     limit_name: str | None = Field(default=None, alias="limitName")
     normal_model_slug: str | None = Field(default=None, alias="normalModelSlug")
     """Normal model whose display name and reasoning options describe this quota alias."""
     plan_type: PlanType | None = Field(default=None, alias="planType")
-    primary: RateLimitWindow | None = Field(default=None)
+    primary: RateLimitWindow | None = None
     rate_limit_reached_type: RateLimitReachedType | None = Field(default=None, alias="rateLimitReachedType")
-    secondary: RateLimitWindow | None = Field(default=None)
+    secondary: RateLimitWindow | None = None
     spend_control_reached: bool | None = Field(default=None, alias="spendControlReached")
     """Backend-reported spend-control state. `None` is unavailable, not a sparse-update recovery."""
 
 
 class RateLimitWindow(CodexModel):
     """The ``RateLimitWindow`` protocol type."""
+
     used_percent: int = Field(alias="usedPercent")
     resets_at: int | None = Field(default=None, alias="resetsAt")
     window_duration_mins: int | None = Field(default=None, alias="windowDurationMins")
@@ -51,6 +55,7 @@ class RateLimitWindow(CodexModel):
 
 class SpendControlLimitSnapshot(CodexModel):
     """The ``SpendControlLimitSnapshot`` protocol type."""
+
     limit: str
     remaining_percent: int = Field(alias="remainingPercent")
     resets_at: int = Field(alias="resetsAt")

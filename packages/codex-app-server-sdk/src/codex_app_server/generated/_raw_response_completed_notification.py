@@ -14,14 +14,16 @@ from ._token_usage_breakdown import TokenUsageBreakdown
 
 class RawResponseCompletedNotification(CodexModel):
     """Internal-only notification containing the exact usage from one upstream Responses API completion."""
+
     response_id: str = Field(alias="responseId")
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
-    usage: TokenUsageBreakdown | None = Field(default=None)
+    usage: TokenUsageBreakdown | None = None
     usage_metadata: ResponseUsageMetadata | None = Field(default=None, alias="usageMetadata")
 
 
 class ResponseUsageMetadata(CodexModel):
     """Usage metadata reported for one upstream response."""
-    amount: str | None = Field(default=None)
-    metadata: Any = Field(default=None)
+
+    amount: str | None = None
+    metadata: Any = None

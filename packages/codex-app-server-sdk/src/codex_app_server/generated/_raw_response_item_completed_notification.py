@@ -17,166 +17,186 @@ from ._reasoning_effort import ReasoningEffort
 
 class LocalShellStatus(OpenEnum):
     """Values of ``LocalShellStatus``."""
+
     COMPLETED = "completed"
     IN_PROGRESS = "in_progress"
     INCOMPLETE = "incomplete"
 
 
 class AdditionalToolsResponseItem(CodexModel):
-    """The ``AdditionalToolsResponseItem`` protocol type."""
+    """The ``type: "additional_tools"`` variant of ``ResponseItem``."""
+
     role: str
     tools: list[Any]
     type: Literal["additional_tools"] = "additional_tools"
-    id: str | None = Field(default=None)
+    id: str | None = None
 
 
 class AgentMessageResponseItem(CodexModel):
-    """The ``AgentMessageResponseItem`` protocol type."""
+    """The ``type: "agent_message"`` variant of ``ResponseItem``."""
+
     author: str
     content: list[AgentMessageInputContent]
     recipient: str
     type: Literal["agent_message"] = "agent_message"
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class CompactionResponseItem(CodexModel):
-    """The ``CompactionResponseItem`` protocol type."""
+    """The ``type: "compaction"`` variant of ``ResponseItem``."""
+
     encrypted_content: str
     type: Literal["compaction"] = "compaction"
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class CompactionTriggerResponseItem(CodexModel):
-    """The ``CompactionTriggerResponseItem`` protocol type."""
+    """The ``type: "compaction_trigger"`` variant of ``ResponseItem``."""
+
     type: Literal["compaction_trigger"] = "compaction_trigger"
 
 
 class ConfigurationReasoning(CodexModel):
     """Reasoning settings interpreted by the backend for the routed model."""
+
     effort: ReasoningEffort
 
 
 class ConfigurationUpdateResponseItem(CodexModel):
     """A durable input control interpreted by the backend at its position in history."""
+
     reasoning: ConfigurationReasoning
     type: Literal["configuration_update"] = "configuration_update"
 
 
 class ContextCompactionResponseItem(CodexModel):
-    """The ``ContextCompactionResponseItem`` protocol type."""
+    """The ``type: "context_compaction"`` variant of ``ResponseItem``."""
+
     type: Literal["context_compaction"] = "context_compaction"
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class CustomToolCallOutputResponseItem(CodexModel):
-    """The ``CustomToolCallOutputResponseItem`` protocol type."""
+    """The ``type: "custom_tool_call_output"`` variant of ``ResponseItem``."""
+
     call_id: str
     output: FunctionCallOutputBody
     type: Literal["custom_tool_call_output"] = "custom_tool_call_output"
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    name: str | None = Field(default=None)
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    name: str | None = None
 
 
 class CustomToolCallResponseItem(CodexModel):
-    """The ``CustomToolCallResponseItem`` protocol type."""
+    """The ``type: "custom_tool_call"`` variant of ``ResponseItem``."""
+
     call_id: str
     input: str
     name: str
     type: Literal["custom_tool_call"] = "custom_tool_call"
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    namespace: str | None = Field(default=None)
-    status: str | None = Field(default=None)
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    namespace: str | None = None
+    status: str | None = None
 
 
 class EncryptedContentAgentMessageInputContent(CodexModel):
-    """The ``EncryptedContentAgentMessageInputContent`` protocol type."""
+    """The ``type: "encrypted_content"`` variant of ``AgentMessageInputContent``."""
+
     encrypted_content: str
     type: Literal["encrypted_content"] = "encrypted_content"
 
 
 class ExecLocalShellAction(CodexModel):
-    """The ``ExecLocalShellAction`` protocol type."""
+    """The ``type: "exec"`` variant of ``LocalShellAction``."""
+
     command: list[str]
     type: Literal["exec"] = "exec"
-    env: dict[str, str] | None = Field(default=None)
-    timeout_ms: int | None = Field(default=None)
-    user: str | None = Field(default=None)
-    working_directory: str | None = Field(default=None)
+    env: dict[str, str] | None = None
+    timeout_ms: int | None = None
+    user: str | None = None
+    working_directory: str | None = None
 
 
 class FindInPageResponsesApiWebSearchAction(CodexModel):
-    """The ``FindInPageResponsesApiWebSearchAction`` protocol type."""
+    """The ``type: "find_in_page"`` variant of ``ResponsesApiWebSearchAction``."""
+
     type: Literal["find_in_page"] = "find_in_page"
-    pattern: str | None = Field(default=None)
-    url: str | None = Field(default=None)
+    pattern: str | None = None
+    url: str | None = None
 
 
 class FunctionCallOutputResponseItem(CodexModel):
-    """The ``FunctionCallOutputResponseItem`` protocol type."""
+    """The ``type: "function_call_output"`` variant of ``ResponseItem``."""
+
     output: FunctionCallOutputBody
     type: Literal["function_call_output"] = "function_call_output"
-    call_id: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    name: str | None = Field(default=None)
-    namespace: str | None = Field(default=None)
+    call_id: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    name: str | None = None
+    namespace: str | None = None
 
 
 class FunctionCallResponseItem(CodexModel):
-    """The ``FunctionCallResponseItem`` protocol type."""
+    """The ``type: "function_call"`` variant of ``ResponseItem``."""
+
     arguments: str
     call_id: str
     name: str
     type: Literal["function_call"] = "function_call"
-    encrypted_content: str | None = Field(default=None)
-    encrypted_function_args: list[str] | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    namespace: str | None = Field(default=None)
-    status: str | None = Field(default=None)
+    encrypted_content: str | None = None
+    encrypted_function_args: list[str] | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    namespace: str | None = None
+    status: str | None = None
 
 
 class ImageGenerationCallResponseItem(CodexModel):
-    """The ``ImageGenerationCallResponseItem`` protocol type."""
+    """The ``type: "image_generation_call"`` variant of ``ResponseItem``."""
+
     result: str
     status: str
     type: Literal["image_generation_call"] = "image_generation_call"
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    revised_prompt: str | None = Field(default=None)
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    revised_prompt: str | None = None
 
 
 class InputAudioContentItem(CodexModel):
     """Inline audio data or an uploaded file loaded by the Responses API."""
+
     type: Literal["input_audio"] = "input_audio"
-    audio_url: str | None = Field(default=None)
-    file_id: str | None = Field(default=None)
+    audio_url: str | None = None
+    file_id: str | None = None
 
 
 class InputImageContentItem(CodexModel):
-    """The ``InputImageContentItem`` protocol type."""
+    """The ``type: "input_image"`` variant of ``ContentItem``."""
+
     type: Literal["input_image"] = "input_image"
-    detail: ImageDetail | None = Field(default=None)
-    file_id: str | None = Field(default=None)
-    image_url: str | None = Field(default=None)
+    detail: ImageDetail | None = None
+    file_id: str | None = None
+    image_url: str | None = None
 
 
 class InputTextAgentMessageInputContent(CodexModel):
-    """The ``InputTextAgentMessageInputContent`` protocol type."""
+    """The ``type: "input_text"`` variant of ``AgentMessageInputContent``."""
+
     text: str
     type: Literal["input_text"] = "input_text"
 
 
 class InputTextContentItem(CodexModel):
-    """The ``InputTextContentItem`` protocol type."""
+    """The ``type: "input_text"`` variant of ``ContentItem``."""
+
     text: str
     type: Literal["input_text"] = "input_text"
 
@@ -186,166 +206,189 @@ class InternalChatMessageMetadataPassthrough(CodexModel):
 
     Responses API strongly types this payload. Do not modify it without first getting API approval and making the corresponding Responses API change.
     """
-    turn_id: str | None = Field(default=None)
+
+    turn_id: str | None = None
 
 
 class LocalShellCallResponseItem(CodexModel):
-    """The ``LocalShellCallResponseItem`` protocol type."""
+    """The ``type: "local_shell_call"`` variant of ``ResponseItem``."""
+
     action: LocalShellAction
     status: LocalShellStatus
     type: Literal["local_shell_call"] = "local_shell_call"
-    call_id: str | None = Field(default=None)
+    call_id: str | None = None
     """Set when using the Responses API."""
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
+    encrypted_content: str | None = None
+    id: str | None = None
     """Legacy id field retained for compatibility with older payloads."""
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class MessageResponseItem(CodexModel):
-    """The ``MessageResponseItem`` protocol type."""
+    """The ``type: "message"`` variant of ``ResponseItem``."""
+
     content: list[ContentItem]
     role: str
     type: Literal["message"] = "message"
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    phase: MessagePhase | None = Field(default=None)
-    status: str | None = Field(default=None)
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    phase: MessagePhase | None = None
+    status: str | None = None
 
 
 class OpenPageResponsesApiWebSearchAction(CodexModel):
-    """The ``OpenPageResponsesApiWebSearchAction`` protocol type."""
+    """The ``type: "open_page"`` variant of ``ResponsesApiWebSearchAction``."""
+
     type: Literal["open_page"] = "open_page"
-    url: str | None = Field(default=None)
+    url: str | None = None
 
 
 class OtherResponseItem(CodexModel):
-    """The ``OtherResponseItem`` protocol type."""
+    """The ``type: "other"`` variant of ``ResponseItem``."""
+
     type: Literal["other"] = "other"
 
 
 class OtherResponsesApiWebSearchAction(CodexModel):
-    """The ``OtherResponsesApiWebSearchAction`` protocol type."""
+    """The ``type: "other"`` variant of ``ResponsesApiWebSearchAction``."""
+
     type: Literal["other"] = "other"
 
 
 class OutputTextContentItem(CodexModel):
-    """The ``OutputTextContentItem`` protocol type."""
+    """The ``type: "output_text"`` variant of ``ContentItem``."""
+
     text: str
     type: Literal["output_text"] = "output_text"
-    annotations: list[Any] | None = Field(default=None)
-    logprobs: list[Any] | None = Field(default=None)
+    annotations: list[Any] | None = None
+    logprobs: list[Any] | None = None
 
 
 class RawResponseItemCompletedNotification(CodexModel):
     """The ``RawResponseItemCompletedNotification`` protocol type."""
+
     item: ResponseItem
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
 
 
 class ReasoningResponseItem(CodexModel):
-    """The ``ReasoningResponseItem`` protocol type."""
+    """The ``type: "reasoning"`` variant of ``ResponseItem``."""
+
     summary: list[ReasoningItemReasoningSummary]
     type: Literal["reasoning"] = "reasoning"
-    content: list[ReasoningItemContent] | None = Field(default=None)
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    content: list[ReasoningItemContent] | None = None
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class ReasoningTextReasoningItemContent(CodexModel):
-    """The ``ReasoningTextReasoningItemContent`` protocol type."""
+    """The ``type: "reasoning_text"`` variant of ``ReasoningItemContent``."""
+
     text: str
     type: Literal["reasoning_text"] = "reasoning_text"
 
 
 class SearchResponsesApiWebSearchAction(CodexModel):
-    """The ``SearchResponsesApiWebSearchAction`` protocol type."""
+    """The ``type: "search"`` variant of ``ResponsesApiWebSearchAction``."""
+
     type: Literal["search"] = "search"
-    queries: list[str] | None = Field(default=None)
-    query: str | None = Field(default=None)
+    queries: list[str] | None = None
+    query: str | None = None
 
 
 class SummaryTextReasoningItemReasoningSummary(CodexModel):
-    """The ``SummaryTextReasoningItemReasoningSummary`` protocol type."""
+    """The ``type: "summary_text"`` variant of ``ReasoningItemReasoningSummary``."""
+
     text: str
     type: Literal["summary_text"] = "summary_text"
 
 
 class TextReasoningItemContent(CodexModel):
-    """The ``TextReasoningItemContent`` protocol type."""
+    """The ``type: "text"`` variant of ``ReasoningItemContent``."""
+
     text: str
     type: Literal["text"] = "text"
 
 
 class ToolSearchCallResponseItem(CodexModel):
-    """The ``ToolSearchCallResponseItem`` protocol type."""
+    """The ``type: "tool_search_call"`` variant of ``ResponseItem``."""
+
     arguments: Any
     execution: str
     type: Literal["tool_search_call"] = "tool_search_call"
-    call_id: str | None = Field(default=None)
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    status: str | None = Field(default=None)
+    call_id: str | None = None
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    status: str | None = None
 
 
 class ToolSearchOutputResponseItem(CodexModel):
-    """The ``ToolSearchOutputResponseItem`` protocol type."""
+    """The ``type: "tool_search_output"`` variant of ``ResponseItem``."""
+
     execution: str
     status: str
     tools: list[Any]
     type: Literal["tool_search_output"] = "tool_search_output"
-    call_id: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
+    call_id: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
 
 
 class UnrecognizedAgentMessageInputContent(CodexModel):
     """A ``AgentMessageInputContent`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedContentItem(CodexModel):
     """A ``ContentItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedLocalShellAction(CodexModel):
     """A ``LocalShellAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedReasoningItemContent(CodexModel):
     """A ``ReasoningItemContent`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedReasoningItemReasoningSummary(CodexModel):
     """A ``ReasoningItemReasoningSummary`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedResponseItem(CodexModel):
     """A ``ResponseItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedResponsesApiWebSearchAction(CodexModel):
     """A ``ResponsesApiWebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class WebSearchCallResponseItem(CodexModel):
-    """The ``WebSearchCallResponseItem`` protocol type."""
+    """The ``type: "web_search_call"`` variant of ``ResponseItem``."""
+
     type: Literal["web_search_call"] = "web_search_call"
-    action: ResponsesApiWebSearchAction | None = Field(default=None)
-    encrypted_content: str | None = Field(default=None)
-    id: str | None = Field(default=None)
-    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = Field(default=None)
-    status: str | None = Field(default=None)
+    action: ResponsesApiWebSearchAction | None = None
+    encrypted_content: str | None = None
+    id: str | None = None
+    internal_chat_message_metadata_passthrough: InternalChatMessageMetadataPassthrough | None = None
+    status: str | None = None
 
 
 AgentMessageInputContent: TypeAlias = Annotated[

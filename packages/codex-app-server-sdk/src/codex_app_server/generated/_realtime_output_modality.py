@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class RealtimeOutputModality(OpenEnum):
     """Values of ``RealtimeOutputModality``."""
+
     TEXT = "text"
     AUDIO = "audio"

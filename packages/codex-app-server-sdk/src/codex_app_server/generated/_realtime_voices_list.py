@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class RealtimeVoice(OpenEnum):
     """Values of ``RealtimeVoice``."""
+
     ALLOY = "alloy"
     ARBOR = "arbor"
     ASH = "ash"
@@ -50,6 +51,7 @@ class RealtimeVoice(OpenEnum):
 
 class RealtimeVoicesList(CodexModel):
     """The ``RealtimeVoicesList`` protocol type."""
+
     default_v1: RealtimeVoice = Field(alias="defaultV1")
     default_v2: RealtimeVoice = Field(alias="defaultV2")
     v1: list[RealtimeVoice]

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ReasoningSummary(OpenEnum):
     """A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries"""
+
     AUTO = "auto"
     CONCISE = "concise"
     DETAILED = "detailed"

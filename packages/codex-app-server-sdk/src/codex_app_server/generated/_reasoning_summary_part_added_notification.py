@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemReasoningSummaryPartAddedServerNotification(CodexModel):
     """The ``item/reasoning/summaryPartAdded`` notification."""
+
     method: Literal["item/reasoning/summaryPartAdded"] = "item/reasoning/summaryPartAdded"
     params: ReasoningSummaryPartAddedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemReasoningSummaryPartAddedServerNotification(CodexModel):
 
 class ReasoningSummaryPartAddedNotification(CodexModel):
     """The ``ReasoningSummaryPartAddedNotification`` protocol type."""
+
     item_id: str = Field(alias="itemId")
     summary_index: int = Field(alias="summaryIndex")
     thread_id: str = Field(alias="threadId")

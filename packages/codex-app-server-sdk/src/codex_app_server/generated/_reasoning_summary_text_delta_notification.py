@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemReasoningSummaryTextDeltaServerNotification(CodexModel):
     """The ``item/reasoning/summaryTextDelta`` notification."""
+
     method: Literal["item/reasoning/summaryTextDelta"] = "item/reasoning/summaryTextDelta"
     params: ReasoningSummaryTextDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemReasoningSummaryTextDeltaServerNotification(CodexModel):
 
 class ReasoningSummaryTextDeltaNotification(CodexModel):
     """The ``ReasoningSummaryTextDeltaNotification`` protocol type."""
+
     delta: str
     item_id: str = Field(alias="itemId")
     summary_index: int = Field(alias="summaryIndex")

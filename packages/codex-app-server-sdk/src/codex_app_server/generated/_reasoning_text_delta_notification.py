@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemReasoningTextDeltaServerNotification(CodexModel):
     """The ``item/reasoning/textDelta`` notification."""
+
     method: Literal["item/reasoning/textDelta"] = "item/reasoning/textDelta"
     params: ReasoningTextDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemReasoningTextDeltaServerNotification(CodexModel):
 
 class ReasoningTextDeltaNotification(CodexModel):
     """The ``ReasoningTextDeltaNotification`` protocol type."""
+
     content_index: int = Field(alias="contentIndex")
     delta: str
     item_id: str = Field(alias="itemId")

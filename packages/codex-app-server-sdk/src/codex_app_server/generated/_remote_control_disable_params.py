@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class RemoteControlDisableParams(CodexModel):
     """The ``RemoteControlDisableParams`` protocol type."""
-    ephemeral: bool | None = Field(default=None)
+
+    ephemeral: bool | None = None

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class RemoteControlEnableParams(CodexModel):
     """The ``RemoteControlEnableParams`` protocol type."""
-    ephemeral: bool | None = Field(default=None)
+
+    ephemeral: bool | None = None

@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class RemoteControlConnectionStatus(OpenEnum):
     """Values of ``RemoteControlConnectionStatus``."""
+
     DISABLED = "disabled"
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -21,6 +22,7 @@ class RemoteControlConnectionStatus(OpenEnum):
 
 class RemoteControlStatusChangedNotification(CodexModel):
     """Current remote-control connection status and remote identity exposed to clients."""
+
     installation_id: str = Field(alias="installationId")
     server_name: str = Field(alias="serverName")
     status: RemoteControlConnectionStatus
@@ -29,6 +31,7 @@ class RemoteControlStatusChangedNotification(CodexModel):
 
 class RemoteControlStatusChangedServerNotification(CodexModel):
     """The ``remoteControl/status/changed`` notification."""
+
     method: Literal["remoteControl/status/changed"] = "remoteControl/status/changed"
     params: RemoteControlStatusChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,5 +13,6 @@ from ._additional_network_permissions import AdditionalNetworkPermissions
 
 class RequestPermissionProfile(CodexModel):
     """The ``RequestPermissionProfile`` protocol type."""
+
     file_system: AdditionalFileSystemPermissions | None = Field(default=None, alias="fileSystem")
-    network: AdditionalNetworkPermissions | None = Field(default=None)
+    network: AdditionalNetworkPermissions | None = None

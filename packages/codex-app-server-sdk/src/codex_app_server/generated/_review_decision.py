@@ -14,6 +14,7 @@ from ._network_policy_amendment import NetworkPolicyAmendment
 
 class ReviewDecisionValue(OpenEnum):
     """Values of ``ReviewDecisionValue``."""
+
     APPROVED = "approved"
     """User has approved this command and the agent should execute it."""
     APPROVED_FOR_SESSION = "approved_for_session"
@@ -28,31 +29,37 @@ class ReviewDecisionValue(OpenEnum):
 
 class ApprovedExecpolicyAmendmentReviewDecision(CodexModel):
     """User has approved this command and wants to apply the proposed execpolicy amendment so future matching commands are permitted."""
+
     approved_execpolicy_amendment: ApprovedExecpolicyAmendmentReviewDecisionApprovedExecpolicyAmendment
 
 
 class ApprovedExecpolicyAmendmentReviewDecisionApprovedExecpolicyAmendment(CodexModel):
     """The ``ApprovedExecpolicyAmendmentReviewDecisionApprovedExecpolicyAmendment`` protocol type."""
+
     proposed_execpolicy_amendment: list[str]
 
 
 class DeniedReviewDecision(CodexModel):
     """User has denied this command and the agent should not execute it, but it should continue the session and try something else."""
+
     denied: DeniedReviewDecisionDenied
 
 
 class DeniedReviewDecisionDenied(CodexModel):
     """The ``DeniedReviewDecisionDenied`` protocol type."""
+
     rejection: str
 
 
 class NetworkPolicyAmendmentReviewDecision(CodexModel):
     """User chose to persist a network policy rule (allow/deny) for future requests to the same host."""
+
     network_policy_amendment: NetworkPolicyAmendmentReviewDecisionNetworkPolicyAmendment
 
 
 class NetworkPolicyAmendmentReviewDecisionNetworkPolicyAmendment(CodexModel):
     """The ``NetworkPolicyAmendmentReviewDecisionNetworkPolicyAmendment`` protocol type."""
+
     network_policy_amendment: NetworkPolicyAmendment
 
 

@@ -13,44 +13,51 @@ from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
 class ReviewDelivery(OpenEnum):
     """Values of ``ReviewDelivery``."""
+
     INLINE = "inline"
 
 
 class BaseBranchReviewTarget(CodexModel):
     """Review changes between the current branch and the given base branch."""
+
     branch: str
     type: Literal["baseBranch"] = "baseBranch"
 
 
 class CommitReviewTarget(CodexModel):
     """Review the changes introduced by a specific commit."""
+
     sha: str
     type: Literal["commit"] = "commit"
-    title: str | None = Field(default=None)
+    title: str | None = None
     """Optional human-readable label (e.g., commit subject) for UIs."""
 
 
 class CustomReviewTarget(CodexModel):
     """Arbitrary instructions, equivalent to the old free-form prompt."""
+
     instructions: str
     type: Literal["custom"] = "custom"
 
 
 class ReviewStartParams(CodexModel):
     """The ``ReviewStartParams`` protocol type."""
+
     target: ReviewTarget
     thread_id: str = Field(alias="threadId")
-    delivery: ReviewDelivery | None = Field(default=None)
+    delivery: ReviewDelivery | None = None
     """Reviews run inline on the supplied thread. Omit this field or pass `inline`. To review on a separate thread, start a thread first and use its id."""
 
 
 class UncommittedChangesReviewTarget(CodexModel):
     """Review the working tree: staged, unstaged, and untracked files."""
+
     type: Literal["uncommittedChanges"] = "uncommittedChanges"
 
 
 class UnrecognizedReviewTarget(CodexModel):
     """A ``ReviewTarget`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -12,6 +12,7 @@ from ._turn import Turn
 
 class ReviewStartResponse(CodexModel):
     """The ``ReviewStartResponse`` protocol type."""
+
     review_thread_id: str = Field(alias="reviewThreadId")
     """The thread id supplied to `review/start`."""
     turn: Turn

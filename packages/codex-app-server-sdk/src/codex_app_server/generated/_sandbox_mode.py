@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class SandboxMode(OpenEnum):
     """Values of ``SandboxMode``."""
+
     READ_ONLY = "read-only"
     WORKSPACE_WRITE = "workspace-write"
     DANGER_FULL_ACCESS = "danger-full-access"

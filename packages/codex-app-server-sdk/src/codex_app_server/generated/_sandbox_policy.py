@@ -14,34 +14,40 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class NetworkAccess(OpenEnum):
     """Values of ``NetworkAccess``."""
+
     RESTRICTED = "restricted"
     ENABLED = "enabled"
 
 
 class DangerFullAccessSandboxPolicy(CodexModel):
-    """The ``DangerFullAccessSandboxPolicy`` protocol type."""
+    """The ``type: "dangerFullAccess"`` variant of ``SandboxPolicy``."""
+
     type: Literal["dangerFullAccess"] = "dangerFullAccess"
 
 
 class ExternalSandboxSandboxPolicy(CodexModel):
-    """The ``ExternalSandboxSandboxPolicy`` protocol type."""
+    """The ``type: "externalSandbox"`` variant of ``SandboxPolicy``."""
+
     type: Literal["externalSandbox"] = "externalSandbox"
     network_access: NetworkAccess | None = Field(default="restricted", validate_default=True, alias="networkAccess")
 
 
 class ReadOnlySandboxPolicy(CodexModel):
-    """The ``ReadOnlySandboxPolicy`` protocol type."""
+    """The ``type: "readOnly"`` variant of ``SandboxPolicy``."""
+
     type: Literal["readOnly"] = "readOnly"
     network_access: bool | None = Field(default=False, alias="networkAccess")
 
 
 class UnrecognizedSandboxPolicy(CodexModel):
     """A ``SandboxPolicy`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class WorkspaceWriteSandboxPolicy(CodexModel):
-    """The ``WorkspaceWriteSandboxPolicy`` protocol type."""
+    """The ``type: "workspaceWrite"`` variant of ``SandboxPolicy``."""
+
     type: Literal["workspaceWrite"] = "workspaceWrite"
     exclude_slash_tmp: bool | None = Field(default=False, alias="excludeSlashTmp")
     exclude_tmpdir_env_var: bool | None = Field(default=False, alias="excludeTmpdirEnvVar")

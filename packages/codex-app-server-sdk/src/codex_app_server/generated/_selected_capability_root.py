@@ -13,6 +13,7 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 class EnvironmentCapabilityRootLocation(CodexModel):
     """A path owned by an execution environment."""
+
     environment_id: str = Field(alias="environmentId")
     path: str
     """Absolute path for the root in the selected environment."""
@@ -21,6 +22,7 @@ class EnvironmentCapabilityRootLocation(CodexModel):
 
 class SelectedCapabilityRoot(CodexModel):
     """A user-selected root that can expose one or more runtime capabilities."""
+
     id: str
     """Stable identifier supplied by the capability selection platform."""
     location: CapabilityRootLocation
@@ -29,6 +31,7 @@ class SelectedCapabilityRoot(CodexModel):
 
 class UnrecognizedCapabilityRootLocation(CodexModel):
     """A ``CapabilityRootLocation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -11,10 +11,12 @@ from ._base import CodexModel, OpenEnum
 
 class AddCreditsNudgeCreditType(OpenEnum):
     """Values of ``AddCreditsNudgeCreditType``."""
+
     CREDITS = "credits"
     USAGE_LIMIT = "usage_limit"
 
 
 class SendAddCreditsNudgeEmailParams(CodexModel):
     """The ``SendAddCreditsNudgeEmailParams`` protocol type."""
+
     credit_type: AddCreditsNudgeCreditType = Field(alias="creditType")

@@ -9,10 +9,12 @@ from ._base import CodexModel, OpenEnum
 
 class AddCreditsNudgeEmailStatus(OpenEnum):
     """Values of ``AddCreditsNudgeEmailStatus``."""
+
     SENT = "sent"
     COOLDOWN_ACTIVE = "cooldown_active"
 
 
 class SendAddCreditsNudgeEmailResponse(CodexModel):
     """The ``SendAddCreditsNudgeEmailResponse`` protocol type."""
+
     status: AddCreditsNudgeEmailStatus

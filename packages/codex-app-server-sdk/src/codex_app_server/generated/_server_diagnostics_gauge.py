@@ -9,5 +9,6 @@ from ._base import CodexModel
 
 class ServerDiagnosticsGauge(CodexModel):
     """The ``ServerDiagnosticsGauge`` protocol type."""
+
     name: str
     value: int

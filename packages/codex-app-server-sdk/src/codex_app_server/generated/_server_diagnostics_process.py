@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ServerDiagnosticsProcess(CodexModel):
     """The ``ServerDiagnosticsProcess`` protocol type."""
+
     id: int
     physical_footprint_bytes: int | None = Field(default=None, alias="physicalFootprintBytes")
     resident_memory_bytes: int | None = Field(default=None, alias="residentMemoryBytes")

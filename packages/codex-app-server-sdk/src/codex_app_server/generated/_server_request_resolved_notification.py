@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ServerRequestResolvedNotification(CodexModel):
     """The ``ServerRequestResolvedNotification`` protocol type."""
+
     request_id: RequestId = Field(alias="requestId")
     thread_id: str = Field(alias="threadId")
 
 
 class ServerRequestResolvedServerNotification(CodexModel):
     """The ``serverRequest/resolved`` notification."""
+
     method: Literal["serverRequest/resolved"] = "serverRequest/resolved"
     params: ServerRequestResolvedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -12,6 +12,7 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class SkillInterface(CodexModel):
     """The ``SkillInterface`` protocol type."""
+
     brand_color: str | None = Field(default=None, alias="brandColor")
     default_prompt: str | None = Field(default=None, alias="defaultPrompt")
     display_name: str | None = Field(default=None, alias="displayName")

@@ -18,8 +18,10 @@ class SkillsChangedNotification(CodexModel):
     """
 
 
+
 class SkillsChangedServerNotification(CodexModel):
     """The ``skills/changed`` notification."""
+
     method: Literal["skills/changed"] = "skills/changed"
     params: SkillsChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._absolute_path_buf import AbsolutePathBuf
 
 
 class SkillsConfigWriteParams(CodexModel):
     """The ``SkillsConfigWriteParams`` protocol type."""
+
     enabled: bool
-    name: str | None = Field(default=None)
+    name: str | None = None
     """Name-based selector."""
-    path: AbsolutePathBuf | None = Field(default=None)
+    path: AbsolutePathBuf | None = None
     """Path-based selector."""

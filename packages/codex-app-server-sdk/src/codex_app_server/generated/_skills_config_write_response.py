@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class SkillsConfigWriteResponse(CodexModel):
     """The ``SkillsConfigWriteResponse`` protocol type."""
+
     effective_enabled: bool = Field(alias="effectiveEnabled")

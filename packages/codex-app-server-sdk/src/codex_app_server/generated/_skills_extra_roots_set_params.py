@@ -12,4 +12,5 @@ from ._absolute_path_buf import AbsolutePathBuf
 
 class SkillsExtraRootsSetParams(CodexModel):
     """The ``SkillsExtraRootsSetParams`` protocol type."""
+
     extra_roots: list[AbsolutePathBuf] = Field(alias="extraRoots")

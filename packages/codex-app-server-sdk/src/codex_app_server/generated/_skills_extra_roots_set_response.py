@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class SkillsExtraRootsSetResponse(CodexModel):
     """The ``SkillsExtraRootsSetResponse`` protocol type."""
+

@@ -11,7 +11,8 @@ from ._base import CodexModel
 
 class SkillsListParams(CodexModel):
     """The ``SkillsListParams`` protocol type."""
-    cwds: list[str] | None = Field(default=None)
+
+    cwds: list[str] | None = None
     """When empty, defaults to the current session working directory."""
     force_reload: bool | None = Field(default=None, alias="forceReload")
     """When true, bypass the skills cache and re-scan skills from disk."""

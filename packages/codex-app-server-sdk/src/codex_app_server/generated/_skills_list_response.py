@@ -13,6 +13,7 @@ from ._skill_interface import SkillInterface
 
 class SkillScope(OpenEnum):
     """Values of ``SkillScope``."""
+
     USER = "user"
     REPO = "repo"
     SYSTEM = "system"
@@ -21,24 +22,27 @@ class SkillScope(OpenEnum):
 
 class SkillDependencies(CodexModel):
     """The ``SkillDependencies`` protocol type."""
+
     tools: list[SkillToolDependency]
 
 
 class SkillErrorInfo(CodexModel):
     """The ``SkillErrorInfo`` protocol type."""
+
     message: str
     path: str
 
 
 class SkillMetadata(CodexModel):
     """The ``SkillMetadata`` protocol type."""
+
     description: str
     enabled: bool
     name: str
     path: LegacyAppPathString
     scope: SkillScope
-    dependencies: SkillDependencies | None = Field(default=None)
-    interface: SkillInterface | None = Field(default=None)
+    dependencies: SkillDependencies | None = None
+    interface: SkillInterface | None = None
     plugin_id: str | None = Field(default=None, alias="pluginId")
     """Owning plugin ID, matching `PluginSummary.id`, when known."""
     short_description: str | None = Field(default=None, alias="shortDescription")
@@ -47,16 +51,18 @@ class SkillMetadata(CodexModel):
 
 class SkillToolDependency(CodexModel):
     """The ``SkillToolDependency`` protocol type."""
+
     type: str
     value: str
-    command: str | None = Field(default=None)
-    description: str | None = Field(default=None)
-    transport: str | None = Field(default=None)
-    url: str | None = Field(default=None)
+    command: str | None = None
+    description: str | None = None
+    transport: str | None = None
+    url: str | None = None
 
 
 class SkillsListEntry(CodexModel):
     """The ``SkillsListEntry`` protocol type."""
+
     cwd: str
     errors: list[SkillErrorInfo]
     skills: list[SkillMetadata]
@@ -64,4 +70,5 @@ class SkillsListEntry(CodexModel):
 
 class SkillsListResponse(CodexModel):
     """The ``SkillsListResponse`` protocol type."""
+
     data: list[SkillsListEntry]

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class SortDirection(OpenEnum):
     """Values of ``SortDirection``."""
+
     ASC = "asc"
     DESC = "desc"

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class AutoApprovalReviewStrictReviewRequiredServerNotification(CodexModel):
     """The ``autoApprovalReview/strictReviewRequired`` notification."""
+
     method: Literal["autoApprovalReview/strictReviewRequired"] = "autoApprovalReview/strictReviewRequired"
     params: StrictReviewRequiredNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class AutoApprovalReviewStrictReviewRequiredServerNotification(CodexModel):
 
 class StrictReviewRequiredNotification(CodexModel):
     """The ``StrictReviewRequiredNotification`` protocol type."""
+
     started_at_ms: int = Field(alias="startedAtMs")
     """Unix timestamp (in milliseconds) when this review started."""
     thread_id: str = Field(alias="threadId")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ItemCommandExecutionTerminalInteractionServerNotification(CodexModel):
     """The ``item/commandExecution/terminalInteraction`` notification."""
+
     method: Literal["item/commandExecution/terminalInteraction"] = "item/commandExecution/terminalInteraction"
     params: TerminalInteractionNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -21,6 +22,7 @@ class ItemCommandExecutionTerminalInteractionServerNotification(CodexModel):
 
 class TerminalInteractionNotification(CodexModel):
     """The ``TerminalInteractionNotification`` protocol type."""
+
     item_id: str = Field(alias="itemId")
     process_id: str = Field(alias="processId")
     stdin: str

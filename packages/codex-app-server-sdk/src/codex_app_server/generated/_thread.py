@@ -20,6 +20,7 @@ from ._turn import Turn
 
 class SessionSourceValue(OpenEnum):
     """Values of ``SessionSourceValue``."""
+
     CLI = "cli"
     VSCODE = "vscode"
     EXEC = "exec"
@@ -29,6 +30,7 @@ class SessionSourceValue(OpenEnum):
 
 class SubAgentSourceValue(OpenEnum):
     """Values of ``SubAgentSourceValue``."""
+
     REVIEW = "review"
     COMPACT = "compact"
     MEMORY_CONSOLIDATION = "memory_consolidation"
@@ -36,34 +38,40 @@ class SubAgentSourceValue(OpenEnum):
 
 class ThreadHistoryMode(OpenEnum):
     """Values of ``ThreadHistoryMode``."""
+
     LEGACY = "legacy"
     PAGINATED = "paginated"
 
 
 class CustomSessionSource(CodexModel):
     """The ``CustomSessionSource`` protocol type."""
+
     custom: str
 
 
 class GitInfo(CodexModel):
     """The ``GitInfo`` protocol type."""
-    branch: str | None = Field(default=None)
+
+    branch: str | None = None
     origin_url: str | None = Field(default=None, alias="originUrl")
-    sha: str | None = Field(default=None)
+    sha: str | None = None
 
 
 class OtherSubAgentSource(CodexModel):
     """The ``OtherSubAgentSource`` protocol type."""
+
     other: str
 
 
 class SubAgentSessionSource(CodexModel):
     """The ``SubAgentSessionSource`` protocol type."""
+
     sub_agent: SubAgentSource = Field(alias="subAgent")
 
 
 class Thread(CodexModel):
     """The ``Thread`` protocol type."""
+
     cli_version: str = Field(alias="cliVersion")
     """Version of the CLI that created the thread."""
     created_at: int = Field(alias="createdAt")
@@ -100,21 +108,21 @@ class Thread(CodexModel):
     """Optional Git metadata captured when the thread was created."""
     history_mode: ThreadHistoryMode | None = Field(default="legacy", validate_default=True, alias="historyMode")
     """Persisted thread history contract selected when this thread was created."""
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Current configured model when loaded, otherwise the latest persisted model. Null when unavailable. This is not per-turn execution telemetry."""
-    name: str | None = Field(default=None)
+    name: str | None = None
     """Optional user-facing thread title."""
-    originator: str | None = Field(default=None)
+    originator: str | None = None
     """Originator recorded when the thread was created, independent of its current client or executor. Null when the recorded originator is unavailable."""
     parent_thread_id: str | None = Field(default=None, alias="parentThreadId")
     """The ID of the parent thread. This will only be set if this thread is a subagent."""
-    path: str | None = Field(default=None)
+    path: str | None = None
     """[UNSTABLE] Path to the thread on disk."""
     reasoning_effort: ReasoningEffort | None = Field(default=None, alias="reasoningEffort")
     """Current configured reasoning effort when loaded, otherwise the latest persisted effort. Null when unset or unavailable. This is not per-turn execution telemetry."""
     recency_at: int | None = Field(default=None, alias="recencyAt")
     """Unix timestamp (in seconds) used for thread recency ordering."""
-    section: ThreadSection | None = Field(default=None)
+    section: ThreadSection | None = None
     """The independently persisted section selected for this thread, if any."""
     section_entered_at: int | None = Field(default=None, alias="sectionEnteredAt")
     """Unix timestamp in seconds when the thread entered its current section."""
@@ -124,16 +132,18 @@ class Thread(CodexModel):
 
 class ThreadSpawnSubAgentSource(CodexModel):
     """The ``ThreadSpawnSubAgentSource`` protocol type."""
+
     thread_spawn: ThreadSpawnSubAgentSourceThreadSpawn
 
 
 class ThreadSpawnSubAgentSourceThreadSpawn(CodexModel):
     """The ``ThreadSpawnSubAgentSourceThreadSpawn`` protocol type."""
+
     depth: int
     parent_thread_id: ThreadId
-    agent_nickname: str | None = Field(default=None)
-    agent_path: AgentPath | None = Field(default=None)
-    agent_role: str | None = Field(default=None)
+    agent_nickname: str | None = None
+    agent_path: AgentPath | None = None
+    agent_role: str | None = None
 
 
 AgentPath: TypeAlias = str

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadApproveGuardianDeniedActionParams(CodexModel):
     """The ``ThreadApproveGuardianDeniedActionParams`` protocol type."""
+
     event: Any
     """Serialized `codex_protocol::protocol::GuardianAssessmentEvent`."""
     thread_id: str = Field(alias="threadId")

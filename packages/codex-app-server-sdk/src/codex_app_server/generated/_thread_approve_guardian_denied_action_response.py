@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadApproveGuardianDeniedActionResponse(CodexModel):
     """The ``ThreadApproveGuardianDeniedActionResponse`` protocol type."""
+

@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadArchiveParams(CodexModel):
     """The ``ThreadArchiveParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

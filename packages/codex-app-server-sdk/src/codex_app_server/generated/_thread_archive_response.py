@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadArchiveResponse(CodexModel):
     """The ``ThreadArchiveResponse`` protocol type."""
+

@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadArchivedNotification(CodexModel):
     """The ``ThreadArchivedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadArchivedServerNotification(CodexModel):
     """The ``thread/archived`` notification."""
+
     method: Literal["thread/archived"] = "thread/archived"
     params: ThreadArchivedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadAttachment(CodexModel):
     """An independently persisted attachment associated with a thread."""
+
     attachment_type: str = Field(alias="attachmentType")
     created_at: int = Field(alias="createdAt")
     id: str

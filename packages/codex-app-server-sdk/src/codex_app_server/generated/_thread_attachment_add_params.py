@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadAttachmentAddParams(CodexModel):
     """Parameters for creating or locating an attachment on its owning thread."""
+
     attachment_type: str = Field(alias="attachmentType")
     identity_key: str = Field(alias="identityKey")
     payload: Any

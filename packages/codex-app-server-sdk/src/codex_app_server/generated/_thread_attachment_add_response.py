@@ -10,11 +10,13 @@ from ._thread_attachment import ThreadAttachment
 
 class ThreadAttachmentAddOutcome(OpenEnum):
     """Result of attempting to associate an attachment with a thread."""
+
     CREATED = "created"
     EXISTING = "existing"
 
 
 class ThreadAttachmentAddResponse(CodexModel):
     """The created or existing attachment."""
+
     attachment: ThreadAttachment
     outcome: ThreadAttachmentAddOutcome

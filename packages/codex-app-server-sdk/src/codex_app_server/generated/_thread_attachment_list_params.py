@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadAttachmentListParams(CodexModel):
     """Parameters for listing attachments from one thread."""
+
     thread_id: str = Field(alias="threadId")
-    cursor: str | None = Field(default=None)
-    limit: int | None = Field(default=None)
+    cursor: str | None = None
+    limit: int | None = None

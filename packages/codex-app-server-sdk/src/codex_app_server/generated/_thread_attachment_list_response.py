@@ -12,5 +12,6 @@ from ._thread_attachment import ThreadAttachment
 
 class ThreadAttachmentListResponse(CodexModel):
     """One page of attachments associated with the requested thread."""
+
     data: list[ThreadAttachment]
     next_cursor: str | None = Field(default=None, alias="nextCursor")

@@ -11,9 +11,10 @@ from ._base import CodexModel
 
 class ThreadAttachmentOwnerListParams(CodexModel):
     """Parameters for reverse lookup by attachment identity within this server's store."""
+
     attachment_type: str = Field(alias="attachmentType")
     identity_key: str = Field(alias="identityKey")
-    archived: bool | None = Field(default=None)
+    archived: bool | None = None
     """Omitted or null returns all matches; false returns non-archived threads only."""
-    cursor: str | None = Field(default=None)
-    limit: int | None = Field(default=None)
+    cursor: str | None = None
+    limit: int | None = None

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadAttachmentOwner(CodexModel):
     """A thread that currently owns an attachment with the requested identity."""
+
     archived: bool
     """Whether the owning thread is archived, not whether it is currently executing a turn."""
     thread_id: str = Field(alias="threadId")
@@ -18,5 +19,6 @@ class ThreadAttachmentOwner(CodexModel):
 
 class ThreadAttachmentOwnerListResponse(CodexModel):
     """One page of matching owners, including threads without their own user messages."""
+
     data: list[ThreadAttachmentOwner]
     next_cursor: str | None = Field(default=None, alias="nextCursor")

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadAttachmentRemoveParams(CodexModel):
     """Parameters for deleting an attachment by its stable thread-local identity."""
+
     attachment_type: str = Field(alias="attachmentType")
     identity_key: str = Field(alias="identityKey")
     thread_id: str = Field(alias="threadId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadAttachmentRemoveResponse(CodexModel):
     """Successful deletion does not return additional attachment data."""
+

@@ -13,12 +13,14 @@ from ._base import CodexModel, OpenEnum
 
 class ThreadAttachmentOperation(OpenEnum):
     """The persisted attachment change represented by a notification."""
+
     CREATED = "created"
     DELETED = "deleted"
 
 
 class ThreadAttachmentUpdatedNotification(CodexModel):
     """Notification published after a thread attachment is created or deleted."""
+
     attachment_id: str = Field(alias="attachmentId")
     attachment_type: str = Field(alias="attachmentType")
     identity_key: str = Field(alias="identityKey")
@@ -28,6 +30,7 @@ class ThreadAttachmentUpdatedNotification(CodexModel):
 
 class ThreadAttachmentUpdatedServerNotification(CodexModel):
     """The ``thread/attachment/updated`` notification."""
+
     method: Literal["thread/attachment/updated"] = "thread/attachment/updated"
     params: ThreadAttachmentUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

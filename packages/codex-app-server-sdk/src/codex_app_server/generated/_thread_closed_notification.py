@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadClosedNotification(CodexModel):
     """The ``ThreadClosedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadClosedServerNotification(CodexModel):
     """The ``thread/closed`` notification."""
+
     method: Literal["thread/closed"] = "thread/closed"
     params: ThreadClosedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadCompactStartParams(CodexModel):
     """The ``ThreadCompactStartParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

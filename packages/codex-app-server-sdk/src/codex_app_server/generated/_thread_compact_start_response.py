@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadCompactStartResponse(CodexModel):
     """The ``ThreadCompactStartResponse`` protocol type."""
+

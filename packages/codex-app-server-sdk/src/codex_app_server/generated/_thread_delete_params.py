@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadDeleteParams(CodexModel):
     """The ``ThreadDeleteParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadDeleteResponse(CodexModel):
     """The ``ThreadDeleteResponse`` protocol type."""
+

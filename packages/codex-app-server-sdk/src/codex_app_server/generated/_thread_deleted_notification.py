@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadDeletedNotification(CodexModel):
     """The ``ThreadDeletedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadDeletedServerNotification(CodexModel):
     """The ``thread/deleted`` notification."""
+
     method: Literal["thread/deleted"] = "thread/deleted"
     params: ThreadDeletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -12,6 +12,7 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class ThreadEnvironment(CodexModel):
     """An environment selected by a loaded thread, independent of connection status."""
+
     cwd: LegacyAppPathString
     environment_id: str = Field(alias="environmentId")
     runtime_workspace_roots: list[LegacyAppPathString] = Field(alias="runtimeWorkspaceRoots")

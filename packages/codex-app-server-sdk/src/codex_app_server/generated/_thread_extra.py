@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadExtra(CodexModel):
     """Extra app-server data for a thread."""
+

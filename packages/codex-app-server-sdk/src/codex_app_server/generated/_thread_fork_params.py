@@ -22,15 +22,16 @@ class ThreadForkParams(CodexModel):
 
     Prefer using thread_id whenever possible.
     """
+
     thread_id: str = Field(alias="threadId")
     approval_policy: AskForApproval | None = Field(default=None, alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer | None = Field(default=None, alias="approvalsReviewer")
     """Override where approval requests are routed for review on this thread and subsequent turns."""
     base_instructions: str | None = Field(default=None, alias="baseInstructions")
-    config: dict[str, Any] | None = Field(default=None)
-    cwd: str | None = Field(default=None)
+    config: dict[str, Any] | None = None
+    cwd: str | None = None
     developer_instructions: str | None = Field(default=None, alias="developerInstructions")
-    ephemeral: bool | None = Field(default=None)
+    ephemeral: bool | None = None
     exclude_turns: bool | None = Field(default=None, alias="excludeTurns")
     """When true, return only thread metadata and live fork state without populating `thread.turns`. This is useful when the client plans to call `thread/turns/list` immediately after forking. Full-history hydration is deprecated for paginated threads; use this with `thread/turns/list` and `thread/items/list` instead."""
     last_turn_id: str | None = Field(default=None, alias="lastTurnId")
@@ -38,10 +39,10 @@ class ThreadForkParams(CodexModel):
 
     When specified, turns after `last_turn_id` are omitted from the fork. The referenced turn cannot be in progress.
     """
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Configuration overrides for the forked thread, if any."""
     model_provider: str | None = Field(default=None, alias="modelProvider")
-    sandbox: SandboxMode | None = Field(default=None)
+    sandbox: SandboxMode | None = None
     service_tier: str | None = Field(default=None, alias="serviceTier")
     thread_source: ThreadSource | None = Field(default=None, alias="threadSource")
     """Optional client-supplied analytics source classification for this forked thread."""

@@ -18,6 +18,7 @@ from ._thread import Thread
 
 class ThreadForkResponse(CodexModel):
     """The ``ThreadForkResponse`` protocol type."""
+
     approval_policy: AskForApproval = Field(alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer = Field(alias="approvalsReviewer")
     """Reviewer currently used for approval requests on this thread."""

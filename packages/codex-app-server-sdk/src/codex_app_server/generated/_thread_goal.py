@@ -12,6 +12,7 @@ from ._thread_goal_status import ThreadGoalStatus
 
 class ThreadGoal(CodexModel):
     """The ``ThreadGoal`` protocol type."""
+
     created_at: int = Field(alias="createdAt")
     objective: str
     status: ThreadGoalStatus

@@ -12,6 +12,7 @@ from ._thread_goal_mutation_origin import ThreadGoalMutationOrigin
 
 class ThreadGoalClearParams(CodexModel):
     """The ``ThreadGoalClearParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
-    origin: ThreadGoalMutationOrigin | None = Field(default=None)
+    origin: ThreadGoalMutationOrigin | None = None
     """Missing provenance does not supply user authorization."""

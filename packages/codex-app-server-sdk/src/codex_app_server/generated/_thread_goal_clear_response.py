@@ -9,4 +9,5 @@ from ._base import CodexModel
 
 class ThreadGoalClearResponse(CodexModel):
     """The ``ThreadGoalClearResponse`` protocol type."""
+
     cleared: bool

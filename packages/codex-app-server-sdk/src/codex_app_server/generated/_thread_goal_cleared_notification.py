@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadGoalClearedNotification(CodexModel):
     """The ``ThreadGoalClearedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadGoalClearedServerNotification(CodexModel):
     """The ``thread/goal/cleared`` notification."""
+
     method: Literal["thread/goal/cleared"] = "thread/goal/cleared"
     params: ThreadGoalClearedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadGoalGetParams(CodexModel):
     """The ``ThreadGoalGetParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._thread_goal import ThreadGoal
 
 
 class ThreadGoalGetResponse(CodexModel):
     """The ``ThreadGoalGetResponse`` protocol type."""
-    goal: ThreadGoal | None = Field(default=None)
+
+    goal: ThreadGoal | None = None

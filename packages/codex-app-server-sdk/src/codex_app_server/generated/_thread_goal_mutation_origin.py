@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class ThreadGoalMutationOrigin(OpenEnum):
     """Distinguishes explicit user actions from automatic goal lifecycle mutations."""
+
     USER = "user"
     AUTOMATIC = "automatic"

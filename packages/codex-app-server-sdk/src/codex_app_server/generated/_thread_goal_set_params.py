@@ -13,9 +13,10 @@ from ._thread_goal_status import ThreadGoalStatus
 
 class ThreadGoalSetParams(CodexModel):
     """The ``ThreadGoalSetParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
-    objective: str | None = Field(default=None)
-    origin: ThreadGoalMutationOrigin | None = Field(default=None)
+    objective: str | None = None
+    origin: ThreadGoalMutationOrigin | None = None
     """Missing provenance does not supply user authorization."""
-    status: ThreadGoalStatus | None = Field(default=None)
+    status: ThreadGoalStatus | None = None
     token_budget: int | None = Field(default=None, alias="tokenBudget")

@@ -10,4 +10,5 @@ from ._thread_goal import ThreadGoal
 
 class ThreadGoalSetResponse(CodexModel):
     """The ``ThreadGoalSetResponse`` protocol type."""
+
     goal: ThreadGoal

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ThreadGoalStatus(OpenEnum):
     """Values of ``ThreadGoalStatus``."""
+
     ACTIVE = "active"
     PAUSED = "paused"
     BLOCKED = "blocked"

@@ -14,6 +14,7 @@ from ._thread_goal import ThreadGoal
 
 class ThreadGoalUpdatedNotification(CodexModel):
     """The ``ThreadGoalUpdatedNotification`` protocol type."""
+
     goal: ThreadGoal
     thread_id: str = Field(alias="threadId")
     turn_id: str | None = Field(default=None, alias="turnId")
@@ -21,6 +22,7 @@ class ThreadGoalUpdatedNotification(CodexModel):
 
 class ThreadGoalUpdatedServerNotification(CodexModel):
     """The ``thread/goal/updated`` notification."""
+
     method: Literal["thread/goal/updated"] = "thread/goal/updated"
     params: ThreadGoalUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadInjectItemsParams(CodexModel):
     """The ``ThreadInjectItemsParams`` protocol type."""
+
     items: list[Any]
     """Raw Responses API items to append to the thread's model-visible history."""
     thread_id: str = Field(alias="threadId")

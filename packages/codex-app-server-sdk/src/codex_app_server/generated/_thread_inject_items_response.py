@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadInjectItemsResponse(CodexModel):
     """The ``ThreadInjectItemsResponse`` protocol type."""
+

@@ -22,11 +22,13 @@ from ._user_input import UserInput
 
 class AgentMessageDelivery(OpenEnum):
     """Values of ``AgentMessageDelivery``."""
+
     ASYNC = "async"
 
 
 class CollabAgentStatus(OpenEnum):
     """Values of ``CollabAgentStatus``."""
+
     PENDING_INIT = "pendingInit"
     RUNNING = "running"
     INTERRUPTED = "interrupted"
@@ -38,6 +40,7 @@ class CollabAgentStatus(OpenEnum):
 
 class CollabAgentTool(OpenEnum):
     """Values of ``CollabAgentTool``."""
+
     SPAWN_AGENT = "spawnAgent"
     SEND_INPUT = "sendInput"
     RESUME_AGENT = "resumeAgent"
@@ -51,6 +54,7 @@ class CollabAgentTool(OpenEnum):
 
 class CollabAgentToolCallStatus(OpenEnum):
     """Values of ``CollabAgentToolCallStatus``."""
+
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -59,6 +63,7 @@ class CollabAgentToolCallStatus(OpenEnum):
 
 class CommandExecutionSource(OpenEnum):
     """Values of ``CommandExecutionSource``."""
+
     AGENT = "agent"
     USER_SHELL = "userShell"
     UNIFIED_EXEC_STARTUP = "unifiedExecStartup"
@@ -67,6 +72,7 @@ class CommandExecutionSource(OpenEnum):
 
 class CommandExecutionStatus(OpenEnum):
     """Values of ``CommandExecutionStatus``."""
+
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -75,6 +81,7 @@ class CommandExecutionStatus(OpenEnum):
 
 class DynamicToolCallStatus(OpenEnum):
     """Values of ``DynamicToolCallStatus``."""
+
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -82,12 +89,14 @@ class DynamicToolCallStatus(OpenEnum):
 
 class McpAppDisplayMode(OpenEnum):
     """Values of ``McpAppDisplayMode``."""
+
     INLINE = "inline"
     FULLSCREEN = "fullscreen"
 
 
 class McpToolCallStatus(OpenEnum):
     """Values of ``McpToolCallStatus``."""
+
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -95,6 +104,7 @@ class McpToolCallStatus(OpenEnum):
 
 class PatchApplyStatus(OpenEnum):
     """Values of ``PatchApplyStatus``."""
+
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -103,6 +113,7 @@ class PatchApplyStatus(OpenEnum):
 
 class SubAgentActivityKind(OpenEnum):
     """Values of ``SubAgentActivityKind``."""
+
     STARTED = "started"
     INTERACTED = "interacted"
     INTERRUPTED = "interrupted"
@@ -111,6 +122,7 @@ class SubAgentActivityKind(OpenEnum):
 
 class AgentMessageDisplay(CodexModel):
     """A presentation instruction for Chat to apply to this answer when recovering history."""
+
     action: str
     """Unknown actions must be left for the producing client to handle."""
     block_type: str | None = Field(default=None, alias="blockType")
@@ -120,40 +132,45 @@ class AgentMessageDisplay(CodexModel):
 
 class AgentMessageModeration(CodexModel):
     """The ``AgentMessageModeration`` protocol type."""
+
     moderated: bool
-    display: AgentMessageDisplay | None = Field(default=None)
+    display: AgentMessageDisplay | None = None
 
 
 class AgentMessageThreadItem(CodexModel):
-    """The ``AgentMessageThreadItem`` protocol type."""
+    """The ``type: "agentMessage"`` variant of ``ThreadItem``."""
+
     id: str
     text: str
     type: Literal["agentMessage"] = "agentMessage"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    delivery: AgentMessageDelivery | None = Field(default=None)
+    delivery: AgentMessageDelivery | None = None
     memory_citation: MemoryCitation | None = Field(default=None, alias="memoryCitation")
-    moderation: AgentMessageModeration | None = Field(default=None)
-    phase: MessagePhase | None = Field(default=None)
-    questions: list[AsyncUserInputQuestion] | None = Field(default=None)
+    moderation: AgentMessageModeration | None = None
+    phase: MessagePhase | None = None
+    questions: list[AsyncUserInputQuestion] | None = None
     started_at_ms: int | None = Field(default=None, alias="startedAtMs")
     """Unix timestamp in milliseconds when the item started, if recorded."""
 
 
 class AsyncUserInputQuestion(CodexModel):
     """The ``AsyncUserInputQuestion`` protocol type."""
+
     title: str
-    options: list[str] | None = Field(default=None)
+    options: list[str] | None = None
 
 
 class CollabAgentState(CodexModel):
     """The ``CollabAgentState`` protocol type."""
+
     status: CollabAgentStatus
-    message: str | None = Field(default=None)
+    message: str | None = None
 
 
 class CollabAgentToolCallThreadItem(CodexModel):
-    """The ``CollabAgentToolCallThreadItem`` protocol type."""
+    """The ``type: "collabAgentToolCall"`` variant of ``ThreadItem``."""
+
     agents_states: dict[str, CollabAgentState] = Field(alias="agentsStates")
     """Last known status of the target agents, when available."""
     id: str
@@ -169,9 +186,9 @@ class CollabAgentToolCallThreadItem(CodexModel):
     type: Literal["collabAgentToolCall"] = "collabAgentToolCall"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Model requested for the spawned agent, when applicable."""
-    prompt: str | None = Field(default=None)
+    prompt: str | None = None
     """Prompt text sent as part of the collab tool call, when available."""
     reasoning_effort: ReasoningEffort | None = Field(default=None, alias="reasoningEffort")
     """Reasoning effort requested for the spawned agent, when applicable."""
@@ -180,7 +197,8 @@ class CollabAgentToolCallThreadItem(CodexModel):
 
 
 class CommandExecutionThreadItem(CodexModel):
-    """The ``CommandExecutionThreadItem`` protocol type."""
+    """The ``type: "commandExecution"`` variant of ``ThreadItem``."""
+
     command: str
     """The command to be executed."""
     command_actions: list[CommandAction] = Field(alias="commandActions")
@@ -210,7 +228,8 @@ class CommandExecutionThreadItem(CodexModel):
 
 
 class ContextCompactionThreadItem(CodexModel):
-    """The ``ContextCompactionThreadItem`` protocol type."""
+    """The ``type: "contextCompaction"`` variant of ``ThreadItem``."""
+
     id: str
     type: Literal["contextCompaction"] = "contextCompaction"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
@@ -220,7 +239,8 @@ class ContextCompactionThreadItem(CodexModel):
 
 
 class DynamicToolCallThreadItem(CodexModel):
-    """The ``DynamicToolCallThreadItem`` protocol type."""
+    """The ``type: "dynamicToolCall"`` variant of ``ThreadItem``."""
+
     arguments: Any
     id: str
     status: DynamicToolCallStatus
@@ -231,14 +251,15 @@ class DynamicToolCallThreadItem(CodexModel):
     content_items: list[DynamicToolCallOutputContentItem] | None = Field(default=None, alias="contentItems")
     duration_ms: int | None = Field(default=None, alias="durationMs")
     """The duration of the dynamic tool call in milliseconds."""
-    namespace: str | None = Field(default=None)
+    namespace: str | None = None
     started_at_ms: int | None = Field(default=None, alias="startedAtMs")
     """Unix timestamp in milliseconds when the item started, if recorded."""
-    success: bool | None = Field(default=None)
+    success: bool | None = None
 
 
 class EnteredReviewModeThreadItem(CodexModel):
-    """The ``EnteredReviewModeThreadItem`` protocol type."""
+    """The ``type: "enteredReviewMode"`` variant of ``ThreadItem``."""
+
     id: str
     review: str
     type: Literal["enteredReviewMode"] = "enteredReviewMode"
@@ -249,7 +270,8 @@ class EnteredReviewModeThreadItem(CodexModel):
 
 
 class ExitedReviewModeThreadItem(CodexModel):
-    """The ``ExitedReviewModeThreadItem`` protocol type."""
+    """The ``type: "exitedReviewMode"`` variant of ``ThreadItem``."""
+
     id: str
     review: str
     type: Literal["exitedReviewMode"] = "exitedReviewMode"
@@ -260,7 +282,8 @@ class ExitedReviewModeThreadItem(CodexModel):
 
 
 class FileChangeThreadItem(CodexModel):
-    """The ``FileChangeThreadItem`` protocol type."""
+    """The ``type: "fileChange"`` variant of ``ThreadItem``."""
+
     changes: list[FileUpdateChange]
     id: str
     status: PatchApplyStatus
@@ -272,33 +295,37 @@ class FileChangeThreadItem(CodexModel):
 
 
 class FindInPageWebSearchAction(CodexModel):
-    """The ``FindInPageWebSearchAction`` protocol type."""
+    """The ``type: "findInPage"`` variant of ``WebSearchAction``."""
+
     type: Literal["findInPage"] = "findInPage"
-    pattern: str | None = Field(default=None)
-    url: str | None = Field(default=None)
+    pattern: str | None = None
+    url: str | None = None
 
 
 class FunctionCallOutputThreadItem(CodexModel):
-    """The ``FunctionCallOutputThreadItem`` protocol type."""
+    """The ``type: "functionCallOutput"`` variant of ``ThreadItem``."""
+
     id: str
     name: str
     output: FunctionCallOutputBody
     type: Literal["functionCallOutput"] = "functionCallOutput"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    namespace: str | None = Field(default=None)
+    namespace: str | None = None
     started_at_ms: int | None = Field(default=None, alias="startedAtMs")
     """Unix timestamp in milliseconds when the item started, if recorded."""
 
 
 class HookPromptFragment(CodexModel):
     """The ``HookPromptFragment`` protocol type."""
+
     hook_run_id: str = Field(alias="hookRunId")
     text: str
 
 
 class HookPromptThreadItem(CodexModel):
-    """The ``HookPromptThreadItem`` protocol type."""
+    """The ``type: "hookPrompt"`` variant of ``ThreadItem``."""
+
     fragments: list[HookPromptFragment]
     id: str
     type: Literal["hookPrompt"] = "hookPrompt"
@@ -310,6 +337,7 @@ class HookPromptThreadItem(CodexModel):
 
 class ImageGenerationInputImage(CodexModel):
     """A local image file successfully read for this exact image-generation request."""
+
     path: AbsolutePathBuf
     sha256: str
     """Lowercase SHA-256 of the file bytes read before image normalization."""
@@ -320,18 +348,19 @@ class ImageGenerationThreadItem(CodexModel):
 
     `File` must remain first so rollouts written during the migration, which contain both an empty `result` and a `fileId`, retain the file reference when deserialized.
     """
+
     id: str
     status: str
     type: Literal["imageGeneration"] = "imageGeneration"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    failure: ImageGenerationFailure | None = Field(default=None)
+    failure: ImageGenerationFailure | None = None
     file_id: str | None = Field(default=None, alias="fileId")
     generation_id: str | None = Field(default=None, alias="generationId")
     """Image generation identifier for the generated image, when provided by the image backend."""
     input_images: list[ImageGenerationInputImage] | None = Field(default=None, alias="inputImages")
     """Observed local inputs for a completed generation, absent on older items."""
-    result: str | None = Field(default=None)
+    result: str | None = None
     revised_prompt: str | None = Field(default=None, alias="revisedPrompt")
     saved_path: AbsolutePathBuf | None = Field(default=None, alias="savedPath")
     started_at_ms: int | None = Field(default=None, alias="startedAtMs")
@@ -340,7 +369,8 @@ class ImageGenerationThreadItem(CodexModel):
 
 
 class ImageViewThreadItem(CodexModel):
-    """The ``ImageViewThreadItem`` protocol type."""
+    """The ``type: "imageView"`` variant of ``ThreadItem``."""
+
     id: str
     path: LegacyAppPathString
     type: Literal["imageView"] = "imageView"
@@ -352,12 +382,14 @@ class ImageViewThreadItem(CodexModel):
 
 class McpAppUi(CodexModel):
     """UI resource and display preference for model invocations, captured from the tool descriptor."""
+
     preferred_model_display_mode: McpAppDisplayMode = Field(alias="preferredModelDisplayMode")
     resource_uri: str = Field(alias="resourceUri")
 
 
 class McpToolCallAppContext(CodexModel):
     """The ``McpToolCallAppContext`` protocol type."""
+
     connector_id: str = Field(alias="connectorId")
     action_name: str | None = Field(default=None, alias="actionName")
     app_name: str | None = Field(default=None, alias="appName")
@@ -367,18 +399,21 @@ class McpToolCallAppContext(CodexModel):
 
 class McpToolCallError(CodexModel):
     """The ``McpToolCallError`` protocol type."""
+
     message: str
 
 
 class McpToolCallResult(CodexModel):
     """The ``McpToolCallResult`` protocol type."""
+
     content: list[Any]
     meta: Any = Field(default=None, alias="_meta")
     structured_content: Any = Field(default=None, alias="structuredContent")
 
 
 class McpToolCallThreadItem(CodexModel):
-    """The ``McpToolCallThreadItem`` protocol type."""
+    """The ``type: "mcpToolCall"`` variant of ``ThreadItem``."""
+
     arguments: Any
     id: str
     server: str
@@ -390,26 +425,28 @@ class McpToolCallThreadItem(CodexModel):
     """Unix timestamp in milliseconds when the item completed, if recorded."""
     duration_ms: int | None = Field(default=None, alias="durationMs")
     """The duration of the MCP tool call in milliseconds."""
-    error: McpToolCallError | None = Field(default=None)
+    error: McpToolCallError | None = None
     mcp_app_resource_uri: str | None = Field(default=None, alias="mcpAppResourceUri")
     """Legacy compatibility field; prefer `mcpAppUi.resourceUri` when available."""
     mcp_app_ui: McpAppUi | None = Field(default=None, alias="mcpAppUi")
     """Presentation captured from the invoked descriptor; absent in older history."""
     plugin_id: str | None = Field(default=None, alias="pluginId")
     read_only_hint: bool | None = Field(default=None, alias="readOnlyHint")
-    result: McpToolCallResult | None = Field(default=None)
+    result: McpToolCallResult | None = None
     started_at_ms: int | None = Field(default=None, alias="startedAtMs")
     """Unix timestamp in milliseconds when the item started, if recorded."""
 
 
 class MemoryCitation(CodexModel):
     """The ``MemoryCitation`` protocol type."""
+
     entries: list[MemoryCitationEntry]
     thread_ids: list[str] = Field(alias="threadIds")
 
 
 class MemoryCitationEntry(CodexModel):
     """The ``MemoryCitationEntry`` protocol type."""
+
     line_end: int = Field(alias="lineEnd")
     line_start: int = Field(alias="lineStart")
     note: str
@@ -417,18 +454,21 @@ class MemoryCitationEntry(CodexModel):
 
 
 class OpenPageWebSearchAction(CodexModel):
-    """The ``OpenPageWebSearchAction`` protocol type."""
+    """The ``type: "openPage"`` variant of ``WebSearchAction``."""
+
     type: Literal["openPage"] = "openPage"
-    url: str | None = Field(default=None)
+    url: str | None = None
 
 
 class OtherWebSearchAction(CodexModel):
-    """The ``OtherWebSearchAction`` protocol type."""
+    """The ``type: "other"`` variant of ``WebSearchAction``."""
+
     type: Literal["other"] = "other"
 
 
 class PlanThreadItem(CodexModel):
     """EXPERIMENTAL - proposed plan item content. The completed plan item is authoritative and may not match the concatenation of `PlanDelta` text."""
+
     id: str
     text: str
     type: Literal["plan"] = "plan"
@@ -439,7 +479,8 @@ class PlanThreadItem(CodexModel):
 
 
 class ReasoningThreadItem(CodexModel):
-    """The ``ReasoningThreadItem`` protocol type."""
+    """The ``type: "reasoning"`` variant of ``ThreadItem``."""
+
     id: str
     type: Literal["reasoning"] = "reasoning"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
@@ -451,14 +492,16 @@ class ReasoningThreadItem(CodexModel):
 
 
 class SearchWebSearchAction(CodexModel):
-    """The ``SearchWebSearchAction`` protocol type."""
+    """The ``type: "search"`` variant of ``WebSearchAction``."""
+
     type: Literal["search"] = "search"
-    queries: list[str] | None = Field(default=None)
-    query: str | None = Field(default=None)
+    queries: list[str] | None = None
+    query: str | None = None
 
 
 class SleepThreadItem(CodexModel):
     """Display item emitted by the interruptible `clock.sleep` tool."""
+
     duration_ms: int = Field(alias="durationMs")
     id: str
     type: Literal["sleep"] = "sleep"
@@ -469,7 +512,8 @@ class SleepThreadItem(CodexModel):
 
 
 class SubAgentActivityThreadItem(CodexModel):
-    """The ``SubAgentActivityThreadItem`` protocol type."""
+    """The ``type: "subAgentActivity"`` variant of ``ThreadItem``."""
+
     agent_path: str = Field(alias="agentPath")
     agent_thread_id: str = Field(alias="agentThreadId")
     id: str
@@ -477,7 +521,7 @@ class SubAgentActivityThreadItem(CodexModel):
     type: Literal["subAgentActivity"] = "subAgentActivity"
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Resolved model at sub-agent creation; absent from older records and other activities."""
     reasoning_effort: ReasoningEffort | None = Field(default=None, alias="reasoningEffort")
     """Resolved reasoning effort at sub-agent creation, when known."""
@@ -487,28 +531,33 @@ class SubAgentActivityThreadItem(CodexModel):
 
 class UnrecognizedImageGenerationFailure(CodexModel):
     """A ``ImageGenerationFailure`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedThreadItem(CodexModel):
     """A ``ThreadItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedWebSearchAction(CodexModel):
     """A ``WebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UsageLimitExceededImageGenerationFailure(CodexModel):
-    """The ``UsageLimitExceededImageGenerationFailure`` protocol type."""
+    """The ``type: "usageLimitExceeded"`` variant of ``ImageGenerationFailure``."""
+
     limit_id: str = Field(alias="limitId")
     type: Literal["usageLimitExceeded"] = "usageLimitExceeded"
     resets_at: int | None = Field(default=None, alias="resetsAt")
 
 
 class UserMessageThreadItem(CodexModel):
-    """The ``UserMessageThreadItem`` protocol type."""
+    """The ``type: "userMessage"`` variant of ``ThreadItem``."""
+
     content: list[UserInput]
     id: str
     type: Literal["userMessage"] = "userMessage"
@@ -520,14 +569,15 @@ class UserMessageThreadItem(CodexModel):
 
 
 class WebSearchThreadItem(CodexModel):
-    """The ``WebSearchThreadItem`` protocol type."""
+    """The ``type: "webSearch"`` variant of ``ThreadItem``."""
+
     id: str
     query: str
     type: Literal["webSearch"] = "webSearch"
-    action: WebSearchAction | None = Field(default=None)
+    action: WebSearchAction | None = None
     completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
     """Unix timestamp in milliseconds when the item completed, if recorded."""
-    results: list[Any] | None = Field(default=None)
+    results: list[Any] | None = None
     """Structured search results returned out-of-band by standalone web search.
 
     These stay as opaque JSON at the extension/app-server boundary so new result fields and result types can pass through without a Codex release.

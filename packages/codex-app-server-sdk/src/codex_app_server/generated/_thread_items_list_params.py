@@ -13,7 +13,8 @@ from ._sort_direction import SortDirection
 
 
 class ItemThreadItemsListAnchor(CodexModel):
-    """The ``ItemThreadItemsListAnchor`` protocol type."""
+    """The ``type: "item"`` variant of ``ThreadItemsListAnchor``."""
+
     item_id: str = Field(alias="itemId")
     type: Literal["item"] = "item"
 
@@ -22,14 +23,16 @@ class ThreadItemOutputDeferral(CodexModel):
     """The ``ThreadItemOutputDeferral`` protocol type."""
 
 
+
 class ThreadItemsListParams(CodexModel):
     """The ``ThreadItemsListParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
-    cursor: ThreadItemsListCursor | None = Field(default=None)
+    cursor: ThreadItemsListCursor | None = None
     """Opaque continuation cursor or an exclusive item anchor in the requested visible turn. An item anchor requires a non-empty `turnId`; ascending (the default) returns items after it, and descending returns items before it. Continue with the returned string cursor."""
     defer_output: ThreadItemOutputDeferral | None = Field(default=None, alias="deferOutput")
     """For a single turn, choose which saved outputs to fetch separately by item ID."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional item page size."""
     sort_direction: SortDirection | None = Field(default=None, alias="sortDirection")
     """Optional item pagination direction; defaults to ascending."""
@@ -39,6 +42,7 @@ class ThreadItemsListParams(CodexModel):
 
 class UnrecognizedThreadItemsListAnchor(CodexModel):
     """A ``ThreadItemsListAnchor`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -12,6 +12,7 @@ from ._thread_item import ThreadItem
 
 class ThreadItemEntry(CodexModel):
     """The ``ThreadItemEntry`` protocol type."""
+
     item: ThreadItem
     turn_id: str = Field(alias="turnId")
     """Turn containing this item."""
@@ -23,6 +24,7 @@ class ThreadItemEntry(CodexModel):
 
 class ThreadItemsListResponse(CodexModel):
     """The ``ThreadItemsListResponse`` protocol type."""
+
     data: list[ThreadItemEntry]
     backwards_cursor: str | None = Field(default=None, alias="backwardsCursor")
     """Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one item."""

@@ -14,6 +14,7 @@ from ._sort_direction import SortDirection
 
 class ThreadSortKey(OpenEnum):
     """Values of ``ThreadSortKey``."""
+
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
     RECENCY_AT = "recency_at"
@@ -22,6 +23,7 @@ class ThreadSortKey(OpenEnum):
 
 class ThreadSourceKind(OpenEnum):
     """Values of ``ThreadSourceKind``."""
+
     CLI = "cli"
     VSCODE = "vscode"
     EXEC = "exec"
@@ -36,21 +38,22 @@ class ThreadSourceKind(OpenEnum):
 
 class ThreadListParams(CodexModel):
     """The ``ThreadListParams`` protocol type."""
-    archived: bool | None = Field(default=None)
+
+    archived: bool | None = None
     """Optional archived filter; when set to true, only archived threads are returned. If false or null, only non-archived threads are returned."""
     current_account_only: bool | None = Field(default=None, alias="currentAccountOnly")
     """Show local history visible to the current ChatGPT account. Defaults to false."""
-    cursor: str | None = Field(default=None)
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
-    cwd: ThreadListCwdFilter | None = Field(default=None)
+    cwd: ThreadListCwdFilter | None = None
     """Optional cwd filter or filters; when set, only threads whose session cwd exactly matches one of these paths are returned."""
     excluded_thread_ids: list[str] | None = Field(default=None, alias="excludedThreadIds")
     """Thread IDs to exclude before applying the result limit. Up to 100 entries; invalid IDs or a larger list are rejected, never truncated. Send the same exclusions on each page. Omitted, null, or empty means no exclusions."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to a reasonable server-side value."""
     model_providers: list[str] | None = Field(default=None, alias="modelProviders")
     """Optional provider filter; when set, only sessions recorded under these providers are returned. When present but empty, includes all providers."""
-    originators: list[str] | None = Field(default=None)
+    originators: list[str] | None = None
     """Optional originator allowlist, matching any supplied value exactly. Supported by hosted backends only; the local app-server rejects a nonempty list. Omitted or empty lists leave originators unrestricted."""
     search_term: str | None = Field(default=None, alias="searchTerm")
     """Optional substring filter for the extracted thread title."""

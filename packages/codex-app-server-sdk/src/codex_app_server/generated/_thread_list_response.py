@@ -12,6 +12,7 @@ from ._thread import Thread
 
 class ThreadListResponse(CodexModel):
     """The ``ThreadListResponse`` protocol type."""
+
     data: list[Thread]
     backwards_cursor: str | None = Field(default=None, alias="backwardsCursor")
     """Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one thread. Use it with the opposite `sortDirection`; for timestamp sorts it anchors at the start of the page timestamp so same-second updates are not skipped."""

@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class ThreadLoadedListParams(CodexModel):
     """The ``ThreadLoadedListParams`` protocol type."""
-    cursor: str | None = Field(default=None)
+
+    cursor: str | None = None
     """Opaque pagination cursor returned by a previous call."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional page size; defaults to no limit."""

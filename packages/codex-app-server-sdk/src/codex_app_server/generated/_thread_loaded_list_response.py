@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadLoadedListResponse(CodexModel):
     """The ``ThreadLoadedListResponse`` protocol type."""
+
     data: list[str]
     """Thread ids for sessions currently loaded in memory."""
     next_cursor: str | None = Field(default=None, alias="nextCursor")

@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class ThreadMemoryMode(OpenEnum):
     """Values of ``ThreadMemoryMode``."""
+
     ENABLED = "enabled"
     DISABLED = "disabled"

@@ -11,16 +11,18 @@ from ._base import CodexModel
 
 class ThreadMetadataGitInfoUpdateParams(CodexModel):
     """The ``ThreadMetadataGitInfoUpdateParams`` protocol type."""
-    branch: str | None = Field(default=None)
+
+    branch: str | None = None
     """Omit to leave the stored branch unchanged, set to `null` to clear it, or provide a non-empty string to replace it."""
     origin_url: str | None = Field(default=None, alias="originUrl")
     """Omit to leave the stored origin URL unchanged, set to `null` to clear it, or provide a non-empty string to replace it."""
-    sha: str | None = Field(default=None)
+    sha: str | None = None
     """Omit to leave the stored commit unchanged, set to `null` to clear it, or provide a non-empty string to replace it."""
 
 
 class ThreadMetadataUpdateParams(CodexModel):
     """The ``ThreadMetadataUpdateParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     git_info: ThreadMetadataGitInfoUpdateParams | None = Field(default=None, alias="gitInfo")
     """Patch the stored Git metadata for this thread. Omit a field to leave it unchanged, set it to `null` to clear it, or provide a string to replace the stored value."""

@@ -10,4 +10,5 @@ from ._thread import Thread
 
 class ThreadMetadataUpdateResponse(CodexModel):
     """The ``ThreadMetadataUpdateResponse`` protocol type."""
+
     thread: Thread

@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadNameUpdatedNotification(CodexModel):
     """The ``ThreadNameUpdatedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     thread_name: str | None = Field(default=None, alias="threadName")
 
 
 class ThreadNameUpdatedServerNotification(CodexModel):
     """The ``thread/name/updated`` notification."""
+
     method: Literal["thread/name/updated"] = "thread/name/updated"
     params: ThreadNameUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

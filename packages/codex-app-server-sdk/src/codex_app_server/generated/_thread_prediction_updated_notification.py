@@ -12,18 +12,21 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class CompletedThreadPredictionResult(CodexModel):
-    """The ``CompletedThreadPredictionResult`` protocol type."""
+    """The ``type: "completed"`` variant of ``ThreadPredictionResult``."""
+
     type: Literal["completed"] = "completed"
-    text: str | None = Field(default=None)
+    text: str | None = None
 
 
 class FailedThreadPredictionResult(CodexModel):
-    """The ``FailedThreadPredictionResult`` protocol type."""
+    """The ``type: "failed"`` variant of ``ThreadPredictionResult``."""
+
     type: Literal["failed"] = "failed"
 
 
 class ThreadPredictionUpdatedNotification(CodexModel):
     """The ``ThreadPredictionUpdatedNotification`` protocol type."""
+
     result: ThreadPredictionResult
     source_turn_id: str = Field(alias="sourceTurnId")
     thread_id: str = Field(alias="threadId")
@@ -31,6 +34,7 @@ class ThreadPredictionUpdatedNotification(CodexModel):
 
 class ThreadPredictionUpdatedServerNotification(CodexModel):
     """The ``thread/prediction/updated`` notification."""
+
     method: Literal["thread/prediction/updated"] = "thread/prediction/updated"
     params: ThreadPredictionUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -39,6 +43,7 @@ class ThreadPredictionUpdatedServerNotification(CodexModel):
 
 class UnrecognizedThreadPredictionResult(CodexModel):
     """A ``ThreadPredictionResult`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadProjectUpdatedNotification(CodexModel):
     """The ``ThreadProjectUpdatedNotification`` protocol type."""
+
     project_id: str | None = Field(alias="projectId")
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadProjectUpdatedServerNotification(CodexModel):
     """The ``thread/project/updated`` notification."""
+
     method: Literal["thread/project/updated"] = "thread/project/updated"
     params: ThreadProjectUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadQueueChangedNotification(CodexModel):
     """The ``ThreadQueueChangedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadQueueChangedServerNotification(CodexModel):
     """The ``thread/queue/changed`` notification."""
+
     method: Literal["thread/queue/changed"] = "thread/queue/changed"
     params: ThreadQueueChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

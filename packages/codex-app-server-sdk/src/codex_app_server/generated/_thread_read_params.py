@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadReadParams(CodexModel):
     """The ``ThreadReadParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     include_turns: bool | None = Field(default=None, alias="includeTurns")
     """When true, include turns and their items from rollout history. Full-history hydration is deprecated for paginated threads; prefer a metadata-only read and page with `thread/turns/list` and `thread/items/list`."""

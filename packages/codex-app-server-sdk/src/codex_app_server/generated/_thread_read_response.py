@@ -10,4 +10,5 @@ from ._thread import Thread
 
 class ThreadReadResponse(CodexModel):
     """The ``ThreadReadResponse`` protocol type."""
+
     thread: Thread

@@ -13,18 +13,21 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 class ThreadReadState(CodexModel):
     """The first unread position in a durable local thread. A null position means read. The opaque revision guards edits against activity or marks the caller has not seen."""
+
     revision: str
     first_unread: ThreadUnreadPosition | None = Field(default=None, alias="firstUnread")
 
 
 class ThreadReadStateChangedNotification(CodexModel):
     """The ``ThreadReadStateChangedNotification`` protocol type."""
+
     read_state: ThreadReadState = Field(alias="readState")
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadReadStateChangedServerNotification(CodexModel):
     """The ``thread/readState/changed`` notification."""
+
     method: Literal["thread/readState/changed"] = "thread/readState/changed"
     params: ThreadReadStateChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")
@@ -33,17 +36,20 @@ class ThreadReadStateChangedServerNotification(CodexModel):
 
 class ThreadStartThreadUnreadPosition(CodexModel):
     """Explicitly marked unread, including when the thread has no turns."""
+
     type: Literal["threadStart"] = "threadStart"
 
 
 class TurnThreadUnreadPosition(CodexModel):
     """The earliest completed result needing attention."""
+
     turn_id: str = Field(alias="turnId")
     type: Literal["turn"] = "turn"
 
 
 class UnrecognizedThreadUnreadPosition(CodexModel):
     """A ``ThreadUnreadPosition`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

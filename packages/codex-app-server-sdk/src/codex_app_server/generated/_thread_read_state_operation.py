@@ -12,17 +12,20 @@ from ._base import UNKNOWN_TAG, CodexModel, open_tag
 
 
 class ReadThreadReadStateOperation(CodexModel):
-    """The ``ReadThreadReadStateOperation`` protocol type."""
+    """The ``type: "read"`` variant of ``ThreadReadStateOperation``."""
+
     type: Literal["read"] = "read"
 
 
 class UnreadThreadReadStateOperation(CodexModel):
-    """The ``UnreadThreadReadStateOperation`` protocol type."""
+    """The ``type: "unread"`` variant of ``ThreadReadStateOperation``."""
+
     type: Literal["unread"] = "unread"
 
 
 class UnrecognizedThreadReadStateOperation(CodexModel):
     """A ``ThreadReadStateOperation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

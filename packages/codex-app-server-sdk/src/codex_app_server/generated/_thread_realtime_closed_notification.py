@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadRealtimeClosedNotification(CodexModel):
     """EXPERIMENTAL - emitted when thread realtime transport closes."""
+
     thread_id: str = Field(alias="threadId")
-    reason: str | None = Field(default=None)
+    reason: str | None = None
 
 
 class ThreadRealtimeClosedServerNotification(CodexModel):
     """The ``thread/realtime/closed`` notification."""
+
     method: Literal["thread/realtime/closed"] = "thread/realtime/closed"
     params: ThreadRealtimeClosedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadRealtimeErrorNotification(CodexModel):
     """EXPERIMENTAL - emitted when thread realtime encounters an error."""
+
     message: str
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeErrorServerNotification(CodexModel):
     """The ``thread/realtime/error`` notification."""
+
     method: Literal["thread/realtime/error"] = "thread/realtime/error"
     params: ThreadRealtimeErrorNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

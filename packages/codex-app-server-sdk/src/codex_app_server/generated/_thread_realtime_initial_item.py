@@ -9,6 +9,7 @@ from ._base import CodexModel, OpenEnum
 
 class ConversationTextRole(OpenEnum):
     """Values of ``ConversationTextRole``."""
+
     USER = "user"
     DEVELOPER = "developer"
     ASSISTANT = "assistant"
@@ -16,5 +17,6 @@ class ConversationTextRole(OpenEnum):
 
 class ThreadRealtimeInitialItem(CodexModel):
     """EXPERIMENTAL - role-bearing text item included when a realtime V3 session starts."""
+
     role: ConversationTextRole
     text: str

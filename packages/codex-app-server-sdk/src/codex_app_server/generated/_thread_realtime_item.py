@@ -13,18 +13,21 @@ from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
 class ThreadRealtimeSessionOutcome(OpenEnum):
     """Values of ``ThreadRealtimeSessionOutcome``."""
+
     ENDED = "ended"
     FAILED = "failed"
 
 
 class ThreadRealtimeTranscriptRole(OpenEnum):
     """Values of ``ThreadRealtimeTranscriptRole``."""
+
     USER = "user"
     ASSISTANT = "assistant"
 
 
 class BemItemPromotedThreadRealtimeItem(CodexModel):
-    """The ``BemItemPromotedThreadRealtimeItem`` protocol type."""
+    """The ``type: "bemItemPromoted"`` variant of ``ThreadRealtimeItem``."""
+
     id: str
     item_id: str
     presentation: ThreadRealtimeBemItemPresentation
@@ -34,18 +37,21 @@ class BemItemPromotedThreadRealtimeItem(CodexModel):
 
 
 class InlineMarkdownThreadRealtimeBemItemPresentation(CodexModel):
-    """The ``InlineMarkdownThreadRealtimeBemItemPresentation`` protocol type."""
+    """The ``type: "inlineMarkdown"`` variant of ``ThreadRealtimeBemItemPresentation``."""
+
     type: Literal["inlineMarkdown"] = "inlineMarkdown"
 
 
 class InlineVisualizationThreadRealtimeBemItemPresentation(CodexModel):
-    """The ``InlineVisualizationThreadRealtimeBemItemPresentation`` protocol type."""
+    """The ``type: "inlineVisualization"`` variant of ``ThreadRealtimeBemItemPresentation``."""
+
     index: int
     type: Literal["inlineVisualization"] = "inlineVisualization"
 
 
 class RealtimeSessionClosedThreadRealtimeItem(CodexModel):
-    """The ``RealtimeSessionClosedThreadRealtimeItem`` protocol type."""
+    """The ``type: "realtimeSessionClosed"`` variant of ``ThreadRealtimeItem``."""
+
     id: str
     outcome: ThreadRealtimeSessionOutcome
     realtime_session_id: str = Field(alias="realtimeSessionId")
@@ -53,14 +59,16 @@ class RealtimeSessionClosedThreadRealtimeItem(CodexModel):
 
 
 class RealtimeSessionStartedThreadRealtimeItem(CodexModel):
-    """The ``RealtimeSessionStartedThreadRealtimeItem`` protocol type."""
+    """The ``type: "realtimeSessionStarted"`` variant of ``ThreadRealtimeItem``."""
+
     id: str
     realtime_session_id: str = Field(alias="realtimeSessionId")
     type: Literal["realtimeSessionStarted"] = "realtimeSessionStarted"
 
 
 class TranscriptSegmentThreadRealtimeItem(CodexModel):
-    """The ``TranscriptSegmentThreadRealtimeItem`` protocol type."""
+    """The ``type: "transcriptSegment"`` variant of ``ThreadRealtimeItem``."""
+
     id: str
     realtime_session_id: str = Field(alias="realtimeSessionId")
     role: ThreadRealtimeTranscriptRole
@@ -70,16 +78,19 @@ class TranscriptSegmentThreadRealtimeItem(CodexModel):
 
 class UnrecognizedThreadRealtimeBemItemPresentation(CodexModel):
     """A ``ThreadRealtimeBemItemPresentation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class UnrecognizedThreadRealtimeItem(CodexModel):
     """A ``ThreadRealtimeItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 
 class WholeItemThreadRealtimeBemItemPresentation(CodexModel):
-    """The ``WholeItemThreadRealtimeBemItemPresentation`` protocol type."""
+    """The ``type: "wholeItem"`` variant of ``ThreadRealtimeBemItemPresentation``."""
+
     type: Literal["wholeItem"] = "wholeItem"
 
 

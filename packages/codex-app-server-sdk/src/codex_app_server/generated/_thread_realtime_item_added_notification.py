@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadRealtimeItemAddedNotification(CodexModel):
     """EXPERIMENTAL - raw non-audio thread realtime item emitted by the backend."""
+
     item: Any
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeItemAddedServerNotification(CodexModel):
     """The ``thread/realtime/itemAdded`` notification."""
+
     method: Literal["thread/realtime/itemAdded"] = "thread/realtime/itemAdded"
     params: ThreadRealtimeItemAddedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

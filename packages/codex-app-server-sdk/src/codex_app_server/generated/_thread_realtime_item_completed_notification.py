@@ -14,12 +14,14 @@ from ._thread_realtime_item import ThreadRealtimeItem
 
 class ThreadRealtimeItemCompletedNotification(CodexModel):
     """EXPERIMENTAL - a realtime timeline item published after canonical commit."""
+
     item: ThreadRealtimeItem
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeItemCompletedServerNotification(CodexModel):
     """The ``thread/realtime/item/completed`` notification."""
+
     method: Literal["thread/realtime/item/completed"] = "thread/realtime/item/completed"
     params: ThreadRealtimeItemCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -14,12 +14,14 @@ from ._thread_realtime_item import ThreadRealtimeItem
 
 class ThreadRealtimeItemStartedNotification(CodexModel):
     """EXPERIMENTAL - a realtime timeline item started before its content streams."""
+
     item: ThreadRealtimeItem
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeItemStartedServerNotification(CodexModel):
     """The ``thread/realtime/item/started`` notification."""
+
     method: Literal["thread/realtime/item/started"] = "thread/realtime/item/started"
     params: ThreadRealtimeItemStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

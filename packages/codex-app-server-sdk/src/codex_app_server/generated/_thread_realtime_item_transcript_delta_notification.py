@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadRealtimeItemTranscriptDeltaNotification(CodexModel):
     """EXPERIMENTAL - text appended to an active realtime transcript item."""
+
     delta: str
     item_id: str = Field(alias="itemId")
     thread_id: str = Field(alias="threadId")
@@ -20,6 +21,7 @@ class ThreadRealtimeItemTranscriptDeltaNotification(CodexModel):
 
 class ThreadRealtimeItemTranscriptDeltaServerNotification(CodexModel):
     """The ``thread/realtime/item/transcript/delta`` notification."""
+
     method: Literal["thread/realtime/item/transcript/delta"] = "thread/realtime/item/transcript/delta"
     params: ThreadRealtimeItemTranscriptDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

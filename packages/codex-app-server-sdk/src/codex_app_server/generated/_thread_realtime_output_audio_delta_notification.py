@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadRealtimeAudioChunk(CodexModel):
     """EXPERIMENTAL - thread realtime audio chunk."""
+
     data: str
     num_channels: int = Field(alias="numChannels")
     sample_rate: int = Field(alias="sampleRate")
@@ -22,12 +23,14 @@ class ThreadRealtimeAudioChunk(CodexModel):
 
 class ThreadRealtimeOutputAudioDeltaNotification(CodexModel):
     """EXPERIMENTAL - streamed output audio emitted by thread realtime."""
+
     audio: ThreadRealtimeAudioChunk
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeOutputAudioDeltaServerNotification(CodexModel):
     """The ``thread/realtime/outputAudio/delta`` notification."""
+
     method: Literal["thread/realtime/outputAudio/delta"] = "thread/realtime/outputAudio/delta"
     params: ThreadRealtimeOutputAudioDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,12 +13,14 @@ from ._base import CodexModel
 
 class ThreadRealtimeSdpNotification(CodexModel):
     """EXPERIMENTAL - emitted with the remote SDP for a WebRTC realtime session."""
+
     sdp: str
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRealtimeSdpServerNotification(CodexModel):
     """The ``thread/realtime/sdp`` notification."""
+
     method: Literal["thread/realtime/sdp"] = "thread/realtime/sdp"
     params: ThreadRealtimeSdpNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class RealtimeConversationVersion(OpenEnum):
     """Values of ``RealtimeConversationVersion``."""
+
     V1 = "v1"
     V2 = "v2"
     V3 = "v3"
@@ -20,6 +21,7 @@ class RealtimeConversationVersion(OpenEnum):
 
 class ThreadRealtimeStartedNotification(CodexModel):
     """EXPERIMENTAL - emitted when thread realtime startup is accepted."""
+
     thread_id: str = Field(alias="threadId")
     version: RealtimeConversationVersion
     realtime_session_id: str | None = Field(default=None, alias="realtimeSessionId")
@@ -27,6 +29,7 @@ class ThreadRealtimeStartedNotification(CodexModel):
 
 class ThreadRealtimeStartedServerNotification(CodexModel):
     """The ``thread/realtime/started`` notification."""
+
     method: Literal["thread/realtime/started"] = "thread/realtime/started"
     params: ThreadRealtimeStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

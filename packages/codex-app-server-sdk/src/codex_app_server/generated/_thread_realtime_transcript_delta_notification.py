@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadRealtimeTranscriptDeltaNotification(CodexModel):
     """EXPERIMENTAL - flat transcript delta emitted whenever realtime transcript text changes."""
+
     delta: str
     """Live transcript delta from the realtime event."""
     role: str
@@ -21,6 +22,7 @@ class ThreadRealtimeTranscriptDeltaNotification(CodexModel):
 
 class ThreadRealtimeTranscriptDeltaServerNotification(CodexModel):
     """The ``thread/realtime/transcript/delta`` notification."""
+
     method: Literal["thread/realtime/transcript/delta"] = "thread/realtime/transcript/delta"
     params: ThreadRealtimeTranscriptDeltaNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadRealtimeTranscriptDoneNotification(CodexModel):
     """EXPERIMENTAL - final transcript text emitted when realtime completes a transcript part."""
+
     role: str
     text: str
     """Final complete text for the transcript part."""
@@ -21,6 +22,7 @@ class ThreadRealtimeTranscriptDoneNotification(CodexModel):
 
 class ThreadRealtimeTranscriptDoneServerNotification(CodexModel):
     """The ``thread/realtime/transcript/done`` notification."""
+
     method: Literal["thread/realtime/transcript/done"] = "thread/realtime/transcript/done"
     params: ThreadRealtimeTranscriptDoneNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,9 +13,10 @@ from ._turn_items_view import TurnItemsView
 
 class ThreadResumeInitialTurnsPageParams(CodexModel):
     """The ``ThreadResumeInitialTurnsPageParams`` protocol type."""
+
     items_view: TurnItemsView | None = Field(default=None, alias="itemsView")
     """How much item detail to include for each returned turn; defaults to summary."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional turn page size."""
     sort_direction: SortDirection | None = Field(default=None, alias="sortDirection")
     """Optional turn pagination direction; defaults to descending."""

@@ -24,20 +24,21 @@ class ThreadResumeParams(CodexModel):
 
     Prefer using thread_id whenever possible.
     """
+
     thread_id: str = Field(alias="threadId")
     approval_policy: AskForApproval | None = Field(default=None, alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer | None = Field(default=None, alias="approvalsReviewer")
     """Override where approval requests are routed for review on this thread and subsequent turns."""
     base_instructions: str | None = Field(default=None, alias="baseInstructions")
-    config: dict[str, Any] | None = Field(default=None)
-    cwd: str | None = Field(default=None)
+    config: dict[str, Any] | None = None
+    cwd: str | None = None
     developer_instructions: str | None = Field(default=None, alias="developerInstructions")
     exclude_turns: bool | None = Field(default=None, alias="excludeTurns")
     """When true, return only thread metadata and live-resume state without populating `thread.turns`. This is useful when the client plans to call `thread/turns/list` immediately after resuming. Full-history hydration is deprecated for paginated threads; use this with `thread/turns/list` and `thread/items/list` instead."""
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Configuration overrides for the resumed thread, if any."""
     model_provider: str | None = Field(default=None, alias="modelProvider")
-    personality: Personality | None = Field(default=None)
+    personality: Personality | None = None
     """@deprecated `friendly` and `pragmatic` no longer select a style. Changing this does not rewrite the thread's existing instructions."""
-    sandbox: SandboxMode | None = Field(default=None)
+    sandbox: SandboxMode | None = None
     service_tier: str | None = Field(default=None, alias="serviceTier")

@@ -19,6 +19,7 @@ from ._thread import Thread
 
 class ThreadResumeResponse(CodexModel):
     """The ``ThreadResumeResponse`` protocol type."""
+
     approval_policy: AskForApproval = Field(alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer = Field(alias="approvalsReviewer")
     """Reviewer currently used for approval requests on this thread."""

@@ -14,6 +14,7 @@ class ThreadRevertParams(CodexModel):
 
     This only changes persisted conversation history. It does not revert local file changes.
     """
+
     before_turn_id: str = Field(alias="beforeTurnId")
     """Turn excluded from the replacement history, together with every later turn."""
     thread_id: str = Field(alias="threadId")

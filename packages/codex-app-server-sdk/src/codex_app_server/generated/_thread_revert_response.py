@@ -12,6 +12,7 @@ from ._thread import Thread
 
 class ThreadRevertResponse(CodexModel):
     """The ``ThreadRevertResponse`` protocol type."""
+
     thread: Thread
     """Updated loaded thread metadata. `turns` is always empty; hydrate retained history through `thread/turns/list`."""
     items_backwards_cursor: str | None = Field(default=None, alias="itemsBackwardsCursor")

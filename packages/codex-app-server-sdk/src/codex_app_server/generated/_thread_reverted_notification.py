@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadRevertedNotification(CodexModel):
     """The ``ThreadRevertedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadRevertedServerNotification(CodexModel):
     """The ``thread/reverted`` notification."""
+
     method: Literal["thread/reverted"] = "thread/reverted"
     params: ThreadRevertedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

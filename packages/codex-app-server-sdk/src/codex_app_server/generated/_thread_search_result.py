@@ -10,5 +10,6 @@ from ._thread import Thread
 
 class ThreadSearchResult(CodexModel):
     """The ``ThreadSearchResult`` protocol type."""
+
     snippet: str
     thread: Thread

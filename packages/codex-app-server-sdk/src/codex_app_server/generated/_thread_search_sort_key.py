@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class ThreadSearchSortKey(OpenEnum):
     """Values of ``ThreadSearchSortKey``."""
+
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
     RECENCY_AT = "recency_at"

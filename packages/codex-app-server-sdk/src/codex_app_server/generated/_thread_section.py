@@ -4,17 +4,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._thread_section_appearance import ThreadSectionAppearance
 
 
 class ThreadSection(CodexModel):
     """An independently persisted, user-visible thread section."""
+
     id: str
     """Opaque UUIDv7 identity that remains stable when the section is renamed."""
     name: str
     """The current user-visible section name."""
-    appearance: ThreadSectionAppearance | None = Field(default=None)
+    appearance: ThreadSectionAppearance | None = None
     """Optional appearance synchronized across clients."""

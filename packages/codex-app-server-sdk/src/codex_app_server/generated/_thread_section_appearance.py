@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 
 
 class ThreadSectionAppearance(CodexModel):
     """Extensible visual presentation for a custom thread section."""
-    color: str | None = Field(default=None)
-    icon: str | None = Field(default=None)
+
+    color: str | None = None
+    icon: str | None = None

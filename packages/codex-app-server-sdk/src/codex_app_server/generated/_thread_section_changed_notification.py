@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class ThreadSectionChangedNotification(CodexModel):
     """Broadcast after a successful move into, within, or out of a section."""
+
     section_id: str | None = Field(alias="sectionId")
     """Destination section, or `null` when the thread was removed from its section."""
     thread_id: str = Field(alias="threadId")
@@ -20,6 +21,7 @@ class ThreadSectionChangedNotification(CodexModel):
 
 class ThreadSectionChangedServerNotification(CodexModel):
     """The ``thread/section/changed`` notification."""
+
     method: Literal["thread/section/changed"] = "thread/section/changed"
     params: ThreadSectionChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._thread_section_appearance import ThreadSectionAppearance
 
 
 class ThreadSectionCreateParams(CodexModel):
     """Parameters for creating an independently persisted thread section."""
+
     name: str
     """The user-visible name of the section."""
-    appearance: ThreadSectionAppearance | None = Field(default=None)
+    appearance: ThreadSectionAppearance | None = None

@@ -10,4 +10,5 @@ from ._thread_section import ThreadSection
 
 class ThreadSectionCreateResponse(CodexModel):
     """The independently persisted section created by the server."""
+
     section: ThreadSection

@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class ThreadSectionDeleteParams(CodexModel):
     """Parameters for deleting an independently persisted thread section."""
+
     section_id: str = Field(alias="sectionId")
     """The stable, server-generated identity of the section to delete."""

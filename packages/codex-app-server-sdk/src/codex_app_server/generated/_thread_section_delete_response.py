@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadSectionDeleteResponse(CodexModel):
     """Successful deletion does not return additional section data."""
+

@@ -12,6 +12,7 @@ from ._thread_section import ThreadSection
 
 class ThreadSectionListResponse(CodexModel):
     """One page of independently persisted thread sections."""
+
     data: list[ThreadSection]
     next_cursor: str | None = Field(default=None, alias="nextCursor")
     """Opaque cursor for the next page, or `null` when no sections remain."""

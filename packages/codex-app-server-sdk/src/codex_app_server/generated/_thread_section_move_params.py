@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadSectionMoveParams(CodexModel):
     """Parameters for moving a thread within a server-owned section ordering."""
+
     section_id: str | None = Field(alias="sectionId")
     """Destination section, or `null` to remove the thread from its section."""
     thread_id: str = Field(alias="threadId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadSectionMoveResponse(CodexModel):
     """The ``ThreadSectionMoveResponse`` protocol type."""
+

@@ -12,9 +12,10 @@ from ._thread_section_appearance import ThreadSectionAppearance
 
 class ThreadSectionUpdateParams(CodexModel):
     """Parameters for updating an independently persisted thread section."""
+
     name: str
     """The updated user-visible name of the section."""
     section_id: str = Field(alias="sectionId")
     """The stable, server-generated identity of the section to update."""
-    appearance: ThreadSectionAppearance | None = Field(default=None)
+    appearance: ThreadSectionAppearance | None = None
     """Omit to preserve appearance, use `null` to clear it, or provide a replacement."""

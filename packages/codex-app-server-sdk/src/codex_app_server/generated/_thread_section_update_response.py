@@ -10,4 +10,5 @@ from ._thread_section import ThreadSection
 
 class ThreadSectionUpdateResponse(CodexModel):
     """The independently persisted section after its name is updated."""
+
     section: ThreadSection

@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class ThreadSetNameParams(CodexModel):
     """The ``ThreadSetNameParams`` protocol type."""
+
     name: str
     thread_id: str = Field(alias="threadId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadSetNameResponse(CodexModel):
     """The ``ThreadSetNameResponse`` protocol type."""
+

@@ -21,14 +21,16 @@ from ._sandbox_policy import SandboxPolicy
 
 class ActivePermissionProfile(CodexModel):
     """The ``ActivePermissionProfile`` protocol type."""
+
     id: str
     """Identifier from `default_permissions` or the implicit built-in default, such as `:workspace` or a user-defined `[permissions.<id>]` profile."""
-    extends: str | None = Field(default=None)
+    extends: str | None = None
     """Parent profile identifier from the selected permissions profile's `extends` setting, when present."""
 
 
 class ThreadSettings(CodexModel):
     """The ``ThreadSettings`` protocol type."""
+
     approval_policy: AskForApproval = Field(alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer = Field(alias="approvalsReviewer")
     collaboration_mode: CollaborationMode = Field(alias="collaborationMode")
@@ -39,21 +41,23 @@ class ThreadSettings(CodexModel):
     active_permission_profile: ActivePermissionProfile | None = Field(default=None, alias="activePermissionProfile")
     disabled_plugin_ids: list[str] | None = Field(default_factory=list, alias="disabledPluginIds")
     """Saved list of disabled plugin IDs. Does not yet filter plugin capabilities."""
-    effort: ReasoningEffort | None = Field(default=None)
-    personality: Personality | None = Field(default=None)
+    effort: ReasoningEffort | None = None
+    personality: Personality | None = None
     """@deprecated Reports the saved setting; `friendly` and `pragmatic` no longer select a style."""
     service_tier: str | None = Field(default=None, alias="serviceTier")
-    summary: ReasoningSummary | None = Field(default=None)
+    summary: ReasoningSummary | None = None
 
 
 class ThreadSettingsUpdatedNotification(CodexModel):
     """The ``ThreadSettingsUpdatedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     thread_settings: ThreadSettings = Field(alias="threadSettings")
 
 
 class ThreadSettingsUpdatedServerNotification(CodexModel):
     """The ``thread/settings/updated`` notification."""
+
     method: Literal["thread/settings/updated"] = "thread/settings/updated"
     params: ThreadSettingsUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class ThreadShellCommandParams(CodexModel):
     """The ``ThreadShellCommandParams`` protocol type."""
+
     command: str
     """Shell command string evaluated by the thread's configured shell. Unlike `command/exec`, this intentionally preserves shell syntax such as pipes, redirects, and quoting. This runs unsandboxed with full access rather than inheriting the thread sandbox policy."""
     thread_id: str = Field(alias="threadId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class ThreadShellCommandResponse(CodexModel):
     """The ``ThreadShellCommandResponse`` protocol type."""
+

@@ -18,25 +18,27 @@ from ._thread_source import ThreadSource
 
 class ThreadStartSource(OpenEnum):
     """Values of ``ThreadStartSource``."""
+
     STARTUP = "startup"
     CLEAR = "clear"
 
 
 class ThreadStartParams(CodexModel):
     """The ``ThreadStartParams`` protocol type."""
+
     approval_policy: AskForApproval | None = Field(default=None, alias="approvalPolicy")
     approvals_reviewer: ApprovalsReviewer | None = Field(default=None, alias="approvalsReviewer")
     """Override where approval requests are routed for review on this thread and subsequent turns."""
     base_instructions: str | None = Field(default=None, alias="baseInstructions")
-    config: dict[str, Any] | None = Field(default=None)
-    cwd: str | None = Field(default=None)
+    config: dict[str, Any] | None = None
+    cwd: str | None = None
     developer_instructions: str | None = Field(default=None, alias="developerInstructions")
-    ephemeral: bool | None = Field(default=None)
-    model: str | None = Field(default=None)
+    ephemeral: bool | None = None
+    model: str | None = None
     model_provider: str | None = Field(default=None, alias="modelProvider")
-    personality: Personality | None = Field(default=None)
+    personality: Personality | None = None
     """@deprecated `friendly` and `pragmatic` no longer select a style."""
-    sandbox: SandboxMode | None = Field(default=None)
+    sandbox: SandboxMode | None = None
     service_name: str | None = Field(default=None, alias="serviceName")
     service_tier: str | None = Field(default=None, alias="serviceTier")
     session_start_source: ThreadStartSource | None = Field(default=None, alias="sessionStartSource")

@@ -14,11 +14,13 @@ from ._thread import Thread
 
 class ThreadStartedNotification(CodexModel):
     """The ``ThreadStartedNotification`` protocol type."""
+
     thread: Thread
 
 
 class ThreadStartedServerNotification(CodexModel):
     """The ``thread/started`` notification."""
+
     method: Literal["thread/started"] = "thread/started"
     params: ThreadStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

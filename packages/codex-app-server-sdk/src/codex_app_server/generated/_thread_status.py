@@ -13,33 +13,39 @@ from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
 
 class ThreadActiveFlag(OpenEnum):
     """Values of ``ThreadActiveFlag``."""
+
     WAITING_ON_APPROVAL = "waitingOnApproval"
     WAITING_ON_USER_INPUT = "waitingOnUserInput"
 
 
 class ActiveThreadStatus(CodexModel):
-    """The ``ActiveThreadStatus`` protocol type."""
+    """The ``type: "active"`` variant of ``ThreadStatus``."""
+
     active_flags: list[ThreadActiveFlag] = Field(alias="activeFlags")
     type: Literal["active"] = "active"
 
 
 class IdleThreadStatus(CodexModel):
-    """The ``IdleThreadStatus`` protocol type."""
+    """The ``type: "idle"`` variant of ``ThreadStatus``."""
+
     type: Literal["idle"] = "idle"
 
 
 class NotLoadedThreadStatus(CodexModel):
-    """The ``NotLoadedThreadStatus`` protocol type."""
+    """The ``type: "notLoaded"`` variant of ``ThreadStatus``."""
+
     type: Literal["notLoaded"] = "notLoaded"
 
 
 class SystemErrorThreadStatus(CodexModel):
-    """The ``SystemErrorThreadStatus`` protocol type."""
+    """The ``type: "systemError"`` variant of ``ThreadStatus``."""
+
     type: Literal["systemError"] = "systemError"
 
 
 class UnrecognizedThreadStatus(CodexModel):
     """A ``ThreadStatus`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

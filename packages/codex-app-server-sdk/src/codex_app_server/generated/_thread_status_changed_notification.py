@@ -14,12 +14,14 @@ from ._thread_status import ThreadStatus
 
 class ThreadStatusChangedNotification(CodexModel):
     """The ``ThreadStatusChangedNotification`` protocol type."""
+
     status: ThreadStatus
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadStatusChangedServerNotification(CodexModel):
     """The ``thread/status/changed`` notification."""
+
     method: Literal["thread/status/changed"] = "thread/status/changed"
     params: ThreadStatusChangedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -16,7 +16,8 @@ from ._turn_status import TurnStatus
 
 
 class ItemThreadTimelineEntry(CodexModel):
-    """The ``ItemThreadTimelineEntry`` protocol type."""
+    """The ``type: "item"`` variant of ``ThreadTimelineEntry``."""
+
     item: ThreadItem
     position: int
     turn_id: str = Field(alias="turnId")
@@ -24,34 +25,38 @@ class ItemThreadTimelineEntry(CodexModel):
 
 
 class RealtimeThreadTimelineEntry(CodexModel):
-    """The ``RealtimeThreadTimelineEntry`` protocol type."""
+    """The ``type: "realtime"`` variant of ``ThreadTimelineEntry``."""
+
     item: ThreadRealtimeItem
     position: int
     type: Literal["realtime"] = "realtime"
 
 
 class TurnCompletedThreadTimelineEntry(CodexModel):
-    """The ``TurnCompletedThreadTimelineEntry`` protocol type."""
+    """The ``type: "turnCompleted"`` variant of ``ThreadTimelineEntry``."""
+
     position: int
     status: TurnStatus
     turn_id: str
     type: Literal["turnCompleted"] = "turnCompleted"
-    completed_at: int | None = Field(default=None)
-    duration_ms: int | None = Field(default=None)
-    error: TurnError | None = Field(default=None)
-    started_at: int | None = Field(default=None)
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    error: TurnError | None = None
+    started_at: int | None = None
 
 
 class TurnStartedThreadTimelineEntry(CodexModel):
-    """The ``TurnStartedThreadTimelineEntry`` protocol type."""
+    """The ``type: "turnStarted"`` variant of ``ThreadTimelineEntry``."""
+
     position: int
     turn_id: str
     type: Literal["turnStarted"] = "turnStarted"
-    started_at: int | None = Field(default=None)
+    started_at: int | None = None
 
 
 class UnrecognizedThreadTimelineEntry(CodexModel):
     """A ``ThreadTimelineEntry`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

@@ -14,6 +14,7 @@ from ._token_usage_breakdown import TokenUsageBreakdown
 
 class ThreadTokenUsage(CodexModel):
     """The ``ThreadTokenUsage`` protocol type."""
+
     last: TokenUsageBreakdown
     total: TokenUsageBreakdown
     model_context_window: int | None = Field(default=None, alias="modelContextWindow")
@@ -21,6 +22,7 @@ class ThreadTokenUsage(CodexModel):
 
 class ThreadTokenUsageUpdatedNotification(CodexModel):
     """The ``ThreadTokenUsageUpdatedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     token_usage: ThreadTokenUsage = Field(alias="tokenUsage")
     turn_id: str = Field(alias="turnId")
@@ -28,6 +30,7 @@ class ThreadTokenUsageUpdatedNotification(CodexModel):
 
 class ThreadTokenUsageUpdatedServerNotification(CodexModel):
     """The ``thread/tokenUsage/updated`` notification."""
+
     method: Literal["thread/tokenUsage/updated"] = "thread/tokenUsage/updated"
     params: ThreadTokenUsageUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,12 +13,13 @@ from ._turn_items_view import TurnItemsView
 
 class ThreadTurnsListParams(CodexModel):
     """The ``ThreadTurnsListParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
-    cursor: str | None = Field(default=None)
+    cursor: str | None = None
     """Opaque cursor to pass to the next call to continue after the last turn."""
     items_view: TurnItemsView | None = Field(default=None, alias="itemsView")
     """How much item detail to include for each returned turn; defaults to summary."""
-    limit: int | None = Field(default=None)
+    limit: int | None = None
     """Optional turn page size."""
     sort_direction: SortDirection | None = Field(default=None, alias="sortDirection")
     """Optional turn pagination direction; defaults to descending."""

@@ -12,6 +12,7 @@ from ._turn import Turn
 
 class ThreadTurnsListResponse(CodexModel):
     """The ``ThreadTurnsListResponse`` protocol type."""
+
     data: list[Turn]
     backwards_cursor: str | None = Field(default=None, alias="backwardsCursor")
     """Opaque cursor to pass as `cursor` when reversing `sortDirection`. This is only populated when the page contains at least one turn. Use it with the opposite `sortDirection` to include the anchor turn again and catch updates to that turn."""

@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadUnarchiveParams(CodexModel):
     """The ``ThreadUnarchiveParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

@@ -10,4 +10,5 @@ from ._thread import Thread
 
 class ThreadUnarchiveResponse(CodexModel):
     """The ``ThreadUnarchiveResponse`` protocol type."""
+
     thread: Thread

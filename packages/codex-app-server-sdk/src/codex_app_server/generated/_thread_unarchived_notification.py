@@ -13,11 +13,13 @@ from ._base import CodexModel
 
 class ThreadUnarchivedNotification(CodexModel):
     """The ``ThreadUnarchivedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
 
 
 class ThreadUnarchivedServerNotification(CodexModel):
     """The ``thread/unarchived`` notification."""
+
     method: Literal["thread/unarchived"] = "thread/unarchived"
     params: ThreadUnarchivedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

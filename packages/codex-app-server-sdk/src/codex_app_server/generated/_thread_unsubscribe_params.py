@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class ThreadUnsubscribeParams(CodexModel):
     """The ``ThreadUnsubscribeParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")

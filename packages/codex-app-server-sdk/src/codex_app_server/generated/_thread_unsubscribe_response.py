@@ -9,6 +9,7 @@ from ._base import CodexModel, OpenEnum
 
 class ThreadUnsubscribeStatus(OpenEnum):
     """Values of ``ThreadUnsubscribeStatus``."""
+
     NOT_LOADED = "notLoaded"
     NOT_SUBSCRIBED = "notSubscribed"
     UNSUBSCRIBED = "unsubscribed"
@@ -16,4 +17,5 @@ class ThreadUnsubscribeStatus(OpenEnum):
 
 class ThreadUnsubscribeResponse(CodexModel):
     """The ``ThreadUnsubscribeResponse`` protocol type."""
+
     status: ThreadUnsubscribeStatus

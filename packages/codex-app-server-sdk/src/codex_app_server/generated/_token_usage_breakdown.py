@@ -11,6 +11,7 @@ from ._base import CodexModel
 
 class TokenUsageBreakdown(CodexModel):
     """The ``TokenUsageBreakdown`` protocol type."""
+
     cached_input_tokens: int = Field(alias="cachedInputTokens")
     input_tokens: int = Field(alias="inputTokens")
     output_tokens: int = Field(alias="outputTokens")

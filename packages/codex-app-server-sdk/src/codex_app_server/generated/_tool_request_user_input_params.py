@@ -14,6 +14,7 @@ from ._server_request_resolved_notification import RequestId
 
 class ItemToolRequestUserInputServerRequest(CodexModel):
     """The ``item/tool/requestUserInput`` request from the server."""
+
     id: RequestId
     method: Literal["item/tool/requestUserInput"] = "item/tool/requestUserInput"
     params: ToolRequestUserInputParams
@@ -21,12 +22,14 @@ class ItemToolRequestUserInputServerRequest(CodexModel):
 
 class ToolRequestUserInputOption(CodexModel):
     """EXPERIMENTAL. Defines a single selectable option for request_user_input."""
+
     description: str
     label: str
 
 
 class ToolRequestUserInputParams(CodexModel):
     """EXPERIMENTAL. Params sent with a request_user_input event."""
+
     is_blocking: bool = Field(alias="isBlocking")
     item_id: str = Field(alias="itemId")
     questions: list[ToolRequestUserInputQuestion]
@@ -38,9 +41,10 @@ class ToolRequestUserInputParams(CodexModel):
 
 class ToolRequestUserInputQuestion(CodexModel):
     """EXPERIMENTAL. Represents one request_user_input question and its required options."""
+
     header: str
     id: str
     question: str
     is_other: bool | None = Field(default=False, alias="isOther")
     is_secret: bool | None = Field(default=False, alias="isSecret")
-    options: list[ToolRequestUserInputOption] | None = Field(default=None)
+    options: list[ToolRequestUserInputOption] | None = None

@@ -9,9 +9,11 @@ from ._base import CodexModel
 
 class ToolRequestUserInputAnswer(CodexModel):
     """EXPERIMENTAL. Captures a user's answer to a request_user_input question."""
+
     answers: list[str]
 
 
 class ToolRequestUserInputResponse(CodexModel):
     """EXPERIMENTAL. Response payload mapping question ids to answers."""
+
     answers: dict[str, ToolRequestUserInputAnswer]

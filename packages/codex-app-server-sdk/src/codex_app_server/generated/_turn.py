@@ -15,6 +15,7 @@ from ._turn_status import TurnStatus
 
 class Turn(CodexModel):
     """The ``Turn`` protocol type."""
+
     id: str
     """Identifier for this turn. Codex-generated turn IDs are UUIDv7."""
     items: list[ThreadItem]
@@ -24,7 +25,7 @@ class Turn(CodexModel):
     """Unix timestamp (in seconds) when the turn completed."""
     duration_ms: int | None = Field(default=None, alias="durationMs")
     """Duration between turn start and completion in milliseconds, if known."""
-    error: TurnError | None = Field(default=None)
+    error: TurnError | None = None
     """Error associated with a failed or interrupted turn."""
     items_view: TurnItemsView | None = Field(default="full", validate_default=True, alias="itemsView")
     """Describes how much of `items` has been loaded for this turn."""

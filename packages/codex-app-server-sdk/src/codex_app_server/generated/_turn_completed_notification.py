@@ -14,12 +14,14 @@ from ._turn import Turn
 
 class TurnCompletedNotification(CodexModel):
     """The ``TurnCompletedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     turn: Turn
 
 
 class TurnCompletedServerNotification(CodexModel):
     """The ``turn/completed`` notification."""
+
     method: Literal["turn/completed"] = "turn/completed"
     params: TurnCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class TurnDiffUpdatedNotification(CodexModel):
     """Notification that the turn-level unified diff has changed. Contains the latest aggregated diff across all file changes in the turn."""
+
     diff: str
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
@@ -20,6 +21,7 @@ class TurnDiffUpdatedNotification(CodexModel):
 
 class TurnDiffUpdatedServerNotification(CodexModel):
     """The ``turn/diff/updated`` notification."""
+
     method: Literal["turn/diff/updated"] = "turn/diff/updated"
     params: TurnDiffUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -12,6 +12,7 @@ from ._legacy_app_path_string import LegacyAppPathString
 
 class TurnEnvironmentParams(CodexModel):
     """The ``TurnEnvironmentParams`` protocol type."""
+
     cwd: LegacyAppPathString
     environment_id: str = Field(alias="environmentId")
     runtime_workspace_roots: list[LegacyAppPathString] | None = Field(default=None, alias="runtimeWorkspaceRoots")

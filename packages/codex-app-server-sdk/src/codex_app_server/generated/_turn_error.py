@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class CodexErrorInfoValue(OpenEnum):
     """Values of ``CodexErrorInfoValue``."""
+
     CONTEXT_WINDOW_EXCEEDED = "contextWindowExceeded"
     SESSION_BUDGET_EXCEEDED = "sessionBudgetExceeded"
     USAGE_LIMIT_EXCEEDED = "usageLimitExceeded"
@@ -36,83 +37,97 @@ class CodexErrorInfoValue(OpenEnum):
 
 class NonSteerableTurnKind(OpenEnum):
     """Values of ``NonSteerableTurnKind``."""
+
     REVIEW = "review"
     COMPACT = "compact"
 
 
 class ActiveTurnNotSteerableCodexErrorInfo(CodexModel):
     """Returned when `turn/start` or `turn/steer` is submitted while the current active turn cannot accept same-turn steering, for example `/review` or manual `/compact`."""
+
     active_turn_not_steerable: ActiveTurnNotSteerableCodexErrorInfoActiveTurnNotSteerable = Field(alias="activeTurnNotSteerable")
 
 
 class ActiveTurnNotSteerableCodexErrorInfoActiveTurnNotSteerable(CodexModel):
     """The ``ActiveTurnNotSteerableCodexErrorInfoActiveTurnNotSteerable`` protocol type."""
+
     turn_kind: NonSteerableTurnKind = Field(alias="turnKind")
 
 
 class HttpConnectionFailedCodexErrorInfo(CodexModel):
     """The ``HttpConnectionFailedCodexErrorInfo`` protocol type."""
+
     http_connection_failed: HttpConnectionFailedCodexErrorInfoHttpConnectionFailed = Field(alias="httpConnectionFailed")
 
 
 class HttpConnectionFailedCodexErrorInfoHttpConnectionFailed(CodexModel):
     """The ``HttpConnectionFailedCodexErrorInfoHttpConnectionFailed`` protocol type."""
+
     http_status_code: int | None = Field(default=None, alias="httpStatusCode")
 
 
 class MisalignmentErrorDetails(CodexModel):
     """The ``MisalignmentErrorDetails`` protocol type."""
+
     detailed_explanation: str | None = Field(default=None, alias="detailedExplanation")
     """A substantive localized explanation is required before offering continuation."""
     error_type: str | None = Field(default=None, alias="errorType")
     """Open-ended classification; clients must accept categories added by Responses."""
     review_target: str | None = Field(default=None, alias="reviewTarget")
     """Opaque server-issued block target. Presence alone does not enable target-based continuation."""
-    steer: MisalignmentSteer | None = Field(default=None)
+    steer: MisalignmentSteer | None = None
     """Instruction to submit as the next turn's user input if continuation is confirmed."""
 
 
 class MisalignmentSteer(CodexModel):
     """The ``MisalignmentSteer`` protocol type."""
+
     message: str
 
 
 class ResponseStreamConnectionFailedCodexErrorInfo(CodexModel):
     """Failed to connect to the response SSE stream."""
+
     response_stream_connection_failed: ResponseStreamConnectionFailedCodexErrorInfoResponseStreamConnectionFailed = Field(alias="responseStreamConnectionFailed")
 
 
 class ResponseStreamConnectionFailedCodexErrorInfoResponseStreamConnectionFailed(CodexModel):
     """The ``ResponseStreamConnectionFailedCodexErrorInfoResponseStreamConnectionFailed`` protocol type."""
+
     http_status_code: int | None = Field(default=None, alias="httpStatusCode")
 
 
 class ResponseStreamDisconnectedCodexErrorInfo(CodexModel):
     """The response SSE stream disconnected in the middle of a turn before completion."""
+
     response_stream_disconnected: ResponseStreamDisconnectedCodexErrorInfoResponseStreamDisconnected = Field(alias="responseStreamDisconnected")
 
 
 class ResponseStreamDisconnectedCodexErrorInfoResponseStreamDisconnected(CodexModel):
     """The ``ResponseStreamDisconnectedCodexErrorInfoResponseStreamDisconnected`` protocol type."""
+
     http_status_code: int | None = Field(default=None, alias="httpStatusCode")
 
 
 class ResponseTooManyFailedAttemptsCodexErrorInfo(CodexModel):
     """Reached the retry limit for responses."""
+
     response_too_many_failed_attempts: ResponseTooManyFailedAttemptsCodexErrorInfoResponseTooManyFailedAttempts = Field(alias="responseTooManyFailedAttempts")
 
 
 class ResponseTooManyFailedAttemptsCodexErrorInfoResponseTooManyFailedAttempts(CodexModel):
     """The ``ResponseTooManyFailedAttemptsCodexErrorInfoResponseTooManyFailedAttempts`` protocol type."""
+
     http_status_code: int | None = Field(default=None, alias="httpStatusCode")
 
 
 class TurnError(CodexModel):
     """The ``TurnError`` protocol type."""
+
     message: str
     additional_details: str | None = Field(default=None, alias="additionalDetails")
     codex_error_info: CodexErrorInfo | None = Field(default=None, alias="codexErrorInfo")
-    misalignment: MisalignmentErrorDetails | None = Field(default=None)
+    misalignment: MisalignmentErrorDetails | None = None
     """Optional public explanation and continuation instruction for a misalignment block."""
 
 

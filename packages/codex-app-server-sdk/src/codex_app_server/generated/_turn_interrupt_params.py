@@ -11,5 +11,6 @@ from ._base import CodexModel
 
 class TurnInterruptParams(CodexModel):
     """The ``TurnInterruptParams`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")

@@ -9,3 +9,4 @@ from ._base import CodexModel
 
 class TurnInterruptResponse(CodexModel):
     """The ``TurnInterruptResponse`` protocol type."""
+

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class TurnItemsView(OpenEnum):
     """Values of ``TurnItemsView``."""
+
     NOT_LOADED = "notLoaded"
     """`items` was not loaded for this turn. The field is intentionally empty."""
     SUMMARY = "summary"

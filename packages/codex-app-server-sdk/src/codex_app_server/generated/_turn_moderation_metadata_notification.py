@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class TurnModerationMetadataNotification(CodexModel):
     """The ``TurnModerationMetadataNotification`` protocol type."""
+
     metadata: Any
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
@@ -20,6 +21,7 @@ class TurnModerationMetadataNotification(CodexModel):
 
 class TurnModerationMetadataServerNotification(CodexModel):
     """The ``turn/moderationMetadata`` notification."""
+
     method: Literal["turn/moderationMetadata"] = "turn/moderationMetadata"
     params: TurnModerationMetadataNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

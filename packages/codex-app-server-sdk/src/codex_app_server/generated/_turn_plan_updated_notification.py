@@ -13,6 +13,7 @@ from ._base import CodexModel, OpenEnum
 
 class TurnPlanStepStatus(OpenEnum):
     """Values of ``TurnPlanStepStatus``."""
+
     PENDING = "pending"
     IN_PROGRESS = "inProgress"
     COMPLETED = "completed"
@@ -20,20 +21,23 @@ class TurnPlanStepStatus(OpenEnum):
 
 class TurnPlanStep(CodexModel):
     """The ``TurnPlanStep`` protocol type."""
+
     status: TurnPlanStepStatus
     step: str
 
 
 class TurnPlanUpdatedNotification(CodexModel):
     """The ``TurnPlanUpdatedNotification`` protocol type."""
+
     plan: list[TurnPlanStep]
     thread_id: str = Field(alias="threadId")
     turn_id: str = Field(alias="turnId")
-    explanation: str | None = Field(default=None)
+    explanation: str | None = None
 
 
 class TurnPlanUpdatedServerNotification(CodexModel):
     """The ``turn/plan/updated`` notification."""
+
     method: Literal["turn/plan/updated"] = "turn/plan/updated"
     params: TurnPlanUpdatedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -21,6 +21,7 @@ from ._user_input import UserInput
 
 class TurnStartParams(CodexModel):
     """The ``TurnStartParams`` protocol type."""
+
     input: list[UserInput]
     thread_id: str = Field(alias="threadId")
     approval_policy: AskForApproval | None = Field(default=None, alias="approvalPolicy")
@@ -28,13 +29,13 @@ class TurnStartParams(CodexModel):
     approvals_reviewer: ApprovalsReviewer | None = Field(default=None, alias="approvalsReviewer")
     """Override where approval requests are routed for review on this turn and subsequent turns."""
     client_user_message_id: str | None = Field(default=None, alias="clientUserMessageId")
-    cwd: str | None = Field(default=None)
+    cwd: str | None = None
     """Override the working directory for this turn and subsequent turns."""
     disabled_plugin_ids: list[str] | None = Field(default=None, alias="disabledPluginIds")
     """Replace this thread's disabled plugin IDs. Omitted/null preserves the list; [] clears it."""
-    effort: ReasoningEffort | None = Field(default=None)
+    effort: ReasoningEffort | None = None
     """Override the reasoning effort for this turn and subsequent turns."""
-    model: str | None = Field(default=None)
+    model: str | None = None
     """Override the model for this turn and subsequent turns."""
     output_schema: Any = Field(default=None, alias="outputSchema")
     """Optional JSON Schema used to constrain the final assistant message for this turn."""
@@ -43,7 +44,7 @@ class TurnStartParams(CodexModel):
 
     Set this when starting work on behalf of another turn, such as delegated work in a different thread. Leave unset for work started directly by the user. Ignored when this request adds input to an active turn.
     """
-    personality: Personality | None = Field(default=None)
+    personality: Personality | None = None
     """@deprecated `friendly` and `pragmatic` no longer select a style. Changing this does not rewrite the thread's existing instructions."""
     root_turn_id: str | None = Field(default=None, alias="rootTurnId")
     """ID of the first turn in the chain of work that led to this new turn.
@@ -56,7 +57,7 @@ class TurnStartParams(CodexModel):
     """Override the service tier for this turn and subsequent turns."""
     service_tier_for_turn: str | None = Field(default=None, alias="serviceTierForTurn")
     """Override the service tier only when this request starts a new turn. Use "default" for standard speed. Omitted or null inherits the thread's tier. Does not change the thread's tier or a turn being steered."""
-    summary: ReasoningSummary | None = Field(default=None)
+    summary: ReasoningSummary | None = None
     """Override the reasoning summary for this turn and subsequent turns."""
     tool_output: TurnToolOutput | None = Field(default=None, alias="toolOutput")
     turn_trigger: str | None = Field(default=None, alias="turnTrigger")
@@ -65,8 +66,9 @@ class TurnStartParams(CodexModel):
 
 class TurnToolOutput(CodexModel):
     """The ``TurnToolOutput`` protocol type."""
+
     name: str
     output: FunctionCallOutputBody
-    namespace: str | None = Field(default=None)
-    retain: bool | None = Field(default=None)
+    namespace: str | None = None
+    retain: bool | None = None
     """Requests retention of this output in the thread's model history."""

@@ -10,4 +10,5 @@ from ._turn import Turn
 
 class TurnStartResponse(CodexModel):
     """The ``TurnStartResponse`` protocol type."""
+
     turn: Turn

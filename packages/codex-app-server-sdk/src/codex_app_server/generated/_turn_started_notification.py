@@ -14,12 +14,14 @@ from ._turn import Turn
 
 class TurnStartedNotification(CodexModel):
     """The ``TurnStartedNotification`` protocol type."""
+
     thread_id: str = Field(alias="threadId")
     turn: Turn
 
 
 class TurnStartedServerNotification(CodexModel):
     """The ``turn/started`` notification."""
+
     method: Literal["turn/started"] = "turn/started"
     params: TurnStartedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

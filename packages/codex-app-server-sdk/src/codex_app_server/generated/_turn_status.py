@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class TurnStatus(OpenEnum):
     """Values of ``TurnStatus``."""
+
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"
     FAILED = "failed"

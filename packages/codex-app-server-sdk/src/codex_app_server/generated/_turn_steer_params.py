@@ -12,6 +12,7 @@ from ._user_input import UserInput
 
 class TurnSteerParams(CodexModel):
     """The ``TurnSteerParams`` protocol type."""
+
     expected_turn_id: str = Field(alias="expectedTurnId")
     """Required active turn id precondition. The request fails when it does not match the currently active turn."""
     input: list[UserInput]

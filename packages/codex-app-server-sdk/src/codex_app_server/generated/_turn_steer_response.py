@@ -11,4 +11,5 @@ from ._base import CodexModel
 
 class TurnSteerResponse(CodexModel):
     """The ``TurnSteerResponse`` protocol type."""
+
     turn_id: str = Field(alias="turnId")

@@ -12,6 +12,7 @@ from ._turn import Turn
 
 class TurnsPage(CodexModel):
     """The ``TurnsPage`` protocol type."""
+
     data: list[Turn]
     backwards_cursor: str | None = Field(default=None, alias="backwardsCursor")
     next_cursor: str | None = Field(default=None, alias="nextCursor")

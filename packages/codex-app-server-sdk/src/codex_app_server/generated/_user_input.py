@@ -13,48 +13,55 @@ from ._image_detail import ImageDetail
 
 
 class AudioUserInput(CodexModel):
-    """The ``AudioUserInput`` protocol type."""
+    """The ``type: "audio"`` variant of ``UserInput``."""
+
     type: Literal["audio"] = "audio"
     file_id: str | None = Field(default=None, alias="fileId")
-    url: str | None = Field(default=None)
+    url: str | None = None
 
 
 class ByteRange(CodexModel):
     """The ``ByteRange`` protocol type."""
+
     end: int
     start: int
 
 
 class ImageUserInput(CodexModel):
-    """The ``ImageUserInput`` protocol type."""
+    """The ``type: "image"`` variant of ``UserInput``."""
+
     type: Literal["image"] = "image"
-    detail: ImageDetail | None = Field(default=None)
+    detail: ImageDetail | None = None
     file_id: str | None = Field(default=None, alias="fileId")
-    url: str | None = Field(default=None)
+    url: str | None = None
 
 
 class LocalAudioUserInput(CodexModel):
-    """The ``LocalAudioUserInput`` protocol type."""
+    """The ``type: "localAudio"`` variant of ``UserInput``."""
+
     path: str
     type: Literal["localAudio"] = "localAudio"
 
 
 class LocalImageUserInput(CodexModel):
-    """The ``LocalImageUserInput`` protocol type."""
+    """The ``type: "localImage"`` variant of ``UserInput``."""
+
     path: str
     type: Literal["localImage"] = "localImage"
-    detail: ImageDetail | None = Field(default=None)
+    detail: ImageDetail | None = None
 
 
 class MentionUserInput(CodexModel):
-    """The ``MentionUserInput`` protocol type."""
+    """The ``type: "mention"`` variant of ``UserInput``."""
+
     name: str
     path: str
     type: Literal["mention"] = "mention"
 
 
 class SkillUserInput(CodexModel):
-    """The ``SkillUserInput`` protocol type."""
+    """The ``type: "skill"`` variant of ``UserInput``."""
+
     name: str
     path: str
     type: Literal["skill"] = "skill"
@@ -62,14 +69,16 @@ class SkillUserInput(CodexModel):
 
 class TextElement(CodexModel):
     """The ``TextElement`` protocol type."""
+
     byte_range: ByteRange = Field(alias="byteRange")
     """Byte range in the parent `text` buffer that this element occupies."""
-    placeholder: str | None = Field(default=None)
+    placeholder: str | None = None
     """Optional human-readable placeholder for the element, displayed in the UI."""
 
 
 class TextUserInput(CodexModel):
-    """The ``TextUserInput`` protocol type."""
+    """The ``type: "text"`` variant of ``UserInput``."""
+
     text: str
     type: Literal["text"] = "text"
     text_elements: list[TextElement] | None = Field(default_factory=list)
@@ -78,6 +87,7 @@ class TextUserInput(CodexModel):
 
 class UnrecognizedUserInput(CodexModel):
     """A ``UserInput`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+
     type: str
 
 

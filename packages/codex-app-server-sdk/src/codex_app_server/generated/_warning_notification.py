@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class WarningNotification(CodexModel):
     """The ``WarningNotification`` protocol type."""
+
     message: str
     """Concise warning message for the user."""
     thread_id: str | None = Field(default=None, alias="threadId")
@@ -21,6 +22,7 @@ class WarningNotification(CodexModel):
 
 class WarningServerNotification(CodexModel):
     """The ``warning`` notification."""
+
     method: Literal["warning"] = "warning"
     params: WarningNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

@@ -9,6 +9,7 @@ from ._base import OpenEnum
 
 class WebSearchMode(OpenEnum):
     """Values of ``WebSearchMode``."""
+
     DISABLED = "disabled"
     CACHED = "cached"
     INDEXED = "indexed"

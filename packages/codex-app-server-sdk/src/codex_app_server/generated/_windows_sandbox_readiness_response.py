@@ -9,6 +9,7 @@ from ._base import CodexModel, OpenEnum
 
 class WindowsSandboxReadiness(OpenEnum):
     """Values of ``WindowsSandboxReadiness``."""
+
     READY = "ready"
     NOT_CONFIGURED = "notConfigured"
     UPDATE_REQUIRED = "updateRequired"
@@ -16,4 +17,5 @@ class WindowsSandboxReadiness(OpenEnum):
 
 class WindowsSandboxReadinessResponse(CodexModel):
     """The ``WindowsSandboxReadinessResponse`` protocol type."""
+
     status: WindowsSandboxReadiness

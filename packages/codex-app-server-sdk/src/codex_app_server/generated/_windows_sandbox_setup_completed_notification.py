@@ -14,13 +14,15 @@ from ._windows_sandbox_setup_mode import WindowsSandboxSetupMode
 
 class WindowsSandboxSetupCompletedNotification(CodexModel):
     """The ``WindowsSandboxSetupCompletedNotification`` protocol type."""
+
     mode: WindowsSandboxSetupMode
     success: bool
-    error: str | None = Field(default=None)
+    error: str | None = None
 
 
 class WindowsSandboxSetupCompletedServerNotification(CodexModel):
     """The ``windowsSandbox/setupCompleted`` notification."""
+
     method: Literal["windowsSandbox/setupCompleted"] = "windowsSandbox/setupCompleted"
     params: WindowsSandboxSetupCompletedNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

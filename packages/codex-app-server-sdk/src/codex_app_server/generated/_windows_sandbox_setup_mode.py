@@ -9,5 +9,6 @@ from ._base import OpenEnum
 
 class WindowsSandboxSetupMode(OpenEnum):
     """Values of ``WindowsSandboxSetupMode``."""
+
     ELEVATED = "elevated"
     UNELEVATED = "unelevated"

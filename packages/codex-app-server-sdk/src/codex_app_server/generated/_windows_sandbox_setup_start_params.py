@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ._base import CodexModel
 from ._absolute_path_buf import AbsolutePathBuf
 from ._windows_sandbox_setup_mode import WindowsSandboxSetupMode
@@ -13,5 +11,6 @@ from ._windows_sandbox_setup_mode import WindowsSandboxSetupMode
 
 class WindowsSandboxSetupStartParams(CodexModel):
     """The ``WindowsSandboxSetupStartParams`` protocol type."""
+
     mode: WindowsSandboxSetupMode
-    cwd: AbsolutePathBuf | None = Field(default=None)
+    cwd: AbsolutePathBuf | None = None

@@ -9,4 +9,5 @@ from ._base import CodexModel
 
 class WindowsSandboxSetupStartResponse(CodexModel):
     """The ``WindowsSandboxSetupStartResponse`` protocol type."""
+
     started: bool

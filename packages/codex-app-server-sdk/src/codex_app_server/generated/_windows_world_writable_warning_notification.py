@@ -13,6 +13,7 @@ from ._base import CodexModel
 
 class WindowsWorldWritableWarningNotification(CodexModel):
     """The ``WindowsWorldWritableWarningNotification`` protocol type."""
+
     extra_count: int = Field(alias="extraCount")
     failed_scan: bool = Field(alias="failedScan")
     sample_paths: list[str] = Field(alias="samplePaths")
@@ -20,6 +21,7 @@ class WindowsWorldWritableWarningNotification(CodexModel):
 
 class WindowsWorldWritableWarningServerNotification(CodexModel):
     """The ``windows/worldWritableWarning`` notification."""
+
     method: Literal["windows/worldWritableWarning"] = "windows/worldWritableWarning"
     params: WindowsWorldWritableWarningNotification
     emitted_at_ms: int | None = Field(default=None, alias="emittedAtMs")

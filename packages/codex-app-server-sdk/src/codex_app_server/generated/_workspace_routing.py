@@ -11,6 +11,7 @@ from ._base import CodexModel, OpenEnum
 
 class AccountRoutingOverride(OpenEnum):
     """Backend routing policy. Wire values match the accounts/check contract."""
+
     NO_CONSTRAINT = "NO_CONSTRAINT"
     US = "us"
     US_CR = "us_cr"
@@ -18,6 +19,7 @@ class AccountRoutingOverride(OpenEnum):
 
 class WorkspaceRouting(CodexModel):
     """The ``WorkspaceRouting`` protocol type."""
+
     account_routing_override: AccountRoutingOverride = Field(alias="accountRoutingOverride")
     backend_origin: str = Field(alias="backendOrigin")
     chatgpt_account_id: str = Field(alias="chatgptAccountId")
