@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -285,3 +286,115 @@ def test_generated_package_and_registry_import_without_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert ast.literal_eval(out.stdout.strip()) == ["codex_app_server.generated._index"]
+
+
+def _fallbacks(value: Any, path: str = "") -> list[str]:
+    """Paths inside ``value`` where a model fell back: unknown variant, method or enum value."""
+    found: list[str] = []
+    if isinstance(value, BaseModel):
+        if type(value).__name__.startswith(("Unrecognized", "Unknown")):
+            found.append(f"{path}: {type(value).__name__}")
+        for name in type(value).model_fields:
+            found += _fallbacks(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _fallbacks(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += _fallbacks(item, f"{path}[{key!r}]")
+    elif isinstance(value, generated.OpenEnum) and value.name == value.value:
+        found.append(f"{path}: unknown enum value {value.value!r}")
+    return found
+
+
+@pytest.mark.real_binary
+def test_the_real_server_round_trips_through_the_generated_models(
+    schema_codex_bin: Path, tmp_path: Path
+) -> None:
+    """Requests built from the models are accepted; every reply and notification validates
+    without a fallback and dumps back to the exact JSON the server sent."""
+    from codex_app_server.generated import (
+        ClientInfo,
+        ConfigReadParams,
+        InitializeParams,
+        ModelListParams,
+        ThreadListParams,
+        ThreadStartParams,
+    )
+
+    home = tmp_path / "home"
+    home.mkdir()
+    # A provider on a closed port: nothing here may reach a real model.
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\n[model_providers.mock]\n'
+        'name = "mock"\nbase_url = "http://127.0.0.1:9/v1"\nwire_api = "responses"\n'
+    )
+    env = {
+        **os.environ,
+        "CODEX_HOME": str(home),
+        "CODEX_APP_SERVER_DISABLE_MANAGED_CONFIG": "1",
+        "RUST_LOG": "warn",
+    }
+    server = subprocess.Popen(
+        [str(schema_codex_bin), "app-server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    notifications: list[BaseModel] = []
+    raw: list[Any] = []
+
+    def call(request_id: int, method: str, params: BaseModel) -> BaseModel:
+        # exclude_none: an omitted optional field must not go out as null (the server
+        # rejects null where the schema is not nullable); the client dumps the same way.
+        params_json = params.model_dump(exclude_none=True)
+        message = {"id": request_id, "method": method, "params": params_json}
+        server.stdin.write(json.dumps(message) + "\n")  # type: ignore[union-attr]
+        server.stdin.flush()  # type: ignore[union-attr]
+        while True:
+            reply = json.loads(server.stdout.readline())  # type: ignore[union-attr]
+            if reply.get("id") == request_id:
+                assert "result" in reply, reply
+                spec = registry.CLIENT_REQUESTS[method]
+                raw.append(reply["result"])
+                return registry.load_model(spec.response_model).model_validate(reply["result"])
+            raw.append(reply)
+            notifications.append(registry.parse_server_notification(reply))
+
+    try:
+        replies = [
+            call(1, "initialize", InitializeParams(client_info=ClientInfo(name="t", version="0"))),
+        ]
+        server.stdin.write(json.dumps({"method": "initialized"}) + "\n")
+        replies += [
+            call(2, "thread/start", ThreadStartParams(cwd=str(tmp_path))),
+            call(3, "thread/list", ThreadListParams()),
+            call(4, "model/list", ModelListParams()),
+            call(5, "config/read", ConfigReadParams()),
+        ]
+    finally:
+        server.kill()
+        server.wait()
+    assert [type(reply).__name__ for reply in replies] == [
+        "InitializeResponse",
+        "ThreadStartResponse",
+        "ThreadListResponse",
+        "ModelListResponse",
+        "ConfigReadResponse",
+    ]
+    assert notifications, "the server sent no notification before the replies"
+    parsed = [*replies, *notifications]
+    problems = [problem for model in parsed for problem in _fallbacks(model)]
+    assert not problems, problems
+    # Fields outside the stable schema (the server sends experimental ones too) are kept as
+    # extras, so every message dumps back to exactly what came over the wire.
+    dumped = [model.model_dump(mode="json", exclude_unset=True) for model in parsed]
+
+    def canonical(messages: list[Any]) -> list[str]:
+        return sorted(json.dumps(message, sort_keys=True) for message in messages)
+
+    assert canonical(dumped) == canonical(raw)
