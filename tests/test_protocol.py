@@ -212,3 +212,12 @@ def test_router_keeps_nothing_for_nobody() -> None:
         router.unsubscribe(sub)
     assert len(router) == 0
     assert router.route("t5", None) == []
+
+
+def test_router_drops_a_turn_subscription_after_its_last_event() -> None:
+    router: Router[str] = Router()
+    sub = router.subscribe("t1", "handle")
+    sub.turn_id = "u1"
+    assert router.route("t1", "u1", ends_turn=True) == ["handle"]
+    assert len(router) == 0
+    assert router.route("t1", "u1") == []

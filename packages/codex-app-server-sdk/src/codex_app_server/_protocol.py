@@ -88,7 +88,8 @@ Event = Response | ErrorResponse | Notification | ServerRequest | ProtocolViolat
 
 def _scope(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The ``(thread_id, turn_id)`` a message's params refer to, if any."""
-    thread_id = params.get("threadId")
+    # Legacy approval requests name the thread "conversationId".
+    thread_id = params.get("threadId", params.get("conversationId"))
     turn_id = params.get("turnId")
     if turn_id is None:
         turn = params.get("turn")
@@ -308,12 +309,21 @@ class Router(Generic[S]):
         if sink in self._catch_all:
             self._catch_all.remove(sink)
 
-    def route(self, thread_id: str | None, turn_id: str | None) -> list[S]:
-        """The sinks that should receive an event scoped to ``(thread_id, turn_id)``."""
+    def route(
+        self, thread_id: str | None, turn_id: str | None, *, ends_turn: bool = False
+    ) -> list[S]:
+        """The sinks that should receive an event scoped to ``(thread_id, turn_id)``.
+
+        ``ends_turn`` marks the turn's last event: subscriptions narrowed to that turn are
+        removed after it, so a turn whose handle is never read leaves nothing behind.
+        """
         if thread_id is not None:
             subscribers = self._by_thread.get(thread_id)
             if subscribers:
                 sinks = [s.sink for s in subscribers if s.wants(turn_id)]
+                if ends_turn and turn_id is not None:
+                    for done in [s for s in subscribers if s.turn_id == turn_id]:
+                        self.unsubscribe(done)
                 if sinks:
                     return sinks
         return list(self._catch_all)

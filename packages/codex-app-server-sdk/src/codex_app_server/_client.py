@@ -1,0 +1,178 @@
+"""Typed clients: one method per app-server request, over a sync or async connection.
+
+The 109 request methods themselves are generated (``generated/methods.py``) from the pinned
+binary's schema; this module supplies the one hook they call, ``_call``, which validates the
+keyword arguments into the params model, sends them in wire form (camelCase) and validates the
+reply into the response model. The ``initialize`` handshake lives here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._connection import AsyncConnection, Connection
+from ._handlers import HandlerTable, ServerRequestHandler
+from .config import CodexConfig
+from .errors import AppServerStartError, CodexError, TransportClosedError
+from .generated import registry
+from .generated.methods import AsyncRequestMethods, SyncRequestMethods
+
+if TYPE_CHECKING:
+    from .generated import InitializeResponse
+
+__all__ = ["AsyncCodexClient", "CodexClient"]
+
+
+def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Validate snake_case (or camelCase) ``params`` for ``method``; return them in wire form."""
+    spec = registry.CLIENT_REQUESTS.get(method)
+    if spec is None:
+        raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
+    if spec.params_model is None:
+        return None
+    model = registry.load_model(spec.params_model)
+    wire: dict[str, Any] = model.model_validate(dict(params)).model_dump(
+        mode="json", by_alias=True, exclude_unset=True
+    )
+    return wire
+
+
+def result_from_wire(method: str, result: Any) -> Any:
+    """Validate a raw result into ``method``'s response model."""
+    spec = registry.CLIENT_REQUESTS[method]
+    return registry.load_model(spec.response_model).model_validate(result)
+
+
+def _start_error(exc: TransportClosedError) -> AppServerStartError:
+    return AppServerStartError(
+        "the app-server exited during start-up",
+        exit_code=exc.exit_code,
+        stderr_tail=exc.stderr_tail,
+    )
+
+
+class CodexClient(SyncRequestMethods):
+    """A blocking, typed client for one ``codex app-server`` process.
+
+    Starting it launches the server and performs the ``initialize`` handshake; every request
+    of the protocol is a method (``client.thread_start(model=...)``) returning its generated
+    response model. ``request()`` sends anything else untyped.
+    """
+
+    def __init__(
+        self,
+        config: CodexConfig | None = None,
+        *,
+        handlers: Mapping[str, ServerRequestHandler] | HandlerTable | None = None,
+    ) -> None:
+        self.config = config if config is not None else CodexConfig()
+        table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
+        self.connection = Connection(self.config, table)
+        try:
+            result = self.connection.request("initialize", self.config.initialize_params())
+            self.connection.notify("initialized")
+        except TransportClosedError as exc:
+            self.connection.close()
+            raise _start_error(exc) from None
+        except BaseException:
+            self.connection.close()
+            raise
+        self.initialize_response: InitializeResponse = result_from_wire("initialize", result)
+
+    @property
+    def handlers(self) -> HandlerTable:
+        """The table of server-request handlers of this connection."""
+        return self.connection.handlers
+
+    def request(
+        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send any request with raw wire-form params and return the raw result."""
+        if timeout is None:
+            return self.connection.request(method, params)
+        return self.connection.request(method, params, timeout=timeout)
+
+    def _call(self, method: str, params: dict[str, Any], /) -> Any:
+        result = self.connection.request(method, params_to_wire(method, params))
+        return result_from_wire(method, result)
+
+    def close(self) -> None:
+        """Stop the server; safe to call more than once."""
+        self.connection.close()
+
+    def __enter__(self) -> CodexClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncCodexClient(AsyncRequestMethods):
+    """The asyncio twin of :class:`CodexClient`; call :meth:`start` (or ``async with``)."""
+
+    def __init__(
+        self,
+        config: CodexConfig | None = None,
+        *,
+        handlers: Mapping[str, ServerRequestHandler] | HandlerTable | None = None,
+    ) -> None:
+        self.config = config if config is not None else CodexConfig()
+        table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
+        self.connection = AsyncConnection(self.config, table)
+        self._initialize_response: InitializeResponse | None = None
+
+    @property
+    def initialize_response(self) -> InitializeResponse:
+        """The server's answer to ``initialize``."""
+        if self._initialize_response is None:
+            raise CodexError("the client is not started: await client.start() first")
+        return self._initialize_response
+
+    @property
+    def started(self) -> bool:
+        """Whether the handshake has completed."""
+        return self._initialize_response is not None
+
+    @property
+    def handlers(self) -> HandlerTable:
+        """The table of server-request handlers of this connection."""
+        return self.connection.handlers
+
+    async def start(self) -> None:
+        """Launch the server and perform the handshake."""
+        await self.connection.start()
+        try:
+            result = await self.connection.request("initialize", self.config.initialize_params())
+            await self.connection.notify("initialized")
+        except TransportClosedError as exc:
+            await self.connection.close()
+            raise _start_error(exc) from None
+        except BaseException:
+            await self.connection.close()
+            raise
+        self._initialize_response = result_from_wire("initialize", result)
+
+    async def request(
+        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send any request with raw wire-form params and return the raw result."""
+        if timeout is None:
+            return await self.connection.request(method, params)
+        return await self.connection.request(method, params, timeout=timeout)
+
+    async def _call(self, method: str, params: dict[str, Any], /) -> Any:
+        result = await self.connection.request(method, params_to_wire(method, params))
+        return result_from_wire(method, result)
+
+    async def close(self) -> None:
+        """Stop the server; safe to call more than once."""
+        await self.connection.close()
+
+    async def __aenter__(self) -> AsyncCodexClient:
+        if not self.started:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

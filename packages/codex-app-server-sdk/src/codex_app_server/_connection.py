@@ -1,0 +1,563 @@
+"""Connections: the JSON-RPC core driven over a transport, sync (threads) and async (asyncio).
+
+:class:`_ConnectionBase` holds everything the two share: the core, the table of waiting
+callers, routing of notifications to subscribers, and the rules for answering server
+requests. :class:`Connection` and :class:`AsyncConnection` add only the I/O primitives:
+how to wait for a reply, how to queue an event, and where a handler runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+from ._handlers import HandlerTable, Reply, decode_params, encode_result
+from ._protocol import (
+    ErrorResponse,
+    Event,
+    JsonRpcCore,
+    Notification,
+    ProtocolViolation,
+    RequestId,
+    Response,
+    Router,
+    ServerRequest,
+    Subscription,
+)
+from ._transport import AsyncStdioProcess, StdioProcess
+from .config import CodexConfig, resolve_codex_bin
+from .errors import CodexError, RequestTimeoutError, TransportClosedError
+
+__all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
+
+logger = logging.getLogger("codex_app_server")
+
+_USE_CONFIG: Any = object()
+
+
+class _Closed:
+    """Queued to every inbox when the connection ends, carrying the reason."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: TransportClosedError) -> None:
+        self.error = error
+
+
+W = TypeVar("W")
+S = TypeVar("S")
+
+
+class _ConnectionBase(Generic[W, S]):
+    def __init__(self, config: CodexConfig, handlers: HandlerTable | None) -> None:
+        self.config = config
+        self.handlers = handlers if handlers is not None else HandlerTable()
+        self._core = JsonRpcCore()
+        self._router: Router[S] = Router()
+        self._waiters: dict[RequestId, W] = {}
+        self._closed_error: TransportClosedError | None = None
+        #: How many unusable lines the server sent (each is logged and skipped).
+        self.protocol_violations = 0
+
+    # -- hooks the sync and async connections provide -------------------------------------
+    def _resolve(self, waiter: W, result: Any) -> None:
+        raise NotImplementedError
+
+    def _reject(self, waiter: W, error: BaseException) -> None:
+        raise NotImplementedError
+
+    def _deliver(self, sink: S, item: Notification | _Closed) -> None:
+        raise NotImplementedError
+
+    def _start_handler(self, request: ServerRequest) -> None:
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (by :meth:`close` or because the server exited)."""
+        return self._closed_error is not None
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is Notification:
+                assert isinstance(event, Notification)
+                ends_turn = event.method == "turn/completed"
+                for sink in self._router.route(event.thread_id, event.turn_id, ends_turn=ends_turn):
+                    self._deliver(sink, event)
+            elif kind is Response:
+                assert isinstance(event, Response)
+                waiter = self._waiters.pop(event.request_id, None)
+                if waiter is not None:
+                    self._resolve(waiter, event.result)
+            elif kind is ErrorResponse:
+                assert isinstance(event, ErrorResponse)
+                waiter = self._waiters.pop(event.request_id, None)
+                if waiter is not None:
+                    self._reject(waiter, event.error)
+            elif kind is ServerRequest:
+                assert isinstance(event, ServerRequest)
+                self._start_handler(event)
+            else:
+                assert isinstance(event, ProtocolViolation)
+                self.protocol_violations += 1
+                logger.warning(
+                    "skipped a message from the app-server: %s: %s", event.reason, event.excerpt
+                )
+
+    def _call_handler(self, request: ServerRequest) -> tuple[Reply, Any]:
+        """Find the handler; return the reply now, or the handler and its typed params."""
+        handler = self.handlers.find(request.method, request.thread_id)
+        if handler is None:
+            return HandlerTable.default_reply(request.method), None
+        try:
+            params = decode_params(request.method, request.params)
+        except Exception as exc:
+            return HandlerTable.failure_reply(request.method, exc), None
+        return Reply(), (handler, params)
+
+    def _finish_handler(
+        self, request: ServerRequest, outcome: Any, exc: BaseException | None
+    ) -> bytes:
+        if exc is not None:
+            logger.warning("handler for %s raised %r", request.method, exc)
+            reply = HandlerTable.failure_reply(request.method, exc)
+        else:
+            try:
+                reply = Reply(result=encode_result(request.method, outcome))
+            except Exception as encode_exc:
+                logger.warning(
+                    "handler for %s returned an unusable result: %s", request.method, encode_exc
+                )
+                reply = HandlerTable.failure_reply(request.method, encode_exc)
+        return self._reply_bytes(request, reply)
+
+    def _reply_bytes(self, request: ServerRequest, reply: Reply) -> bytes:
+        if reply.error is not None:
+            code, message = reply.error
+            return self._core.reply_error(request.request_id, code, message)
+        return self._core.reply(request.request_id, reply.result)
+
+    def _closed_by(self, exit_code: int | None, stderr_tail: str, reason: str) -> None:
+        if self._closed_error is None:
+            self._closed_error = TransportClosedError(
+                reason, exit_code=exit_code, stderr_tail=stderr_tail
+            )
+        error = self._closed_error
+        self._core.fail_all()
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            self._reject(waiter, error)
+        for sink in list(self._router.all_sinks()):
+            self._deliver(sink, _Closed(error))
+
+    def _ensure_open(self) -> None:
+        if self._closed_error is not None:
+            raise TransportClosedError(
+                "the connection to the app-server is closed; start a new client",
+                exit_code=self._closed_error.exit_code,
+                stderr_tail=self._closed_error.stderr_tail,
+            )
+
+
+# -- synchronous ------------------------------------------------------------------------------
+
+
+class Inbox:
+    """Events routed to one subscriber of the sync connection."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Notification | _Closed] = queue.SimpleQueue()
+
+    def put(self, item: Notification | _Closed) -> None:
+        """Queue an event (called by the connection)."""
+        self._queue.put(item)
+
+    def get(self, timeout: float | None = None) -> Notification:
+        """The next event; raises ``TransportClosedError`` once the connection has ended."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
+        if isinstance(item, _Closed):
+            self._queue.put(item)  # every later get() reports the closure too
+            raise item.error
+        return item
+
+
+class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
+    """A blocking connection to one ``codex app-server`` process over stdio.
+
+    One reader thread parses stdout and routes events; server-request handlers run on a small
+    worker pool so a slow handler never stalls other threads' events. Safe to use from many
+    threads at once.
+    """
+
+    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+        super().__init__(config, handlers)
+        self._lock = threading.Lock()
+        self._handler_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=8, thread_name_prefix="codex-handler"
+        )
+        argv = config.argv(resolve_codex_bin(config.codex_bin))
+        self._process = StdioProcess(
+            argv,
+            env=config.process_env(),
+            cwd=config.cwd,
+            on_data=self._on_data,
+            on_eof=self._on_eof,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self._process.pid
+
+    def stderr_tail(self) -> str:
+        """The last lines the server wrote to stderr."""
+        return self._process.stderr.text()
+
+    def _on_data(self, data: bytes) -> None:
+        with self._lock:
+            self._handle(self._core.receive_data(data))
+
+    def _on_eof(self) -> None:
+        with self._lock:
+            self._handle(self._core.receive_eof())
+            self._closed_by(
+                self._process.exit_code,
+                self._process.stderr.text(),
+                "the app-server closed its output",
+            )
+        self._handler_pool.shutdown(wait=False)
+
+    def _resolve(self, waiter: concurrent.futures.Future[Any], result: Any) -> None:
+        if not waiter.done():
+            waiter.set_result(result)
+
+    def _reject(self, waiter: concurrent.futures.Future[Any], error: BaseException) -> None:
+        if not waiter.done():
+            waiter.set_exception(error)
+
+    def _deliver(self, sink: Inbox, item: Notification | _Closed) -> None:
+        sink.put(item)
+
+    def _start_handler(self, request: ServerRequest) -> None:
+        # A shut-down pool means the connection is closing: nobody is left to answer.
+        with contextlib.suppress(RuntimeError):
+            self._handler_pool.submit(self._answer, request)
+
+    def _answer(self, request: ServerRequest) -> None:
+        reply, call = self._call_handler(request)
+        if call is None:
+            line = self._reply_bytes(request, reply)
+        else:
+            handler, params = call
+            try:
+                outcome, exc = handler(params), None
+            except Exception as error:
+                outcome, exc = None, error
+            line = self._finish_handler(request, outcome, exc)
+        # If the server is gone, its waiters learn that from the reader.
+        with contextlib.suppress(OSError):
+            self._process.write(line)
+
+    def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = _USE_CONFIG,
+    ) -> Any:
+        """Send a request and block until its result; raises the mapped ``JsonRpcError``."""
+        if timeout is _USE_CONFIG:
+            timeout = self.config.request_timeout
+        waiter: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            self._ensure_open()
+            request_id, line = self._core.request(method, params)
+            self._waiters[request_id] = waiter
+        self._write(line)
+        try:
+            return waiter.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise RequestTimeoutError(
+                f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
+                "slow methods)"
+            ) from None
+        finally:
+            if not waiter.done():
+                # Timed out or interrupted (Ctrl-C): stop expecting the reply so nothing leaks.
+                with self._lock:
+                    self._core.forget(request_id)
+                    self._waiters.pop(request_id, None)
+
+    def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
+        """Send a client notification."""
+        with self._lock:
+            self._ensure_open()
+        self._write(self._core.notification(method, params))
+
+    def _write(self, line: bytes) -> None:
+        try:
+            self._process.write(line)
+        except OSError:
+            # The reader reports the closure with the exit code and stderr; wait for it.
+            deadline = time.monotonic() + 2.0
+            while not self.closed and time.monotonic() < deadline:
+                time.sleep(0.01)
+            with self._lock:
+                self._ensure_open()
+            raise TransportClosedError(
+                "could not write to the app-server", stderr_tail=self.stderr_tail()
+            ) from None
+
+    def subscribe(self, thread_id: str) -> Subscription[Inbox]:
+        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
+        inbox = Inbox()
+        with self._lock:
+            subscription = self._router.subscribe(thread_id, inbox)
+            if self._closed_error is not None:
+                inbox.put(_Closed(self._closed_error))
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription[Inbox]) -> None:
+        """Stop routing to a subscription."""
+        with self._lock:
+            self._router.unsubscribe(subscription)
+
+    def narrow(self, subscription: Subscription[Inbox], turn_id: str) -> None:
+        """Restrict a subscription to one turn of its thread."""
+        with self._lock:
+            subscription.turn_id = turn_id
+
+    def add_listener(self, inbox: Inbox) -> None:
+        """Also deliver events that no thread subscriber takes to ``inbox``."""
+        with self._lock:
+            self._router.add_catch_all(inbox)
+
+    def remove_listener(self, inbox: Inbox) -> None:
+        """Undo :meth:`add_listener`."""
+        with self._lock:
+            self._router.remove_catch_all(inbox)
+
+    def subscriber_count(self) -> int:
+        """How many thread subscriptions are live (for leak checks)."""
+        with self._lock:
+            return len(self._router)
+
+    def close(self) -> None:
+        """Stop the server and fail anything still waiting; safe to call twice or concurrently."""
+        self._process.close()
+        with self._lock:
+            self._closed_by(
+                self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+            )
+        self._handler_pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- asynchronous -----------------------------------------------------------------------------
+
+
+class AsyncInbox:
+    """Events routed to one subscriber of the async connection."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Notification | _Closed] = asyncio.Queue()
+
+    def put(self, item: Notification | _Closed) -> None:
+        """Queue an event (called by the connection, on its loop)."""
+        self._queue.put_nowait(item)
+
+    async def get(self, timeout: float | None = None) -> Notification:
+        """The next event; raises ``TransportClosedError`` once the connection has ended."""
+        try:
+            item = await asyncio.wait_for(self._queue.get(), timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
+        if isinstance(item, _Closed):
+            self._queue.put_nowait(item)
+            raise item.error
+        return item
+
+
+class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
+    """A connection driven by the running asyncio loop: no threads per message.
+
+    Coroutine handlers run as tasks; plain-function handlers run in the loop's default
+    executor, so neither blocks the task that reads the server's output.
+    """
+
+    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+        super().__init__(config, handlers)
+        self._process: AsyncStdioProcess | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Launch the server process."""
+        argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
+        self._process = await AsyncStdioProcess.start(
+            argv,
+            env=self.config.process_env(),
+            cwd=self.config.cwd,
+            on_data=self._on_data,
+            on_eof=self._on_eof,
+        )
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self._proc.pid
+
+    @property
+    def _proc(self) -> AsyncStdioProcess:
+        if self._process is None:
+            raise CodexError("the connection has not been started")
+        return self._process
+
+    def stderr_tail(self) -> str:
+        """The last lines the server wrote to stderr."""
+        return self._proc.stderr.text()
+
+    def _on_data(self, data: bytes) -> None:
+        self._handle(self._core.receive_data(data))
+
+    def _on_eof(self) -> None:
+        self._handle(self._core.receive_eof())
+        self._closed_by(
+            self._proc.exit_code, self._proc.stderr.text(), "the app-server closed its output"
+        )
+
+    def _resolve(self, waiter: asyncio.Future[Any], result: Any) -> None:
+        if not waiter.done():
+            waiter.set_result(result)
+
+    def _reject(self, waiter: asyncio.Future[Any], error: BaseException) -> None:
+        if not waiter.done():
+            waiter.set_exception(error)
+
+    def _deliver(self, sink: AsyncInbox, item: Notification | _Closed) -> None:
+        sink.put(item)
+
+    def _start_handler(self, request: ServerRequest) -> None:
+        task = asyncio.ensure_future(self._answer(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, request: ServerRequest) -> None:
+        reply, call = self._call_handler(request)
+        if call is None:
+            line = self._reply_bytes(request, reply)
+        else:
+            handler, params = call
+            try:
+                outcome: Any
+                if inspect.iscoroutinefunction(handler):
+                    outcome = await handler(params)
+                else:
+                    loop = asyncio.get_running_loop()
+                    outcome = await loop.run_in_executor(None, handler, params)
+                    if inspect.isawaitable(outcome):
+                        outcome = await outcome
+                exc = None
+            except Exception as error:
+                outcome, exc = None, error
+            line = self._finish_handler(request, outcome, exc)
+        if not self.closed:
+            with contextlib.suppress(OSError):
+                self._proc.write(line)
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = _USE_CONFIG,
+    ) -> Any:
+        """Send a request and wait for its result; raises the mapped ``JsonRpcError``."""
+        if timeout is _USE_CONFIG:
+            timeout = self.config.request_timeout
+        self._ensure_open()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        request_id, line = self._core.request(method, params)
+        self._waiters[request_id] = waiter
+        try:
+            await self._write(line)
+            return await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise RequestTimeoutError(
+                f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
+                "slow methods)"
+            ) from None
+        finally:
+            if not waiter.done() or waiter.cancelled():
+                self._core.forget(request_id)
+                self._waiters.pop(request_id, None)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
+        """Send a client notification."""
+        self._ensure_open()
+        await self._write(self._core.notification(method, params))
+
+    async def _write(self, line: bytes) -> None:
+        try:
+            self._proc.write(line)
+            await self._proc.drain()
+        except OSError:
+            for _ in range(200):  # the reader reports the closure with exit code and stderr
+                if self.closed:
+                    break
+                await asyncio.sleep(0.01)
+            self._ensure_open()
+            raise TransportClosedError(
+                "could not write to the app-server", stderr_tail=self.stderr_tail()
+            ) from None
+
+    def subscribe(self, thread_id: str) -> Subscription[AsyncInbox]:
+        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
+        inbox = AsyncInbox()
+        subscription = self._router.subscribe(thread_id, inbox)
+        if self._closed_error is not None:
+            inbox.put(_Closed(self._closed_error))
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription[AsyncInbox]) -> None:
+        """Stop routing to a subscription."""
+        self._router.unsubscribe(subscription)
+
+    def narrow(self, subscription: Subscription[AsyncInbox], turn_id: str) -> None:
+        """Restrict a subscription to one turn of its thread."""
+        subscription.turn_id = turn_id
+
+    def add_listener(self, inbox: AsyncInbox) -> None:
+        """Also deliver events that no thread subscriber takes to ``inbox``."""
+        self._router.add_catch_all(inbox)
+
+    def remove_listener(self, inbox: AsyncInbox) -> None:
+        """Undo :meth:`add_listener`."""
+        self._router.remove_catch_all(inbox)
+
+    def subscriber_count(self) -> int:
+        """How many thread subscriptions are live (for leak checks)."""
+        return len(self._router)
+
+    async def close(self) -> None:
+        """Stop the server and fail anything still waiting; safe to call twice."""
+        if self._process is None:
+            self._closed_by(None, "", "the connection was closed")
+            return
+        await self._process.close()
+        self._closed_by(
+            self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+        )
+        for task in list(self._tasks):
+            task.cancel()

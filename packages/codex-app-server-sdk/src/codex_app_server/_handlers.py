@@ -1,0 +1,157 @@
+"""Answering the requests the server sends to the client.
+
+One table per connection maps a server-request method to the function that answers it, with
+optional per-thread overrides. Handlers get typed params (the generated model) and return the
+typed result (the generated response model, or a dict in wire or snake_case form, validated
+before it is sent). What no handler covers gets a safe answer: approvals are declined, other
+requests get a well-formed refusal, and anything unknown gets a JSON-RPC error, never silence.
+
+Both connections use this module; only *where* a handler runs differs (a worker thread for the
+sync client, a task or the loop's executor for the async client), never on the reader.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .generated import registry
+
+__all__ = [
+    "APPROVAL_METHODS",
+    "DECLINE_DEFAULTS",
+    "HandlerTable",
+    "Reply",
+    "ServerRequestHandler",
+    "decode_params",
+    "encode_result",
+]
+
+#: A function answering one kind of server request: typed params in, typed result out
+#: (for the async client it may also be a coroutine function).
+ServerRequestHandler = Callable[[Any], Any]
+
+_DENIED = {"denied": {"rejection": "declined by the client: no approval handler accepted it"}}
+
+#: The safe answer to each known server request when the user gave no handler for it.
+DECLINE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "item/commandExecution/requestApproval": {"decision": "decline"},
+    "item/fileChange/requestApproval": {"decision": "decline"},
+    "item/permissions/requestApproval": {"permissions": {}},
+    "applyPatchApproval": {"decision": _DENIED},
+    "execCommandApproval": {"decision": _DENIED},
+    "item/tool/requestUserInput": {"answers": {}},
+    "mcpServer/elicitation/request": {"action": "decline"},
+    "item/tool/call": {
+        "contentItems": [{"type": "inputText", "text": "this client registered no such tool"}],
+        "success": False,
+    },
+}
+
+#: Server requests that ask the user to approve something.
+APPROVAL_METHODS = frozenset(
+    {
+        "item/commandExecution/requestApproval",
+        "item/fileChange/requestApproval",
+        "item/permissions/requestApproval",
+        "applyPatchApproval",
+        "execCommandApproval",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to send back: a ``result``, or an ``error`` as ``(code, message)``."""
+
+    result: Any = None
+    error: tuple[int, str] | None = None
+
+
+def decode_params(method: str, params: Mapping[str, Any]) -> Any:
+    """The typed params of a server request (the raw dict for a method this SDK doesn't know)."""
+    spec = registry.SERVER_REQUESTS.get(method)
+    if spec is None or spec.params_model is None:
+        return dict(params)
+    return registry.load_model(spec.params_model).model_validate(params)
+
+
+def encode_result(method: str, result: Any) -> Any:
+    """Validate a handler's result against the method's response model; return wire JSON."""
+    spec = registry.SERVER_REQUESTS.get(method)
+    if spec is None:
+        return _dump(result)
+    model = registry.load_model(spec.response_model)
+    if isinstance(result, model):
+        return _dump(result)
+    if isinstance(result, Mapping):
+        return _dump(model.model_validate(dict(result)))
+    raise TypeError(
+        f"the handler for {method!r} returned {type(result).__name__}; "
+        f"return a {model.__name__} (or a dict of its fields)"
+    )
+
+
+def _dump(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json", by_alias=True, exclude_none=True)
+    return value
+
+
+class HandlerTable:
+    """Which function answers which server request, per connection and per thread."""
+
+    def __init__(self, handlers: Mapping[str, ServerRequestHandler] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._global: dict[str, ServerRequestHandler] = dict(handlers or {})
+        self._per_thread: dict[str, dict[str, ServerRequestHandler]] = {}
+
+    def set(
+        self, method: str, handler: ServerRequestHandler | None, *, thread_id: str | None = None
+    ) -> None:
+        """Install (or with ``None`` remove) the handler of ``method``, optionally per thread."""
+        with self._lock:
+            table = (
+                self._global if thread_id is None else self._per_thread.setdefault(thread_id, {})
+            )
+            if handler is None:
+                table.pop(method, None)
+            else:
+                table[method] = handler
+            if thread_id is not None and not table:
+                self._per_thread.pop(thread_id, None)
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Drop every per-thread handler of ``thread_id``."""
+        with self._lock:
+            self._per_thread.pop(thread_id, None)
+
+    def find(self, method: str, thread_id: str | None) -> ServerRequestHandler | None:
+        """The handler for a request, thread-specific first; ``None`` means use the default."""
+        with self._lock:
+            if thread_id is not None:
+                handler = self._per_thread.get(thread_id, {}).get(method)
+                if handler is not None:
+                    return handler
+            return self._global.get(method)
+
+    @staticmethod
+    def default_reply(method: str) -> Reply:
+        """The answer given when no handler is installed for ``method``."""
+        default = DECLINE_DEFAULTS.get(method)
+        if default is not None:
+            return Reply(result=default)
+        return Reply(error=(-32601, f"this client does not handle the server request {method!r}"))
+
+    @staticmethod
+    def failure_reply(method: str, exc: BaseException) -> Reply:
+        """The answer sent when a handler raised: an error the server can read."""
+        return Reply(
+            error=(
+                -32603,
+                f"the client's handler for {method!r} failed: {type(exc).__name__}: {exc}",
+            )
+        )

@@ -1,0 +1,155 @@
+"""Options for starting and talking to an app-server, gathered in one place.
+
+:class:`CodexConfig` is accepted by :class:`~codex_app_server.Codex` and
+:class:`~codex_app_server.AsyncCodex` (their keyword arguments fill one in), and it is the
+only place that turns options into the command line and environment of the server process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+from .errors import CodexNotFoundError
+
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "CodexConfig", "resolve_codex_bin"]
+
+#: Seconds a request waits for its reply before :class:`~codex_app_server.RequestTimeoutError`.
+DEFAULT_REQUEST_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class CodexConfig:
+    """How to launch ``codex app-server`` and introduce this client to it.
+
+    ``codex_bin``: the executable to run; by default the one from the installed
+    ``codex-cli-bin`` package. ``config_overrides``: values passed as ``-c key=value``
+    (dotted keys, values written as TOML). ``cwd`` and ``env``: the server's working directory
+    and extra environment (merged over this process's environment; values are never logged
+    or shown in ``repr``). ``client_name``/``client_title``/``client_version``: the
+    ``clientInfo`` sent in ``initialize``. ``experimental_api``: opt in to experimental
+    methods and fields. ``opt_out_notification_methods``: notifications the server should not
+    send on this connection. ``request_timeout``: seconds to wait for any reply (``None``
+    waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
+    ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
+    """
+
+    codex_bin: str | os.PathLike[str] | None = None
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    cwd: str | os.PathLike[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    client_name: str = "codex_app_server_sdk"
+    client_title: str | None = "Codex App Server Python SDK"
+    client_version: str = __version__
+    experimental_api: bool = False
+    opt_out_notification_methods: Sequence[str] = ()
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
+    extra_args: Sequence[str] = ()
+    inherit_env: bool = True
+
+    def __post_init__(self) -> None:
+        if self.request_timeout is not None and not self.request_timeout > 0:
+            raise ValueError("request_timeout must be a positive number of seconds or None")
+        for key in self.config_overrides:
+            if not isinstance(key, str) or not key or "=" in key:
+                raise ValueError(
+                    f"config_overrides key {key!r} must be a dotted name like "
+                    "'model' or 'sandbox_workspace_write.network_access'"
+                )
+        if isinstance(self.opt_out_notification_methods, str):
+            raise TypeError("opt_out_notification_methods must be a list of method names")
+
+    def argv(self, codex_bin: Path) -> list[str]:
+        """The command line that starts the server (no shell is ever involved)."""
+        args = [os.fspath(codex_bin), "app-server"]
+        for key, value in self.config_overrides.items():
+            args += ["-c", f"{key}={toml_value(value)}"]
+        args += list(self.extra_args)
+        return args
+
+    def process_env(self) -> dict[str, str]:
+        """This process's environment (if ``inherit_env``) with ``env`` laid over it."""
+        merged = dict(os.environ) if self.inherit_env else {}
+        for key, value in self.env.items():
+            if not isinstance(value, str):
+                raise TypeError(f"env[{key!r}] must be a str, not {type(value).__name__}")
+            merged[key] = value
+        return merged
+
+    def initialize_params(self) -> dict[str, Any]:
+        """The ``initialize`` request's params, in wire form."""
+        client_info: dict[str, Any] = {"name": self.client_name, "version": self.client_version}
+        if self.client_title is not None:
+            client_info["title"] = self.client_title
+        capabilities: dict[str, Any] = {}
+        if self.experimental_api:
+            capabilities["experimentalApi"] = True
+        if self.opt_out_notification_methods:
+            capabilities["optOutNotificationMethods"] = list(self.opt_out_notification_methods)
+        params: dict[str, Any] = {"clientInfo": client_info}
+        if capabilities:
+            params["capabilities"] = capabilities
+        return params
+
+
+def resolve_codex_bin(codex_bin: str | os.PathLike[str] | None) -> Path:
+    """The executable to launch: ``codex_bin`` if given, else the ``codex-cli-bin`` runtime.
+
+    Raises :class:`~codex_app_server.CodexNotFoundError` with what to do when neither works.
+    """
+    if codex_bin is not None:
+        path = Path(codex_bin)
+        if not path.is_file():
+            raise CodexNotFoundError(
+                f"codex_bin={os.fspath(codex_bin)!r} is not a file; pass the path of a codex "
+                "executable, or omit codex_bin to use the installed codex-cli-bin runtime"
+            )
+        if os.name != "nt" and not os.access(path, os.X_OK):
+            raise CodexNotFoundError(
+                f"codex_bin={os.fspath(codex_bin)!r} is not executable; fix its mode "
+                "(chmod +x) or point codex_bin at a codex executable"
+            )
+        return path
+    try:
+        import codex_cli_bin
+    except ImportError:
+        raise CodexNotFoundError(
+            "the Codex runtime is not installed: run `pip install codex-app-server-sdk` (which "
+            "installs codex-cli-bin) or pass codex_bin='/path/to/codex'"
+        ) from None
+    try:
+        return Path(codex_cli_bin.bin_path())
+    except FileNotFoundError as exc:
+        raise CodexNotFoundError(
+            f"the installed codex-cli-bin package has no usable binary ({exc}); reinstall it "
+            "with `pip install --force-reinstall codex-cli-bin` or pass codex_bin="
+        ) from exc
+
+
+def toml_value(value: Any) -> str:
+    """Write ``value`` as a TOML value for ``-c key=value``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot pass {value!r} as a TOML value")
+        return repr(value)
+    if isinstance(value, str):
+        # A JSON string is a valid TOML basic string for everything json.dumps emits.
+        return json.dumps(value)
+    if isinstance(value, os.PathLike):
+        return json.dumps(os.fspath(value))
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot pass a {type(value).__name__} as a config override value")
