@@ -1,5 +1,8 @@
 """Python SDK for the Codex app-server.
 
+``Codex`` (sync) and ``AsyncCodex`` (asyncio) start ``codex app-server`` and drive threads and
+turns over it; the protocol's models are generated into :mod:`codex_app_server.generated`.
+
 Public names are imported lazily: ``import codex_app_server`` stays fast, and the pydantic
 models are loaded only when first used.
 """
@@ -12,71 +15,204 @@ from typing import TYPE_CHECKING, Any
 from ._version import RUNTIME_VERSION, __version__
 
 if TYPE_CHECKING:
-    from ._client import AsyncCodexClient, CodexClient
-    from .config import CodexConfig
+    from ._client import (
+        AsyncCodexClient as AsyncCodexClient,
+    )
+    from ._client import (
+        CodexClient as CodexClient,
+    )
+    from ._turns import (
+        final_text as final_text,
+    )
+    from ._turns import (
+        parse_output as parse_output,
+    )
+    from .api import (
+        Codex as Codex,
+    )
+    from .api import (
+        Thread as Thread,
+    )
+    from .api import (
+        TurnHandle as TurnHandle,
+    )
+    from .approvals import (
+        ApprovalHandler as ApprovalHandler,
+    )
+    from .approvals import (
+        AsyncApprovalHandler as AsyncApprovalHandler,
+    )
+    from .approvals import (
+        accept_all as accept_all,
+    )
+    from .approvals import (
+        decline_all as decline_all,
+    )
+    from .async_api import (
+        AsyncCodex as AsyncCodex,
+    )
+    from .async_api import (
+        AsyncThread as AsyncThread,
+    )
+    from .async_api import (
+        AsyncTurnHandle as AsyncTurnHandle,
+    )
+    from .config import (
+        CodexConfig as CodexConfig,
+    )
     from .errors import (
-        AppServerStartError,
-        CodexError,
-        CodexNotFoundError,
-        InternalError,
-        InvalidParamsError,
-        InvalidRequestError,
-        JsonRpcError,
-        MethodNotFoundError,
-        ParseError,
-        RequestTimeoutError,
-        RetryLimitExceededError,
-        ServerBusyError,
-        TransportClosedError,
-        TurnFailedError,
+        AppServerStartError as AppServerStartError,
+    )
+    from .errors import (
+        CodexError as CodexError,
+    )
+    from .errors import (
+        CodexNotFoundError as CodexNotFoundError,
+    )
+    from .errors import (
+        InternalError as InternalError,
+    )
+    from .errors import (
+        InvalidParamsError as InvalidParamsError,
+    )
+    from .errors import (
+        InvalidRequestError as InvalidRequestError,
+    )
+    from .errors import (
+        JsonRpcError as JsonRpcError,
+    )
+    from .errors import (
+        MethodNotFoundError as MethodNotFoundError,
+    )
+    from .errors import (
+        ParseError as ParseError,
+    )
+    from .errors import (
+        RequestTimeoutError as RequestTimeoutError,
+    )
+    from .errors import (
+        RetryLimitExceededError as RetryLimitExceededError,
+    )
+    from .errors import (
+        ServerBusyError as ServerBusyError,
+    )
+    from .errors import (
+        TransportClosedError as TransportClosedError,
+    )
+    from .errors import (
+        TurnFailedError as TurnFailedError,
+    )
+    from .inputs import (
+        ImageInput as ImageInput,
+    )
+    from .inputs import (
+        Input as Input,
+    )
+    from .inputs import (
+        InputItem as InputItem,
+    )
+    from .inputs import (
+        LocalImageInput as LocalImageInput,
+    )
+    from .inputs import (
+        MentionInput as MentionInput,
+    )
+    from .inputs import (
+        SkillInput as SkillInput,
+    )
+    from .inputs import (
+        TextInput as TextInput,
+    )
+    from .retry import (
+        retry_on_overload as retry_on_overload,
+    )
+    from .retry import (
+        retry_on_overload_async as retry_on_overload_async,
     )
 
 #: Where each public name lives; resolved on first access by ``__getattr__``.
 _EXPORTS: dict[str, str] = {
     "AsyncCodexClient": "._client",
     "CodexClient": "._client",
+    "Codex": ".api",
+    "Thread": ".api",
+    "TurnHandle": ".api",
+    "AsyncCodex": ".async_api",
+    "AsyncThread": ".async_api",
+    "AsyncTurnHandle": ".async_api",
     "CodexConfig": ".config",
-    **dict.fromkeys(
-        (
-            "AppServerStartError",
-            "CodexError",
-            "CodexNotFoundError",
-            "InternalError",
-            "InvalidParamsError",
-            "InvalidRequestError",
-            "JsonRpcError",
-            "MethodNotFoundError",
-            "ParseError",
-            "RequestTimeoutError",
-            "RetryLimitExceededError",
-            "ServerBusyError",
-            "TransportClosedError",
-            "TurnFailedError",
-        ),
-        ".errors",
-    ),
+    "ImageInput": ".inputs",
+    "Input": ".inputs",
+    "InputItem": ".inputs",
+    "LocalImageInput": ".inputs",
+    "MentionInput": ".inputs",
+    "SkillInput": ".inputs",
+    "TextInput": ".inputs",
+    "retry_on_overload": ".retry",
+    "retry_on_overload_async": ".retry",
+    "ApprovalHandler": ".approvals",
+    "AsyncApprovalHandler": ".approvals",
+    "accept_all": ".approvals",
+    "decline_all": ".approvals",
+    "final_text": "._turns",
+    "parse_output": "._turns",
+    "AppServerStartError": ".errors",
+    "CodexError": ".errors",
+    "CodexNotFoundError": ".errors",
+    "InternalError": ".errors",
+    "InvalidParamsError": ".errors",
+    "InvalidRequestError": ".errors",
+    "JsonRpcError": ".errors",
+    "MethodNotFoundError": ".errors",
+    "ParseError": ".errors",
+    "RequestTimeoutError": ".errors",
+    "RetryLimitExceededError": ".errors",
+    "ServerBusyError": ".errors",
+    "TransportClosedError": ".errors",
+    "TurnFailedError": ".errors",
 }
 
 __all__ = [
     "RUNTIME_VERSION",
     "AppServerStartError",
+    "ApprovalHandler",
+    "AsyncApprovalHandler",
+    "AsyncCodex",
     "AsyncCodexClient",
+    "AsyncThread",
+    "AsyncTurnHandle",
+    "Codex",
     "CodexClient",
     "CodexConfig",
     "CodexError",
     "CodexNotFoundError",
+    "ImageInput",
+    "Input",
+    "InputItem",
     "InternalError",
     "InvalidParamsError",
     "InvalidRequestError",
     "JsonRpcError",
+    "LocalImageInput",
+    "MentionInput",
     "MethodNotFoundError",
     "ParseError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "ServerBusyError",
+    "SkillInput",
+    "TextInput",
+    "Thread",
     "TransportClosedError",
     "TurnFailedError",
+    "TurnHandle",
     "__version__",
+    "accept_all",
+    "decline_all",
+    "final_text",
+    "parse_output",
+    "retry_on_overload",
+    "retry_on_overload_async",
 ]
 
 

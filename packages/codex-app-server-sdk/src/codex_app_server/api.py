@@ -1,0 +1,300 @@
+"""The synchronous user API: :class:`Codex`, :class:`Thread` and :class:`TurnHandle`.
+
+A thin layer over the typed client: it returns the generated models themselves, adds the
+objects people reason with (a thread, a running turn), and keeps a turn's events apart from
+every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ._client import CodexClient
+from ._connection import Inbox
+from ._handlers import HandlerTable, ServerRequestHandler
+from ._protocol import Subscription
+from ._turns import (
+    OutputSchema,
+    check_turn,
+    completed_turn,
+    is_turn_end,
+    parse_output,
+    turn_params,
+    typed,
+)
+from .approvals import ApprovalHandler, approval_handlers, set_thread_approval_handler
+from .config import CodexConfig
+from .errors import RequestTimeoutError
+from .inputs import Input, to_wire_input
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .generated import (
+        InitializeResponse,
+        ModelListResponse,
+        ThreadListResponse,
+        Turn,
+    )
+    from .generated import Thread as ThreadInfo
+
+__all__ = ["Codex", "Thread", "TurnHandle"]
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+
+def make_config(config: CodexConfig | None, options: Mapping[str, Any]) -> CodexConfig:
+    """A config from an explicit ``CodexConfig`` or keyword options (not both)."""
+    if config is not None and options:
+        raise TypeError(f"pass either config= or keyword options, not both (got {sorted(options)})")
+    if config is not None:
+        return config
+    try:
+        return CodexConfig(**options)
+    except TypeError as exc:
+        raise TypeError(f"{exc}; see CodexConfig for the accepted options") from None
+
+
+def make_handlers(
+    approval_handler: Any, handlers: Mapping[str, ServerRequestHandler] | None
+) -> HandlerTable:
+    """The handler table for a client: explicit per-method handlers win over the approval one."""
+    table = HandlerTable(approval_handlers(approval_handler) if approval_handler else None)
+    for method, handler in (handlers or {}).items():
+        table.set(method, handler)
+    return table
+
+
+class Codex:
+    """A Codex app-server, started and initialized by the constructor.
+
+    ``Codex()`` launches the binary from the installed ``codex-cli-bin`` package (or
+    ``codex_bin=``) and performs the handshake, raising a clear error if that fails. Use it as
+    a context manager, or call :meth:`close`. Options are the fields of
+    :class:`~codex_app_server.CodexConfig`, given as keywords or as ``config=``.
+    ``approval_handler`` decides approval requests (the default declines them all);
+    ``handlers`` maps other server-request methods to functions.
+    """
+
+    def __init__(
+        self,
+        config: CodexConfig | None = None,
+        *,
+        approval_handler: ApprovalHandler | None = None,
+        handlers: Mapping[str, ServerRequestHandler] | None = None,
+        **options: Any,
+    ) -> None:
+        self.client = CodexClient(
+            make_config(config, options), handlers=make_handlers(approval_handler, handlers)
+        )
+
+    @property
+    def metadata(self) -> InitializeResponse:
+        """The server's ``initialize`` response (user agent, ``CODEX_HOME``, platform)."""
+        return self.client.initialize_response
+
+    def thread_start(
+        self, *, approval_handler: ApprovalHandler | None = None, **params: Any
+    ) -> Thread:
+        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case."""
+        response = self.client.thread_start(**params)
+        return Thread(self, response.thread, approval_handler)
+
+    def thread_resume(
+        self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
+    ) -> Thread:
+        """Load a stored thread so new turns can run on it."""
+        response = self.client.thread_resume(thread_id=thread_id, **params)
+        return Thread(self, response.thread, approval_handler)
+
+    def thread_fork(
+        self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
+    ) -> Thread:
+        """Copy a thread's history into a new thread."""
+        response = self.client.thread_fork(thread_id=thread_id, **params)
+        return Thread(self, response.thread, approval_handler)
+
+    def thread_list(self, **params: Any) -> ThreadListResponse:
+        """List stored threads (``limit``, ``cursor``, ``sort_key``, ``source_kinds``...)."""
+        return self.client.thread_list(**params)
+
+    def thread_read(self, thread_id: str, *, include_turns: bool = False) -> ThreadInfo:
+        """Read a stored thread, with its turns if ``include_turns``."""
+        return self.client.thread_read(thread_id=thread_id, include_turns=include_turns).thread
+
+    def thread_archive(self, thread_id: str) -> None:
+        """Archive a thread (it leaves the default listing)."""
+        self.client.thread_archive(thread_id=thread_id)
+
+    def thread_unarchive(self, thread_id: str) -> ThreadInfo:
+        """Bring an archived thread back."""
+        return self.client.thread_unarchive(thread_id=thread_id).thread
+
+    def models(self, **params: Any) -> ModelListResponse:
+        """The models the server offers (``model/list``)."""
+        return self.client.model_list(**params)
+
+    def close(self) -> None:
+        """Stop the app-server; safe to call more than once."""
+        self.client.close()
+
+    def __enter__(self) -> Codex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Thread:
+    """A conversation on one app-server. ``info`` is the generated ``Thread`` model."""
+
+    def __init__(
+        self, codex: Codex, info: ThreadInfo, approval_handler: ApprovalHandler | None = None
+    ) -> None:
+        self.codex = codex
+        self.info = info
+        if approval_handler is not None:
+            self.set_approval_handler(approval_handler)
+
+    @property
+    def id(self) -> str:
+        """The thread id."""
+        return self.info.id
+
+    def __repr__(self) -> str:
+        return f"Thread(id={self.id!r})"
+
+    def set_approval_handler(self, handler: ApprovalHandler | None) -> None:
+        """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
+
+    def turn(
+        self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
+    ) -> TurnHandle:
+        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case."""
+        wire_params = turn_params(self.id, input, output_schema, params)
+        connection = self.codex.client.connection
+        # Subscribe before starting: the turn's first events can arrive before its reply.
+        subscription = connection.subscribe(self.id)
+        try:
+            response = self.codex.client.turn_start(**wire_params)
+        except BaseException:
+            connection.unsubscribe(subscription)
+            raise
+        connection.narrow(subscription, response.turn.id)
+        return TurnHandle(self, response.turn, subscription)
+
+    def run(
+        self,
+        input: Input,
+        *,
+        output_schema: OutputSchema | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Turn:
+        """Run a turn to completion and return the final ``Turn``."""
+        return self.turn(input, output_schema=output_schema, **params).run(timeout=timeout)
+
+    def set_name(self, name: str) -> None:
+        """Give the thread a name."""
+        self.codex.client.thread_name_set(thread_id=self.id, name=name)
+
+    def compact(self) -> None:
+        """Ask the server to compact the thread's context (it runs as a turn)."""
+        self.codex.client.thread_compact_start(thread_id=self.id)
+
+    def read(self, *, include_turns: bool = False) -> ThreadInfo:
+        """The thread as stored now, with its turns if ``include_turns``."""
+        return self.codex.thread_read(self.id, include_turns=include_turns)
+
+
+class TurnHandle:
+    """A running turn: consume it with :meth:`run` or :meth:`stream`, steer or interrupt it.
+
+    ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
+    """
+
+    def __init__(self, thread: Thread, turn: Turn, subscription: Subscription[Inbox]) -> None:
+        self.thread = thread
+        self.turn = turn
+        self._subscription = subscription
+        self._completed: Turn | None = None
+
+    @property
+    def id(self) -> str:
+        """The turn id."""
+        return self.turn.id
+
+    def __repr__(self) -> str:
+        return f"TurnHandle(id={self.id!r}, thread_id={self.thread.id!r})"
+
+    def stream(self, *, timeout: float | None = None) -> Iterator[Any]:
+        """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
+
+        ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn.
+        """
+        for event in self._events(timeout):
+            yield typed(event)
+
+    def run(self, *, timeout: float | None = None) -> Turn:
+        """Wait for ``turn/completed`` and return the final ``Turn``.
+
+        Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
+        bounds the whole turn: when it passes, the turn is interrupted and
+        :class:`~codex_app_server.RequestTimeoutError` is raised.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for _ in self._events(None, deadline):
+            pass
+        assert self._completed is not None
+        return check_turn(self._completed)
+
+    def run_parsed(self, model: type[ModelT], *, timeout: float | None = None) -> ModelT:
+        """Run the turn and validate its final message into ``model`` (structured output)."""
+        return parse_output(self.run(timeout=timeout), model)
+
+    def _events(self, timeout: float | None, deadline: float | None = None) -> Iterator[Any]:
+        if self._completed is not None:
+            return
+        connection = self.thread.codex.client.connection
+        inbox = self._subscription.sink
+        try:
+            while True:
+                wait = timeout
+                if deadline is not None:
+                    wait = max(0.0, deadline - time.monotonic())
+                try:
+                    event = inbox.get(wait)
+                except RequestTimeoutError:
+                    if deadline is not None:
+                        self.interrupt()
+                        raise RequestTimeoutError(
+                            f"turn {self.id} did not finish in time; it was interrupted"
+                        ) from None
+                    raise
+                if is_turn_end(event, self.id):
+                    self._completed = completed_turn(event)
+                    yield event
+                    return
+                yield event
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+        finally:
+            if self._completed is not None:
+                connection.unsubscribe(self._subscription)
+
+    def interrupt(self) -> None:
+        """Ask the server to stop the turn (it still ends with ``turn/completed``)."""
+        if self._completed is None and not self.thread.codex.client.connection.closed:
+            self.thread.codex.client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
+
+    def steer(self, input: Input) -> None:
+        """Add input to the running turn."""
+        self.thread.codex.client.turn_steer(
+            thread_id=self.thread.id,
+            expected_turn_id=self.id,
+            input=cast(Any, to_wire_input(input)),
+        )

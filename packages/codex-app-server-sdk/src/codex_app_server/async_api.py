@@ -1,0 +1,302 @@
+"""The asyncio user API: :class:`AsyncCodex`, :class:`AsyncThread`, :class:`AsyncTurnHandle`.
+
+The same shape as :mod:`codex_app_server.api` with ``await``. The server starts lazily, on
+``async with`` or the first awaited call. Cancelling the task that awaits a turn interrupts
+the turn on the server, and the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ._client import AsyncCodexClient
+from ._connection import AsyncInbox
+from ._handlers import ServerRequestHandler
+from ._protocol import Subscription
+from ._turns import (
+    OutputSchema,
+    check_turn,
+    completed_turn,
+    is_turn_end,
+    parse_output,
+    turn_params,
+    typed,
+)
+from .api import make_config, make_handlers
+from .approvals import AsyncApprovalHandler, set_thread_approval_handler
+from .config import CodexConfig
+from .errors import RequestTimeoutError
+from .inputs import Input, to_wire_input
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .generated import InitializeResponse, ModelListResponse, ThreadListResponse, Turn
+    from .generated import Thread as ThreadInfo
+
+__all__ = ["AsyncCodex", "AsyncThread", "AsyncTurnHandle"]
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+
+class AsyncCodex:
+    """A Codex app-server for asyncio code; it starts on ``async with`` or the first call.
+
+    Accepts the same options as :class:`~codex_app_server.Codex`; ``approval_handler`` and
+    ``handlers`` may be coroutine functions.
+    """
+
+    def __init__(
+        self,
+        config: CodexConfig | None = None,
+        *,
+        approval_handler: AsyncApprovalHandler | None = None,
+        handlers: Mapping[str, ServerRequestHandler] | None = None,
+        **options: Any,
+    ) -> None:
+        self.client = AsyncCodexClient(
+            make_config(config, options), handlers=make_handlers(approval_handler, handlers)
+        )
+        self._start_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start and initialize the server now (otherwise the first call does it)."""
+        async with self._start_lock:
+            if not self.client.started:
+                await self.client.start()
+
+    async def _ready(self) -> AsyncCodexClient:
+        if not self.client.started:
+            await self.start()
+        return self.client
+
+    @property
+    def metadata(self) -> InitializeResponse:
+        """The server's ``initialize`` response; available once started."""
+        return self.client.initialize_response
+
+    async def thread_start(
+        self, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+    ) -> AsyncThread:
+        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case."""
+        response = await (await self._ready()).thread_start(**params)
+        return AsyncThread(self, response.thread, approval_handler)
+
+    async def thread_resume(
+        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+    ) -> AsyncThread:
+        """Load a stored thread so new turns can run on it."""
+        response = await (await self._ready()).thread_resume(thread_id=thread_id, **params)
+        return AsyncThread(self, response.thread, approval_handler)
+
+    async def thread_fork(
+        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+    ) -> AsyncThread:
+        """Copy a thread's history into a new thread."""
+        response = await (await self._ready()).thread_fork(thread_id=thread_id, **params)
+        return AsyncThread(self, response.thread, approval_handler)
+
+    async def thread_list(self, **params: Any) -> ThreadListResponse:
+        """List stored threads (``limit``, ``cursor``, ``sort_key``, ``source_kinds``...)."""
+        return await (await self._ready()).thread_list(**params)
+
+    async def thread_read(self, thread_id: str, *, include_turns: bool = False) -> ThreadInfo:
+        """Read a stored thread, with its turns if ``include_turns``."""
+        client = await self._ready()
+        return (await client.thread_read(thread_id=thread_id, include_turns=include_turns)).thread
+
+    async def thread_archive(self, thread_id: str) -> None:
+        """Archive a thread (it leaves the default listing)."""
+        await (await self._ready()).thread_archive(thread_id=thread_id)
+
+    async def thread_unarchive(self, thread_id: str) -> ThreadInfo:
+        """Bring an archived thread back."""
+        return (await (await self._ready()).thread_unarchive(thread_id=thread_id)).thread
+
+    async def models(self, **params: Any) -> ModelListResponse:
+        """The models the server offers (``model/list``)."""
+        return await (await self._ready()).model_list(**params)
+
+    async def close(self) -> None:
+        """Stop the app-server; safe to call more than once."""
+        await self.client.close()
+
+    async def __aenter__(self) -> AsyncCodex:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+class AsyncThread:
+    """A conversation on one app-server. ``info`` is the generated ``Thread`` model."""
+
+    def __init__(
+        self,
+        codex: AsyncCodex,
+        info: ThreadInfo,
+        approval_handler: AsyncApprovalHandler | None = None,
+    ) -> None:
+        self.codex = codex
+        self.info = info
+        if approval_handler is not None:
+            self.set_approval_handler(approval_handler)
+
+    @property
+    def id(self) -> str:
+        """The thread id."""
+        return self.info.id
+
+    def __repr__(self) -> str:
+        return f"AsyncThread(id={self.id!r})"
+
+    def set_approval_handler(self, handler: AsyncApprovalHandler | None) -> None:
+        """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
+
+    async def turn(
+        self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
+    ) -> AsyncTurnHandle:
+        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case."""
+        wire_params = turn_params(self.id, input, output_schema, params)
+        client = await self.codex._ready()
+        # Subscribe before starting: the turn's first events can arrive before its reply.
+        subscription = client.connection.subscribe(self.id)
+        try:
+            response = await client.turn_start(**wire_params)
+        except BaseException:
+            client.connection.unsubscribe(subscription)
+            raise
+        client.connection.narrow(subscription, response.turn.id)
+        return AsyncTurnHandle(self, response.turn, subscription)
+
+    async def run(
+        self,
+        input: Input,
+        *,
+        output_schema: OutputSchema | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Turn:
+        """Run a turn to completion and return the final ``Turn``."""
+        handle = await self.turn(input, output_schema=output_schema, **params)
+        return await handle.run(timeout=timeout)
+
+    async def set_name(self, name: str) -> None:
+        """Give the thread a name."""
+        await (await self.codex._ready()).thread_name_set(thread_id=self.id, name=name)
+
+    async def compact(self) -> None:
+        """Ask the server to compact the thread's context (it runs as a turn)."""
+        await (await self.codex._ready()).thread_compact_start(thread_id=self.id)
+
+    async def read(self, *, include_turns: bool = False) -> ThreadInfo:
+        """The thread as stored now, with its turns if ``include_turns``."""
+        return await self.codex.thread_read(self.id, include_turns=include_turns)
+
+
+class AsyncTurnHandle:
+    """A running turn: ``await run()`` or ``async for`` over :meth:`stream`; steer or interrupt.
+
+    ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
+    """
+
+    def __init__(
+        self, thread: AsyncThread, turn: Turn, subscription: Subscription[AsyncInbox]
+    ) -> None:
+        self.thread = thread
+        self.turn = turn
+        self._subscription = subscription
+        self._completed: Turn | None = None
+
+    @property
+    def id(self) -> str:
+        """The turn id."""
+        return self.turn.id
+
+    def __repr__(self) -> str:
+        return f"AsyncTurnHandle(id={self.id!r}, thread_id={self.thread.id!r})"
+
+    async def stream(self, *, timeout: float | None = None) -> AsyncIterator[Any]:
+        """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
+
+        ``timeout`` bounds the wait for each next event.
+        """
+        async for event in self._events(timeout):
+            yield typed(event)
+
+    async def run(self, *, timeout: float | None = None) -> Turn:
+        """Wait for ``turn/completed`` and return the final ``Turn``.
+
+        Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
+        bounds the whole turn: when it passes, the turn is interrupted and
+        :class:`~codex_app_server.RequestTimeoutError` is raised.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async for _ in self._events(None, deadline):
+            pass
+        assert self._completed is not None
+        return check_turn(self._completed)
+
+    async def run_parsed(self, model: type[ModelT], *, timeout: float | None = None) -> ModelT:
+        """Run the turn and validate its final message into ``model`` (structured output)."""
+        return parse_output(await self.run(timeout=timeout), model)
+
+    async def _events(
+        self, timeout: float | None, deadline: float | None = None
+    ) -> AsyncIterator[Any]:
+        if self._completed is not None:
+            return
+        connection = self.thread.codex.client.connection
+        inbox = self._subscription.sink
+        try:
+            while True:
+                wait = timeout
+                if deadline is not None:
+                    wait = max(0.0, deadline - time.monotonic())
+                try:
+                    event = await inbox.get(wait)
+                except RequestTimeoutError:
+                    if deadline is not None:
+                        await self._interrupt_quietly()
+                        raise RequestTimeoutError(
+                            f"turn {self.id} did not finish in time; it was interrupted"
+                        ) from None
+                    raise
+                if is_turn_end(event, self.id):
+                    self._completed = completed_turn(event)
+                    yield event
+                    return
+                yield event
+        except asyncio.CancelledError:
+            # The caller gave up on the turn: stop it on the server too, even while we are
+            # being cancelled, so it does not run on unobserved.
+            await asyncio.shield(self._interrupt_quietly())
+            raise
+        finally:
+            if self._completed is not None:
+                connection.unsubscribe(self._subscription)
+
+    async def _interrupt_quietly(self) -> None:
+        try:
+            await self.interrupt()
+        except Exception:  # the turn may have ended meanwhile; nothing left to stop
+            return
+
+    async def interrupt(self) -> None:
+        """Ask the server to stop the turn (it still ends with ``turn/completed``)."""
+        client = self.thread.codex.client
+        if self._completed is None and not client.connection.closed:
+            await client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
+
+    async def steer(self, input: Input) -> None:
+        """Add input to the running turn."""
+        await self.thread.codex.client.turn_steer(
+            thread_id=self.thread.id,
+            expected_turn_id=self.id,
+            input=cast(Any, to_wire_input(input)),
+        )
