@@ -74,7 +74,7 @@ _PYDANTIC_RESERVED = frozenset(
     }
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_INTEGER_TYPES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}
+_PRIMITIVES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool"}
 
 
 class SchemaError(RuntimeError):
@@ -146,7 +146,7 @@ class Schema:
     """The merged definitions plus the protocol's message lists."""
 
     definitions: dict[str, Any]
-    client_requests: list[tuple[str, str | None, bool]]  # (method, params def, params optional)
+    client_requests: list[tuple[str, str | None]]  # (method, params definition)
     server_notifications: list[tuple[str, str]]
     server_requests: list[tuple[str, str]]
     client_notifications: list[tuple[str, str | None]]
@@ -161,17 +161,17 @@ def _ref_name(schema: dict[str, Any]) -> str:
     return str(ref[len(prefix) :])
 
 
-def _params_of(entry: dict[str, Any]) -> tuple[str | None, bool]:
-    """(params definition, whether params may be omitted) of one ``oneOf`` message entry."""
+def _params_of(entry: dict[str, Any]) -> str | None:
+    """The params definition of one ``oneOf`` message entry (``None``: the method has none)."""
     params = entry["properties"].get("params")
     if params is None or params.get("type") == "null":
-        return None, True
+        return None
     if "$ref" in params:
-        return _ref_name(params), "params" not in entry.get("required", [])
+        return _ref_name(params)
     alternatives = params.get("anyOf", [])
     refs = [alt for alt in alternatives if "$ref" in alt]
     if len(refs) == 1 and len(alternatives) == 2 and {"type": "null"} in alternatives:
-        return _ref_name(refs[0]), True
+        return _ref_name(refs[0])
     raise SchemaError(f"unsupported params schema {params!r}")
 
 
@@ -235,13 +235,12 @@ def read_schema(out_dir: Path) -> Schema:
     schema = Schema(
         definitions=definitions,
         client_requests=[
-            (_method_of(entry), *_params_of(entry))
-            for entry in lists["ClientRequest.json"]["oneOf"]
+            (_method_of(entry), _params_of(entry)) for entry in lists["ClientRequest.json"]["oneOf"]
         ],
         server_notifications=[],
         server_requests=[],
         client_notifications=[
-            (_method_of(entry), _params_of(entry)[0]) for entry in client_notifications
+            (_method_of(entry), _params_of(entry)) for entry in client_notifications
         ],
         notification_extra=lists["ServerNotification.json"].get("properties", {}),
     )
@@ -250,7 +249,7 @@ def read_schema(out_dir: Path) -> Schema:
         ("server_requests", "ServerRequest.json"),
     ):
         for entry in lists[file_name]["oneOf"]:
-            params, _ = _params_of(entry)
+            params = _params_of(entry)
             if params is None:
                 raise SchemaError(f"{file_name}: {_method_of(entry)} has no params")
             getattr(schema, key).append((_method_of(entry), params))
@@ -261,7 +260,7 @@ def read_schema(out_dir: Path) -> Schema:
 def _load_response_types(schema: Schema, out_dir: Path) -> None:
     """Add response types that live outside the v2 bundle (one file per message type)."""
     wanted = [response for _, response in _client_request_responses(schema, lenient=True)]
-    wanted += [f"{params.removesuffix('Params')}Response" for _, params in schema.server_requests]
+    wanted += [response_of(params) for _, params in schema.server_requests]
     for name in wanted:
         if name is None or name in schema.definitions:
             continue
@@ -274,14 +273,23 @@ def _load_response_types(schema: Schema, out_dir: Path) -> None:
                 break
 
 
-def _client_request_responses(schema: Schema, *, lenient: bool = False) -> list[tuple[str, Any]]:
-    pairs: list[tuple[str, Any]] = []
+def response_of(params: str) -> str:
+    """The response type that pairs with a params type by name (``XParams`` -> ``XResponse``)."""
+    return params.removesuffix("Params") + "Response"
+
+
+def _client_request_responses(
+    schema: Schema, *, lenient: bool = False
+) -> list[tuple[str, str | None]]:
+    """(method, response type) of every client request; raises for unresolved ones unless
+    ``lenient`` (used before the out-of-bundle response files are loaded)."""
+    pairs: list[tuple[str, str | None]] = []
     unresolved = []
-    for method, params, _ in schema.client_requests:
+    for method, params in schema.client_requests:
         if method in RESPONSE_OVERRIDES:
             response: str | None = RESPONSE_OVERRIDES[method]
         elif params is not None and params.endswith("Params"):
-            response = params.removesuffix("Params") + "Response"
+            response = response_of(params)
         else:
             response = None
         if not lenient and (response is None or response not in schema.definitions):
@@ -301,7 +309,7 @@ class Unit:
     """One emitted top-level name: a class or a type alias, with the names it refers to."""
 
     name: str
-    kind: str  # "enum", "model" or "alias"
+    kind: str  # "enum", "model", "alias" or "root" (a RootModel over an alias)
     lines: list[str]
     deps: set[str] = field(default_factory=set)
 
@@ -462,18 +470,16 @@ class Emitter:
             known.append(value)
             deps.add(variant_name)
         fallback = f"Unrecognized{name}"
-        tag_field = field_name(tag)
-        fallback_lines = class_lines(
+        self.emit_model(
             fallback,
-            "CodexModel",
-            f"A ``{name}`` whose ``{tag}`` this SDK does not know (sent by a newer server);"
-            " its other fields are kept as extra attributes.",
+            {
+                "description": f"A ``{name}`` whose ``{tag}`` this SDK does not know (sent by a"
+                " newer server); fields it does not declare are kept as extra attributes.",
+                "properties": {**shared.get("properties", {}), tag: {"type": "string"}},
+                "required": [*shared.get("required", []), tag],
+            },
         )
-        alias = _alias(tag, tag_field)
-        fallback_lines.append(
-            f"    {tag_field}: str" + (f" = Field(alias={string_literal(alias)})" if alias else "")
-        )
-        self.add(Unit(fallback, "model", fallback_lines))
+        tag_field = field_name(tag)
         members.append(f"Annotated[{fallback}, Tag(UNKNOWN_TAG)]")
         deps.add(fallback)
         known_set = ", ".join(string_literal(value) for value in known)
@@ -491,13 +497,9 @@ class Emitter:
     def emit_model(self, name: str, schema: dict[str, Any], tag: str | None = None) -> None:
         alternatives = schema.get("oneOf") or schema.get("anyOf")
         shared = {key: value for key, value in schema.items() if key not in ("oneOf", "anyOf")}
-        if (alternatives is not None and not schema.get("properties")) or (
-            alternatives is not None and _common_tag(alternatives) is not None
-        ):
+        found = _common_tag(alternatives) if alternatives is not None else None
+        if alternatives is not None and found is not None:
             # Shared fields plus tagged variants, flat on the wire (ThreadItem).
-            found = _common_tag(alternatives)
-            if found is None:
-                raise SchemaError(f"{name}: untagged variants with shared fields")
             self.emit_tagged_union(name, schema, alternatives, found, shared)
             return
         properties = dict(schema.get("properties", {}))
@@ -582,15 +584,18 @@ class Emitter:
             return f"{inner} | None" if nullable and not _nullable(inner) else inner
         types = schema.get("type")
         if isinstance(types, list):
-            parts = [self.annotation({**schema, "type": t}, context, deps) for t in types]
+            parts = [
+                "None" if t == "null" else self.annotation({**schema, "type": t}, context, deps)
+                for t in types
+            ]
             return " | ".join(dict.fromkeys(parts))
         if "enum" in schema:
             name = class_name(schema.get("title") or context)
             self.emit_enum(name, schema, [(value, None) for value in schema["enum"]])
             deps.add(name)
             return name
-        if types in _INTEGER_TYPES:
-            return _INTEGER_TYPES[types]
+        if types in _PRIMITIVES:
+            return _PRIMITIVES[types]
         if types == "null":
             return "None"
         if types == "array":
@@ -689,16 +694,16 @@ def build_protocol(schema: Schema) -> Protocol:
     emitter = Emitter(schema.definitions)
     emitter.emit_all()
     units = emitter.units
-    registry_types = {n for _, p, _ in schema.client_requests if p for n in (p,)}
+    registry_types = {p for _, p in schema.client_requests if p is not None}
     registry_types |= {r for _, r in _client_request_responses(schema)}
     registry_types |= {p for _, p in schema.server_notifications + schema.server_requests}
-    registry_types |= {f"{p.removesuffix('Params')}Response" for _, p in schema.server_requests}
+    registry_types |= {response_of(p) for _, p in schema.server_requests}
     for name in sorted(registry_types):
         if name in units and units[name].kind == "alias":
             emitter.wrap_in_root_model(name)
     python_names: dict[str, str] = {}
     client_requests = []
-    for (method, params, _), (_, response) in zip(
+    for (method, params), (_, response) in zip(
         schema.client_requests, _client_request_responses(schema), strict=True
     ):
         python = snake_case(method)
@@ -736,7 +741,7 @@ def build_protocol(schema: Schema) -> Protocol:
     server_requests = []
     for method, params in schema.server_requests:
         envelope = f"{pascal_case(method)}ServerRequest"
-        response = f"{params.removesuffix('Params')}Response"
+        response = response_of(params)
         if response not in units:
             raise SchemaError(f"server request {method}: no response type {response}")
         lines = class_lines(envelope, "CodexModel", f"The ``{method}`` request from the server.")

@@ -237,7 +237,7 @@ def test_a_newer_server_does_not_break_validation() -> None:
     assert isinstance(item, UnrecognizedThreadItem)
     assert item.type == "hologram"
     assert item.model_extra == {"id": "i9", "depth": 3}
-    dumped = note.model_dump()
+    dumped = note.model_dump(exclude_unset=True)
     assert dumped["params"]["turn"]["status"] == "paused"
     assert dumped["params"]["turn"]["items"] == [{"type": "hologram", "id": "i9", "depth": 3}]
 

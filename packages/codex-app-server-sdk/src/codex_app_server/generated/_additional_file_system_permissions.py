@@ -99,13 +99,13 @@ class UnknownFileSystemSpecialPath(CodexModel):
 
 
 class UnrecognizedFileSystemPath(CodexModel):
-    """A ``FileSystemPath`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``FileSystemPath`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedFileSystemSpecialPath(CodexModel):
-    """A ``FileSystemSpecialPath`` whose ``kind`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``FileSystemSpecialPath`` whose ``kind`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     kind: str
 

@@ -49,7 +49,7 @@ class DeleteFileChange(CodexModel):
 
 
 class UnrecognizedFileChange(CodexModel):
-    """A ``FileChange`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``FileChange`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

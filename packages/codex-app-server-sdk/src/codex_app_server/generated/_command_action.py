@@ -46,7 +46,7 @@ class UnknownCommandAction(CodexModel):
 
 
 class UnrecognizedCommandAction(CodexModel):
-    """A ``CommandAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``CommandAction`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

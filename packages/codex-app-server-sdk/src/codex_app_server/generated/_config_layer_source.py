@@ -73,7 +73,7 @@ class SystemConfigLayerSource(CodexModel):
 
 
 class UnrecognizedConfigLayerSource(CodexModel):
-    """A ``ConfigLayerSource`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ConfigLayerSource`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -33,7 +33,7 @@ class InputTextDynamicToolCallOutputContentItem(CodexModel):
 
 
 class UnrecognizedDynamicToolCallOutputContentItem(CodexModel):
-    """A ``DynamicToolCallOutputContentItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``DynamicToolCallOutputContentItem`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

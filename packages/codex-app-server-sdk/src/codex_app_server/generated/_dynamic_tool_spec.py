@@ -41,13 +41,13 @@ class NamespaceDynamicToolSpec(CodexModel):
 
 
 class UnrecognizedDynamicToolNamespaceTool(CodexModel):
-    """A ``DynamicToolNamespaceTool`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``DynamicToolNamespaceTool`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedDynamicToolSpec(CodexModel):
-    """A ``DynamicToolSpec`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``DynamicToolSpec`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

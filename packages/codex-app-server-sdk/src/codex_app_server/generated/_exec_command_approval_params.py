@@ -70,7 +70,7 @@ class UnknownParsedCommand(CodexModel):
 
 
 class UnrecognizedParsedCommand(CodexModel):
-    """A ``ParsedCommand`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ParsedCommand`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -32,7 +32,7 @@ class FileUpdateChange(CodexModel):
 
 
 class UnrecognizedPatchChangeKind(CodexModel):
-    """A ``PatchChangeKind`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``PatchChangeKind`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -51,7 +51,7 @@ class GetAccountResponse(CodexModel):
 
 
 class UnrecognizedAccount(CodexModel):
-    """A ``Account`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``Account`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

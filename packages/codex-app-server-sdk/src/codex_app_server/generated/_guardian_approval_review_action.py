@@ -79,7 +79,7 @@ class RequestPermissionsGuardianApprovalReviewAction(CodexModel):
 
 
 class UnrecognizedGuardianApprovalReviewAction(CodexModel):
-    """A ``GuardianApprovalReviewAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``GuardianApprovalReviewAction`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -142,9 +142,26 @@ class PromptHookMetadata(CodexModel):
 
 
 class UnrecognizedHookMetadata(CodexModel):
-    """A ``HookMetadata`` whose ``handlerType`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``HookMetadata`` whose ``handlerType`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
+    current_hash: str = Field(alias="currentHash")
+    display_order: int = Field(alias="displayOrder")
+    enabled: bool
+    event_name: HookEventName = Field(alias="eventName")
     handler_type: str = Field(alias="handlerType")
+    is_managed: bool = Field(alias="isManaged")
+    key: str
+    source: HookSource
+    source_path: AbsolutePathBuf = Field(alias="sourcePath")
+    timeout_sec: int = Field(alias="timeoutSec")
+    trust_status: HookTrustStatus = Field(alias="trustStatus")
+    additional_context_limit: int | None = Field(default=None, alias="additionalContextLimit")
+    """Configured `additionalContext` spill threshold. `null` uses 2,500 tokens; `0` disables spilling."""
+    environment_id: str | None = Field(default=None, alias="environmentId")
+    """The owning execution environment, if this hook came from its requirements."""
+    matcher: str | None = None
+    plugin_id: str | None = Field(default=None, alias="pluginId")
+    status_message: str | None = Field(default=None, alias="statusMessage")
 
 
 HookMetadata: TypeAlias = Annotated[

@@ -74,7 +74,7 @@ class ChatgptLoginAccountParams(CodexModel):
 
 
 class UnrecognizedLoginAccountParams(CodexModel):
-    """A ``LoginAccountParams`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``LoginAccountParams`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

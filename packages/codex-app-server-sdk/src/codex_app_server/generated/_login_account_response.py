@@ -50,7 +50,7 @@ class ChatgptLoginAccountResponse(CodexModel):
 
 
 class UnrecognizedLoginAccountResponse(CodexModel):
-    """A ``LoginAccountResponse`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``LoginAccountResponse`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

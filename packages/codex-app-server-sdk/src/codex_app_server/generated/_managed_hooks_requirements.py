@@ -76,7 +76,7 @@ class PromptConfiguredHookHandler(CodexModel):
 
 
 class UnrecognizedConfiguredHookHandler(CodexModel):
-    """A ``ConfiguredHookHandler`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ConfiguredHookHandler`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

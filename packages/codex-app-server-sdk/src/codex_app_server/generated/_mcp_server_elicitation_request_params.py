@@ -228,9 +228,16 @@ class OpenaiSlashFormMcpServerElicitationRequestParams(CodexModel):
 
 
 class UnrecognizedMcpServerElicitationRequestParams(CodexModel):
-    """A ``McpServerElicitationRequestParams`` whose ``mode`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``McpServerElicitationRequestParams`` whose ``mode`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     mode: str
+    server_name: str = Field(alias="serverName")
+    thread_id: str = Field(alias="threadId")
+    turn_id: str | None = Field(default=None, alias="turnId")
+    """Active Codex turn when this elicitation was observed, if app-server could correlate one.
+
+    This is nullable because MCP models elicitation as a standalone server-to-client request identified by the MCP server request id. It may be triggered during a turn, but turn context is app-server correlation rather than part of the protocol identity of the elicitation itself.
+    """
 
 
 class UrlMcpServerElicitationRequestParams(CodexModel):

@@ -61,7 +61,7 @@ class ModelProviderConfigWriteParams(CodexModel):
 
 
 class UnrecognizedProviderSettingsPatch(CodexModel):
-    """A ``ProviderSettingsPatch`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ProviderSettingsPatch`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

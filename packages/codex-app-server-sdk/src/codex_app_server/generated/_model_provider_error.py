@@ -35,7 +35,7 @@ class ModelProviderPolicyConflictModelProviderError(CodexModel):
 
 
 class UnrecognizedModelProviderError(CodexModel):
-    """A ``ModelProviderError`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ModelProviderError`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

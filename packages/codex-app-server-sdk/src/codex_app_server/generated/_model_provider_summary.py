@@ -75,13 +75,13 @@ class OpenaiProviderSettings(CodexModel):
 
 
 class UnrecognizedGatewayAuth(CodexModel):
-    """A ``GatewayAuth`` whose ``mode`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``GatewayAuth`` whose ``mode`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     mode: str
 
 
 class UnrecognizedProviderSettings(CodexModel):
-    """A ``ProviderSettings`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ProviderSettings`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

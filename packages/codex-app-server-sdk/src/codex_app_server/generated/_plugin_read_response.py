@@ -117,7 +117,7 @@ class SkillSummary(CodexModel):
 
 
 class UnrecognizedScheduledTaskSchedule(CodexModel):
-    """A ``ScheduledTaskSchedule`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ScheduledTaskSchedule`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

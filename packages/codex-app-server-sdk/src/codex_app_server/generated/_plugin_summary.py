@@ -161,7 +161,7 @@ class RemotePluginSource(CodexModel):
 
 
 class UnrecognizedPluginSource(CodexModel):
-    """A ``PluginSource`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``PluginSource`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

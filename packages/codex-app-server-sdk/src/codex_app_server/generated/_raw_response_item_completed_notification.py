@@ -339,43 +339,43 @@ class ToolSearchOutputResponseItem(CodexModel):
 
 
 class UnrecognizedAgentMessageInputContent(CodexModel):
-    """A ``AgentMessageInputContent`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``AgentMessageInputContent`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedContentItem(CodexModel):
-    """A ``ContentItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ContentItem`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedLocalShellAction(CodexModel):
-    """A ``LocalShellAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``LocalShellAction`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedReasoningItemContent(CodexModel):
-    """A ``ReasoningItemContent`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ReasoningItemContent`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedReasoningItemReasoningSummary(CodexModel):
-    """A ``ReasoningItemReasoningSummary`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ReasoningItemReasoningSummary`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedResponseItem(CodexModel):
-    """A ``ResponseItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ResponseItem`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedResponsesApiWebSearchAction(CodexModel):
-    """A ``ResponsesApiWebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ResponsesApiWebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

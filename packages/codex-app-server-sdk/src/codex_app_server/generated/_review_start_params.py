@@ -56,7 +56,7 @@ class UncommittedChangesReviewTarget(CodexModel):
 
 
 class UnrecognizedReviewTarget(CodexModel):
-    """A ``ReviewTarget`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ReviewTarget`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -40,7 +40,7 @@ class ReadOnlySandboxPolicy(CodexModel):
 
 
 class UnrecognizedSandboxPolicy(CodexModel):
-    """A ``SandboxPolicy`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``SandboxPolicy`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -30,7 +30,7 @@ class SelectedCapabilityRoot(CodexModel):
 
 
 class UnrecognizedCapabilityRootLocation(CodexModel):
-    """A ``CapabilityRootLocation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``CapabilityRootLocation`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -530,19 +530,23 @@ class SubAgentActivityThreadItem(CodexModel):
 
 
 class UnrecognizedImageGenerationFailure(CodexModel):
-    """A ``ImageGenerationFailure`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ImageGenerationFailure`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedThreadItem(CodexModel):
-    """A ``ThreadItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadItem`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
+    completed_at_ms: int | None = Field(default=None, alias="completedAtMs")
+    """Unix timestamp in milliseconds when the item completed, if recorded."""
+    started_at_ms: int | None = Field(default=None, alias="startedAtMs")
+    """Unix timestamp in milliseconds when the item started, if recorded."""
 
 
 class UnrecognizedWebSearchAction(CodexModel):
-    """A ``WebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``WebSearchAction`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

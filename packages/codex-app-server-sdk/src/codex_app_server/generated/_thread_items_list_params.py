@@ -41,7 +41,7 @@ class ThreadItemsListParams(CodexModel):
 
 
 class UnrecognizedThreadItemsListAnchor(CodexModel):
-    """A ``ThreadItemsListAnchor`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadItemsListAnchor`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

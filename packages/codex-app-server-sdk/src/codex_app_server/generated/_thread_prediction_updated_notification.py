@@ -42,7 +42,7 @@ class ThreadPredictionUpdatedServerNotification(CodexModel):
 
 
 class UnrecognizedThreadPredictionResult(CodexModel):
-    """A ``ThreadPredictionResult`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadPredictionResult`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -48,7 +48,7 @@ class TurnThreadUnreadPosition(CodexModel):
 
 
 class UnrecognizedThreadUnreadPosition(CodexModel):
-    """A ``ThreadUnreadPosition`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadUnreadPosition`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -24,7 +24,7 @@ class UnreadThreadReadStateOperation(CodexModel):
 
 
 class UnrecognizedThreadReadStateOperation(CodexModel):
-    """A ``ThreadReadStateOperation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadReadStateOperation`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

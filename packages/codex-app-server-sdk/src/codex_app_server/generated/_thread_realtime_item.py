@@ -77,14 +77,16 @@ class TranscriptSegmentThreadRealtimeItem(CodexModel):
 
 
 class UnrecognizedThreadRealtimeBemItemPresentation(CodexModel):
-    """A ``ThreadRealtimeBemItemPresentation`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadRealtimeBemItemPresentation`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
 
 class UnrecognizedThreadRealtimeItem(CodexModel):
-    """A ``ThreadRealtimeItem`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadRealtimeItem`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
+    id: str
+    realtime_session_id: str = Field(alias="realtimeSessionId")
     type: str
 
 

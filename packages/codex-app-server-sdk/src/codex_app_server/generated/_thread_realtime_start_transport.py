@@ -20,7 +20,7 @@ class ExistingCallThreadRealtimeStartTransport(CodexModel):
 
 
 class UnrecognizedThreadRealtimeStartTransport(CodexModel):
-    """A ``ThreadRealtimeStartTransport`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadRealtimeStartTransport`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

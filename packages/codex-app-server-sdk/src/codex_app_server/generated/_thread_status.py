@@ -44,7 +44,7 @@ class SystemErrorThreadStatus(CodexModel):
 
 
 class UnrecognizedThreadStatus(CodexModel):
-    """A ``ThreadStatus`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadStatus`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

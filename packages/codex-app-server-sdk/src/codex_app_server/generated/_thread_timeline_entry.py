@@ -55,7 +55,7 @@ class TurnStartedThreadTimelineEntry(CodexModel):
 
 
 class UnrecognizedThreadTimelineEntry(CodexModel):
-    """A ``ThreadTimelineEntry`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``ThreadTimelineEntry`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 

@@ -86,7 +86,7 @@ class TextUserInput(CodexModel):
 
 
 class UnrecognizedUserInput(CodexModel):
-    """A ``UserInput`` whose ``type`` this SDK does not know (sent by a newer server); its other fields are kept as extra attributes."""
+    """A ``UserInput`` whose ``type`` this SDK does not know (sent by a newer server); fields it does not declare are kept as extra attributes."""
 
     type: str
 
