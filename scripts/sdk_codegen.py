@@ -1055,7 +1055,11 @@ def _request_method(
         if fields:
             doc += ["", "Args:"]
             for info in fields:
-                summary = _first_sentence(info.description) if info.description else info.wire
+                summary = (
+                    _first_sentence(info.description)
+                    if info.description
+                    else f"Sent as ``{info.wire}``."
+                )
                 doc.append(f"    {info.name}: {summary}")
         required = ", ".join(f"{string_literal(f.name)}: {f.name}" for f in fields if f.required)
         optional = ", ".join(f"{f.name}={f.name}" for f in fields if not f.required)
@@ -1069,7 +1073,11 @@ def _request_method(
     if is_async:
         call = f"await {call}"
     keyword_def = "async def" if is_async else "def"
-    lines = ["", f"    {keyword_def} {python}({', '.join(arguments)}) -> {response}:"]
+    if len(arguments) > 2:
+        listed = "".join(f"\n        {argument}," for argument in arguments)
+        lines = ["", f"    {keyword_def} {python}({listed}\n    ) -> {response}:"]
+    else:
+        lines = ["", f"    {keyword_def} {python}({', '.join(arguments)}) -> {response}:"]
     lines += docstring("\n".join(doc), "        ")
     lines.append(f"        return cast({string_literal(response)}, {call})")
     return lines, names

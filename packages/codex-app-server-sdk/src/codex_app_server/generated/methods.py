@@ -183,206 +183,335 @@ class SyncRequestMethods:
         """Send ``method`` with ``params`` (snake_case keys) and return the typed result."""
         raise NotImplementedError
 
-    def initialize(self, *, client_info: ClientInfo, capabilities: InitializeCapabilities | None = None) -> InitializeResponse:
+    def initialize(
+        self,
+        *,
+        client_info: ClientInfo,
+        capabilities: InitializeCapabilities | None = None,
+    ) -> InitializeResponse:
         """Call ``initialize``.
 
         Args:
-            client_info: clientInfo
-            capabilities: capabilities
+            client_info: Sent as ``clientInfo``.
+            capabilities: Sent as ``capabilities``.
         """
         return cast("InitializeResponse", self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
 
-    def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
+    def thread_start(
+        self,
+        *,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        personality: Personality | None = None,
+        sandbox: SandboxMode | None = None,
+        service_name: str | None = None,
+        service_tier: str | None = None,
+        session_start_source: ThreadStartSource | None = None,
+        thread_source: ThreadSource | None = None,
+    ) -> ThreadStartResponse:
         """Call ``thread/start``.
 
         Args:
-            approval_policy: approvalPolicy
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
-            ephemeral: ephemeral
-            model: model
-            model_provider: modelProvider
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
+            ephemeral: Sent as ``ephemeral``.
+            model: Sent as ``model``.
+            model_provider: Sent as ``modelProvider``.
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
-            sandbox: sandbox
-            service_name: serviceName
-            service_tier: serviceTier
-            session_start_source: sessionStartSource
+            sandbox: Sent as ``sandbox``.
+            service_name: Sent as ``serviceName``.
+            service_tier: Sent as ``serviceTier``.
+            session_start_source: Sent as ``sessionStartSource``.
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
         return cast("ThreadStartResponse", self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
 
-    def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
+    def thread_resume(
+        self,
+        *,
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        exclude_turns: bool | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        personality: Personality | None = None,
+        sandbox: SandboxMode | None = None,
+        service_tier: str | None = None,
+    ) -> ThreadResumeResponse:
         """Call ``thread/resume``.
 
         There are three ways to resume a thread: 1. By thread_id: load the thread from disk by thread_id and resume it. 2. By history: instantiate the thread from memory and resume it. 3. By path: load the thread from disk by path and resume it. For non-running threads, the precedence is: history > non-empty path > thread_id. If using history or a non-empty path for a non-running thread, the thread_id param will be ignored. If thread_id identifies a running thread, app-server rejoins that thread and treats a non-empty path as a consistency check against the active rollout path. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
 
         Args:
-            thread_id: threadId
-            approval_policy: approvalPolicy
+            thread_id: Sent as ``threadId``.
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
             exclude_turns: When true, return only thread metadata and live-resume state without populating `thread.turns`.
             model: Configuration overrides for the resumed thread, if any.
-            model_provider: modelProvider
+            model_provider: Sent as ``modelProvider``.
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
-            sandbox: sandbox
-            service_tier: serviceTier
+            sandbox: Sent as ``sandbox``.
+            service_tier: Sent as ``serviceTier``.
         """
         return cast("ThreadResumeResponse", self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
 
-    def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
+    def thread_fork(
+        self,
+        *,
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        exclude_turns: bool | None = None,
+        last_turn_id: str | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        sandbox: SandboxMode | None = None,
+        service_tier: str | None = None,
+        thread_source: ThreadSource | None = None,
+    ) -> ThreadForkResponse:
         """Call ``thread/fork``.
 
         There are two ways to fork a thread: 1. By thread_id: load the thread from disk by thread_id and fork it into a new thread. 2. By path: load the thread from disk by path and fork it into a new thread. If using a non-empty path, the thread_id param will be ignored. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
 
         Args:
-            thread_id: threadId
-            approval_policy: approvalPolicy
+            thread_id: Sent as ``threadId``.
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
-            ephemeral: ephemeral
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
+            ephemeral: Sent as ``ephemeral``.
             exclude_turns: When true, return only thread metadata and live fork state without populating `thread.turns`.
             last_turn_id: Optional last turn id to fork through, inclusive.
             model: Configuration overrides for the forked thread, if any.
-            model_provider: modelProvider
-            sandbox: sandbox
-            service_tier: serviceTier
+            model_provider: Sent as ``modelProvider``.
+            sandbox: Sent as ``sandbox``.
+            service_tier: Sent as ``serviceTier``.
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
         return cast("ThreadForkResponse", self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
 
-    def thread_archive(self, *, thread_id: str) -> ThreadArchiveResponse:
+    def thread_archive(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadArchiveResponse:
         """Call ``thread/archive``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadArchiveResponse", self._call("thread/archive", {"thread_id": thread_id}))
 
-    def thread_delete(self, *, thread_id: str) -> ThreadDeleteResponse:
+    def thread_delete(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadDeleteResponse:
         """Call ``thread/delete``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadDeleteResponse", self._call("thread/delete", {"thread_id": thread_id}))
 
-    def thread_unsubscribe(self, *, thread_id: str) -> ThreadUnsubscribeResponse:
+    def thread_unsubscribe(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadUnsubscribeResponse:
         """Call ``thread/unsubscribe``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadUnsubscribeResponse", self._call("thread/unsubscribe", {"thread_id": thread_id}))
 
-    def thread_name_set(self, *, name: str, thread_id: str) -> ThreadSetNameResponse:
+    def thread_name_set(
+        self,
+        *,
+        name: str,
+        thread_id: str,
+    ) -> ThreadSetNameResponse:
         """Call ``thread/name/set``.
 
         Args:
-            name: name
-            thread_id: threadId
+            name: Sent as ``name``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadSetNameResponse", self._call("thread/name/set", {"name": name, "thread_id": thread_id}))
 
-    def thread_goal_set(self, *, thread_id: str, objective: str | None = None, origin: ThreadGoalMutationOrigin | None = None, status: ThreadGoalStatus | None = None, token_budget: int | None = None) -> ThreadGoalSetResponse:
+    def thread_goal_set(
+        self,
+        *,
+        thread_id: str,
+        objective: str | None = None,
+        origin: ThreadGoalMutationOrigin | None = None,
+        status: ThreadGoalStatus | None = None,
+        token_budget: int | None = None,
+    ) -> ThreadGoalSetResponse:
         """Call ``thread/goal/set``.
 
         Args:
-            thread_id: threadId
-            objective: objective
+            thread_id: Sent as ``threadId``.
+            objective: Sent as ``objective``.
             origin: Missing provenance does not supply user authorization.
-            status: status
-            token_budget: tokenBudget
+            status: Sent as ``status``.
+            token_budget: Sent as ``tokenBudget``.
         """
         return cast("ThreadGoalSetResponse", self._call("thread/goal/set", {"thread_id": thread_id, **_present(objective=objective, origin=origin, status=status, token_budget=token_budget)}))
 
-    def thread_goal_get(self, *, thread_id: str) -> ThreadGoalGetResponse:
+    def thread_goal_get(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadGoalGetResponse:
         """Call ``thread/goal/get``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadGoalGetResponse", self._call("thread/goal/get", {"thread_id": thread_id}))
 
-    def thread_goal_clear(self, *, thread_id: str, origin: ThreadGoalMutationOrigin | None = None) -> ThreadGoalClearResponse:
+    def thread_goal_clear(
+        self,
+        *,
+        thread_id: str,
+        origin: ThreadGoalMutationOrigin | None = None,
+    ) -> ThreadGoalClearResponse:
         """Call ``thread/goal/clear``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             origin: Missing provenance does not supply user authorization.
         """
         return cast("ThreadGoalClearResponse", self._call("thread/goal/clear", {"thread_id": thread_id, **_present(origin=origin)}))
 
-    def thread_metadata_update(self, *, thread_id: str, git_info: ThreadMetadataGitInfoUpdateParams | None = None) -> ThreadMetadataUpdateResponse:
+    def thread_metadata_update(
+        self,
+        *,
+        thread_id: str,
+        git_info: ThreadMetadataGitInfoUpdateParams | None = None,
+    ) -> ThreadMetadataUpdateResponse:
         """Call ``thread/metadata/update``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             git_info: Patch the stored Git metadata for this thread.
         """
         return cast("ThreadMetadataUpdateResponse", self._call("thread/metadata/update", {"thread_id": thread_id, **_present(git_info=git_info)}))
 
-    def thread_attachment_add(self, *, attachment_type: str, identity_key: str, payload: Any, thread_id: str) -> ThreadAttachmentAddResponse:
+    def thread_attachment_add(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        payload: Any,
+        thread_id: str,
+    ) -> ThreadAttachmentAddResponse:
         """Call ``thread/attachment/add``.
 
         Parameters for creating or locating an attachment on its owning thread.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
-            payload: payload
-            thread_id: threadId
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
+            payload: Sent as ``payload``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadAttachmentAddResponse", self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id}))
 
-    def thread_attachment_list(self, *, thread_id: str, cursor: str | None = None, limit: int | None = None) -> ThreadAttachmentListResponse:
+    def thread_attachment_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadAttachmentListResponse:
         """Call ``thread/attachment/list``.
 
         Parameters for listing attachments from one thread.
 
         Args:
-            thread_id: threadId
-            cursor: cursor
-            limit: limit
+            thread_id: Sent as ``threadId``.
+            cursor: Sent as ``cursor``.
+            limit: Sent as ``limit``.
         """
         return cast("ThreadAttachmentListResponse", self._call("thread/attachment/list", {"thread_id": thread_id, **_present(cursor=cursor, limit=limit)}))
 
-    def thread_attachment_owner_list(self, *, attachment_type: str, identity_key: str, archived: bool | None = None, cursor: str | None = None, limit: int | None = None) -> ThreadAttachmentOwnerListResponse:
+    def thread_attachment_owner_list(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        archived: bool | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadAttachmentOwnerListResponse:
         """Call ``thread/attachmentOwner/list``.
 
         Parameters for reverse lookup by attachment identity within this server's store.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
             archived: Omitted or null returns all matches; false returns non-archived threads only.
-            cursor: cursor
-            limit: limit
+            cursor: Sent as ``cursor``.
+            limit: Sent as ``limit``.
         """
         return cast("ThreadAttachmentOwnerListResponse", self._call("thread/attachmentOwner/list", {"attachment_type": attachment_type, "identity_key": identity_key, **_present(archived=archived, cursor=cursor, limit=limit)}))
 
-    def thread_attachment_remove(self, *, attachment_type: str, identity_key: str, thread_id: str) -> ThreadAttachmentRemoveResponse:
+    def thread_attachment_remove(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        thread_id: str,
+    ) -> ThreadAttachmentRemoveResponse:
         """Call ``thread/attachment/remove``.
 
         Parameters for deleting an attachment by its stable thread-local identity.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
-            thread_id: threadId
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadAttachmentRemoveResponse", self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id}))
 
-    def thread_section_move(self, *, section_id: str | None, thread_id: str, before_thread_id: str | None = None) -> ThreadSectionMoveResponse:
+    def thread_section_move(
+        self,
+        *,
+        section_id: str | None,
+        thread_id: str,
+        before_thread_id: str | None = None,
+    ) -> ThreadSectionMoveResponse:
         """Call ``thread/section/move``.
 
         Parameters for moving a thread within a server-owned section ordering.
@@ -394,53 +523,94 @@ class SyncRequestMethods:
         """
         return cast("ThreadSectionMoveResponse", self._call("thread/section/move", {"section_id": section_id, "thread_id": thread_id, **_present(before_thread_id=before_thread_id)}))
 
-    def thread_unarchive(self, *, thread_id: str) -> ThreadUnarchiveResponse:
+    def thread_unarchive(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadUnarchiveResponse:
         """Call ``thread/unarchive``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadUnarchiveResponse", self._call("thread/unarchive", {"thread_id": thread_id}))
 
-    def thread_compact_start(self, *, thread_id: str) -> ThreadCompactStartResponse:
+    def thread_compact_start(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadCompactStartResponse:
         """Call ``thread/compact/start``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadCompactStartResponse", self._call("thread/compact/start", {"thread_id": thread_id}))
 
-    def thread_shell_command(self, *, command: str, thread_id: str, timeout_ms: int | None = None) -> ThreadShellCommandResponse:
+    def thread_shell_command(
+        self,
+        *,
+        command: str,
+        thread_id: str,
+        timeout_ms: int | None = None,
+    ) -> ThreadShellCommandResponse:
         """Call ``thread/shellCommand``.
 
         Args:
             command: Shell command string evaluated by the thread's configured shell.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             timeout_ms: Maximum execution time in milliseconds.
         """
         return cast("ThreadShellCommandResponse", self._call("thread/shellCommand", {"command": command, "thread_id": thread_id, **_present(timeout_ms=timeout_ms)}))
 
-    def thread_approve_guardian_denied_action(self, *, event: Any, thread_id: str) -> ThreadApproveGuardianDeniedActionResponse:
+    def thread_approve_guardian_denied_action(
+        self,
+        *,
+        event: Any,
+        thread_id: str,
+    ) -> ThreadApproveGuardianDeniedActionResponse:
         """Call ``thread/approveGuardianDeniedAction``.
 
         Args:
             event: Serialized `codex_protocol::protocol::GuardianAssessmentEvent`.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadApproveGuardianDeniedActionResponse", self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id}))
 
-    def thread_revert(self, *, before_turn_id: str, thread_id: str) -> ThreadRevertResponse:
+    def thread_revert(
+        self,
+        *,
+        before_turn_id: str,
+        thread_id: str,
+    ) -> ThreadRevertResponse:
         """Call ``thread/revert``.
 
         Replace a paginated thread's durable history with the prefix before one turn. This only changes persisted conversation history. It does not revert local file changes.
 
         Args:
             before_turn_id: Turn excluded from the replacement history, together with every later turn.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadRevertResponse", self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
 
-    def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
+    def thread_list(
+        self,
+        *,
+        archived: bool | None = None,
+        current_account_only: bool | None = None,
+        cursor: str | None = None,
+        cwd: ThreadListCwdFilter | None = None,
+        excluded_thread_ids: list[str] | None = None,
+        limit: int | None = None,
+        model_providers: list[str] | None = None,
+        originators: list[str] | None = None,
+        search_term: str | None = None,
+        section_id: str | None = None,
+        sort_direction: SortDirection | None = None,
+        sort_key: ThreadSortKey | None = None,
+        source_kinds: list[ThreadSourceKind] | None = None,
+        use_state_db_only: bool | None = None,
+    ) -> ThreadListResponse:
         """Call ``thread/list``.
 
         Args:
@@ -461,7 +631,12 @@ class SyncRequestMethods:
         """
         return cast("ThreadListResponse", self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
 
-    def thread_section_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadSectionListResponse:
+    def thread_section_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadSectionListResponse:
         """Call ``threadSection/list``.
 
         Parameters for listing independently persisted thread sections.
@@ -472,18 +647,29 @@ class SyncRequestMethods:
         """
         return cast("ThreadSectionListResponse", self._call("threadSection/list", _present(cursor=cursor, limit=limit)))
 
-    def thread_section_create(self, *, name: str, appearance: ThreadSectionAppearance | None = None) -> ThreadSectionCreateResponse:
+    def thread_section_create(
+        self,
+        *,
+        name: str,
+        appearance: ThreadSectionAppearance | None = None,
+    ) -> ThreadSectionCreateResponse:
         """Call ``threadSection/create``.
 
         Parameters for creating an independently persisted thread section.
 
         Args:
             name: The user-visible name of the section.
-            appearance: appearance
+            appearance: Sent as ``appearance``.
         """
         return cast("ThreadSectionCreateResponse", self._call("threadSection/create", {"name": name, **_present(appearance=appearance)}))
 
-    def thread_section_update(self, *, name: str, section_id: str, appearance: ThreadSectionAppearance | None = None) -> ThreadSectionUpdateResponse:
+    def thread_section_update(
+        self,
+        *,
+        name: str,
+        section_id: str,
+        appearance: ThreadSectionAppearance | None = None,
+    ) -> ThreadSectionUpdateResponse:
         """Call ``threadSection/update``.
 
         Parameters for updating an independently persisted thread section.
@@ -495,7 +681,11 @@ class SyncRequestMethods:
         """
         return cast("ThreadSectionUpdateResponse", self._call("threadSection/update", {"name": name, "section_id": section_id, **_present(appearance=appearance)}))
 
-    def thread_section_delete(self, *, section_id: str) -> ThreadSectionDeleteResponse:
+    def thread_section_delete(
+        self,
+        *,
+        section_id: str,
+    ) -> ThreadSectionDeleteResponse:
         """Call ``threadSection/delete``.
 
         Parameters for deleting an independently persisted thread section.
@@ -505,7 +695,12 @@ class SyncRequestMethods:
         """
         return cast("ThreadSectionDeleteResponse", self._call("threadSection/delete", {"section_id": section_id}))
 
-    def thread_loaded_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadLoadedListResponse:
+    def thread_loaded_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadLoadedListResponse:
         """Call ``thread/loaded/list``.
 
         Args:
@@ -514,20 +709,33 @@ class SyncRequestMethods:
         """
         return cast("ThreadLoadedListResponse", self._call("thread/loaded/list", _present(cursor=cursor, limit=limit)))
 
-    def thread_read(self, *, thread_id: str, include_turns: bool | None = None) -> ThreadReadResponse:
+    def thread_read(
+        self,
+        *,
+        thread_id: str,
+        include_turns: bool | None = None,
+    ) -> ThreadReadResponse:
         """Call ``thread/read``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             include_turns: When true, include turns and their items from rollout history.
         """
         return cast("ThreadReadResponse", self._call("thread/read", {"thread_id": thread_id, **_present(include_turns=include_turns)}))
 
-    def thread_turns_list(self, *, thread_id: str, cursor: str | None = None, items_view: TurnItemsView | None = None, limit: int | None = None, sort_direction: SortDirection | None = None) -> ThreadTurnsListResponse:
+    def thread_turns_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: str | None = None,
+        items_view: TurnItemsView | None = None,
+        limit: int | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> ThreadTurnsListResponse:
         """Call ``thread/turns/list``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             cursor: Opaque cursor to pass to the next call to continue after the last turn.
             items_view: How much item detail to include for each returned turn; defaults to summary.
             limit: Optional turn page size.
@@ -535,11 +743,20 @@ class SyncRequestMethods:
         """
         return cast("ThreadTurnsListResponse", self._call("thread/turns/list", {"thread_id": thread_id, **_present(cursor=cursor, items_view=items_view, limit=limit, sort_direction=sort_direction)}))
 
-    def thread_items_list(self, *, thread_id: str, cursor: ThreadItemsListCursor | None = None, defer_output: ThreadItemOutputDeferral | None = None, limit: int | None = None, sort_direction: SortDirection | None = None, turn_id: str | None = None) -> ThreadItemsListResponse:
+    def thread_items_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: ThreadItemsListCursor | None = None,
+        defer_output: ThreadItemOutputDeferral | None = None,
+        limit: int | None = None,
+        sort_direction: SortDirection | None = None,
+        turn_id: str | None = None,
+    ) -> ThreadItemsListResponse:
         """Call ``thread/items/list``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             cursor: Opaque continuation cursor or an exclusive item anchor in the requested visible turn.
             defer_output: For a single turn, choose which saved outputs to fetch separately by item ID.
             limit: Optional item page size.
@@ -548,16 +765,26 @@ class SyncRequestMethods:
         """
         return cast("ThreadItemsListResponse", self._call("thread/items/list", {"thread_id": thread_id, **_present(cursor=cursor, defer_output=defer_output, limit=limit, sort_direction=sort_direction, turn_id=turn_id)}))
 
-    def thread_inject_items(self, *, items: list[Any], thread_id: str) -> ThreadInjectItemsResponse:
+    def thread_inject_items(
+        self,
+        *,
+        items: list[Any],
+        thread_id: str,
+    ) -> ThreadInjectItemsResponse:
         """Call ``thread/inject_items``.
 
         Args:
             items: Raw Responses API items to append to the thread's model-visible history.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadInjectItemsResponse", self._call("thread/inject_items", {"items": items, "thread_id": thread_id}))
 
-    def skills_list(self, *, cwds: list[str] | None = None, force_reload: bool | None = None) -> SkillsListResponse:
+    def skills_list(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        force_reload: bool | None = None,
+    ) -> SkillsListResponse:
         """Call ``skills/list``.
 
         Args:
@@ -566,15 +793,24 @@ class SyncRequestMethods:
         """
         return cast("SkillsListResponse", self._call("skills/list", _present(cwds=cwds, force_reload=force_reload)))
 
-    def skills_extra_roots_set(self, *, extra_roots: list[AbsolutePathBuf]) -> SkillsExtraRootsSetResponse:
+    def skills_extra_roots_set(
+        self,
+        *,
+        extra_roots: list[AbsolutePathBuf],
+    ) -> SkillsExtraRootsSetResponse:
         """Call ``skills/extraRoots/set``.
 
         Args:
-            extra_roots: extraRoots
+            extra_roots: Sent as ``extraRoots``.
         """
         return cast("SkillsExtraRootsSetResponse", self._call("skills/extraRoots/set", {"extra_roots": extra_roots}))
 
-    def hooks_list(self, *, cwds: list[str] | None = None, thread_id: str | None = None) -> HooksListResponse:
+    def hooks_list(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        thread_id: str | None = None,
+    ) -> HooksListResponse:
         """Call ``hooks/list``.
 
         Args:
@@ -583,33 +819,53 @@ class SyncRequestMethods:
         """
         return cast("HooksListResponse", self._call("hooks/list", _present(cwds=cwds, thread_id=thread_id)))
 
-    def marketplace_add(self, *, source: str, ref_name: str | None = None, sparse_paths: list[str] | None = None) -> MarketplaceAddResponse:
+    def marketplace_add(
+        self,
+        *,
+        source: str,
+        ref_name: str | None = None,
+        sparse_paths: list[str] | None = None,
+    ) -> MarketplaceAddResponse:
         """Call ``marketplace/add``.
 
         Args:
-            source: source
-            ref_name: refName
-            sparse_paths: sparsePaths
+            source: Sent as ``source``.
+            ref_name: Sent as ``refName``.
+            sparse_paths: Sent as ``sparsePaths``.
         """
         return cast("MarketplaceAddResponse", self._call("marketplace/add", {"source": source, **_present(ref_name=ref_name, sparse_paths=sparse_paths)}))
 
-    def marketplace_remove(self, *, marketplace_name: str) -> MarketplaceRemoveResponse:
+    def marketplace_remove(
+        self,
+        *,
+        marketplace_name: str,
+    ) -> MarketplaceRemoveResponse:
         """Call ``marketplace/remove``.
 
         Args:
-            marketplace_name: marketplaceName
+            marketplace_name: Sent as ``marketplaceName``.
         """
         return cast("MarketplaceRemoveResponse", self._call("marketplace/remove", {"marketplace_name": marketplace_name}))
 
-    def marketplace_upgrade(self, *, marketplace_name: str | None = None) -> MarketplaceUpgradeResponse:
+    def marketplace_upgrade(
+        self,
+        *,
+        marketplace_name: str | None = None,
+    ) -> MarketplaceUpgradeResponse:
         """Call ``marketplace/upgrade``.
 
         Args:
-            marketplace_name: marketplaceName
+            marketplace_name: Sent as ``marketplaceName``.
         """
         return cast("MarketplaceUpgradeResponse", self._call("marketplace/upgrade", _present(marketplace_name=marketplace_name)))
 
-    def plugin_list(self, *, cwds: list[AbsolutePathBuf] | None = None, force_refetch: bool | None = None, marketplace_kinds: list[PluginListMarketplaceKind] | None = None) -> PluginListResponse:
+    def plugin_list(
+        self,
+        *,
+        cwds: list[AbsolutePathBuf] | None = None,
+        force_refetch: bool | None = None,
+        marketplace_kinds: list[PluginListMarketplaceKind] | None = None,
+    ) -> PluginListResponse:
         """Call ``plugin/list``.
 
         Args:
@@ -619,7 +875,12 @@ class SyncRequestMethods:
         """
         return cast("PluginListResponse", self._call("plugin/list", _present(cwds=cwds, force_refetch=force_refetch, marketplace_kinds=marketplace_kinds)))
 
-    def plugin_installed(self, *, cwds: list[AbsolutePathBuf] | None = None, install_suggestion_plugin_names: list[str] | None = None) -> PluginInstalledResponse:
+    def plugin_installed(
+        self,
+        *,
+        cwds: list[AbsolutePathBuf] | None = None,
+        install_suggestion_plugin_names: list[str] | None = None,
+    ) -> PluginInstalledResponse:
         """Call ``plugin/installed``.
 
         Args:
@@ -628,7 +889,11 @@ class SyncRequestMethods:
         """
         return cast("PluginInstalledResponse", self._call("plugin/installed", _present(cwds=cwds, install_suggestion_plugin_names=install_suggestion_plugin_names)))
 
-    def plugin_reconcile(self, *, reason: str | None = None) -> PluginReconcileResponse:
+    def plugin_reconcile(
+        self,
+        *,
+        reason: str | None = None,
+    ) -> PluginReconcileResponse:
         """Call ``plugin/reconcile``.
 
         Args:
@@ -636,44 +901,69 @@ class SyncRequestMethods:
         """
         return cast("PluginReconcileResponse", self._call("plugin/reconcile", _present(reason=reason)))
 
-    def plugin_read(self, *, plugin_name: str, marketplace_path: AbsolutePathBuf | None = None, remote_marketplace_name: str | None = None) -> PluginReadResponse:
+    def plugin_read(
+        self,
+        *,
+        plugin_name: str,
+        marketplace_path: AbsolutePathBuf | None = None,
+        remote_marketplace_name: str | None = None,
+    ) -> PluginReadResponse:
         """Call ``plugin/read``.
 
         Args:
-            plugin_name: pluginName
-            marketplace_path: marketplacePath
-            remote_marketplace_name: remoteMarketplaceName
+            plugin_name: Sent as ``pluginName``.
+            marketplace_path: Sent as ``marketplacePath``.
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
         return cast("PluginReadResponse", self._call("plugin/read", {"plugin_name": plugin_name, **_present(marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
 
-    def plugin_skill_read(self, *, remote_marketplace_name: str, remote_plugin_id: str, skill_name: str) -> PluginSkillReadResponse:
+    def plugin_skill_read(
+        self,
+        *,
+        remote_marketplace_name: str,
+        remote_plugin_id: str,
+        skill_name: str,
+    ) -> PluginSkillReadResponse:
         """Call ``plugin/skill/read``.
 
         Args:
-            remote_marketplace_name: remoteMarketplaceName
-            remote_plugin_id: remotePluginId
-            skill_name: skillName
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            skill_name: Sent as ``skillName``.
         """
         return cast("PluginSkillReadResponse", self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name}))
 
-    def plugin_share_save(self, *, plugin_path: AbsolutePathBuf, discoverability: PluginShareDiscoverability | None = None, remote_plugin_id: str | None = None, share_targets: list[PluginShareTarget] | None = None) -> PluginShareSaveResponse:
+    def plugin_share_save(
+        self,
+        *,
+        plugin_path: AbsolutePathBuf,
+        discoverability: PluginShareDiscoverability | None = None,
+        remote_plugin_id: str | None = None,
+        share_targets: list[PluginShareTarget] | None = None,
+    ) -> PluginShareSaveResponse:
         """Call ``plugin/share/save``.
 
         Args:
-            plugin_path: pluginPath
-            discoverability: discoverability
-            remote_plugin_id: remotePluginId
-            share_targets: shareTargets
+            plugin_path: Sent as ``pluginPath``.
+            discoverability: Sent as ``discoverability``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            share_targets: Sent as ``shareTargets``.
         """
         return cast("PluginShareSaveResponse", self._call("plugin/share/save", {"plugin_path": plugin_path, **_present(discoverability=discoverability, remote_plugin_id=remote_plugin_id, share_targets=share_targets)}))
 
-    def plugin_share_update_targets(self, *, discoverability: PluginShareUpdateDiscoverability, remote_plugin_id: str, share_targets: list[PluginShareTarget]) -> PluginShareUpdateTargetsResponse:
+    def plugin_share_update_targets(
+        self,
+        *,
+        discoverability: PluginShareUpdateDiscoverability,
+        remote_plugin_id: str,
+        share_targets: list[PluginShareTarget],
+    ) -> PluginShareUpdateTargetsResponse:
         """Call ``plugin/share/updateTargets``.
 
         Args:
-            discoverability: discoverability
-            remote_plugin_id: remotePluginId
-            share_targets: shareTargets
+            discoverability: Sent as ``discoverability``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            share_targets: Sent as ``shareTargets``.
         """
         return cast("PluginShareUpdateTargetsResponse", self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
 
@@ -681,23 +971,37 @@ class SyncRequestMethods:
         """Call ``plugin/share/list``."""
         return cast("PluginShareListResponse", self._call("plugin/share/list", {}))
 
-    def plugin_share_checkout(self, *, remote_plugin_id: str) -> PluginShareCheckoutResponse:
+    def plugin_share_checkout(
+        self,
+        *,
+        remote_plugin_id: str,
+    ) -> PluginShareCheckoutResponse:
         """Call ``plugin/share/checkout``.
 
         Args:
-            remote_plugin_id: remotePluginId
+            remote_plugin_id: Sent as ``remotePluginId``.
         """
         return cast("PluginShareCheckoutResponse", self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id}))
 
-    def plugin_share_delete(self, *, remote_plugin_id: str) -> PluginShareDeleteResponse:
+    def plugin_share_delete(
+        self,
+        *,
+        remote_plugin_id: str,
+    ) -> PluginShareDeleteResponse:
         """Call ``plugin/share/delete``.
 
         Args:
-            remote_plugin_id: remotePluginId
+            remote_plugin_id: Sent as ``remotePluginId``.
         """
         return cast("PluginShareDeleteResponse", self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id}))
 
-    def app_read(self, *, app_ids: list[str], include_tools: bool | None = None, thread_id: str | None = None) -> AppsReadResponse:
+    def app_read(
+        self,
+        *,
+        app_ids: list[str],
+        include_tools: bool | None = None,
+        thread_id: str | None = None,
+    ) -> AppsReadResponse:
         """Call ``app/read``.
 
         EXPERIMENTAL - read metadata for specific apps/connectors.
@@ -709,7 +1013,14 @@ class SyncRequestMethods:
         """
         return cast("AppsReadResponse", self._call("app/read", {"app_ids": app_ids, **_present(include_tools=include_tools, thread_id=thread_id)}))
 
-    def app_list(self, *, cursor: str | None = None, force_refetch: bool | None = None, limit: int | None = None, thread_id: str | None = None) -> AppsListResponse:
+    def app_list(
+        self,
+        *,
+        cursor: str | None = None,
+        force_refetch: bool | None = None,
+        limit: int | None = None,
+        thread_id: str | None = None,
+    ) -> AppsListResponse:
         """Call ``app/list``.
 
         EXPERIMENTAL - list available apps/connectors.
@@ -722,7 +1033,12 @@ class SyncRequestMethods:
         """
         return cast("AppsListResponse", self._call("app/list", _present(cursor=cursor, force_refetch=force_refetch, limit=limit, thread_id=thread_id)))
 
-    def app_installed(self, *, force_refresh: bool | None = None, thread_id: str | None = None) -> AppsInstalledResponse:
+    def app_installed(
+        self,
+        *,
+        force_refresh: bool | None = None,
+        thread_id: str | None = None,
+    ) -> AppsInstalledResponse:
         """Call ``app/installed``.
 
         Read the committed installed connector runtime snapshot.
@@ -733,7 +1049,11 @@ class SyncRequestMethods:
         """
         return cast("AppsInstalledResponse", self._call("app/installed", _present(force_refresh=force_refresh, thread_id=thread_id)))
 
-    def fs_read_file(self, *, path: AbsolutePathBuf) -> FsReadFileResponse:
+    def fs_read_file(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsReadFileResponse:
         """Call ``fs/readFile``.
 
         Read a file from the host filesystem.
@@ -743,7 +1063,12 @@ class SyncRequestMethods:
         """
         return cast("FsReadFileResponse", self._call("fs/readFile", {"path": path}))
 
-    def fs_write_file(self, *, data_base64: str, path: AbsolutePathBuf) -> FsWriteFileResponse:
+    def fs_write_file(
+        self,
+        *,
+        data_base64: str,
+        path: AbsolutePathBuf,
+    ) -> FsWriteFileResponse:
         """Call ``fs/writeFile``.
 
         Write a file on the host filesystem.
@@ -754,7 +1079,12 @@ class SyncRequestMethods:
         """
         return cast("FsWriteFileResponse", self._call("fs/writeFile", {"data_base64": data_base64, "path": path}))
 
-    def fs_create_directory(self, *, path: AbsolutePathBuf, recursive: bool | None = None) -> FsCreateDirectoryResponse:
+    def fs_create_directory(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        recursive: bool | None = None,
+    ) -> FsCreateDirectoryResponse:
         """Call ``fs/createDirectory``.
 
         Create a directory on the host filesystem.
@@ -765,7 +1095,11 @@ class SyncRequestMethods:
         """
         return cast("FsCreateDirectoryResponse", self._call("fs/createDirectory", {"path": path, **_present(recursive=recursive)}))
 
-    def fs_get_metadata(self, *, path: AbsolutePathBuf) -> FsGetMetadataResponse:
+    def fs_get_metadata(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsGetMetadataResponse:
         """Call ``fs/getMetadata``.
 
         Request metadata for an absolute path.
@@ -775,7 +1109,11 @@ class SyncRequestMethods:
         """
         return cast("FsGetMetadataResponse", self._call("fs/getMetadata", {"path": path}))
 
-    def fs_read_directory(self, *, path: AbsolutePathBuf) -> FsReadDirectoryResponse:
+    def fs_read_directory(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsReadDirectoryResponse:
         """Call ``fs/readDirectory``.
 
         List direct child names for a directory.
@@ -785,7 +1123,13 @@ class SyncRequestMethods:
         """
         return cast("FsReadDirectoryResponse", self._call("fs/readDirectory", {"path": path}))
 
-    def fs_remove(self, *, path: AbsolutePathBuf, force: bool | None = None, recursive: bool | None = None) -> FsRemoveResponse:
+    def fs_remove(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        force: bool | None = None,
+        recursive: bool | None = None,
+    ) -> FsRemoveResponse:
         """Call ``fs/remove``.
 
         Remove a file or directory tree from the host filesystem.
@@ -797,7 +1141,13 @@ class SyncRequestMethods:
         """
         return cast("FsRemoveResponse", self._call("fs/remove", {"path": path, **_present(force=force, recursive=recursive)}))
 
-    def fs_copy(self, *, destination_path: AbsolutePathBuf, source_path: AbsolutePathBuf, recursive: bool | None = None) -> FsCopyResponse:
+    def fs_copy(
+        self,
+        *,
+        destination_path: AbsolutePathBuf,
+        source_path: AbsolutePathBuf,
+        recursive: bool | None = None,
+    ) -> FsCopyResponse:
         """Call ``fs/copy``.
 
         Copy a file or directory tree on the host filesystem.
@@ -809,7 +1159,12 @@ class SyncRequestMethods:
         """
         return cast("FsCopyResponse", self._call("fs/copy", {"destination_path": destination_path, "source_path": source_path, **_present(recursive=recursive)}))
 
-    def fs_watch(self, *, path: AbsolutePathBuf, watch_id: str) -> FsWatchResponse:
+    def fs_watch(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        watch_id: str,
+    ) -> FsWatchResponse:
         """Call ``fs/watch``.
 
         Start filesystem watch notifications for an absolute path.
@@ -820,7 +1175,11 @@ class SyncRequestMethods:
         """
         return cast("FsWatchResponse", self._call("fs/watch", {"path": path, "watch_id": watch_id}))
 
-    def fs_unwatch(self, *, watch_id: str) -> FsUnwatchResponse:
+    def fs_unwatch(
+        self,
+        *,
+        watch_id: str,
+    ) -> FsUnwatchResponse:
         """Call ``fs/unwatch``.
 
         Stop filesystem watch notifications for a prior `fs/watch`.
@@ -830,44 +1189,83 @@ class SyncRequestMethods:
         """
         return cast("FsUnwatchResponse", self._call("fs/unwatch", {"watch_id": watch_id}))
 
-    def skills_config_write(self, *, enabled: bool, name: str | None = None, path: AbsolutePathBuf | None = None) -> SkillsConfigWriteResponse:
+    def skills_config_write(
+        self,
+        *,
+        enabled: bool,
+        name: str | None = None,
+        path: AbsolutePathBuf | None = None,
+    ) -> SkillsConfigWriteResponse:
         """Call ``skills/config/write``.
 
         Args:
-            enabled: enabled
+            enabled: Sent as ``enabled``.
             name: Name-based selector.
             path: Path-based selector.
         """
         return cast("SkillsConfigWriteResponse", self._call("skills/config/write", {"enabled": enabled, **_present(name=name, path=path)}))
 
-    def plugin_install(self, *, plugin_name: str, install_attempt_id: str | None = None, marketplace_path: AbsolutePathBuf | None = None, remote_marketplace_name: str | None = None) -> PluginInstallResponse:
+    def plugin_install(
+        self,
+        *,
+        plugin_name: str,
+        install_attempt_id: str | None = None,
+        marketplace_path: AbsolutePathBuf | None = None,
+        remote_marketplace_name: str | None = None,
+    ) -> PluginInstallResponse:
         """Call ``plugin/install``.
 
         Args:
-            plugin_name: pluginName
+            plugin_name: Sent as ``pluginName``.
             install_attempt_id: Client-generated identifier used to correlate one installation attempt.
-            marketplace_path: marketplacePath
-            remote_marketplace_name: remoteMarketplaceName
+            marketplace_path: Sent as ``marketplacePath``.
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
         return cast("PluginInstallResponse", self._call("plugin/install", {"plugin_name": plugin_name, **_present(install_attempt_id=install_attempt_id, marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
 
-    def plugin_uninstall(self, *, plugin_id: str) -> PluginUninstallResponse:
+    def plugin_uninstall(
+        self,
+        *,
+        plugin_id: str,
+    ) -> PluginUninstallResponse:
         """Call ``plugin/uninstall``.
 
         Args:
-            plugin_id: pluginId
+            plugin_id: Sent as ``pluginId``.
         """
         return cast("PluginUninstallResponse", self._call("plugin/uninstall", {"plugin_id": plugin_id}))
 
-    def turn_start(self, *, input: list[UserInput], thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, client_user_message_id: str | None = None, cwd: str | None = None, disabled_plugin_ids: list[str] | None = None, effort: ReasoningEffort | None = None, model: str | None = None, output_schema: Any = None, parent_turn_id: str | None = None, personality: Personality | None = None, root_turn_id: str | None = None, sandbox_policy: SandboxPolicy | None = None, service_tier: str | None = None, service_tier_for_turn: str | None = None, summary: ReasoningSummary | None = None, tool_output: TurnToolOutput | None = None, turn_trigger: str | None = None) -> TurnStartResponse:
+    def turn_start(
+        self,
+        *,
+        input: list[UserInput],
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        client_user_message_id: str | None = None,
+        cwd: str | None = None,
+        disabled_plugin_ids: list[str] | None = None,
+        effort: ReasoningEffort | None = None,
+        model: str | None = None,
+        output_schema: Any = None,
+        parent_turn_id: str | None = None,
+        personality: Personality | None = None,
+        root_turn_id: str | None = None,
+        sandbox_policy: SandboxPolicy | None = None,
+        service_tier: str | None = None,
+        service_tier_for_turn: str | None = None,
+        summary: ReasoningSummary | None = None,
+        tool_output: TurnToolOutput | None = None,
+        turn_trigger: str | None = None,
+    ) -> TurnStartResponse:
         """Call ``turn/start``.
 
         Args:
-            input: input
-            thread_id: threadId
+            input: Sent as ``input``.
+            thread_id: Sent as ``threadId``.
             approval_policy: Override the approval policy for this turn and subsequent turns.
             approvals_reviewer: Override where approval requests are routed for review on this turn and subsequent turns.
-            client_user_message_id: clientUserMessageId
+            client_user_message_id: Sent as ``clientUserMessageId``.
             cwd: Override the working directory for this turn and subsequent turns.
             disabled_plugin_ids: Replace this thread's disabled plugin IDs.
             effort: Override the reasoning effort for this turn and subsequent turns.
@@ -880,42 +1278,67 @@ class SyncRequestMethods:
             service_tier: Override the service tier for this turn and subsequent turns.
             service_tier_for_turn: Override the service tier only when this request starts a new turn.
             summary: Override the reasoning summary for this turn and subsequent turns.
-            tool_output: toolOutput
+            tool_output: Sent as ``toolOutput``.
             turn_trigger: Optional source classification for the caller that starts this turn.
         """
         return cast("TurnStartResponse", self._call("turn/start", {"input": input, "thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, client_user_message_id=client_user_message_id, cwd=cwd, disabled_plugin_ids=disabled_plugin_ids, effort=effort, model=model, output_schema=output_schema, parent_turn_id=parent_turn_id, personality=personality, root_turn_id=root_turn_id, sandbox_policy=sandbox_policy, service_tier=service_tier, service_tier_for_turn=service_tier_for_turn, summary=summary, tool_output=tool_output, turn_trigger=turn_trigger)}))
 
-    def turn_steer(self, *, expected_turn_id: str, input: list[UserInput], thread_id: str, client_user_message_id: str | None = None) -> TurnSteerResponse:
+    def turn_steer(
+        self,
+        *,
+        expected_turn_id: str,
+        input: list[UserInput],
+        thread_id: str,
+        client_user_message_id: str | None = None,
+    ) -> TurnSteerResponse:
         """Call ``turn/steer``.
 
         Args:
             expected_turn_id: Required active turn id precondition.
-            input: input
-            thread_id: threadId
-            client_user_message_id: clientUserMessageId
+            input: Sent as ``input``.
+            thread_id: Sent as ``threadId``.
+            client_user_message_id: Sent as ``clientUserMessageId``.
         """
         return cast("TurnSteerResponse", self._call("turn/steer", {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id, **_present(client_user_message_id=client_user_message_id)}))
 
-    def turn_interrupt(self, *, thread_id: str, turn_id: str) -> TurnInterruptResponse:
+    def turn_interrupt(
+        self,
+        *,
+        thread_id: str,
+        turn_id: str,
+    ) -> TurnInterruptResponse:
         """Call ``turn/interrupt``.
 
         Args:
-            thread_id: threadId
-            turn_id: turnId
+            thread_id: Sent as ``threadId``.
+            turn_id: Sent as ``turnId``.
         """
         return cast("TurnInterruptResponse", self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id}))
 
-    def review_start(self, *, target: ReviewTarget, thread_id: str, delivery: ReviewDelivery | None = None) -> ReviewStartResponse:
+    def review_start(
+        self,
+        *,
+        target: ReviewTarget,
+        thread_id: str,
+        delivery: ReviewDelivery | None = None,
+    ) -> ReviewStartResponse:
         """Call ``review/start``.
 
         Args:
-            target: target
-            thread_id: threadId
+            target: Sent as ``target``.
+            thread_id: Sent as ``threadId``.
             delivery: Reviews run inline on the supplied thread.
         """
         return cast("ReviewStartResponse", self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
 
-    def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider: str | None = None) -> ModelListResponse:
+    def model_list(
+        self,
+        *,
+        cursor: str | None = None,
+        include_hidden: bool | None = None,
+        limit: int | None = None,
+        model_provider: str | None = None,
+    ) -> ModelListResponse:
         """Call ``model/list``.
 
         Args:
@@ -926,7 +1349,11 @@ class SyncRequestMethods:
         """
         return cast("ModelListResponse", self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
 
-    def account_gateway_oauth_read(self, *, model_provider: str | None = None) -> GatewayOAuthReadResponse:
+    def account_gateway_oauth_read(
+        self,
+        *,
+        model_provider: str | None = None,
+    ) -> GatewayOAuthReadResponse:
         """Call ``account/gatewayOAuth/read``.
 
         Read credential readiness for a configured provider without starting browser login.
@@ -936,7 +1363,12 @@ class SyncRequestMethods:
         """
         return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
 
-    def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider: str | None = None) -> GatewayOAuthLoginResponse:
+    def account_gateway_oauth_login(
+        self,
+        *,
+        device_auth: bool | None = None,
+        model_provider: str | None = None,
+    ) -> GatewayOAuthLoginResponse:
         """Call ``account/gatewayOAuth/login``.
 
         Authorize a configured provider without changing the default or any thread's provider.
@@ -955,11 +1387,15 @@ class SyncRequestMethods:
         """Call ``modelProvider/list``."""
         return cast("ModelProviderListResponse", self._call("modelProvider/list", {}))
 
-    def model_provider_config_write(self, *, settings: ProviderSettingsPatch) -> ModelProviderConfigWriteResponse:
+    def model_provider_config_write(
+        self,
+        *,
+        settings: ProviderSettingsPatch,
+    ) -> ModelProviderConfigWriteResponse:
         """Call ``modelProvider/config/write``.
 
         Args:
-            settings: settings
+            settings: Sent as ``settings``.
         """
         return cast("ModelProviderConfigWriteResponse", self._call("modelProvider/config/write", {"settings": settings}))
 
@@ -967,7 +1403,13 @@ class SyncRequestMethods:
         """Call ``modelProvider/capabilities/read``."""
         return cast("ModelProviderCapabilitiesReadResponse", self._call("modelProvider/capabilities/read", {}))
 
-    def experimental_feature_list(self, *, cursor: str | None = None, limit: int | None = None, thread_id: str | None = None) -> ExperimentalFeatureListResponse:
+    def experimental_feature_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        thread_id: str | None = None,
+    ) -> ExperimentalFeatureListResponse:
         """Call ``experimentalFeature/list``.
 
         Args:
@@ -977,7 +1419,13 @@ class SyncRequestMethods:
         """
         return cast("ExperimentalFeatureListResponse", self._call("experimentalFeature/list", _present(cursor=cursor, limit=limit, thread_id=thread_id)))
 
-    def permission_profile_list(self, *, cursor: str | None = None, cwd: str | None = None, limit: int | None = None) -> PermissionProfileListResponse:
+    def permission_profile_list(
+        self,
+        *,
+        cursor: str | None = None,
+        cwd: str | None = None,
+        limit: int | None = None,
+    ) -> PermissionProfileListResponse:
         """Call ``permissionProfile/list``.
 
         Args:
@@ -987,7 +1435,11 @@ class SyncRequestMethods:
         """
         return cast("PermissionProfileListResponse", self._call("permissionProfile/list", _present(cursor=cursor, cwd=cwd, limit=limit)))
 
-    def experimental_feature_enablement_set(self, *, enablement: dict[str, bool]) -> ExperimentalFeatureEnablementSetResponse:
+    def experimental_feature_enablement_set(
+        self,
+        *,
+        enablement: dict[str, bool],
+    ) -> ExperimentalFeatureEnablementSetResponse:
         """Call ``experimentalFeature/enablement/set``.
 
         Args:
@@ -995,15 +1447,23 @@ class SyncRequestMethods:
         """
         return cast("ExperimentalFeatureEnablementSetResponse", self._call("experimentalFeature/enablement/set", {"enablement": enablement}))
 
-    def mcp_server_oauth_login(self, *, name: str, client_registration: McpServerOauthClientRegistration | None = None, scopes: list[str] | None = None, thread_id: str | None = None, timeout_secs: int | None = None) -> McpServerOauthLoginResponse:
+    def mcp_server_oauth_login(
+        self,
+        *,
+        name: str,
+        client_registration: McpServerOauthClientRegistration | None = None,
+        scopes: list[str] | None = None,
+        thread_id: str | None = None,
+        timeout_secs: int | None = None,
+    ) -> McpServerOauthLoginResponse:
         """Call ``mcpServer/oauth/login``.
 
         Args:
-            name: name
+            name: Sent as ``name``.
             client_registration: Registration strategy for this login only; omission selects automatic discovery.
-            scopes: scopes
-            thread_id: threadId
-            timeout_secs: timeoutSecs
+            scopes: Sent as ``scopes``.
+            thread_id: Sent as ``threadId``.
+            timeout_secs: Sent as ``timeoutSecs``.
         """
         return cast("McpServerOauthLoginResponse", self._call("mcpServer/oauth/login", {"name": name, **_present(client_registration=client_registration, scopes=scopes, thread_id=thread_id, timeout_secs=timeout_secs)}))
 
@@ -1011,7 +1471,15 @@ class SyncRequestMethods:
         """Call ``config/mcpServer/reload``."""
         return cast("McpServerRefreshResponse", self._call("config/mcpServer/reload", {}))
 
-    def mcp_server_status_list(self, *, cursor: str | None = None, detail: McpServerStatusDetail | None = None, limit: int | None = None, server_name: str | None = None, thread_id: str | None = None) -> ListMcpServerStatusResponse:
+    def mcp_server_status_list(
+        self,
+        *,
+        cursor: str | None = None,
+        detail: McpServerStatusDetail | None = None,
+        limit: int | None = None,
+        server_name: str | None = None,
+        thread_id: str | None = None,
+    ) -> ListMcpServerStatusResponse:
         """Call ``mcpServerStatus/list``.
 
         Args:
@@ -1019,42 +1487,65 @@ class SyncRequestMethods:
             detail: Controls how much MCP inventory data to fetch for each server.
             limit: Optional page size; defaults to a server-defined value.
             server_name: Limit discovery to one server.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ListMcpServerStatusResponse", self._call("mcpServerStatus/list", _present(cursor=cursor, detail=detail, limit=limit, server_name=server_name, thread_id=thread_id)))
 
-    def mcp_server_resource_read(self, *, server: str, uri: str, meta: dict[str, Any] | None = None, connector_id: str | None = None, origin_call_id: str | None = None, target: McpResourceReadTarget | None = None, thread_id: str | None = None) -> McpResourceReadResponse:
+    def mcp_server_resource_read(
+        self,
+        *,
+        server: str,
+        uri: str,
+        meta: dict[str, Any] | None = None,
+        connector_id: str | None = None,
+        origin_call_id: str | None = None,
+        target: McpResourceReadTarget | None = None,
+        thread_id: str | None = None,
+    ) -> McpResourceReadResponse:
         """Call ``mcpServer/resource/read``.
 
         Args:
-            server: server
-            uri: uri
+            server: Sent as ``server``.
+            uri: Sent as ``uri``.
             meta: Additional MCP request metadata.
-            connector_id: connectorId
+            connector_id: Sent as ``connectorId``.
             origin_call_id: Originating MCP tool call used to select the resource's app.
             target: Explicit hosted app/account.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("McpResourceReadResponse", self._call("mcpServer/resource/read", {"server": server, "uri": uri, **_present(meta=meta, connector_id=connector_id, origin_call_id=origin_call_id, target=target, thread_id=thread_id)}))
 
-    def mcp_server_tool_call(self, *, server: str, thread_id: str, tool: str, meta: Any = None, arguments: Any = None) -> McpServerToolCallResponse:
+    def mcp_server_tool_call(
+        self,
+        *,
+        server: str,
+        thread_id: str,
+        tool: str,
+        meta: Any = None,
+        arguments: Any = None,
+    ) -> McpServerToolCallResponse:
         """Call ``mcpServer/tool/call``.
 
         Args:
-            server: server
-            thread_id: threadId
-            tool: tool
-            meta: _meta
-            arguments: arguments
+            server: Sent as ``server``.
+            thread_id: Sent as ``threadId``.
+            tool: Sent as ``tool``.
+            meta: Sent as ``_meta``.
+            arguments: Sent as ``arguments``.
         """
         return cast("McpServerToolCallResponse", self._call("mcpServer/tool/call", {"server": server, "thread_id": thread_id, "tool": tool, **_present(meta=meta, arguments=arguments)}))
 
-    def windows_sandbox_setup_start(self, *, mode: WindowsSandboxSetupMode, cwd: AbsolutePathBuf | None = None) -> WindowsSandboxSetupStartResponse:
+    def windows_sandbox_setup_start(
+        self,
+        *,
+        mode: WindowsSandboxSetupMode,
+        cwd: AbsolutePathBuf | None = None,
+    ) -> WindowsSandboxSetupStartResponse:
         """Call ``windowsSandbox/setupStart``.
 
         Args:
-            mode: mode
-            cwd: cwd
+            mode: Sent as ``mode``.
+            cwd: Sent as ``cwd``.
         """
         return cast("WindowsSandboxSetupStartResponse", self._call("windowsSandbox/setupStart", {"mode": mode, **_present(cwd=cwd)}))
 
@@ -1062,18 +1553,26 @@ class SyncRequestMethods:
         """Call ``windowsSandbox/readiness``."""
         return cast("WindowsSandboxReadinessResponse", self._call("windowsSandbox/readiness", {}))
 
-    def account_login_start(self, params: LoginAccountParamsShape, /) -> LoginAccountResponse:
+    def account_login_start(
+        self,
+        params: LoginAccountParamsShape,
+        /,
+    ) -> LoginAccountResponse:
         """Call ``account/login/start``.
 
         One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
         """
         return cast("LoginAccountResponse", self._call("account/login/start", _dump(params)))
 
-    def account_login_cancel(self, *, login_id: str) -> CancelLoginAccountResponse:
+    def account_login_cancel(
+        self,
+        *,
+        login_id: str,
+    ) -> CancelLoginAccountResponse:
         """Call ``account/login/cancel``.
 
         Args:
-            login_id: loginId
+            login_id: Sent as ``loginId``.
         """
         return cast("CancelLoginAccountResponse", self._call("account/login/cancel", {"login_id": login_id}))
 
@@ -1085,7 +1584,12 @@ class SyncRequestMethods:
         """Call ``account/securitySetup/read``."""
         return cast("GetAccountSecuritySetupResponse", self._call("account/securitySetup/read", {}))
 
-    def account_rate_limits_read(self, *, exclude_reset_credit_details: bool | None = None, supports_luna_reserve: bool | None = None) -> GetAccountRateLimitsResponse:
+    def account_rate_limits_read(
+        self,
+        *,
+        exclude_reset_credit_details: bool | None = None,
+        supports_luna_reserve: bool | None = None,
+    ) -> GetAccountRateLimitsResponse:
         """Call ``account/rateLimits/read``.
 
         Usage-read capabilities of the requesting client, never inferred from its experiment arm.
@@ -1096,7 +1600,12 @@ class SyncRequestMethods:
         """
         return cast("GetAccountRateLimitsResponse", self._call("account/rateLimits/read", _present(exclude_reset_credit_details=exclude_reset_credit_details, supports_luna_reserve=supports_luna_reserve)))
 
-    def account_rate_limit_reset_credit_consume(self, *, idempotency_key: str, credit_id: str | None = None) -> ConsumeAccountRateLimitResetCreditResponse:
+    def account_rate_limit_reset_credit_consume(
+        self,
+        *,
+        idempotency_key: str,
+        credit_id: str | None = None,
+    ) -> ConsumeAccountRateLimitResetCreditResponse:
         """Call ``account/rateLimitResetCredit/consume``.
 
         Args:
@@ -1105,7 +1614,11 @@ class SyncRequestMethods:
         """
         return cast("ConsumeAccountRateLimitResetCreditResponse", self._call("account/rateLimitResetCredit/consume", {"idempotency_key": idempotency_key, **_present(credit_id=credit_id)}))
 
-    def account_usage_read(self, *, thread_id: str | None = None) -> GetAccountTokenUsageResponse:
+    def account_usage_read(
+        self,
+        *,
+        thread_id: str | None = None,
+    ) -> GetAccountTokenUsageResponse:
         """Call ``account/usage/read``.
 
         Args:
@@ -1117,42 +1630,81 @@ class SyncRequestMethods:
         """Call ``account/workspaceMessages/read``."""
         return cast("GetWorkspaceMessagesResponse", self._call("account/workspaceMessages/read", {}))
 
-    def account_send_add_credits_nudge_email(self, *, credit_type: AddCreditsNudgeCreditType) -> SendAddCreditsNudgeEmailResponse:
+    def account_send_add_credits_nudge_email(
+        self,
+        *,
+        credit_type: AddCreditsNudgeCreditType,
+    ) -> SendAddCreditsNudgeEmailResponse:
         """Call ``account/sendAddCreditsNudgeEmail``.
 
         Args:
-            credit_type: creditType
+            credit_type: Sent as ``creditType``.
         """
         return cast("SendAddCreditsNudgeEmailResponse", self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type}))
 
-    def feedback_upload(self, *, classification: str, extra_log_files: list[str] | None = None, include_logs: bool | None = None, reason: str | None = None, tags: dict[str, str] | None = None, thread_id: str | None = None) -> FeedbackUploadResponse:
+    def feedback_upload(
+        self,
+        *,
+        classification: str,
+        extra_log_files: list[str] | None = None,
+        include_logs: bool | None = None,
+        reason: str | None = None,
+        tags: dict[str, str] | None = None,
+        thread_id: str | None = None,
+    ) -> FeedbackUploadResponse:
         """Call ``feedback/upload``.
 
         Args:
-            classification: classification
-            extra_log_files: extraLogFiles
-            include_logs: includeLogs
-            reason: reason
-            tags: tags
-            thread_id: threadId
+            classification: Sent as ``classification``.
+            extra_log_files: Sent as ``extraLogFiles``.
+            include_logs: Sent as ``includeLogs``.
+            reason: Sent as ``reason``.
+            tags: Sent as ``tags``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("FeedbackUploadResponse", self._call("feedback/upload", {"classification": classification, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
 
-    def feedback_save(self, *, classification: str, save_path: LegacyAppPathString, extra_log_files: list[str] | None = None, include_logs: bool | None = None, reason: str | None = None, tags: dict[str, str] | None = None, thread_id: str | None = None) -> FeedbackSaveResponse:
+    def feedback_save(
+        self,
+        *,
+        classification: str,
+        save_path: LegacyAppPathString,
+        extra_log_files: list[str] | None = None,
+        include_logs: bool | None = None,
+        reason: str | None = None,
+        tags: dict[str, str] | None = None,
+        thread_id: str | None = None,
+    ) -> FeedbackSaveResponse:
         """Call ``feedback/save``.
 
         Args:
-            classification: classification
+            classification: Sent as ``classification``.
             save_path: Absolute, previously unused ZIP path on the app-server host.
-            extra_log_files: extraLogFiles
-            include_logs: includeLogs
-            reason: reason
-            tags: tags
-            thread_id: threadId
+            extra_log_files: Sent as ``extraLogFiles``.
+            include_logs: Sent as ``includeLogs``.
+            reason: Sent as ``reason``.
+            tags: Sent as ``tags``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("FeedbackSaveResponse", self._call("feedback/save", {"classification": classification, "save_path": save_path, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
 
-    def command_exec(self, *, command: list[str], cwd: str | None = None, disable_output_cap: bool | None = None, disable_timeout: bool | None = None, env: dict[str, str | None] | None = None, output_bytes_cap: int | None = None, process_id: str | None = None, sandbox_policy: SandboxPolicy | None = None, size: CommandExecTerminalSize | None = None, stream_stdin: bool | None = None, stream_stdout_stderr: bool | None = None, timeout_ms: int | None = None, tty: bool | None = None) -> CommandExecResponse:
+    def command_exec(
+        self,
+        *,
+        command: list[str],
+        cwd: str | None = None,
+        disable_output_cap: bool | None = None,
+        disable_timeout: bool | None = None,
+        env: dict[str, str | None] | None = None,
+        output_bytes_cap: int | None = None,
+        process_id: str | None = None,
+        sandbox_policy: SandboxPolicy | None = None,
+        size: CommandExecTerminalSize | None = None,
+        stream_stdin: bool | None = None,
+        stream_stdout_stderr: bool | None = None,
+        timeout_ms: int | None = None,
+        tty: bool | None = None,
+    ) -> CommandExecResponse:
         """Call ``command/exec``.
 
         Run a standalone command (argv vector) in the server sandbox without creating a thread or turn. The final `command/exec` response is deferred until the process exits and is sent only after all `command/exec/outputDelta` notifications for that connection have been emitted.
@@ -1174,7 +1726,13 @@ class SyncRequestMethods:
         """
         return cast("CommandExecResponse", self._call("command/exec", {"command": command, **_present(cwd=cwd, disable_output_cap=disable_output_cap, disable_timeout=disable_timeout, env=env, output_bytes_cap=output_bytes_cap, process_id=process_id, sandbox_policy=sandbox_policy, size=size, stream_stdin=stream_stdin, stream_stdout_stderr=stream_stdout_stderr, timeout_ms=timeout_ms, tty=tty)}))
 
-    def command_exec_write(self, *, process_id: str, close_stdin: bool | None = None, delta_base64: str | None = None) -> CommandExecWriteResponse:
+    def command_exec_write(
+        self,
+        *,
+        process_id: str,
+        close_stdin: bool | None = None,
+        delta_base64: str | None = None,
+    ) -> CommandExecWriteResponse:
         """Call ``command/exec/write``.
 
         Write stdin bytes to a running `command/exec` session, close stdin, or both.
@@ -1186,7 +1744,11 @@ class SyncRequestMethods:
         """
         return cast("CommandExecWriteResponse", self._call("command/exec/write", {"process_id": process_id, **_present(close_stdin=close_stdin, delta_base64=delta_base64)}))
 
-    def command_exec_terminate(self, *, process_id: str) -> CommandExecTerminateResponse:
+    def command_exec_terminate(
+        self,
+        *,
+        process_id: str,
+    ) -> CommandExecTerminateResponse:
         """Call ``command/exec/terminate``.
 
         Terminate a running `command/exec` session.
@@ -1196,7 +1758,12 @@ class SyncRequestMethods:
         """
         return cast("CommandExecTerminateResponse", self._call("command/exec/terminate", {"process_id": process_id}))
 
-    def command_exec_resize(self, *, process_id: str, size: CommandExecTerminalSize) -> CommandExecResizeResponse:
+    def command_exec_resize(
+        self,
+        *,
+        process_id: str,
+        size: CommandExecTerminalSize,
+    ) -> CommandExecResizeResponse:
         """Call ``command/exec/resize``.
 
         Resize a running PTY-backed `command/exec` session.
@@ -1207,16 +1774,30 @@ class SyncRequestMethods:
         """
         return cast("CommandExecResizeResponse", self._call("command/exec/resize", {"process_id": process_id, "size": size}))
 
-    def config_read(self, *, cwd: str | None = None, include_layers: bool | None = None) -> ConfigReadResponse:
+    def config_read(
+        self,
+        *,
+        cwd: str | None = None,
+        include_layers: bool | None = None,
+    ) -> ConfigReadResponse:
         """Call ``config/read``.
 
         Args:
             cwd: Optional working directory to resolve project config layers.
-            include_layers: includeLayers
+            include_layers: Sent as ``includeLayers``.
         """
         return cast("ConfigReadResponse", self._call("config/read", _present(cwd=cwd, include_layers=include_layers)))
 
-    def external_agent_config_detect(self, *, cwds: list[str] | None = None, include_home: bool | None = None, max_session_age_days: int | None = None, max_sessions: int | None = None, migration_source: str | None = None, source: str | None = None) -> ExternalAgentConfigDetectResponse:
+    def external_agent_config_detect(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        include_home: bool | None = None,
+        max_session_age_days: int | None = None,
+        max_sessions: int | None = None,
+        migration_source: str | None = None,
+        source: str | None = None,
+    ) -> ExternalAgentConfigDetectResponse:
         """Call ``externalAgentConfig/detect``.
 
         Args:
@@ -1229,18 +1810,30 @@ class SyncRequestMethods:
         """
         return cast("ExternalAgentConfigDetectResponse", self._call("externalAgentConfig/detect", _present(cwds=cwds, include_home=include_home, max_session_age_days=max_session_age_days, max_sessions=max_sessions, migration_source=migration_source, source=source)))
 
-    def external_agent_config_import(self, *, migration_items: list[ExternalAgentConfigMigrationItem], migration_source: str | None = None, provider_id: str | None = None, source: str | None = None) -> ExternalAgentConfigImportResponse:
+    def external_agent_config_import(
+        self,
+        *,
+        migration_items: list[ExternalAgentConfigMigrationItem],
+        migration_source: str | None = None,
+        provider_id: str | None = None,
+        source: str | None = None,
+    ) -> ExternalAgentConfigImportResponse:
         """Call ``externalAgentConfig/import``.
 
         Args:
-            migration_items: migrationItems
+            migration_items: Sent as ``migrationItems``.
             migration_source: Migration-source selector used to produce the migration items.
             provider_id: Opaque provider identifier supplied by the caller for analytics attribution and import history display.
             source: Optional identifier for the product that initiated the import.
         """
         return cast("ExternalAgentConfigImportResponse", self._call("externalAgentConfig/import", {"migration_items": migration_items, **_present(migration_source=migration_source, provider_id=provider_id, source=source)}))
 
-    def external_agent_config_import_record_history(self, *, item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams], provider_id: str) -> ExternalAgentConfigImportHistoryRecordResponse:
+    def external_agent_config_import_record_history(
+        self,
+        *,
+        item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams],
+        provider_id: str,
+    ) -> ExternalAgentConfigImportHistoryRecordResponse:
         """Call ``externalAgentConfig/import/recordHistory``.
 
         Args:
@@ -1253,24 +1846,39 @@ class SyncRequestMethods:
         """Call ``externalAgentConfig/import/readHistories``."""
         return cast("ExternalAgentConfigImportHistoriesReadResponse", self._call("externalAgentConfig/import/readHistories", {}))
 
-    def config_value_write(self, *, key_path: str, merge_strategy: MergeStrategy, value: Any, expected_version: str | None = None, file_path: str | None = None) -> ConfigWriteResponse:
+    def config_value_write(
+        self,
+        *,
+        key_path: str,
+        merge_strategy: MergeStrategy,
+        value: Any,
+        expected_version: str | None = None,
+        file_path: str | None = None,
+    ) -> ConfigWriteResponse:
         """Call ``config/value/write``.
 
         Args:
-            key_path: keyPath
-            merge_strategy: mergeStrategy
-            value: value
-            expected_version: expectedVersion
+            key_path: Sent as ``keyPath``.
+            merge_strategy: Sent as ``mergeStrategy``.
+            value: Sent as ``value``.
+            expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
         """
         return cast("ConfigWriteResponse", self._call("config/value/write", {"key_path": key_path, "merge_strategy": merge_strategy, "value": value, **_present(expected_version=expected_version, file_path=file_path)}))
 
-    def config_batch_write(self, *, edits: list[ConfigEdit], expected_version: str | None = None, file_path: str | None = None, reload_user_config: bool | None = None) -> ConfigWriteResponse:
+    def config_batch_write(
+        self,
+        *,
+        edits: list[ConfigEdit],
+        expected_version: str | None = None,
+        file_path: str | None = None,
+        reload_user_config: bool | None = None,
+    ) -> ConfigWriteResponse:
         """Call ``config/batchWrite``.
 
         Args:
-            edits: edits
-            expected_version: expectedVersion
+            edits: Sent as ``edits``.
+            expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
             reload_user_config: When true, hot-reload updated runtime settings into loaded threads after writing.
         """
@@ -1280,7 +1888,11 @@ class SyncRequestMethods:
         """Call ``configRequirements/read``."""
         return cast("ConfigRequirementsReadResponse", self._call("configRequirements/read", {}))
 
-    def account_read(self, *, refresh_token: bool | None = None) -> GetAccountResponse:
+    def account_read(
+        self,
+        *,
+        refresh_token: bool | None = None,
+    ) -> GetAccountResponse:
         """Call ``account/read``.
 
         Args:
@@ -1288,13 +1900,19 @@ class SyncRequestMethods:
         """
         return cast("GetAccountResponse", self._call("account/read", _present(refresh_token=refresh_token)))
 
-    def fuzzy_file_search(self, *, query: str, roots: list[str], cancellation_token: str | None = None) -> FuzzyFileSearchResponse:
+    def fuzzy_file_search(
+        self,
+        *,
+        query: str,
+        roots: list[str],
+        cancellation_token: str | None = None,
+    ) -> FuzzyFileSearchResponse:
         """Call ``fuzzyFileSearch``.
 
         Args:
-            query: query
-            roots: roots
-            cancellation_token: cancellationToken
+            query: Sent as ``query``.
+            roots: Sent as ``roots``.
+            cancellation_token: Sent as ``cancellationToken``.
         """
         return cast("FuzzyFileSearchResponse", self._call("fuzzyFileSearch", {"query": query, "roots": roots, **_present(cancellation_token=cancellation_token)}))
 
@@ -1306,206 +1924,335 @@ class AsyncRequestMethods:
         """Send ``method`` with ``params`` (snake_case keys) and return the typed result."""
         raise NotImplementedError
 
-    async def initialize(self, *, client_info: ClientInfo, capabilities: InitializeCapabilities | None = None) -> InitializeResponse:
+    async def initialize(
+        self,
+        *,
+        client_info: ClientInfo,
+        capabilities: InitializeCapabilities | None = None,
+    ) -> InitializeResponse:
         """Call ``initialize``.
 
         Args:
-            client_info: clientInfo
-            capabilities: capabilities
+            client_info: Sent as ``clientInfo``.
+            capabilities: Sent as ``capabilities``.
         """
         return cast("InitializeResponse", await self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
 
-    async def thread_start(self, *, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_name: str | None = None, service_tier: str | None = None, session_start_source: ThreadStartSource | None = None, thread_source: ThreadSource | None = None) -> ThreadStartResponse:
+    async def thread_start(
+        self,
+        *,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        personality: Personality | None = None,
+        sandbox: SandboxMode | None = None,
+        service_name: str | None = None,
+        service_tier: str | None = None,
+        session_start_source: ThreadStartSource | None = None,
+        thread_source: ThreadSource | None = None,
+    ) -> ThreadStartResponse:
         """Call ``thread/start``.
 
         Args:
-            approval_policy: approvalPolicy
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
-            ephemeral: ephemeral
-            model: model
-            model_provider: modelProvider
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
+            ephemeral: Sent as ``ephemeral``.
+            model: Sent as ``model``.
+            model_provider: Sent as ``modelProvider``.
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
-            sandbox: sandbox
-            service_name: serviceName
-            service_tier: serviceTier
-            session_start_source: sessionStartSource
+            sandbox: Sent as ``sandbox``.
+            service_name: Sent as ``serviceName``.
+            service_tier: Sent as ``serviceTier``.
+            session_start_source: Sent as ``sessionStartSource``.
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
         return cast("ThreadStartResponse", await self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
 
-    async def thread_resume(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, exclude_turns: bool | None = None, model: str | None = None, model_provider: str | None = None, personality: Personality | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None) -> ThreadResumeResponse:
+    async def thread_resume(
+        self,
+        *,
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        exclude_turns: bool | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        personality: Personality | None = None,
+        sandbox: SandboxMode | None = None,
+        service_tier: str | None = None,
+    ) -> ThreadResumeResponse:
         """Call ``thread/resume``.
 
         There are three ways to resume a thread: 1. By thread_id: load the thread from disk by thread_id and resume it. 2. By history: instantiate the thread from memory and resume it. 3. By path: load the thread from disk by path and resume it. For non-running threads, the precedence is: history > non-empty path > thread_id. If using history or a non-empty path for a non-running thread, the thread_id param will be ignored. If thread_id identifies a running thread, app-server rejoins that thread and treats a non-empty path as a consistency check against the active rollout path. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
 
         Args:
-            thread_id: threadId
-            approval_policy: approvalPolicy
+            thread_id: Sent as ``threadId``.
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
             exclude_turns: When true, return only thread metadata and live-resume state without populating `thread.turns`.
             model: Configuration overrides for the resumed thread, if any.
-            model_provider: modelProvider
+            model_provider: Sent as ``modelProvider``.
             personality: @deprecated `friendly` and `pragmatic` no longer select a style.
-            sandbox: sandbox
-            service_tier: serviceTier
+            sandbox: Sent as ``sandbox``.
+            service_tier: Sent as ``serviceTier``.
         """
         return cast("ThreadResumeResponse", await self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
 
-    async def thread_fork(self, *, thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, base_instructions: str | None = None, config: dict[str, Any] | None = None, cwd: str | None = None, developer_instructions: str | None = None, ephemeral: bool | None = None, exclude_turns: bool | None = None, last_turn_id: str | None = None, model: str | None = None, model_provider: str | None = None, sandbox: SandboxMode | None = None, service_tier: str | None = None, thread_source: ThreadSource | None = None) -> ThreadForkResponse:
+    async def thread_fork(
+        self,
+        *,
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        base_instructions: str | None = None,
+        config: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        developer_instructions: str | None = None,
+        ephemeral: bool | None = None,
+        exclude_turns: bool | None = None,
+        last_turn_id: str | None = None,
+        model: str | None = None,
+        model_provider: str | None = None,
+        sandbox: SandboxMode | None = None,
+        service_tier: str | None = None,
+        thread_source: ThreadSource | None = None,
+    ) -> ThreadForkResponse:
         """Call ``thread/fork``.
 
         There are two ways to fork a thread: 1. By thread_id: load the thread from disk by thread_id and fork it into a new thread. 2. By path: load the thread from disk by path and fork it into a new thread. If using a non-empty path, the thread_id param will be ignored. Empty string path values are treated as absent. Prefer using thread_id whenever possible.
 
         Args:
-            thread_id: threadId
-            approval_policy: approvalPolicy
+            thread_id: Sent as ``threadId``.
+            approval_policy: Sent as ``approvalPolicy``.
             approvals_reviewer: Override where approval requests are routed for review on this thread and subsequent turns.
-            base_instructions: baseInstructions
-            config: config
-            cwd: cwd
-            developer_instructions: developerInstructions
-            ephemeral: ephemeral
+            base_instructions: Sent as ``baseInstructions``.
+            config: Sent as ``config``.
+            cwd: Sent as ``cwd``.
+            developer_instructions: Sent as ``developerInstructions``.
+            ephemeral: Sent as ``ephemeral``.
             exclude_turns: When true, return only thread metadata and live fork state without populating `thread.turns`.
             last_turn_id: Optional last turn id to fork through, inclusive.
             model: Configuration overrides for the forked thread, if any.
-            model_provider: modelProvider
-            sandbox: sandbox
-            service_tier: serviceTier
+            model_provider: Sent as ``modelProvider``.
+            sandbox: Sent as ``sandbox``.
+            service_tier: Sent as ``serviceTier``.
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
         return cast("ThreadForkResponse", await self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
 
-    async def thread_archive(self, *, thread_id: str) -> ThreadArchiveResponse:
+    async def thread_archive(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadArchiveResponse:
         """Call ``thread/archive``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadArchiveResponse", await self._call("thread/archive", {"thread_id": thread_id}))
 
-    async def thread_delete(self, *, thread_id: str) -> ThreadDeleteResponse:
+    async def thread_delete(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadDeleteResponse:
         """Call ``thread/delete``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadDeleteResponse", await self._call("thread/delete", {"thread_id": thread_id}))
 
-    async def thread_unsubscribe(self, *, thread_id: str) -> ThreadUnsubscribeResponse:
+    async def thread_unsubscribe(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadUnsubscribeResponse:
         """Call ``thread/unsubscribe``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadUnsubscribeResponse", await self._call("thread/unsubscribe", {"thread_id": thread_id}))
 
-    async def thread_name_set(self, *, name: str, thread_id: str) -> ThreadSetNameResponse:
+    async def thread_name_set(
+        self,
+        *,
+        name: str,
+        thread_id: str,
+    ) -> ThreadSetNameResponse:
         """Call ``thread/name/set``.
 
         Args:
-            name: name
-            thread_id: threadId
+            name: Sent as ``name``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadSetNameResponse", await self._call("thread/name/set", {"name": name, "thread_id": thread_id}))
 
-    async def thread_goal_set(self, *, thread_id: str, objective: str | None = None, origin: ThreadGoalMutationOrigin | None = None, status: ThreadGoalStatus | None = None, token_budget: int | None = None) -> ThreadGoalSetResponse:
+    async def thread_goal_set(
+        self,
+        *,
+        thread_id: str,
+        objective: str | None = None,
+        origin: ThreadGoalMutationOrigin | None = None,
+        status: ThreadGoalStatus | None = None,
+        token_budget: int | None = None,
+    ) -> ThreadGoalSetResponse:
         """Call ``thread/goal/set``.
 
         Args:
-            thread_id: threadId
-            objective: objective
+            thread_id: Sent as ``threadId``.
+            objective: Sent as ``objective``.
             origin: Missing provenance does not supply user authorization.
-            status: status
-            token_budget: tokenBudget
+            status: Sent as ``status``.
+            token_budget: Sent as ``tokenBudget``.
         """
         return cast("ThreadGoalSetResponse", await self._call("thread/goal/set", {"thread_id": thread_id, **_present(objective=objective, origin=origin, status=status, token_budget=token_budget)}))
 
-    async def thread_goal_get(self, *, thread_id: str) -> ThreadGoalGetResponse:
+    async def thread_goal_get(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadGoalGetResponse:
         """Call ``thread/goal/get``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadGoalGetResponse", await self._call("thread/goal/get", {"thread_id": thread_id}))
 
-    async def thread_goal_clear(self, *, thread_id: str, origin: ThreadGoalMutationOrigin | None = None) -> ThreadGoalClearResponse:
+    async def thread_goal_clear(
+        self,
+        *,
+        thread_id: str,
+        origin: ThreadGoalMutationOrigin | None = None,
+    ) -> ThreadGoalClearResponse:
         """Call ``thread/goal/clear``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             origin: Missing provenance does not supply user authorization.
         """
         return cast("ThreadGoalClearResponse", await self._call("thread/goal/clear", {"thread_id": thread_id, **_present(origin=origin)}))
 
-    async def thread_metadata_update(self, *, thread_id: str, git_info: ThreadMetadataGitInfoUpdateParams | None = None) -> ThreadMetadataUpdateResponse:
+    async def thread_metadata_update(
+        self,
+        *,
+        thread_id: str,
+        git_info: ThreadMetadataGitInfoUpdateParams | None = None,
+    ) -> ThreadMetadataUpdateResponse:
         """Call ``thread/metadata/update``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             git_info: Patch the stored Git metadata for this thread.
         """
         return cast("ThreadMetadataUpdateResponse", await self._call("thread/metadata/update", {"thread_id": thread_id, **_present(git_info=git_info)}))
 
-    async def thread_attachment_add(self, *, attachment_type: str, identity_key: str, payload: Any, thread_id: str) -> ThreadAttachmentAddResponse:
+    async def thread_attachment_add(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        payload: Any,
+        thread_id: str,
+    ) -> ThreadAttachmentAddResponse:
         """Call ``thread/attachment/add``.
 
         Parameters for creating or locating an attachment on its owning thread.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
-            payload: payload
-            thread_id: threadId
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
+            payload: Sent as ``payload``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadAttachmentAddResponse", await self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id}))
 
-    async def thread_attachment_list(self, *, thread_id: str, cursor: str | None = None, limit: int | None = None) -> ThreadAttachmentListResponse:
+    async def thread_attachment_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadAttachmentListResponse:
         """Call ``thread/attachment/list``.
 
         Parameters for listing attachments from one thread.
 
         Args:
-            thread_id: threadId
-            cursor: cursor
-            limit: limit
+            thread_id: Sent as ``threadId``.
+            cursor: Sent as ``cursor``.
+            limit: Sent as ``limit``.
         """
         return cast("ThreadAttachmentListResponse", await self._call("thread/attachment/list", {"thread_id": thread_id, **_present(cursor=cursor, limit=limit)}))
 
-    async def thread_attachment_owner_list(self, *, attachment_type: str, identity_key: str, archived: bool | None = None, cursor: str | None = None, limit: int | None = None) -> ThreadAttachmentOwnerListResponse:
+    async def thread_attachment_owner_list(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        archived: bool | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadAttachmentOwnerListResponse:
         """Call ``thread/attachmentOwner/list``.
 
         Parameters for reverse lookup by attachment identity within this server's store.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
             archived: Omitted or null returns all matches; false returns non-archived threads only.
-            cursor: cursor
-            limit: limit
+            cursor: Sent as ``cursor``.
+            limit: Sent as ``limit``.
         """
         return cast("ThreadAttachmentOwnerListResponse", await self._call("thread/attachmentOwner/list", {"attachment_type": attachment_type, "identity_key": identity_key, **_present(archived=archived, cursor=cursor, limit=limit)}))
 
-    async def thread_attachment_remove(self, *, attachment_type: str, identity_key: str, thread_id: str) -> ThreadAttachmentRemoveResponse:
+    async def thread_attachment_remove(
+        self,
+        *,
+        attachment_type: str,
+        identity_key: str,
+        thread_id: str,
+    ) -> ThreadAttachmentRemoveResponse:
         """Call ``thread/attachment/remove``.
 
         Parameters for deleting an attachment by its stable thread-local identity.
 
         Args:
-            attachment_type: attachmentType
-            identity_key: identityKey
-            thread_id: threadId
+            attachment_type: Sent as ``attachmentType``.
+            identity_key: Sent as ``identityKey``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadAttachmentRemoveResponse", await self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id}))
 
-    async def thread_section_move(self, *, section_id: str | None, thread_id: str, before_thread_id: str | None = None) -> ThreadSectionMoveResponse:
+    async def thread_section_move(
+        self,
+        *,
+        section_id: str | None,
+        thread_id: str,
+        before_thread_id: str | None = None,
+    ) -> ThreadSectionMoveResponse:
         """Call ``thread/section/move``.
 
         Parameters for moving a thread within a server-owned section ordering.
@@ -1517,53 +2264,94 @@ class AsyncRequestMethods:
         """
         return cast("ThreadSectionMoveResponse", await self._call("thread/section/move", {"section_id": section_id, "thread_id": thread_id, **_present(before_thread_id=before_thread_id)}))
 
-    async def thread_unarchive(self, *, thread_id: str) -> ThreadUnarchiveResponse:
+    async def thread_unarchive(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadUnarchiveResponse:
         """Call ``thread/unarchive``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadUnarchiveResponse", await self._call("thread/unarchive", {"thread_id": thread_id}))
 
-    async def thread_compact_start(self, *, thread_id: str) -> ThreadCompactStartResponse:
+    async def thread_compact_start(
+        self,
+        *,
+        thread_id: str,
+    ) -> ThreadCompactStartResponse:
         """Call ``thread/compact/start``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadCompactStartResponse", await self._call("thread/compact/start", {"thread_id": thread_id}))
 
-    async def thread_shell_command(self, *, command: str, thread_id: str, timeout_ms: int | None = None) -> ThreadShellCommandResponse:
+    async def thread_shell_command(
+        self,
+        *,
+        command: str,
+        thread_id: str,
+        timeout_ms: int | None = None,
+    ) -> ThreadShellCommandResponse:
         """Call ``thread/shellCommand``.
 
         Args:
             command: Shell command string evaluated by the thread's configured shell.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             timeout_ms: Maximum execution time in milliseconds.
         """
         return cast("ThreadShellCommandResponse", await self._call("thread/shellCommand", {"command": command, "thread_id": thread_id, **_present(timeout_ms=timeout_ms)}))
 
-    async def thread_approve_guardian_denied_action(self, *, event: Any, thread_id: str) -> ThreadApproveGuardianDeniedActionResponse:
+    async def thread_approve_guardian_denied_action(
+        self,
+        *,
+        event: Any,
+        thread_id: str,
+    ) -> ThreadApproveGuardianDeniedActionResponse:
         """Call ``thread/approveGuardianDeniedAction``.
 
         Args:
             event: Serialized `codex_protocol::protocol::GuardianAssessmentEvent`.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadApproveGuardianDeniedActionResponse", await self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id}))
 
-    async def thread_revert(self, *, before_turn_id: str, thread_id: str) -> ThreadRevertResponse:
+    async def thread_revert(
+        self,
+        *,
+        before_turn_id: str,
+        thread_id: str,
+    ) -> ThreadRevertResponse:
         """Call ``thread/revert``.
 
         Replace a paginated thread's durable history with the prefix before one turn. This only changes persisted conversation history. It does not revert local file changes.
 
         Args:
             before_turn_id: Turn excluded from the replacement history, together with every later turn.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadRevertResponse", await self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
 
-    async def thread_list(self, *, archived: bool | None = None, current_account_only: bool | None = None, cursor: str | None = None, cwd: ThreadListCwdFilter | None = None, excluded_thread_ids: list[str] | None = None, limit: int | None = None, model_providers: list[str] | None = None, originators: list[str] | None = None, search_term: str | None = None, section_id: str | None = None, sort_direction: SortDirection | None = None, sort_key: ThreadSortKey | None = None, source_kinds: list[ThreadSourceKind] | None = None, use_state_db_only: bool | None = None) -> ThreadListResponse:
+    async def thread_list(
+        self,
+        *,
+        archived: bool | None = None,
+        current_account_only: bool | None = None,
+        cursor: str | None = None,
+        cwd: ThreadListCwdFilter | None = None,
+        excluded_thread_ids: list[str] | None = None,
+        limit: int | None = None,
+        model_providers: list[str] | None = None,
+        originators: list[str] | None = None,
+        search_term: str | None = None,
+        section_id: str | None = None,
+        sort_direction: SortDirection | None = None,
+        sort_key: ThreadSortKey | None = None,
+        source_kinds: list[ThreadSourceKind] | None = None,
+        use_state_db_only: bool | None = None,
+    ) -> ThreadListResponse:
         """Call ``thread/list``.
 
         Args:
@@ -1584,7 +2372,12 @@ class AsyncRequestMethods:
         """
         return cast("ThreadListResponse", await self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
 
-    async def thread_section_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadSectionListResponse:
+    async def thread_section_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadSectionListResponse:
         """Call ``threadSection/list``.
 
         Parameters for listing independently persisted thread sections.
@@ -1595,18 +2388,29 @@ class AsyncRequestMethods:
         """
         return cast("ThreadSectionListResponse", await self._call("threadSection/list", _present(cursor=cursor, limit=limit)))
 
-    async def thread_section_create(self, *, name: str, appearance: ThreadSectionAppearance | None = None) -> ThreadSectionCreateResponse:
+    async def thread_section_create(
+        self,
+        *,
+        name: str,
+        appearance: ThreadSectionAppearance | None = None,
+    ) -> ThreadSectionCreateResponse:
         """Call ``threadSection/create``.
 
         Parameters for creating an independently persisted thread section.
 
         Args:
             name: The user-visible name of the section.
-            appearance: appearance
+            appearance: Sent as ``appearance``.
         """
         return cast("ThreadSectionCreateResponse", await self._call("threadSection/create", {"name": name, **_present(appearance=appearance)}))
 
-    async def thread_section_update(self, *, name: str, section_id: str, appearance: ThreadSectionAppearance | None = None) -> ThreadSectionUpdateResponse:
+    async def thread_section_update(
+        self,
+        *,
+        name: str,
+        section_id: str,
+        appearance: ThreadSectionAppearance | None = None,
+    ) -> ThreadSectionUpdateResponse:
         """Call ``threadSection/update``.
 
         Parameters for updating an independently persisted thread section.
@@ -1618,7 +2422,11 @@ class AsyncRequestMethods:
         """
         return cast("ThreadSectionUpdateResponse", await self._call("threadSection/update", {"name": name, "section_id": section_id, **_present(appearance=appearance)}))
 
-    async def thread_section_delete(self, *, section_id: str) -> ThreadSectionDeleteResponse:
+    async def thread_section_delete(
+        self,
+        *,
+        section_id: str,
+    ) -> ThreadSectionDeleteResponse:
         """Call ``threadSection/delete``.
 
         Parameters for deleting an independently persisted thread section.
@@ -1628,7 +2436,12 @@ class AsyncRequestMethods:
         """
         return cast("ThreadSectionDeleteResponse", await self._call("threadSection/delete", {"section_id": section_id}))
 
-    async def thread_loaded_list(self, *, cursor: str | None = None, limit: int | None = None) -> ThreadLoadedListResponse:
+    async def thread_loaded_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ThreadLoadedListResponse:
         """Call ``thread/loaded/list``.
 
         Args:
@@ -1637,20 +2450,33 @@ class AsyncRequestMethods:
         """
         return cast("ThreadLoadedListResponse", await self._call("thread/loaded/list", _present(cursor=cursor, limit=limit)))
 
-    async def thread_read(self, *, thread_id: str, include_turns: bool | None = None) -> ThreadReadResponse:
+    async def thread_read(
+        self,
+        *,
+        thread_id: str,
+        include_turns: bool | None = None,
+    ) -> ThreadReadResponse:
         """Call ``thread/read``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             include_turns: When true, include turns and their items from rollout history.
         """
         return cast("ThreadReadResponse", await self._call("thread/read", {"thread_id": thread_id, **_present(include_turns=include_turns)}))
 
-    async def thread_turns_list(self, *, thread_id: str, cursor: str | None = None, items_view: TurnItemsView | None = None, limit: int | None = None, sort_direction: SortDirection | None = None) -> ThreadTurnsListResponse:
+    async def thread_turns_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: str | None = None,
+        items_view: TurnItemsView | None = None,
+        limit: int | None = None,
+        sort_direction: SortDirection | None = None,
+    ) -> ThreadTurnsListResponse:
         """Call ``thread/turns/list``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             cursor: Opaque cursor to pass to the next call to continue after the last turn.
             items_view: How much item detail to include for each returned turn; defaults to summary.
             limit: Optional turn page size.
@@ -1658,11 +2484,20 @@ class AsyncRequestMethods:
         """
         return cast("ThreadTurnsListResponse", await self._call("thread/turns/list", {"thread_id": thread_id, **_present(cursor=cursor, items_view=items_view, limit=limit, sort_direction=sort_direction)}))
 
-    async def thread_items_list(self, *, thread_id: str, cursor: ThreadItemsListCursor | None = None, defer_output: ThreadItemOutputDeferral | None = None, limit: int | None = None, sort_direction: SortDirection | None = None, turn_id: str | None = None) -> ThreadItemsListResponse:
+    async def thread_items_list(
+        self,
+        *,
+        thread_id: str,
+        cursor: ThreadItemsListCursor | None = None,
+        defer_output: ThreadItemOutputDeferral | None = None,
+        limit: int | None = None,
+        sort_direction: SortDirection | None = None,
+        turn_id: str | None = None,
+    ) -> ThreadItemsListResponse:
         """Call ``thread/items/list``.
 
         Args:
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
             cursor: Opaque continuation cursor or an exclusive item anchor in the requested visible turn.
             defer_output: For a single turn, choose which saved outputs to fetch separately by item ID.
             limit: Optional item page size.
@@ -1671,16 +2506,26 @@ class AsyncRequestMethods:
         """
         return cast("ThreadItemsListResponse", await self._call("thread/items/list", {"thread_id": thread_id, **_present(cursor=cursor, defer_output=defer_output, limit=limit, sort_direction=sort_direction, turn_id=turn_id)}))
 
-    async def thread_inject_items(self, *, items: list[Any], thread_id: str) -> ThreadInjectItemsResponse:
+    async def thread_inject_items(
+        self,
+        *,
+        items: list[Any],
+        thread_id: str,
+    ) -> ThreadInjectItemsResponse:
         """Call ``thread/inject_items``.
 
         Args:
             items: Raw Responses API items to append to the thread's model-visible history.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ThreadInjectItemsResponse", await self._call("thread/inject_items", {"items": items, "thread_id": thread_id}))
 
-    async def skills_list(self, *, cwds: list[str] | None = None, force_reload: bool | None = None) -> SkillsListResponse:
+    async def skills_list(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        force_reload: bool | None = None,
+    ) -> SkillsListResponse:
         """Call ``skills/list``.
 
         Args:
@@ -1689,15 +2534,24 @@ class AsyncRequestMethods:
         """
         return cast("SkillsListResponse", await self._call("skills/list", _present(cwds=cwds, force_reload=force_reload)))
 
-    async def skills_extra_roots_set(self, *, extra_roots: list[AbsolutePathBuf]) -> SkillsExtraRootsSetResponse:
+    async def skills_extra_roots_set(
+        self,
+        *,
+        extra_roots: list[AbsolutePathBuf],
+    ) -> SkillsExtraRootsSetResponse:
         """Call ``skills/extraRoots/set``.
 
         Args:
-            extra_roots: extraRoots
+            extra_roots: Sent as ``extraRoots``.
         """
         return cast("SkillsExtraRootsSetResponse", await self._call("skills/extraRoots/set", {"extra_roots": extra_roots}))
 
-    async def hooks_list(self, *, cwds: list[str] | None = None, thread_id: str | None = None) -> HooksListResponse:
+    async def hooks_list(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        thread_id: str | None = None,
+    ) -> HooksListResponse:
         """Call ``hooks/list``.
 
         Args:
@@ -1706,33 +2560,53 @@ class AsyncRequestMethods:
         """
         return cast("HooksListResponse", await self._call("hooks/list", _present(cwds=cwds, thread_id=thread_id)))
 
-    async def marketplace_add(self, *, source: str, ref_name: str | None = None, sparse_paths: list[str] | None = None) -> MarketplaceAddResponse:
+    async def marketplace_add(
+        self,
+        *,
+        source: str,
+        ref_name: str | None = None,
+        sparse_paths: list[str] | None = None,
+    ) -> MarketplaceAddResponse:
         """Call ``marketplace/add``.
 
         Args:
-            source: source
-            ref_name: refName
-            sparse_paths: sparsePaths
+            source: Sent as ``source``.
+            ref_name: Sent as ``refName``.
+            sparse_paths: Sent as ``sparsePaths``.
         """
         return cast("MarketplaceAddResponse", await self._call("marketplace/add", {"source": source, **_present(ref_name=ref_name, sparse_paths=sparse_paths)}))
 
-    async def marketplace_remove(self, *, marketplace_name: str) -> MarketplaceRemoveResponse:
+    async def marketplace_remove(
+        self,
+        *,
+        marketplace_name: str,
+    ) -> MarketplaceRemoveResponse:
         """Call ``marketplace/remove``.
 
         Args:
-            marketplace_name: marketplaceName
+            marketplace_name: Sent as ``marketplaceName``.
         """
         return cast("MarketplaceRemoveResponse", await self._call("marketplace/remove", {"marketplace_name": marketplace_name}))
 
-    async def marketplace_upgrade(self, *, marketplace_name: str | None = None) -> MarketplaceUpgradeResponse:
+    async def marketplace_upgrade(
+        self,
+        *,
+        marketplace_name: str | None = None,
+    ) -> MarketplaceUpgradeResponse:
         """Call ``marketplace/upgrade``.
 
         Args:
-            marketplace_name: marketplaceName
+            marketplace_name: Sent as ``marketplaceName``.
         """
         return cast("MarketplaceUpgradeResponse", await self._call("marketplace/upgrade", _present(marketplace_name=marketplace_name)))
 
-    async def plugin_list(self, *, cwds: list[AbsolutePathBuf] | None = None, force_refetch: bool | None = None, marketplace_kinds: list[PluginListMarketplaceKind] | None = None) -> PluginListResponse:
+    async def plugin_list(
+        self,
+        *,
+        cwds: list[AbsolutePathBuf] | None = None,
+        force_refetch: bool | None = None,
+        marketplace_kinds: list[PluginListMarketplaceKind] | None = None,
+    ) -> PluginListResponse:
         """Call ``plugin/list``.
 
         Args:
@@ -1742,7 +2616,12 @@ class AsyncRequestMethods:
         """
         return cast("PluginListResponse", await self._call("plugin/list", _present(cwds=cwds, force_refetch=force_refetch, marketplace_kinds=marketplace_kinds)))
 
-    async def plugin_installed(self, *, cwds: list[AbsolutePathBuf] | None = None, install_suggestion_plugin_names: list[str] | None = None) -> PluginInstalledResponse:
+    async def plugin_installed(
+        self,
+        *,
+        cwds: list[AbsolutePathBuf] | None = None,
+        install_suggestion_plugin_names: list[str] | None = None,
+    ) -> PluginInstalledResponse:
         """Call ``plugin/installed``.
 
         Args:
@@ -1751,7 +2630,11 @@ class AsyncRequestMethods:
         """
         return cast("PluginInstalledResponse", await self._call("plugin/installed", _present(cwds=cwds, install_suggestion_plugin_names=install_suggestion_plugin_names)))
 
-    async def plugin_reconcile(self, *, reason: str | None = None) -> PluginReconcileResponse:
+    async def plugin_reconcile(
+        self,
+        *,
+        reason: str | None = None,
+    ) -> PluginReconcileResponse:
         """Call ``plugin/reconcile``.
 
         Args:
@@ -1759,44 +2642,69 @@ class AsyncRequestMethods:
         """
         return cast("PluginReconcileResponse", await self._call("plugin/reconcile", _present(reason=reason)))
 
-    async def plugin_read(self, *, plugin_name: str, marketplace_path: AbsolutePathBuf | None = None, remote_marketplace_name: str | None = None) -> PluginReadResponse:
+    async def plugin_read(
+        self,
+        *,
+        plugin_name: str,
+        marketplace_path: AbsolutePathBuf | None = None,
+        remote_marketplace_name: str | None = None,
+    ) -> PluginReadResponse:
         """Call ``plugin/read``.
 
         Args:
-            plugin_name: pluginName
-            marketplace_path: marketplacePath
-            remote_marketplace_name: remoteMarketplaceName
+            plugin_name: Sent as ``pluginName``.
+            marketplace_path: Sent as ``marketplacePath``.
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
         return cast("PluginReadResponse", await self._call("plugin/read", {"plugin_name": plugin_name, **_present(marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
 
-    async def plugin_skill_read(self, *, remote_marketplace_name: str, remote_plugin_id: str, skill_name: str) -> PluginSkillReadResponse:
+    async def plugin_skill_read(
+        self,
+        *,
+        remote_marketplace_name: str,
+        remote_plugin_id: str,
+        skill_name: str,
+    ) -> PluginSkillReadResponse:
         """Call ``plugin/skill/read``.
 
         Args:
-            remote_marketplace_name: remoteMarketplaceName
-            remote_plugin_id: remotePluginId
-            skill_name: skillName
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            skill_name: Sent as ``skillName``.
         """
         return cast("PluginSkillReadResponse", await self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name}))
 
-    async def plugin_share_save(self, *, plugin_path: AbsolutePathBuf, discoverability: PluginShareDiscoverability | None = None, remote_plugin_id: str | None = None, share_targets: list[PluginShareTarget] | None = None) -> PluginShareSaveResponse:
+    async def plugin_share_save(
+        self,
+        *,
+        plugin_path: AbsolutePathBuf,
+        discoverability: PluginShareDiscoverability | None = None,
+        remote_plugin_id: str | None = None,
+        share_targets: list[PluginShareTarget] | None = None,
+    ) -> PluginShareSaveResponse:
         """Call ``plugin/share/save``.
 
         Args:
-            plugin_path: pluginPath
-            discoverability: discoverability
-            remote_plugin_id: remotePluginId
-            share_targets: shareTargets
+            plugin_path: Sent as ``pluginPath``.
+            discoverability: Sent as ``discoverability``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            share_targets: Sent as ``shareTargets``.
         """
         return cast("PluginShareSaveResponse", await self._call("plugin/share/save", {"plugin_path": plugin_path, **_present(discoverability=discoverability, remote_plugin_id=remote_plugin_id, share_targets=share_targets)}))
 
-    async def plugin_share_update_targets(self, *, discoverability: PluginShareUpdateDiscoverability, remote_plugin_id: str, share_targets: list[PluginShareTarget]) -> PluginShareUpdateTargetsResponse:
+    async def plugin_share_update_targets(
+        self,
+        *,
+        discoverability: PluginShareUpdateDiscoverability,
+        remote_plugin_id: str,
+        share_targets: list[PluginShareTarget],
+    ) -> PluginShareUpdateTargetsResponse:
         """Call ``plugin/share/updateTargets``.
 
         Args:
-            discoverability: discoverability
-            remote_plugin_id: remotePluginId
-            share_targets: shareTargets
+            discoverability: Sent as ``discoverability``.
+            remote_plugin_id: Sent as ``remotePluginId``.
+            share_targets: Sent as ``shareTargets``.
         """
         return cast("PluginShareUpdateTargetsResponse", await self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
 
@@ -1804,23 +2712,37 @@ class AsyncRequestMethods:
         """Call ``plugin/share/list``."""
         return cast("PluginShareListResponse", await self._call("plugin/share/list", {}))
 
-    async def plugin_share_checkout(self, *, remote_plugin_id: str) -> PluginShareCheckoutResponse:
+    async def plugin_share_checkout(
+        self,
+        *,
+        remote_plugin_id: str,
+    ) -> PluginShareCheckoutResponse:
         """Call ``plugin/share/checkout``.
 
         Args:
-            remote_plugin_id: remotePluginId
+            remote_plugin_id: Sent as ``remotePluginId``.
         """
         return cast("PluginShareCheckoutResponse", await self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id}))
 
-    async def plugin_share_delete(self, *, remote_plugin_id: str) -> PluginShareDeleteResponse:
+    async def plugin_share_delete(
+        self,
+        *,
+        remote_plugin_id: str,
+    ) -> PluginShareDeleteResponse:
         """Call ``plugin/share/delete``.
 
         Args:
-            remote_plugin_id: remotePluginId
+            remote_plugin_id: Sent as ``remotePluginId``.
         """
         return cast("PluginShareDeleteResponse", await self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id}))
 
-    async def app_read(self, *, app_ids: list[str], include_tools: bool | None = None, thread_id: str | None = None) -> AppsReadResponse:
+    async def app_read(
+        self,
+        *,
+        app_ids: list[str],
+        include_tools: bool | None = None,
+        thread_id: str | None = None,
+    ) -> AppsReadResponse:
         """Call ``app/read``.
 
         EXPERIMENTAL - read metadata for specific apps/connectors.
@@ -1832,7 +2754,14 @@ class AsyncRequestMethods:
         """
         return cast("AppsReadResponse", await self._call("app/read", {"app_ids": app_ids, **_present(include_tools=include_tools, thread_id=thread_id)}))
 
-    async def app_list(self, *, cursor: str | None = None, force_refetch: bool | None = None, limit: int | None = None, thread_id: str | None = None) -> AppsListResponse:
+    async def app_list(
+        self,
+        *,
+        cursor: str | None = None,
+        force_refetch: bool | None = None,
+        limit: int | None = None,
+        thread_id: str | None = None,
+    ) -> AppsListResponse:
         """Call ``app/list``.
 
         EXPERIMENTAL - list available apps/connectors.
@@ -1845,7 +2774,12 @@ class AsyncRequestMethods:
         """
         return cast("AppsListResponse", await self._call("app/list", _present(cursor=cursor, force_refetch=force_refetch, limit=limit, thread_id=thread_id)))
 
-    async def app_installed(self, *, force_refresh: bool | None = None, thread_id: str | None = None) -> AppsInstalledResponse:
+    async def app_installed(
+        self,
+        *,
+        force_refresh: bool | None = None,
+        thread_id: str | None = None,
+    ) -> AppsInstalledResponse:
         """Call ``app/installed``.
 
         Read the committed installed connector runtime snapshot.
@@ -1856,7 +2790,11 @@ class AsyncRequestMethods:
         """
         return cast("AppsInstalledResponse", await self._call("app/installed", _present(force_refresh=force_refresh, thread_id=thread_id)))
 
-    async def fs_read_file(self, *, path: AbsolutePathBuf) -> FsReadFileResponse:
+    async def fs_read_file(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsReadFileResponse:
         """Call ``fs/readFile``.
 
         Read a file from the host filesystem.
@@ -1866,7 +2804,12 @@ class AsyncRequestMethods:
         """
         return cast("FsReadFileResponse", await self._call("fs/readFile", {"path": path}))
 
-    async def fs_write_file(self, *, data_base64: str, path: AbsolutePathBuf) -> FsWriteFileResponse:
+    async def fs_write_file(
+        self,
+        *,
+        data_base64: str,
+        path: AbsolutePathBuf,
+    ) -> FsWriteFileResponse:
         """Call ``fs/writeFile``.
 
         Write a file on the host filesystem.
@@ -1877,7 +2820,12 @@ class AsyncRequestMethods:
         """
         return cast("FsWriteFileResponse", await self._call("fs/writeFile", {"data_base64": data_base64, "path": path}))
 
-    async def fs_create_directory(self, *, path: AbsolutePathBuf, recursive: bool | None = None) -> FsCreateDirectoryResponse:
+    async def fs_create_directory(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        recursive: bool | None = None,
+    ) -> FsCreateDirectoryResponse:
         """Call ``fs/createDirectory``.
 
         Create a directory on the host filesystem.
@@ -1888,7 +2836,11 @@ class AsyncRequestMethods:
         """
         return cast("FsCreateDirectoryResponse", await self._call("fs/createDirectory", {"path": path, **_present(recursive=recursive)}))
 
-    async def fs_get_metadata(self, *, path: AbsolutePathBuf) -> FsGetMetadataResponse:
+    async def fs_get_metadata(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsGetMetadataResponse:
         """Call ``fs/getMetadata``.
 
         Request metadata for an absolute path.
@@ -1898,7 +2850,11 @@ class AsyncRequestMethods:
         """
         return cast("FsGetMetadataResponse", await self._call("fs/getMetadata", {"path": path}))
 
-    async def fs_read_directory(self, *, path: AbsolutePathBuf) -> FsReadDirectoryResponse:
+    async def fs_read_directory(
+        self,
+        *,
+        path: AbsolutePathBuf,
+    ) -> FsReadDirectoryResponse:
         """Call ``fs/readDirectory``.
 
         List direct child names for a directory.
@@ -1908,7 +2864,13 @@ class AsyncRequestMethods:
         """
         return cast("FsReadDirectoryResponse", await self._call("fs/readDirectory", {"path": path}))
 
-    async def fs_remove(self, *, path: AbsolutePathBuf, force: bool | None = None, recursive: bool | None = None) -> FsRemoveResponse:
+    async def fs_remove(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        force: bool | None = None,
+        recursive: bool | None = None,
+    ) -> FsRemoveResponse:
         """Call ``fs/remove``.
 
         Remove a file or directory tree from the host filesystem.
@@ -1920,7 +2882,13 @@ class AsyncRequestMethods:
         """
         return cast("FsRemoveResponse", await self._call("fs/remove", {"path": path, **_present(force=force, recursive=recursive)}))
 
-    async def fs_copy(self, *, destination_path: AbsolutePathBuf, source_path: AbsolutePathBuf, recursive: bool | None = None) -> FsCopyResponse:
+    async def fs_copy(
+        self,
+        *,
+        destination_path: AbsolutePathBuf,
+        source_path: AbsolutePathBuf,
+        recursive: bool | None = None,
+    ) -> FsCopyResponse:
         """Call ``fs/copy``.
 
         Copy a file or directory tree on the host filesystem.
@@ -1932,7 +2900,12 @@ class AsyncRequestMethods:
         """
         return cast("FsCopyResponse", await self._call("fs/copy", {"destination_path": destination_path, "source_path": source_path, **_present(recursive=recursive)}))
 
-    async def fs_watch(self, *, path: AbsolutePathBuf, watch_id: str) -> FsWatchResponse:
+    async def fs_watch(
+        self,
+        *,
+        path: AbsolutePathBuf,
+        watch_id: str,
+    ) -> FsWatchResponse:
         """Call ``fs/watch``.
 
         Start filesystem watch notifications for an absolute path.
@@ -1943,7 +2916,11 @@ class AsyncRequestMethods:
         """
         return cast("FsWatchResponse", await self._call("fs/watch", {"path": path, "watch_id": watch_id}))
 
-    async def fs_unwatch(self, *, watch_id: str) -> FsUnwatchResponse:
+    async def fs_unwatch(
+        self,
+        *,
+        watch_id: str,
+    ) -> FsUnwatchResponse:
         """Call ``fs/unwatch``.
 
         Stop filesystem watch notifications for a prior `fs/watch`.
@@ -1953,44 +2930,83 @@ class AsyncRequestMethods:
         """
         return cast("FsUnwatchResponse", await self._call("fs/unwatch", {"watch_id": watch_id}))
 
-    async def skills_config_write(self, *, enabled: bool, name: str | None = None, path: AbsolutePathBuf | None = None) -> SkillsConfigWriteResponse:
+    async def skills_config_write(
+        self,
+        *,
+        enabled: bool,
+        name: str | None = None,
+        path: AbsolutePathBuf | None = None,
+    ) -> SkillsConfigWriteResponse:
         """Call ``skills/config/write``.
 
         Args:
-            enabled: enabled
+            enabled: Sent as ``enabled``.
             name: Name-based selector.
             path: Path-based selector.
         """
         return cast("SkillsConfigWriteResponse", await self._call("skills/config/write", {"enabled": enabled, **_present(name=name, path=path)}))
 
-    async def plugin_install(self, *, plugin_name: str, install_attempt_id: str | None = None, marketplace_path: AbsolutePathBuf | None = None, remote_marketplace_name: str | None = None) -> PluginInstallResponse:
+    async def plugin_install(
+        self,
+        *,
+        plugin_name: str,
+        install_attempt_id: str | None = None,
+        marketplace_path: AbsolutePathBuf | None = None,
+        remote_marketplace_name: str | None = None,
+    ) -> PluginInstallResponse:
         """Call ``plugin/install``.
 
         Args:
-            plugin_name: pluginName
+            plugin_name: Sent as ``pluginName``.
             install_attempt_id: Client-generated identifier used to correlate one installation attempt.
-            marketplace_path: marketplacePath
-            remote_marketplace_name: remoteMarketplaceName
+            marketplace_path: Sent as ``marketplacePath``.
+            remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
         return cast("PluginInstallResponse", await self._call("plugin/install", {"plugin_name": plugin_name, **_present(install_attempt_id=install_attempt_id, marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
 
-    async def plugin_uninstall(self, *, plugin_id: str) -> PluginUninstallResponse:
+    async def plugin_uninstall(
+        self,
+        *,
+        plugin_id: str,
+    ) -> PluginUninstallResponse:
         """Call ``plugin/uninstall``.
 
         Args:
-            plugin_id: pluginId
+            plugin_id: Sent as ``pluginId``.
         """
         return cast("PluginUninstallResponse", await self._call("plugin/uninstall", {"plugin_id": plugin_id}))
 
-    async def turn_start(self, *, input: list[UserInput], thread_id: str, approval_policy: AskForApproval | None = None, approvals_reviewer: ApprovalsReviewer | None = None, client_user_message_id: str | None = None, cwd: str | None = None, disabled_plugin_ids: list[str] | None = None, effort: ReasoningEffort | None = None, model: str | None = None, output_schema: Any = None, parent_turn_id: str | None = None, personality: Personality | None = None, root_turn_id: str | None = None, sandbox_policy: SandboxPolicy | None = None, service_tier: str | None = None, service_tier_for_turn: str | None = None, summary: ReasoningSummary | None = None, tool_output: TurnToolOutput | None = None, turn_trigger: str | None = None) -> TurnStartResponse:
+    async def turn_start(
+        self,
+        *,
+        input: list[UserInput],
+        thread_id: str,
+        approval_policy: AskForApproval | None = None,
+        approvals_reviewer: ApprovalsReviewer | None = None,
+        client_user_message_id: str | None = None,
+        cwd: str | None = None,
+        disabled_plugin_ids: list[str] | None = None,
+        effort: ReasoningEffort | None = None,
+        model: str | None = None,
+        output_schema: Any = None,
+        parent_turn_id: str | None = None,
+        personality: Personality | None = None,
+        root_turn_id: str | None = None,
+        sandbox_policy: SandboxPolicy | None = None,
+        service_tier: str | None = None,
+        service_tier_for_turn: str | None = None,
+        summary: ReasoningSummary | None = None,
+        tool_output: TurnToolOutput | None = None,
+        turn_trigger: str | None = None,
+    ) -> TurnStartResponse:
         """Call ``turn/start``.
 
         Args:
-            input: input
-            thread_id: threadId
+            input: Sent as ``input``.
+            thread_id: Sent as ``threadId``.
             approval_policy: Override the approval policy for this turn and subsequent turns.
             approvals_reviewer: Override where approval requests are routed for review on this turn and subsequent turns.
-            client_user_message_id: clientUserMessageId
+            client_user_message_id: Sent as ``clientUserMessageId``.
             cwd: Override the working directory for this turn and subsequent turns.
             disabled_plugin_ids: Replace this thread's disabled plugin IDs.
             effort: Override the reasoning effort for this turn and subsequent turns.
@@ -2003,42 +3019,67 @@ class AsyncRequestMethods:
             service_tier: Override the service tier for this turn and subsequent turns.
             service_tier_for_turn: Override the service tier only when this request starts a new turn.
             summary: Override the reasoning summary for this turn and subsequent turns.
-            tool_output: toolOutput
+            tool_output: Sent as ``toolOutput``.
             turn_trigger: Optional source classification for the caller that starts this turn.
         """
         return cast("TurnStartResponse", await self._call("turn/start", {"input": input, "thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, client_user_message_id=client_user_message_id, cwd=cwd, disabled_plugin_ids=disabled_plugin_ids, effort=effort, model=model, output_schema=output_schema, parent_turn_id=parent_turn_id, personality=personality, root_turn_id=root_turn_id, sandbox_policy=sandbox_policy, service_tier=service_tier, service_tier_for_turn=service_tier_for_turn, summary=summary, tool_output=tool_output, turn_trigger=turn_trigger)}))
 
-    async def turn_steer(self, *, expected_turn_id: str, input: list[UserInput], thread_id: str, client_user_message_id: str | None = None) -> TurnSteerResponse:
+    async def turn_steer(
+        self,
+        *,
+        expected_turn_id: str,
+        input: list[UserInput],
+        thread_id: str,
+        client_user_message_id: str | None = None,
+    ) -> TurnSteerResponse:
         """Call ``turn/steer``.
 
         Args:
             expected_turn_id: Required active turn id precondition.
-            input: input
-            thread_id: threadId
-            client_user_message_id: clientUserMessageId
+            input: Sent as ``input``.
+            thread_id: Sent as ``threadId``.
+            client_user_message_id: Sent as ``clientUserMessageId``.
         """
         return cast("TurnSteerResponse", await self._call("turn/steer", {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id, **_present(client_user_message_id=client_user_message_id)}))
 
-    async def turn_interrupt(self, *, thread_id: str, turn_id: str) -> TurnInterruptResponse:
+    async def turn_interrupt(
+        self,
+        *,
+        thread_id: str,
+        turn_id: str,
+    ) -> TurnInterruptResponse:
         """Call ``turn/interrupt``.
 
         Args:
-            thread_id: threadId
-            turn_id: turnId
+            thread_id: Sent as ``threadId``.
+            turn_id: Sent as ``turnId``.
         """
         return cast("TurnInterruptResponse", await self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id}))
 
-    async def review_start(self, *, target: ReviewTarget, thread_id: str, delivery: ReviewDelivery | None = None) -> ReviewStartResponse:
+    async def review_start(
+        self,
+        *,
+        target: ReviewTarget,
+        thread_id: str,
+        delivery: ReviewDelivery | None = None,
+    ) -> ReviewStartResponse:
         """Call ``review/start``.
 
         Args:
-            target: target
-            thread_id: threadId
+            target: Sent as ``target``.
+            thread_id: Sent as ``threadId``.
             delivery: Reviews run inline on the supplied thread.
         """
         return cast("ReviewStartResponse", await self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
 
-    async def model_list(self, *, cursor: str | None = None, include_hidden: bool | None = None, limit: int | None = None, model_provider: str | None = None) -> ModelListResponse:
+    async def model_list(
+        self,
+        *,
+        cursor: str | None = None,
+        include_hidden: bool | None = None,
+        limit: int | None = None,
+        model_provider: str | None = None,
+    ) -> ModelListResponse:
         """Call ``model/list``.
 
         Args:
@@ -2049,7 +3090,11 @@ class AsyncRequestMethods:
         """
         return cast("ModelListResponse", await self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
 
-    async def account_gateway_oauth_read(self, *, model_provider: str | None = None) -> GatewayOAuthReadResponse:
+    async def account_gateway_oauth_read(
+        self,
+        *,
+        model_provider: str | None = None,
+    ) -> GatewayOAuthReadResponse:
         """Call ``account/gatewayOAuth/read``.
 
         Read credential readiness for a configured provider without starting browser login.
@@ -2059,7 +3104,12 @@ class AsyncRequestMethods:
         """
         return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
 
-    async def account_gateway_oauth_login(self, *, device_auth: bool | None = None, model_provider: str | None = None) -> GatewayOAuthLoginResponse:
+    async def account_gateway_oauth_login(
+        self,
+        *,
+        device_auth: bool | None = None,
+        model_provider: str | None = None,
+    ) -> GatewayOAuthLoginResponse:
         """Call ``account/gatewayOAuth/login``.
 
         Authorize a configured provider without changing the default or any thread's provider.
@@ -2078,11 +3128,15 @@ class AsyncRequestMethods:
         """Call ``modelProvider/list``."""
         return cast("ModelProviderListResponse", await self._call("modelProvider/list", {}))
 
-    async def model_provider_config_write(self, *, settings: ProviderSettingsPatch) -> ModelProviderConfigWriteResponse:
+    async def model_provider_config_write(
+        self,
+        *,
+        settings: ProviderSettingsPatch,
+    ) -> ModelProviderConfigWriteResponse:
         """Call ``modelProvider/config/write``.
 
         Args:
-            settings: settings
+            settings: Sent as ``settings``.
         """
         return cast("ModelProviderConfigWriteResponse", await self._call("modelProvider/config/write", {"settings": settings}))
 
@@ -2090,7 +3144,13 @@ class AsyncRequestMethods:
         """Call ``modelProvider/capabilities/read``."""
         return cast("ModelProviderCapabilitiesReadResponse", await self._call("modelProvider/capabilities/read", {}))
 
-    async def experimental_feature_list(self, *, cursor: str | None = None, limit: int | None = None, thread_id: str | None = None) -> ExperimentalFeatureListResponse:
+    async def experimental_feature_list(
+        self,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+        thread_id: str | None = None,
+    ) -> ExperimentalFeatureListResponse:
         """Call ``experimentalFeature/list``.
 
         Args:
@@ -2100,7 +3160,13 @@ class AsyncRequestMethods:
         """
         return cast("ExperimentalFeatureListResponse", await self._call("experimentalFeature/list", _present(cursor=cursor, limit=limit, thread_id=thread_id)))
 
-    async def permission_profile_list(self, *, cursor: str | None = None, cwd: str | None = None, limit: int | None = None) -> PermissionProfileListResponse:
+    async def permission_profile_list(
+        self,
+        *,
+        cursor: str | None = None,
+        cwd: str | None = None,
+        limit: int | None = None,
+    ) -> PermissionProfileListResponse:
         """Call ``permissionProfile/list``.
 
         Args:
@@ -2110,7 +3176,11 @@ class AsyncRequestMethods:
         """
         return cast("PermissionProfileListResponse", await self._call("permissionProfile/list", _present(cursor=cursor, cwd=cwd, limit=limit)))
 
-    async def experimental_feature_enablement_set(self, *, enablement: dict[str, bool]) -> ExperimentalFeatureEnablementSetResponse:
+    async def experimental_feature_enablement_set(
+        self,
+        *,
+        enablement: dict[str, bool],
+    ) -> ExperimentalFeatureEnablementSetResponse:
         """Call ``experimentalFeature/enablement/set``.
 
         Args:
@@ -2118,15 +3188,23 @@ class AsyncRequestMethods:
         """
         return cast("ExperimentalFeatureEnablementSetResponse", await self._call("experimentalFeature/enablement/set", {"enablement": enablement}))
 
-    async def mcp_server_oauth_login(self, *, name: str, client_registration: McpServerOauthClientRegistration | None = None, scopes: list[str] | None = None, thread_id: str | None = None, timeout_secs: int | None = None) -> McpServerOauthLoginResponse:
+    async def mcp_server_oauth_login(
+        self,
+        *,
+        name: str,
+        client_registration: McpServerOauthClientRegistration | None = None,
+        scopes: list[str] | None = None,
+        thread_id: str | None = None,
+        timeout_secs: int | None = None,
+    ) -> McpServerOauthLoginResponse:
         """Call ``mcpServer/oauth/login``.
 
         Args:
-            name: name
+            name: Sent as ``name``.
             client_registration: Registration strategy for this login only; omission selects automatic discovery.
-            scopes: scopes
-            thread_id: threadId
-            timeout_secs: timeoutSecs
+            scopes: Sent as ``scopes``.
+            thread_id: Sent as ``threadId``.
+            timeout_secs: Sent as ``timeoutSecs``.
         """
         return cast("McpServerOauthLoginResponse", await self._call("mcpServer/oauth/login", {"name": name, **_present(client_registration=client_registration, scopes=scopes, thread_id=thread_id, timeout_secs=timeout_secs)}))
 
@@ -2134,7 +3212,15 @@ class AsyncRequestMethods:
         """Call ``config/mcpServer/reload``."""
         return cast("McpServerRefreshResponse", await self._call("config/mcpServer/reload", {}))
 
-    async def mcp_server_status_list(self, *, cursor: str | None = None, detail: McpServerStatusDetail | None = None, limit: int | None = None, server_name: str | None = None, thread_id: str | None = None) -> ListMcpServerStatusResponse:
+    async def mcp_server_status_list(
+        self,
+        *,
+        cursor: str | None = None,
+        detail: McpServerStatusDetail | None = None,
+        limit: int | None = None,
+        server_name: str | None = None,
+        thread_id: str | None = None,
+    ) -> ListMcpServerStatusResponse:
         """Call ``mcpServerStatus/list``.
 
         Args:
@@ -2142,42 +3228,65 @@ class AsyncRequestMethods:
             detail: Controls how much MCP inventory data to fetch for each server.
             limit: Optional page size; defaults to a server-defined value.
             server_name: Limit discovery to one server.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("ListMcpServerStatusResponse", await self._call("mcpServerStatus/list", _present(cursor=cursor, detail=detail, limit=limit, server_name=server_name, thread_id=thread_id)))
 
-    async def mcp_server_resource_read(self, *, server: str, uri: str, meta: dict[str, Any] | None = None, connector_id: str | None = None, origin_call_id: str | None = None, target: McpResourceReadTarget | None = None, thread_id: str | None = None) -> McpResourceReadResponse:
+    async def mcp_server_resource_read(
+        self,
+        *,
+        server: str,
+        uri: str,
+        meta: dict[str, Any] | None = None,
+        connector_id: str | None = None,
+        origin_call_id: str | None = None,
+        target: McpResourceReadTarget | None = None,
+        thread_id: str | None = None,
+    ) -> McpResourceReadResponse:
         """Call ``mcpServer/resource/read``.
 
         Args:
-            server: server
-            uri: uri
+            server: Sent as ``server``.
+            uri: Sent as ``uri``.
             meta: Additional MCP request metadata.
-            connector_id: connectorId
+            connector_id: Sent as ``connectorId``.
             origin_call_id: Originating MCP tool call used to select the resource's app.
             target: Explicit hosted app/account.
-            thread_id: threadId
+            thread_id: Sent as ``threadId``.
         """
         return cast("McpResourceReadResponse", await self._call("mcpServer/resource/read", {"server": server, "uri": uri, **_present(meta=meta, connector_id=connector_id, origin_call_id=origin_call_id, target=target, thread_id=thread_id)}))
 
-    async def mcp_server_tool_call(self, *, server: str, thread_id: str, tool: str, meta: Any = None, arguments: Any = None) -> McpServerToolCallResponse:
+    async def mcp_server_tool_call(
+        self,
+        *,
+        server: str,
+        thread_id: str,
+        tool: str,
+        meta: Any = None,
+        arguments: Any = None,
+    ) -> McpServerToolCallResponse:
         """Call ``mcpServer/tool/call``.
 
         Args:
-            server: server
-            thread_id: threadId
-            tool: tool
-            meta: _meta
-            arguments: arguments
+            server: Sent as ``server``.
+            thread_id: Sent as ``threadId``.
+            tool: Sent as ``tool``.
+            meta: Sent as ``_meta``.
+            arguments: Sent as ``arguments``.
         """
         return cast("McpServerToolCallResponse", await self._call("mcpServer/tool/call", {"server": server, "thread_id": thread_id, "tool": tool, **_present(meta=meta, arguments=arguments)}))
 
-    async def windows_sandbox_setup_start(self, *, mode: WindowsSandboxSetupMode, cwd: AbsolutePathBuf | None = None) -> WindowsSandboxSetupStartResponse:
+    async def windows_sandbox_setup_start(
+        self,
+        *,
+        mode: WindowsSandboxSetupMode,
+        cwd: AbsolutePathBuf | None = None,
+    ) -> WindowsSandboxSetupStartResponse:
         """Call ``windowsSandbox/setupStart``.
 
         Args:
-            mode: mode
-            cwd: cwd
+            mode: Sent as ``mode``.
+            cwd: Sent as ``cwd``.
         """
         return cast("WindowsSandboxSetupStartResponse", await self._call("windowsSandbox/setupStart", {"mode": mode, **_present(cwd=cwd)}))
 
@@ -2185,18 +3294,26 @@ class AsyncRequestMethods:
         """Call ``windowsSandbox/readiness``."""
         return cast("WindowsSandboxReadinessResponse", await self._call("windowsSandbox/readiness", {}))
 
-    async def account_login_start(self, params: LoginAccountParamsShape, /) -> LoginAccountResponse:
+    async def account_login_start(
+        self,
+        params: LoginAccountParamsShape,
+        /,
+    ) -> LoginAccountResponse:
         """Call ``account/login/start``.
 
         One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
         """
         return cast("LoginAccountResponse", await self._call("account/login/start", _dump(params)))
 
-    async def account_login_cancel(self, *, login_id: str) -> CancelLoginAccountResponse:
+    async def account_login_cancel(
+        self,
+        *,
+        login_id: str,
+    ) -> CancelLoginAccountResponse:
         """Call ``account/login/cancel``.
 
         Args:
-            login_id: loginId
+            login_id: Sent as ``loginId``.
         """
         return cast("CancelLoginAccountResponse", await self._call("account/login/cancel", {"login_id": login_id}))
 
@@ -2208,7 +3325,12 @@ class AsyncRequestMethods:
         """Call ``account/securitySetup/read``."""
         return cast("GetAccountSecuritySetupResponse", await self._call("account/securitySetup/read", {}))
 
-    async def account_rate_limits_read(self, *, exclude_reset_credit_details: bool | None = None, supports_luna_reserve: bool | None = None) -> GetAccountRateLimitsResponse:
+    async def account_rate_limits_read(
+        self,
+        *,
+        exclude_reset_credit_details: bool | None = None,
+        supports_luna_reserve: bool | None = None,
+    ) -> GetAccountRateLimitsResponse:
         """Call ``account/rateLimits/read``.
 
         Usage-read capabilities of the requesting client, never inferred from its experiment arm.
@@ -2219,7 +3341,12 @@ class AsyncRequestMethods:
         """
         return cast("GetAccountRateLimitsResponse", await self._call("account/rateLimits/read", _present(exclude_reset_credit_details=exclude_reset_credit_details, supports_luna_reserve=supports_luna_reserve)))
 
-    async def account_rate_limit_reset_credit_consume(self, *, idempotency_key: str, credit_id: str | None = None) -> ConsumeAccountRateLimitResetCreditResponse:
+    async def account_rate_limit_reset_credit_consume(
+        self,
+        *,
+        idempotency_key: str,
+        credit_id: str | None = None,
+    ) -> ConsumeAccountRateLimitResetCreditResponse:
         """Call ``account/rateLimitResetCredit/consume``.
 
         Args:
@@ -2228,7 +3355,11 @@ class AsyncRequestMethods:
         """
         return cast("ConsumeAccountRateLimitResetCreditResponse", await self._call("account/rateLimitResetCredit/consume", {"idempotency_key": idempotency_key, **_present(credit_id=credit_id)}))
 
-    async def account_usage_read(self, *, thread_id: str | None = None) -> GetAccountTokenUsageResponse:
+    async def account_usage_read(
+        self,
+        *,
+        thread_id: str | None = None,
+    ) -> GetAccountTokenUsageResponse:
         """Call ``account/usage/read``.
 
         Args:
@@ -2240,42 +3371,81 @@ class AsyncRequestMethods:
         """Call ``account/workspaceMessages/read``."""
         return cast("GetWorkspaceMessagesResponse", await self._call("account/workspaceMessages/read", {}))
 
-    async def account_send_add_credits_nudge_email(self, *, credit_type: AddCreditsNudgeCreditType) -> SendAddCreditsNudgeEmailResponse:
+    async def account_send_add_credits_nudge_email(
+        self,
+        *,
+        credit_type: AddCreditsNudgeCreditType,
+    ) -> SendAddCreditsNudgeEmailResponse:
         """Call ``account/sendAddCreditsNudgeEmail``.
 
         Args:
-            credit_type: creditType
+            credit_type: Sent as ``creditType``.
         """
         return cast("SendAddCreditsNudgeEmailResponse", await self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type}))
 
-    async def feedback_upload(self, *, classification: str, extra_log_files: list[str] | None = None, include_logs: bool | None = None, reason: str | None = None, tags: dict[str, str] | None = None, thread_id: str | None = None) -> FeedbackUploadResponse:
+    async def feedback_upload(
+        self,
+        *,
+        classification: str,
+        extra_log_files: list[str] | None = None,
+        include_logs: bool | None = None,
+        reason: str | None = None,
+        tags: dict[str, str] | None = None,
+        thread_id: str | None = None,
+    ) -> FeedbackUploadResponse:
         """Call ``feedback/upload``.
 
         Args:
-            classification: classification
-            extra_log_files: extraLogFiles
-            include_logs: includeLogs
-            reason: reason
-            tags: tags
-            thread_id: threadId
+            classification: Sent as ``classification``.
+            extra_log_files: Sent as ``extraLogFiles``.
+            include_logs: Sent as ``includeLogs``.
+            reason: Sent as ``reason``.
+            tags: Sent as ``tags``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("FeedbackUploadResponse", await self._call("feedback/upload", {"classification": classification, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
 
-    async def feedback_save(self, *, classification: str, save_path: LegacyAppPathString, extra_log_files: list[str] | None = None, include_logs: bool | None = None, reason: str | None = None, tags: dict[str, str] | None = None, thread_id: str | None = None) -> FeedbackSaveResponse:
+    async def feedback_save(
+        self,
+        *,
+        classification: str,
+        save_path: LegacyAppPathString,
+        extra_log_files: list[str] | None = None,
+        include_logs: bool | None = None,
+        reason: str | None = None,
+        tags: dict[str, str] | None = None,
+        thread_id: str | None = None,
+    ) -> FeedbackSaveResponse:
         """Call ``feedback/save``.
 
         Args:
-            classification: classification
+            classification: Sent as ``classification``.
             save_path: Absolute, previously unused ZIP path on the app-server host.
-            extra_log_files: extraLogFiles
-            include_logs: includeLogs
-            reason: reason
-            tags: tags
-            thread_id: threadId
+            extra_log_files: Sent as ``extraLogFiles``.
+            include_logs: Sent as ``includeLogs``.
+            reason: Sent as ``reason``.
+            tags: Sent as ``tags``.
+            thread_id: Sent as ``threadId``.
         """
         return cast("FeedbackSaveResponse", await self._call("feedback/save", {"classification": classification, "save_path": save_path, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
 
-    async def command_exec(self, *, command: list[str], cwd: str | None = None, disable_output_cap: bool | None = None, disable_timeout: bool | None = None, env: dict[str, str | None] | None = None, output_bytes_cap: int | None = None, process_id: str | None = None, sandbox_policy: SandboxPolicy | None = None, size: CommandExecTerminalSize | None = None, stream_stdin: bool | None = None, stream_stdout_stderr: bool | None = None, timeout_ms: int | None = None, tty: bool | None = None) -> CommandExecResponse:
+    async def command_exec(
+        self,
+        *,
+        command: list[str],
+        cwd: str | None = None,
+        disable_output_cap: bool | None = None,
+        disable_timeout: bool | None = None,
+        env: dict[str, str | None] | None = None,
+        output_bytes_cap: int | None = None,
+        process_id: str | None = None,
+        sandbox_policy: SandboxPolicy | None = None,
+        size: CommandExecTerminalSize | None = None,
+        stream_stdin: bool | None = None,
+        stream_stdout_stderr: bool | None = None,
+        timeout_ms: int | None = None,
+        tty: bool | None = None,
+    ) -> CommandExecResponse:
         """Call ``command/exec``.
 
         Run a standalone command (argv vector) in the server sandbox without creating a thread or turn. The final `command/exec` response is deferred until the process exits and is sent only after all `command/exec/outputDelta` notifications for that connection have been emitted.
@@ -2297,7 +3467,13 @@ class AsyncRequestMethods:
         """
         return cast("CommandExecResponse", await self._call("command/exec", {"command": command, **_present(cwd=cwd, disable_output_cap=disable_output_cap, disable_timeout=disable_timeout, env=env, output_bytes_cap=output_bytes_cap, process_id=process_id, sandbox_policy=sandbox_policy, size=size, stream_stdin=stream_stdin, stream_stdout_stderr=stream_stdout_stderr, timeout_ms=timeout_ms, tty=tty)}))
 
-    async def command_exec_write(self, *, process_id: str, close_stdin: bool | None = None, delta_base64: str | None = None) -> CommandExecWriteResponse:
+    async def command_exec_write(
+        self,
+        *,
+        process_id: str,
+        close_stdin: bool | None = None,
+        delta_base64: str | None = None,
+    ) -> CommandExecWriteResponse:
         """Call ``command/exec/write``.
 
         Write stdin bytes to a running `command/exec` session, close stdin, or both.
@@ -2309,7 +3485,11 @@ class AsyncRequestMethods:
         """
         return cast("CommandExecWriteResponse", await self._call("command/exec/write", {"process_id": process_id, **_present(close_stdin=close_stdin, delta_base64=delta_base64)}))
 
-    async def command_exec_terminate(self, *, process_id: str) -> CommandExecTerminateResponse:
+    async def command_exec_terminate(
+        self,
+        *,
+        process_id: str,
+    ) -> CommandExecTerminateResponse:
         """Call ``command/exec/terminate``.
 
         Terminate a running `command/exec` session.
@@ -2319,7 +3499,12 @@ class AsyncRequestMethods:
         """
         return cast("CommandExecTerminateResponse", await self._call("command/exec/terminate", {"process_id": process_id}))
 
-    async def command_exec_resize(self, *, process_id: str, size: CommandExecTerminalSize) -> CommandExecResizeResponse:
+    async def command_exec_resize(
+        self,
+        *,
+        process_id: str,
+        size: CommandExecTerminalSize,
+    ) -> CommandExecResizeResponse:
         """Call ``command/exec/resize``.
 
         Resize a running PTY-backed `command/exec` session.
@@ -2330,16 +3515,30 @@ class AsyncRequestMethods:
         """
         return cast("CommandExecResizeResponse", await self._call("command/exec/resize", {"process_id": process_id, "size": size}))
 
-    async def config_read(self, *, cwd: str | None = None, include_layers: bool | None = None) -> ConfigReadResponse:
+    async def config_read(
+        self,
+        *,
+        cwd: str | None = None,
+        include_layers: bool | None = None,
+    ) -> ConfigReadResponse:
         """Call ``config/read``.
 
         Args:
             cwd: Optional working directory to resolve project config layers.
-            include_layers: includeLayers
+            include_layers: Sent as ``includeLayers``.
         """
         return cast("ConfigReadResponse", await self._call("config/read", _present(cwd=cwd, include_layers=include_layers)))
 
-    async def external_agent_config_detect(self, *, cwds: list[str] | None = None, include_home: bool | None = None, max_session_age_days: int | None = None, max_sessions: int | None = None, migration_source: str | None = None, source: str | None = None) -> ExternalAgentConfigDetectResponse:
+    async def external_agent_config_detect(
+        self,
+        *,
+        cwds: list[str] | None = None,
+        include_home: bool | None = None,
+        max_session_age_days: int | None = None,
+        max_sessions: int | None = None,
+        migration_source: str | None = None,
+        source: str | None = None,
+    ) -> ExternalAgentConfigDetectResponse:
         """Call ``externalAgentConfig/detect``.
 
         Args:
@@ -2352,18 +3551,30 @@ class AsyncRequestMethods:
         """
         return cast("ExternalAgentConfigDetectResponse", await self._call("externalAgentConfig/detect", _present(cwds=cwds, include_home=include_home, max_session_age_days=max_session_age_days, max_sessions=max_sessions, migration_source=migration_source, source=source)))
 
-    async def external_agent_config_import(self, *, migration_items: list[ExternalAgentConfigMigrationItem], migration_source: str | None = None, provider_id: str | None = None, source: str | None = None) -> ExternalAgentConfigImportResponse:
+    async def external_agent_config_import(
+        self,
+        *,
+        migration_items: list[ExternalAgentConfigMigrationItem],
+        migration_source: str | None = None,
+        provider_id: str | None = None,
+        source: str | None = None,
+    ) -> ExternalAgentConfigImportResponse:
         """Call ``externalAgentConfig/import``.
 
         Args:
-            migration_items: migrationItems
+            migration_items: Sent as ``migrationItems``.
             migration_source: Migration-source selector used to produce the migration items.
             provider_id: Opaque provider identifier supplied by the caller for analytics attribution and import history display.
             source: Optional identifier for the product that initiated the import.
         """
         return cast("ExternalAgentConfigImportResponse", await self._call("externalAgentConfig/import", {"migration_items": migration_items, **_present(migration_source=migration_source, provider_id=provider_id, source=source)}))
 
-    async def external_agent_config_import_record_history(self, *, item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams], provider_id: str) -> ExternalAgentConfigImportHistoryRecordResponse:
+    async def external_agent_config_import_record_history(
+        self,
+        *,
+        item_type_results: list[ExternalAgentConfigImportHistoryRecordTypeResultParams],
+        provider_id: str,
+    ) -> ExternalAgentConfigImportHistoryRecordResponse:
         """Call ``externalAgentConfig/import/recordHistory``.
 
         Args:
@@ -2376,24 +3587,39 @@ class AsyncRequestMethods:
         """Call ``externalAgentConfig/import/readHistories``."""
         return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._call("externalAgentConfig/import/readHistories", {}))
 
-    async def config_value_write(self, *, key_path: str, merge_strategy: MergeStrategy, value: Any, expected_version: str | None = None, file_path: str | None = None) -> ConfigWriteResponse:
+    async def config_value_write(
+        self,
+        *,
+        key_path: str,
+        merge_strategy: MergeStrategy,
+        value: Any,
+        expected_version: str | None = None,
+        file_path: str | None = None,
+    ) -> ConfigWriteResponse:
         """Call ``config/value/write``.
 
         Args:
-            key_path: keyPath
-            merge_strategy: mergeStrategy
-            value: value
-            expected_version: expectedVersion
+            key_path: Sent as ``keyPath``.
+            merge_strategy: Sent as ``mergeStrategy``.
+            value: Sent as ``value``.
+            expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
         """
         return cast("ConfigWriteResponse", await self._call("config/value/write", {"key_path": key_path, "merge_strategy": merge_strategy, "value": value, **_present(expected_version=expected_version, file_path=file_path)}))
 
-    async def config_batch_write(self, *, edits: list[ConfigEdit], expected_version: str | None = None, file_path: str | None = None, reload_user_config: bool | None = None) -> ConfigWriteResponse:
+    async def config_batch_write(
+        self,
+        *,
+        edits: list[ConfigEdit],
+        expected_version: str | None = None,
+        file_path: str | None = None,
+        reload_user_config: bool | None = None,
+    ) -> ConfigWriteResponse:
         """Call ``config/batchWrite``.
 
         Args:
-            edits: edits
-            expected_version: expectedVersion
+            edits: Sent as ``edits``.
+            expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
             reload_user_config: When true, hot-reload updated runtime settings into loaded threads after writing.
         """
@@ -2403,7 +3629,11 @@ class AsyncRequestMethods:
         """Call ``configRequirements/read``."""
         return cast("ConfigRequirementsReadResponse", await self._call("configRequirements/read", {}))
 
-    async def account_read(self, *, refresh_token: bool | None = None) -> GetAccountResponse:
+    async def account_read(
+        self,
+        *,
+        refresh_token: bool | None = None,
+    ) -> GetAccountResponse:
         """Call ``account/read``.
 
         Args:
@@ -2411,12 +3641,18 @@ class AsyncRequestMethods:
         """
         return cast("GetAccountResponse", await self._call("account/read", _present(refresh_token=refresh_token)))
 
-    async def fuzzy_file_search(self, *, query: str, roots: list[str], cancellation_token: str | None = None) -> FuzzyFileSearchResponse:
+    async def fuzzy_file_search(
+        self,
+        *,
+        query: str,
+        roots: list[str],
+        cancellation_token: str | None = None,
+    ) -> FuzzyFileSearchResponse:
         """Call ``fuzzyFileSearch``.
 
         Args:
-            query: query
-            roots: roots
-            cancellation_token: cancellationToken
+            query: Sent as ``query``.
+            roots: Sent as ``roots``.
+            cancellation_token: Sent as ``cancellationToken``.
         """
         return cast("FuzzyFileSearchResponse", await self._call("fuzzyFileSearch", {"query": query, "roots": roots, **_present(cancellation_token=cancellation_token)}))
