@@ -695,7 +695,7 @@ def build_protocol(schema: Schema) -> Protocol:
     emitter.emit_all()
     units = emitter.units
     registry_types = {p for _, p in schema.client_requests if p is not None}
-    registry_types |= {r for _, r in _client_request_responses(schema)}
+    registry_types |= {r for _, r in _client_request_responses(schema) if r is not None}
     registry_types |= {p for _, p in schema.server_notifications + schema.server_requests}
     registry_types |= {response_of(p) for _, p in schema.server_requests}
     for name in sorted(registry_types):
