@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +283,26 @@ async def test_cancelling_run_interrupts_the_turn(
     assert statuses[-1] == "interrupted"
     assert final_text(await thread.run("next")) == "still works"
     assert async_codex.client.connection.subscriber_count() == 0
+
+
+def test_ctrl_c_during_run_interrupts_the_turn(
+    codex: Codex, model_server: ScriptedModelServer
+) -> None:
+    model_server.enqueue(response(stall()), response(message("still alive")))
+    thread = codex.thread_start()
+    handle = thread.turn("hang")
+    model_server.wait_for_requests(1)
+    # A real Ctrl-C: SIGINT to this process while run() waits. The app-server has its own
+    # session, so it survives and is told to interrupt the turn.
+    timer = threading.Timer(0.2, signal.raise_signal, (signal.SIGINT,))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        handle.run(timeout=20)
+    turns = []
+    for _ in range(50):
+        turns = thread.read(include_turns=True).turns
+        if str(getattr(turns[-1].status, "value", turns[-1].status)) != "inProgress":
+            break
+        time.sleep(0.1)
+    assert str(getattr(turns[-1].status, "value", turns[-1].status)) == "interrupted"
+    assert final_text(thread.run("next", timeout=20)) == "still alive"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from codex_app_server import (
     CodexClient,
     CodexConfig,
     CodexNotFoundError,
+    IncompatibleServerError,
     InvalidRequestError,
     JsonRpcError,
     TransportClosedError,
@@ -250,3 +252,26 @@ async def test_async_killed_mid_turn_fails_waiters_at_once(
             await client.thread_start()
     finally:
         await client.close()
+
+
+def fake_server(tmp_path: Path, mode: str) -> Path:
+    """An executable that runs tests/fake_app_server.py in ``mode`` with this interpreter."""
+    launcher = tmp_path / f"fake-codex-{mode}"
+    script = Path(__file__).with_name("fake_app_server.py")
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" {mode}\n')
+    launcher.chmod(0o755)
+    return launcher
+
+
+def test_an_older_server_is_refused_with_advice(tmp_path: Path) -> None:
+    with pytest.raises(IncompatibleServerError, match=r"0\.100\.0.*codex-cli-bin=="):
+        CodexClient(CodexConfig(codex_bin=fake_server(tmp_path, "old")))
+    client = CodexClient(CodexConfig(codex_bin=fake_server(tmp_path, "old"), check_version=False))
+    client.close()
+
+
+async def test_an_older_server_is_refused_by_the_async_client(tmp_path: Path) -> None:
+    client = AsyncCodexClient(CodexConfig(codex_bin=fake_server(tmp_path, "old")))
+    with pytest.raises(IncompatibleServerError):
+        await client.start()
+    assert client.connection.closed

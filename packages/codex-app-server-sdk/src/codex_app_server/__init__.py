@@ -70,6 +70,9 @@ if TYPE_CHECKING:
         CodexNotFoundError as CodexNotFoundError,
     )
     from .errors import (
+        IncompatibleServerError as IncompatibleServerError,
+    )
+    from .errors import (
         InternalError as InternalError,
     )
     from .errors import (
@@ -159,6 +162,7 @@ _EXPORTS: dict[str, str] = {
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
     "CodexNotFoundError": ".errors",
+    "IncompatibleServerError": ".errors",
     "InternalError": ".errors",
     "InvalidParamsError": ".errors",
     "InvalidRequestError": ".errors",
@@ -187,6 +191,7 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "ImageInput",
+    "IncompatibleServerError",
     "Input",
     "InputItem",
     "InternalError",

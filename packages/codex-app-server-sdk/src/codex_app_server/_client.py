@@ -8,13 +8,20 @@ reply into the response model. The ``initialize`` handshake lives here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._connection import AsyncConnection, Connection
 from ._handlers import HandlerTable, ServerRequestHandler
+from ._version import RUNTIME_VERSION
 from .config import CodexConfig
-from .errors import AppServerStartError, CodexError, TransportClosedError
+from .errors import (
+    AppServerStartError,
+    CodexError,
+    IncompatibleServerError,
+    TransportClosedError,
+)
 from .generated import registry
 from .generated.methods import AsyncRequestMethods, SyncRequestMethods
 
@@ -42,6 +49,27 @@ def result_from_wire(method: str, result: Any) -> Any:
     """Validate a raw result into ``method``'s response model."""
     spec = registry.CLIENT_REQUESTS[method]
     return registry.load_model(spec.response_model).model_validate(result)
+
+
+def server_version(user_agent: str) -> tuple[int, ...] | None:
+    """The codex version in an ``initialize`` user agent (``originator/X.Y.Z (...)``)."""
+    match = re.match(r"[^/\s]+/(\d+)\.(\d+)\.(\d+)", user_agent)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def check_server(config: CodexConfig, response: InitializeResponse) -> InitializeResponse:
+    """Refuse a server from an older minor release than the one the models came from."""
+    if not config.check_version:
+        return response
+    found = server_version(response.user_agent)
+    pinned = tuple(int(part) for part in RUNTIME_VERSION.split(".")[:3])
+    if found is not None and found[:2] < pinned[:2]:
+        raise IncompatibleServerError(
+            f"the app-server is codex {'.'.join(map(str, found))}, older than the "
+            f"{RUNTIME_VERSION} this SDK speaks; install codex-cli-bin=={RUNTIME_VERSION} "
+            "(or pass check_version=False to try anyway)"
+        )
+    return response
 
 
 def _start_error(exc: TransportClosedError) -> AppServerStartError:
@@ -78,7 +106,13 @@ class CodexClient(SyncRequestMethods):
         except BaseException:
             self.connection.close()
             raise
-        self.initialize_response: InitializeResponse = result_from_wire("initialize", result)
+        try:
+            self.initialize_response: InitializeResponse = check_server(
+                self.config, result_from_wire("initialize", result)
+            )
+        except BaseException:
+            self.connection.close()
+            raise
 
     @property
     def handlers(self) -> HandlerTable:
@@ -151,7 +185,13 @@ class AsyncCodexClient(AsyncRequestMethods):
         except BaseException:
             await self.connection.close()
             raise
-        self._initialize_response = result_from_wire("initialize", result)
+        try:
+            self._initialize_response = check_server(
+                self.config, result_from_wire("initialize", result)
+            )
+        except BaseException:
+            await self.connection.close()
+            raise
 
     async def request(
         self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None

@@ -41,6 +41,8 @@ __all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
 logger = logging.getLogger("codex_app_server")
 
 _USE_CONFIG: Any = object()
+#: Longest uninterrupted wait for an event in the sync API (the Ctrl-C latency bound).
+_SIGNAL_SLICE = 0.1
 
 
 class _Closed:
@@ -184,10 +186,19 @@ class Inbox:
 
     def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            # Wait in short slices: a blocked SimpleQueue.get does not return to Python for
+            # a signal, so without them Ctrl-C would wait for the next event to arrive.
+            wait = _SIGNAL_SLICE
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.monotonic()))
+            try:
+                item = self._queue.get(timeout=wait)
+                break
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
         if isinstance(item, _Closed):
             self._queue.put(item)  # every later get() reports the closure too
             raise item.error

@@ -38,6 +38,7 @@ class CodexConfig:
     send on this connection. ``request_timeout``: seconds to wait for any reply (``None``
     waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
     ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
+    ``check_version``: refuse a server older than the runtime this SDK was generated for.
     """
 
     codex_bin: str | os.PathLike[str] | None = None
@@ -52,6 +53,7 @@ class CodexConfig:
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
     extra_args: Sequence[str] = ()
     inherit_env: bool = True
+    check_version: bool = True
 
     def __post_init__(self) -> None:
         if self.request_timeout is not None and not self.request_timeout > 0:

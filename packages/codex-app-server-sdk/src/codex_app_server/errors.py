@@ -14,6 +14,7 @@ __all__ = [
     "AppServerStartError",
     "CodexError",
     "CodexNotFoundError",
+    "IncompatibleServerError",
     "InternalError",
     "InvalidParamsError",
     "InvalidRequestError",
@@ -58,6 +59,10 @@ class TransportClosedError(CodexError):
 
 class AppServerStartError(TransportClosedError):
     """The app-server exited before completing the ``initialize`` handshake."""
+
+
+class IncompatibleServerError(CodexError):
+    """The app-server is older than the protocol this SDK was generated for."""
 
 
 class RequestTimeoutError(CodexError, TimeoutError):
