@@ -32,6 +32,7 @@ from codex_app_server.testing import (
     message_deltas,
     response,
     stall,
+    write_file,
 )
 from pydantic import BaseModel
 
@@ -306,3 +307,45 @@ def test_ctrl_c_during_run_interrupts_the_turn(
         time.sleep(0.1)
     assert str(getattr(turns[-1].status, "value", turns[-1].status)) == "interrupted"
     assert final_text(thread.run("next", timeout=20)) == "still alive"
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_file_change_approval(
+    codex: Codex, model_server: ScriptedModelServer, codex_workdir: Path, accept: bool
+) -> None:
+    seen: list[Any] = []
+
+    def decide(request: Any) -> bool:
+        seen.append(request)
+        return accept
+
+    model_server.enqueue(
+        response(write_file("notes.txt", "hello from the model")), response(message("edited"))
+    )
+    thread = codex.thread_start(approval_handler=decide)
+    events = list(thread.turn("write notes").stream())
+    assert [type(r).__name__ for r in seen] == ["FileChangeRequestApprovalParams"]
+    assert seen[0].thread_id == thread.id
+    changed = [
+        e.params.item
+        for e in events
+        if e.method == "item/completed" and e.params.item.type == "fileChange"
+    ]
+    assert len(changed) == 1
+    assert (codex_workdir / "notes.txt").exists() is accept
+    if accept:
+        assert (codex_workdir / "notes.txt").read_text().strip() == "hello from the model"
+
+
+def test_steer_adds_input_to_the_running_turn(
+    codex: Codex, model_server: ScriptedModelServer
+) -> None:
+    model_server.enqueue(response(stall()), response(message("steered answer")))
+    thread = codex.thread_start()
+    handle = thread.turn("start slowly")
+    model_server.wait_for_requests(1)
+    handle.steer("actually, answer this instead")
+    turn = handle.run(timeout=20)
+    assert final_text(turn) == "steered answer"
+    second = model_server.wait_for_requests(2)[1]
+    assert "actually, answer this instead" in second.user_texts
