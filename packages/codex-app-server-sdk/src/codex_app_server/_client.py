@@ -39,8 +39,10 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
     if spec.params_model is None:
         return None
     model = registry.load_model(spec.params_model)
+    # The server rejects null where its schema does not allow it, so absent and None are
+    # both left off the wire.
     wire: dict[str, Any] = model.model_validate(dict(params)).model_dump(
-        mode="json", by_alias=True, exclude_unset=True
+        mode="json", by_alias=True, exclude_unset=True, exclude_none=True
     )
     return wire
 
