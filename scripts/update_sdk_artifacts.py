@@ -229,8 +229,19 @@ def fetch_runtime(version: str, platform: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise ArtifactError("npm is not installed; it is needed to fetch the Codex runtime")
-    if root.exists():  # left by an older, non-atomic layout: not trustworthy
+    if root.exists():  # incomplete, e.g. partly deleted by hand: not trustworthy
         shutil.rmtree(root)
+    try:
+        _download_runtime(npm, version, plat, root)
+    except (OSError, ArtifactError):
+        if (vendor / MANIFEST_NAME).is_file():  # a concurrent fetch finished first
+            return vendor
+        raise
+    return vendor
+
+
+def _download_runtime(npm: str, version: str, plat: Platform, root: Path) -> None:
+    """npm-pack the release and unpack its ``vendor/<target>/`` as ``root/<target>``, atomically."""
     spec = f"@openai/codex@{version}-{plat.name}"
     with _new_dir(root) as tmp:
         download = tmp / "download"
@@ -247,7 +258,6 @@ def fetch_runtime(version: str, platform: str) -> Path:
         found = read_manifest(tmp / plat.target).get("version")
         if found != version:
             raise ArtifactError(f"{spec} contains Codex {found}, not {version}")
-    return vendor
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ import os, pathlib, shutil, sys
 log = pathlib.Path(os.environ["FAKE_NPM_LOG"])
 with log.open("a") as stream:
     stream.write(" ".join(sys.argv[1:]) + "\\n")
+race = os.environ.get("FAKE_NPM_RACE")
+if race:  # another process completes the same fetch while this one downloads
+    pathlib.Path(race).mkdir(parents=True)
+    (pathlib.Path(race) / "codex-package.json").write_text("{{}}")
 tarball = os.environ.get("FAKE_NPM_TARBALL")
 if not tarball:
     sys.exit("npm ERR! 404 Not Found - " + sys.argv[-1])
@@ -94,6 +98,17 @@ def test_fetch_runtime_unpacks_once_and_then_uses_the_cache(
     assert artifacts.fetch_runtime(VERSION, "darwin-arm64") == vendor
     assert len(fake_npm.read_text().splitlines()) == 1
     assert _cache_leftovers(tmp_path) == [f"{VERSION}-darwin-arm64"]
+
+
+def test_fetch_runtime_accepts_a_concurrent_fetch_that_finished_first(
+    fake_npm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendor = tmp_path / "cache" / "runtime" / f"{VERSION}-linux-x64" / "x86_64-unknown-linux-musl"
+    monkeypatch.setenv("FAKE_NPM_RACE", str(vendor))
+    monkeypatch.setenv("FAKE_NPM_TARBALL", str(_tarball(tmp_path, "linux-x64")))
+    assert artifacts.fetch_runtime(VERSION, "linux-x64") == vendor
+    assert (vendor / "codex-package.json").read_text() == "{}"  # the winner's files are kept
+    assert _cache_leftovers(tmp_path) == [f"{VERSION}-linux-x64"]
 
 
 def test_fetch_runtime_failure_leaves_no_cache_entry(fake_npm: Path, tmp_path: Path) -> None:
