@@ -48,6 +48,12 @@ if TYPE_CHECKING:
     from .approvals import (
         decline_all as decline_all,
     )
+    from ._websocket import (
+        signed_bearer_token as signed_bearer_token,
+    )
+    from ._websocket import (
+        wait_until_ready as wait_until_ready,
+    )
     from .async_api import (
         AsyncCodex as AsyncCodex,
     )
@@ -132,6 +138,12 @@ if TYPE_CHECKING:
     from .retry import (
         retry_on_overload_async as retry_on_overload_async,
     )
+    from .tools import (
+        Tool as Tool,
+    )
+    from .tools import (
+        tool as tool,
+    )
 
 #: Where each public name lives; resolved on first access by ``__getattr__``.
 _EXPORTS: dict[str, str] = {
@@ -158,6 +170,8 @@ _EXPORTS: dict[str, str] = {
     "accept_all": ".approvals",
     "decline_all": ".approvals",
     "final_text": "._turns",
+    "signed_bearer_token": "._websocket",
+    "wait_until_ready": "._websocket",
     "parse_output": "._turns",
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
@@ -174,6 +188,8 @@ _EXPORTS: dict[str, str] = {
     "ServerBusyError": ".errors",
     "TransportClosedError": ".errors",
     "TurnFailedError": ".errors",
+    "Tool": ".tools",
+    "tool": ".tools",
 }
 
 __all__ = [
@@ -208,6 +224,7 @@ __all__ = [
     "SkillInput",
     "TextInput",
     "Thread",
+    "Tool",
     "TransportClosedError",
     "TurnFailedError",
     "TurnHandle",
@@ -218,6 +235,9 @@ __all__ = [
     "parse_output",
     "retry_on_overload",
     "retry_on_overload_async",
+    "signed_bearer_token",
+    "tool",
+    "wait_until_ready",
 ]
 
 

@@ -8,7 +8,7 @@ every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._client import CodexClient
@@ -36,9 +36,11 @@ if TYPE_CHECKING:
         InitializeResponse,
         ModelListResponse,
         ThreadListResponse,
+        ThreadStartResponse,
         Turn,
     )
     from .generated import Thread as ThreadInfo
+    from .tools import Tool, ToolFunction
 
 __all__ = ["Codex", "Thread", "TurnHandle"]
 
@@ -96,11 +98,29 @@ class Codex:
         return self.client.initialize_response
 
     def thread_start(
-        self, *, approval_handler: ApprovalHandler | None = None, **params: Any
+        self,
+        *,
+        approval_handler: ApprovalHandler | None = None,
+        tools: Sequence[Tool | ToolFunction] = (),
+        **params: Any,
     ) -> Thread:
-        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case."""
-        response = self.client.thread_start(**params)
-        return Thread(self, response.thread, approval_handler)
+        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case.
+
+        ``tools`` are functions the model may call (see :func:`~codex_app_server.tool`); they
+        need ``experimental_api=True``.
+        """
+        if not tools:
+            response = self.client.thread_start(**params)
+            return Thread(self, response.thread, approval_handler)
+        from . import tools as in_process
+
+        by_name = in_process.as_tools(tools)
+        wire = in_process.start_params(
+            params, by_name, experimental_api=self.client.config.experimental_api
+        )
+        started = cast("ThreadStartResponse", self.client._call("thread/start", wire))
+        in_process.install(self.client.handlers, started.thread.id, by_name, asynchronous=False)
+        return Thread(self, started.thread, approval_handler)
 
     def thread_resume(
         self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any

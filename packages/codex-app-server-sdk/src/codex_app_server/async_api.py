@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._client import AsyncCodexClient
@@ -34,8 +34,15 @@ from .inputs import Input, to_wire_input
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .generated import InitializeResponse, ModelListResponse, ThreadListResponse, Turn
+    from .generated import (
+        InitializeResponse,
+        ModelListResponse,
+        ThreadListResponse,
+        ThreadStartResponse,
+        Turn,
+    )
     from .generated import Thread as ThreadInfo
+    from .tools import Tool, ToolFunction
 
 __all__ = ["AsyncCodex", "AsyncThread", "AsyncTurnHandle"]
 
@@ -79,11 +86,30 @@ class AsyncCodex:
         return self.client.initialize_response
 
     async def thread_start(
-        self, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+        self,
+        *,
+        approval_handler: AsyncApprovalHandler | None = None,
+        tools: Sequence[Tool | ToolFunction] = (),
+        **params: Any,
     ) -> AsyncThread:
-        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case."""
-        response = await (await self._ready()).thread_start(**params)
-        return AsyncThread(self, response.thread, approval_handler)
+        """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case.
+
+        ``tools`` are functions (plain or ``async``) the model may call (see
+        :func:`~codex_app_server.tool`); they need ``experimental_api=True``.
+        """
+        client = await self._ready()
+        if not tools:
+            response = await client.thread_start(**params)
+            return AsyncThread(self, response.thread, approval_handler)
+        from . import tools as in_process
+
+        by_name = in_process.as_tools(tools)
+        wire = in_process.start_params(
+            params, by_name, experimental_api=client.config.experimental_api
+        )
+        started = cast("ThreadStartResponse", await client._call("thread/start", wire))
+        in_process.install(client.handlers, started.thread.id, by_name, asynchronous=True)
+        return AsyncThread(self, started.thread, approval_handler)
 
     async def thread_resume(
         self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
