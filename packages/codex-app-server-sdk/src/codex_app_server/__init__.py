@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from ._turns import (
         parse_output as parse_output,
     )
+    from ._websocket import (
+        signed_bearer_token as signed_bearer_token,
+    )
+    from ._websocket import (
+        wait_until_ready as wait_until_ready,
+    )
     from .api import (
         Codex as Codex,
     )
@@ -48,12 +54,6 @@ if TYPE_CHECKING:
     from .approvals import (
         decline_all as decline_all,
     )
-    from ._websocket import (
-        signed_bearer_token as signed_bearer_token,
-    )
-    from ._websocket import (
-        wait_until_ready as wait_until_ready,
-    )
     from .async_api import (
         AsyncCodex as AsyncCodex,
     )
@@ -62,6 +62,21 @@ if TYPE_CHECKING:
     )
     from .async_api import (
         AsyncTurnHandle as AsyncTurnHandle,
+    )
+    from .bounds import (
+        BoundExceededError as BoundExceededError,
+    )
+    from .bounds import (
+        TokenBudgetExceededError as TokenBudgetExceededError,
+    )
+    from .bounds import (
+        TurnBounds as TurnBounds,
+    )
+    from .bounds import (
+        TurnInactivityError as TurnInactivityError,
+    )
+    from .bounds import (
+        TurnTimeLimitError as TurnTimeLimitError,
     )
     from .config import (
         CodexConfig as CodexConfig,
@@ -155,6 +170,11 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodex": ".async_api",
     "AsyncThread": ".async_api",
     "AsyncTurnHandle": ".async_api",
+    "BoundExceededError": ".bounds",
+    "TokenBudgetExceededError": ".bounds",
+    "TurnBounds": ".bounds",
+    "TurnInactivityError": ".bounds",
+    "TurnTimeLimitError": ".bounds",
     "CodexConfig": ".config",
     "ImageInput": ".inputs",
     "Input": ".inputs",
@@ -201,6 +221,7 @@ __all__ = [
     "AsyncCodexClient",
     "AsyncThread",
     "AsyncTurnHandle",
+    "BoundExceededError",
     "Codex",
     "CodexClient",
     "CodexConfig",
@@ -224,10 +245,14 @@ __all__ = [
     "SkillInput",
     "TextInput",
     "Thread",
+    "TokenBudgetExceededError",
     "Tool",
     "TransportClosedError",
+    "TurnBounds",
     "TurnFailedError",
     "TurnHandle",
+    "TurnInactivityError",
+    "TurnTimeLimitError",
     "__version__",
     "accept_all",
     "decline_all",

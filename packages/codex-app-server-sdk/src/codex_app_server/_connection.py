@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +34,8 @@ from ._protocol import (
     Subscription,
 )
 from ._transport import AsyncStdioProcess, StdioProcess
+from ._turns import decode_notification
+from ._websocket import AsyncWebSocketTransport, WebSocketTransport
 from .config import CodexConfig, resolve_codex_bin
 from .errors import CodexError, RequestTimeoutError, TransportClosedError
 
@@ -62,7 +65,7 @@ class _ConnectionBase(Generic[W, S]):
     def __init__(self, config: CodexConfig, handlers: HandlerTable | None) -> None:
         self.config = config
         self.handlers = handlers if handlers is not None else HandlerTable()
-        self._core = JsonRpcCore()
+        self._core = JsonRpcCore(decode_notification)
         self._router: Router[S] = Router()
         self._waiters: dict[RequestId, W] = {}
         self._closed_error: TransportClosedError | None = None
@@ -76,7 +79,7 @@ class _ConnectionBase(Generic[W, S]):
     def _reject(self, waiter: W, error: BaseException) -> None:
         raise NotImplementedError
 
-    def _deliver(self, sink: S, item: Notification | _Closed) -> None:
+    def _deliver(self, sink: S, items: list[Notification | _Closed]) -> None:
         raise NotImplementedError
 
     def _start_handler(self, request: ServerRequest) -> None:
@@ -89,14 +92,25 @@ class _ConnectionBase(Generic[W, S]):
         return self._closed_error is not None
 
     def _handle(self, events: list[Event]) -> None:
+        # Notifications are handed over a batch per subscriber per read, not one by one: a
+        # consumer woken once per read instead of once per delta is most of streaming's cost.
+        batches: dict[S, list[Notification | _Closed]] = {}
         for event in events:
             kind = type(event)
             if kind is Notification:
                 assert isinstance(event, Notification)
                 ends_turn = event.method == "turn/completed"
                 for sink in self._router.route(event.thread_id, event.turn_id, ends_turn=ends_turn):
-                    self._deliver(sink, event)
-            elif kind is Response:
+                    batch = batches.get(sink)
+                    if batch is None:
+                        batches[sink] = [event]
+                    else:
+                        batch.append(event)
+                continue
+            if batches:
+                # What arrived before a reply or a request is delivered before it is handled.
+                self._deliver_batches(batches)
+            if kind is Response:
                 assert isinstance(event, Response)
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
@@ -115,6 +129,13 @@ class _ConnectionBase(Generic[W, S]):
                 logger.warning(
                     "skipped a message from the app-server: %s: %s", event.reason, event.excerpt
                 )
+        if batches:
+            self._deliver_batches(batches)
+
+    def _deliver_batches(self, batches: dict[S, list[Notification | _Closed]]) -> None:
+        for sink, items in batches.items():
+            self._deliver(sink, items)
+        batches.clear()
 
     def _call_handler(self, request: ServerRequest) -> tuple[Reply, Any]:
         """Find the handler; return the reply now, or the handler and its typed params."""
@@ -160,7 +181,7 @@ class _ConnectionBase(Generic[W, S]):
         for waiter in waiters.values():
             self._reject(waiter, error)
         for sink in list(self._router.all_sinks()):
-            self._deliver(sink, _Closed(error))
+            self._deliver(sink, [_Closed(error)])
 
     def _ensure_open(self) -> None:
         if self._closed_error is not None:
@@ -178,14 +199,33 @@ class Inbox:
     """Events routed to one subscriber of the sync connection."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Notification | _Closed] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Notification | _Closed]] = queue.SimpleQueue()
+        #: Events of the batch being read; only the consumer touches it.
+        self._ready: deque[Notification | _Closed] = deque()
 
     def put(self, item: Notification | _Closed) -> None:
         """Queue an event (called by the connection)."""
-        self._queue.put(item)
+        self._queue.put([item])
+
+    def put_many(self, items: list[Notification | _Closed]) -> None:
+        """Queue events in order, waking the consumer once (called by the connection)."""
+        self._queue.put(items)
 
     def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
+        while True:
+            try:
+                item = self._ready.popleft()
+                break
+            except IndexError:
+                self._ready.extend(self._next_batch(timeout))
+        if type(item) is _Closed:
+            self._ready.appendleft(item)  # every later get() reports the closure too
+            raise item.error
+        assert isinstance(item, Notification)
+        return item
+
+    def _next_batch(self, timeout: float | None) -> list[Notification | _Closed]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             # Wait in short slices: a blocked SimpleQueue.get does not return to Python for
@@ -194,15 +234,10 @@ class Inbox:
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - time.monotonic()))
             try:
-                item = self._queue.get(timeout=wait)
-                break
+                return self._queue.get(timeout=wait)
             except queue.Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
-        if isinstance(item, _Closed):
-            self._queue.put(item)  # every later get() reports the closure too
-            raise item.error
-        return item
 
 
 class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
@@ -219,14 +254,24 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
         self._handler_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=8, thread_name_prefix="codex-handler"
         )
-        argv = config.argv(resolve_codex_bin(config.codex_bin))
-        self._process = StdioProcess(
-            argv,
-            env=config.process_env(),
-            cwd=config.cwd,
-            on_data=self._on_data,
-            on_eof=self._on_eof,
-        )
+        self._process: StdioProcess | WebSocketTransport
+        # The reader takes the lock, so a socket that closes at once waits for _process.
+        with self._lock:
+            if config.url is not None:
+                self._process = WebSocketTransport(
+                    config.url,
+                    token=config.ws_token,
+                    on_message=self._on_message,
+                    on_eof=self._on_eof,
+                )
+            else:
+                self._process = StdioProcess(
+                    config.argv(resolve_codex_bin(config.codex_bin)),
+                    env=config.process_env(),
+                    cwd=config.cwd,
+                    on_data=self._on_data,
+                    on_eof=self._on_eof,
+                )
 
     @property
     def pid(self) -> int:
@@ -241,14 +286,14 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
         with self._lock:
             self._handle(self._core.receive_data(data))
 
-    def _on_eof(self) -> None:
+    def _on_message(self, message: str | bytes) -> None:
+        with self._lock:
+            self._handle([self._core.receive_line(message)])
+
+    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
         with self._lock:
             self._handle(self._core.receive_eof())
-            self._closed_by(
-                self._process.exit_code,
-                self._process.stderr.text(),
-                "the app-server closed its output",
-            )
+            self._closed_by(self._process.exit_code, self._process.stderr.text(), reason)
         self._handler_pool.shutdown(wait=False)
 
     def _resolve(self, waiter: concurrent.futures.Future[Any], result: Any) -> None:
@@ -259,8 +304,8 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
         if not waiter.done():
             waiter.set_exception(error)
 
-    def _deliver(self, sink: Inbox, item: Notification | _Closed) -> None:
-        sink.put(item)
+    def _deliver(self, sink: Inbox, items: list[Notification | _Closed]) -> None:
+        sink.put_many(items)
 
     def _start_handler(self, request: ServerRequest) -> None:
         # A shut-down pool means the connection is closing: nobody is left to answer.
@@ -383,21 +428,34 @@ class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[Notification | _Closed] = asyncio.Queue()
+        self._queue: asyncio.Queue[list[Notification | _Closed]] = asyncio.Queue()
+        #: Events of the batch being read; only the consumer touches it.
+        self._ready: deque[Notification | _Closed] = deque()
 
     def put(self, item: Notification | _Closed) -> None:
         """Queue an event (called by the connection, on its loop)."""
-        self._queue.put_nowait(item)
+        self._queue.put_nowait([item])
+
+    def put_many(self, items: list[Notification | _Closed]) -> None:
+        """Queue events in order, waking the consumer once (called on the loop)."""
+        self._queue.put_nowait(items)
 
     async def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
-        try:
-            item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
-            raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
-        if isinstance(item, _Closed):
-            self._queue.put_nowait(item)
+        while True:
+            try:
+                item = self._ready.popleft()
+                break
+            except IndexError:
+                pass
+            try:
+                self._ready.extend(await asyncio.wait_for(self._queue.get(), timeout))
+            except asyncio.TimeoutError:
+                raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
+        if type(item) is _Closed:
+            self._ready.appendleft(item)
             raise item.error
+        assert isinstance(item, Notification)
         return item
 
 
@@ -410,11 +468,19 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
 
     def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
         super().__init__(config, handlers)
-        self._process: AsyncStdioProcess | None = None
+        self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Launch the server process."""
+        """Launch the server process, or connect to the server at ``config.url``."""
+        if self.config.url is not None:
+            self._process = await AsyncWebSocketTransport.connect(
+                self.config.url,
+                token=self.config.ws_token,
+                on_message=self._on_message,
+                on_eof=self._on_eof,
+            )
+            return
         argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
         self._process = await AsyncStdioProcess.start(
             argv,
@@ -430,7 +496,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         return self._proc.pid
 
     @property
-    def _proc(self) -> AsyncStdioProcess:
+    def _proc(self) -> AsyncStdioProcess | AsyncWebSocketTransport:
         if self._process is None:
             raise CodexError("the connection has not been started")
         return self._process
@@ -442,11 +508,12 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def _on_data(self, data: bytes) -> None:
         self._handle(self._core.receive_data(data))
 
-    def _on_eof(self) -> None:
+    def _on_message(self, message: str | bytes) -> None:
+        self._handle([self._core.receive_line(message)])
+
+    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
         self._handle(self._core.receive_eof())
-        self._closed_by(
-            self._proc.exit_code, self._proc.stderr.text(), "the app-server closed its output"
-        )
+        self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
 
     def _resolve(self, waiter: asyncio.Future[Any], result: Any) -> None:
         if not waiter.done():
@@ -456,8 +523,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if not waiter.done():
             waiter.set_exception(error)
 
-    def _deliver(self, sink: AsyncInbox, item: Notification | _Closed) -> None:
-        sink.put(item)
+    def _deliver(self, sink: AsyncInbox, items: list[Notification | _Closed]) -> None:
+        sink.put_many(items)
 
     def _start_handler(self, request: ServerRequest) -> None:
         task = asyncio.ensure_future(self._answer(request))

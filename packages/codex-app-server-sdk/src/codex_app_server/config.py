@@ -39,6 +39,14 @@ class CodexConfig:
     waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
     ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
     ``check_version``: refuse a server older than the runtime this SDK was generated for.
+
+    ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
+    ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
+    launching one; the launch options (``codex_bin``, ``config_overrides``, ``cwd``, ``env``,
+    ``extra_args``) then do not apply and may not be given. Needs the ``websocket`` extra.
+    ``ws_token``: the bearer token for a server started with ``--ws-auth`` (a capability token,
+    or a JWT from :func:`~codex_app_server.signed_bearer_token`); sent as
+    ``Authorization: Bearer ...``, never logged or shown in ``repr``.
     """
 
     codex_bin: str | os.PathLike[str] | None = None
@@ -54,8 +62,14 @@ class CodexConfig:
     extra_args: Sequence[str] = ()
     inherit_env: bool = True
     check_version: bool = True
+    url: str | None = None
+    ws_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.url is not None:
+            self._check_remote()
+        elif self.ws_token is not None:
+            raise ValueError("ws_token= is only used with url= (a websocket app-server)")
         if self.request_timeout is not None and not self.request_timeout > 0:
             raise ValueError("request_timeout must be a positive number of seconds or None")
         for key in self.config_overrides:
@@ -66,6 +80,24 @@ class CodexConfig:
                 )
         if isinstance(self.opt_out_notification_methods, str):
             raise TypeError("opt_out_notification_methods must be a list of method names")
+
+    def _check_remote(self) -> None:
+        from ._websocket import check_url
+
+        check_url(str(self.url))
+        launch_options = {
+            "codex_bin": self.codex_bin is not None,
+            "config_overrides": bool(self.config_overrides),
+            "cwd": self.cwd is not None,
+            "env": bool(self.env),
+            "extra_args": bool(self.extra_args),
+        }
+        given = sorted(name for name, is_set in launch_options.items() if is_set)
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} configure a launched app-server and do not apply with url=; "
+                "set them on the `codex app-server --listen` command instead"
+            )
 
     def argv(self, codex_bin: Path) -> list[str]:
         """The command line that starts the server (no shell is ever involved)."""

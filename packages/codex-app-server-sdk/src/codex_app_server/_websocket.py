@@ -1,0 +1,349 @@
+"""The websocket transport: an app-server listening on ``ws://`` instead of a child process.
+
+``codex app-server --listen ws://HOST:PORT`` carries one JSON-RPC message per text frame. The
+transports here move frames and nothing else: :class:`WebSocketTransport` (a reader thread, for
+the sync connection) and :class:`AsyncWebSocketTransport` (reader and writer tasks on the loop,
+for the async one) present the same surface as the stdio transports, so one JSON-RPC core and
+one connection class serve both. A dropped socket is never reconnected behind the caller's back:
+events sent while disconnected would be lost, so every waiter gets ``TransportClosedError``.
+
+The ``websockets`` package is an optional extra:
+``pip install 'codex-app-server-sdk[websocket]'``.
+
+:func:`wait_until_ready` polls the server's ``/readyz``; :func:`signed_bearer_token` makes the
+HS256 JWT that ``--ws-auth signed-bearer-token`` servers accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._transport import SHUTDOWN_STEP, StderrTail
+from .errors import AppServerStartError, CodexError, RequestTimeoutError
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection as AsyncClientConnection
+    from websockets.sync.client import ClientConnection
+
+__all__ = [
+    "INSTALL_HINT",
+    "AsyncWebSocketTransport",
+    "WebSocketTransport",
+    "signed_bearer_token",
+    "wait_until_ready",
+]
+
+#: What to run when the optional dependency is missing.
+INSTALL_HINT = "pip install 'codex-app-server-sdk[websocket]'"
+#: Seconds allowed for the TCP connection and the websocket handshake.
+OPEN_TIMEOUT = 30.0
+
+OnMessage = Callable[[str | bytes], None]
+OnEof = Callable[[str], None]
+
+
+def _missing(exc: ImportError) -> ImportError:
+    return ImportError(
+        f"connecting to an app-server by url= needs the websockets package: {INSTALL_HINT}"
+    ).with_traceback(exc.__traceback__)
+
+
+def _headers(token: str | None) -> dict[str, str] | None:
+    return {"Authorization": f"Bearer {token}"} if token else None
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` if it is a ``ws://``/``wss://`` URL with a host, else raise ``ValueError``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(
+            f"url={url!r} is not a websocket URL; give one like 'ws://127.0.0.1:4500' (the "
+            "address passed to `codex app-server --listen`)"
+        )
+    return url
+
+
+def _open_error(url: str, exc: BaseException) -> AppServerStartError:
+    """A clear start error for a refused or failed handshake (never echoing the token)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is not None:
+        body = bytes(getattr(response, "body", b"") or b"").decode("utf-8", "replace").strip()
+        hint = " (check ws_token)" if status in (401, 403) else ""
+        return AppServerStartError(
+            f"the app-server at {url} refused the websocket connection: HTTP {status}"
+            f"{': ' + body if body else ''}{hint}"
+        )
+    return AppServerStartError(f"could not open a websocket to {url}: {exc}")
+
+
+def _closed_reason(url: str, exc: BaseException) -> str:
+    return f"the websocket to {url} closed: {exc}"
+
+
+class WebSocketTransport:
+    """A connected websocket whose frames are pushed to ``on_message`` from a reader thread.
+
+    ``on_eof`` is called once, from the reader thread, with a description of why the socket
+    closed. Opening it performs the handshake, so a refused token fails here.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None,
+        on_message: OnMessage,
+        on_eof: OnEof,
+    ) -> None:
+        try:
+            from websockets.sync.client import connect
+        except ImportError as exc:
+            raise _missing(exc) from None
+        self.url = url
+        #: A remote server's stderr cannot be seen; kept so both transports look alike.
+        self.stderr = StderrTail()
+        self._on_message = on_message
+        self._on_eof = on_eof
+        self._write_lock = threading.Lock()
+        self._stack = contextlib.ExitStack()
+        try:
+            # Entering the connection as a context manager is what every websockets release
+            # from 13 on accepts without a deprecation warning.
+            self._ws: ClientConnection = self._stack.enter_context(
+                connect(
+                    url,
+                    additional_headers=_headers(token),
+                    open_timeout=OPEN_TIMEOUT,
+                    max_size=None,  # like stdio lines: no limit on a message's size
+                )
+            )
+        except Exception as exc:
+            raise _open_error(url, exc) from None
+        self._reader_thread = threading.Thread(
+            target=self._read, name="codex-app-server-websocket", daemon=True
+        )
+        self._reader_thread.start()
+
+    @property
+    def pid(self) -> int:
+        """Not available: the server is not a local child process."""
+        raise CodexError(f"the app-server at {self.url} is not a local process; it has no pid")
+
+    @property
+    def exit_code(self) -> int | None:
+        """Always ``None``: a remote server's exit status cannot be known."""
+        return None
+
+    def write(self, data: bytes) -> None:
+        """Send one JSON-RPC line as one text frame; raises ``OSError`` once the socket closed."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            with self._write_lock:
+                self._ws.send(data.rstrip(b"\n").decode())
+        except ConnectionClosed as exc:
+            raise BrokenPipeError(_closed_reason(self.url, exc)) from None
+
+    def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        reason = f"the websocket to {self.url} closed"
+        try:
+            while True:
+                self._on_message(self._ws.recv())
+        except ConnectionClosed as exc:
+            reason = _closed_reason(self.url, exc)
+        finally:
+            self._on_eof(reason)
+
+    def close(self) -> int | None:
+        """Close the socket (a close frame, then a bounded wait) and stop the reader."""
+        self._stack.close()
+        if threading.current_thread() is not self._reader_thread:
+            self._reader_thread.join(timeout=SHUTDOWN_STEP)
+        return None
+
+
+class AsyncWebSocketTransport:
+    """The asyncio twin of :class:`WebSocketTransport`: a reader task and a writer task.
+
+    :meth:`write` is synchronous, like the stdio pipe's: it queues a frame for the writer task,
+    which keeps frames in order; :meth:`drain` waits until the queue is sent.
+    """
+
+    def __init__(
+        self, url: str, ws: AsyncClientConnection, on_message: OnMessage, on_eof: OnEof
+    ) -> None:
+        self.url = url
+        #: A remote server's stderr cannot be seen; kept so both transports look alike.
+        self.stderr = StderrTail()
+        self._ws = ws
+        self._on_message = on_message
+        self._on_eof = on_eof
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._broken: str | None = None
+        self._reader_task = asyncio.ensure_future(self._read())
+        self._writer_task = asyncio.ensure_future(self._pump())
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, token: str | None, on_message: OnMessage, on_eof: OnEof
+    ) -> AsyncWebSocketTransport:
+        """Open the socket (the handshake checks the token) and start the reader."""
+        try:
+            from websockets.asyncio.client import connect
+        except ImportError as exc:
+            raise _missing(exc) from None
+        try:
+            ws = await connect(
+                url, additional_headers=_headers(token), open_timeout=OPEN_TIMEOUT, max_size=None
+            )
+        except Exception as exc:
+            raise _open_error(url, exc) from None
+        return cls(url, ws, on_message, on_eof)
+
+    @property
+    def pid(self) -> int:
+        """Not available: the server is not a local child process."""
+        raise CodexError(f"the app-server at {self.url} is not a local process; it has no pid")
+
+    @property
+    def exit_code(self) -> int | None:
+        """Always ``None``: a remote server's exit status cannot be known."""
+        return None
+
+    def write(self, data: bytes) -> None:
+        """Queue one JSON-RPC line as a text frame; raises ``OSError`` once the socket closed."""
+        if self._broken is not None:
+            raise BrokenPipeError(self._broken)
+        self._outbox.put_nowait(data.rstrip(b"\n").decode())
+
+    async def drain(self) -> None:
+        """Wait until every queued frame is sent (back-pressure comes from the socket)."""
+        await self._outbox.join()
+        if self._broken is not None:
+            raise BrokenPipeError(self._broken)
+
+    async def _pump(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                text = await self._outbox.get()
+                try:
+                    await self._ws.send(text)
+                finally:
+                    self._outbox.task_done()
+        except ConnectionClosed as exc:
+            self._broken = _closed_reason(self.url, exc)
+        finally:
+            self._broken = self._broken or f"the websocket to {self.url} is closed"
+            # Frames that can no longer be sent must not keep drain() waiting.
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
+                self._outbox.task_done()
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        reason = f"the websocket to {self.url} closed"
+        try:
+            while True:
+                self._on_message(await self._ws.recv())
+        except ConnectionClosed as exc:
+            reason = _closed_reason(self.url, exc)
+        finally:
+            self._writer_task.cancel()
+            self._on_eof(reason)
+
+    async def close(self) -> int | None:
+        """Close the socket (a close frame, then a bounded wait) and stop both tasks."""
+        await self._ws.close()
+        self._writer_task.cancel()
+        tasks = {self._reader_task, self._writer_task} - {asyncio.current_task()}
+        # asyncio.wait neither raises a task's error nor cancels the caller's wait.
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_STEP)
+        for task in pending:
+            task.cancel()
+        return None
+
+
+def ready_url(url: str) -> str:
+    """The HTTP address of a websocket app-server's readiness probe (``/readyz``)."""
+    parts = urllib.parse.urlsplit(check_url(url))
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return urllib.parse.urlunsplit((scheme, parts.netloc, "/readyz", "", ""))
+
+
+def wait_until_ready(url: str, *, timeout: float = 30.0) -> None:
+    """Block until the app-server at ``url`` (``ws://HOST:PORT``) answers ``/readyz`` with 200.
+
+    For a server that is starting (a container, a process launched elsewhere). Raises
+    :class:`~codex_app_server.RequestTimeoutError` if it is not ready within ``timeout`` seconds.
+    Needs no extra package.
+    """
+    import urllib.error
+    import urllib.request
+
+    probe = ready_url(url)
+    deadline = time.monotonic() + timeout
+    last: object = "no answer"
+    while True:
+        try:
+            with urllib.request.urlopen(probe, timeout=min(2.0, timeout)) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            raise RequestTimeoutError(
+                f"the app-server at {url} was not ready in {timeout} s: {last}"
+            )
+        time.sleep(0.05)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def signed_bearer_token(
+    secret: bytes | str,
+    *,
+    issuer: str | None = None,
+    audience: str | None = None,
+    ttl: float = 300.0,
+    claims: dict[str, Any] | None = None,
+) -> str:
+    """An HS256 JWT for an app-server started with ``--ws-auth signed-bearer-token``.
+
+    ``secret`` is the content of the server's ``--ws-shared-secret-file``; ``issuer`` and
+    ``audience`` must match its ``--ws-issuer``/``--ws-audience`` when it sets them. The token
+    expires ``ttl`` seconds from now (the server requires ``exp``); ``claims`` adds more. Pass
+    the result as ``ws_token=``.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    now = int(time.time())
+    payload: dict[str, Any] = {"iat": now, "exp": now + max(1, int(ttl))}
+    if issuer is not None:
+        payload["iss"] = issuer
+    if audience is not None:
+        payload["aud"] = audience
+    payload.update(claims or {})
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
