@@ -63,21 +63,6 @@ if TYPE_CHECKING:
     from .async_api import (
         AsyncTurnHandle as AsyncTurnHandle,
     )
-    from .bounds import (
-        BoundExceededError as BoundExceededError,
-    )
-    from .bounds import (
-        TokenBudgetExceededError as TokenBudgetExceededError,
-    )
-    from .bounds import (
-        TurnBounds as TurnBounds,
-    )
-    from .bounds import (
-        TurnInactivityError as TurnInactivityError,
-    )
-    from .bounds import (
-        TurnTimeLimitError as TurnTimeLimitError,
-    )
     from .config import (
         CodexConfig as CodexConfig,
     )
@@ -170,11 +155,6 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodex": ".async_api",
     "AsyncThread": ".async_api",
     "AsyncTurnHandle": ".async_api",
-    "BoundExceededError": ".bounds",
-    "TokenBudgetExceededError": ".bounds",
-    "TurnBounds": ".bounds",
-    "TurnInactivityError": ".bounds",
-    "TurnTimeLimitError": ".bounds",
     "CodexConfig": ".config",
     "ImageInput": ".inputs",
     "Input": ".inputs",
@@ -221,7 +201,6 @@ __all__ = [
     "AsyncCodexClient",
     "AsyncThread",
     "AsyncTurnHandle",
-    "BoundExceededError",
     "Codex",
     "CodexClient",
     "CodexConfig",
@@ -245,14 +224,10 @@ __all__ = [
     "SkillInput",
     "TextInput",
     "Thread",
-    "TokenBudgetExceededError",
     "Tool",
     "TransportClosedError",
-    "TurnBounds",
     "TurnFailedError",
     "TurnHandle",
-    "TurnInactivityError",
-    "TurnTimeLimitError",
     "__version__",
     "accept_all",
     "decline_all",
