@@ -7,9 +7,10 @@ every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from ._client import CodexClient
 from ._connection import Inbox
@@ -25,8 +26,16 @@ from ._turns import (
     typed,
 )
 from .approvals import ApprovalHandler, approval_handlers, set_thread_approval_handler
+from .bounds import (
+    INTERRUPT_GRACE,
+    BoundExceededError,
+    BoundsClock,
+    TurnBounds,
+    next_wait,
+    with_timeout,
+)
 from .config import CodexConfig
-from .errors import RequestTimeoutError
+from .errors import JsonRpcError, RequestTimeoutError
 from .inputs import Input, to_wire_input
 
 if TYPE_CHECKING:
@@ -212,10 +221,13 @@ class Thread:
         *,
         output_schema: OutputSchema | None = None,
         timeout: float | None = None,
+        bounds: TurnBounds | None = None,
         **params: Any,
     ) -> Turn:
-        """Run a turn to completion and return the final ``Turn``."""
-        return self.turn(input, output_schema=output_schema, **params).run(timeout=timeout)
+        """Run a turn to completion and return the final ``Turn`` (``bounds``: see
+        :meth:`TurnHandle.run`)."""
+        handle = self.turn(input, output_schema=output_schema, **params)
+        return handle.run(timeout=timeout, bounds=bounds)
 
     def set_name(self, name: str) -> None:
         """Give the thread a name."""
@@ -250,23 +262,27 @@ class TurnHandle:
     def __repr__(self) -> str:
         return f"TurnHandle(id={self.id!r}, thread_id={self.thread.id!r})"
 
-    def stream(self, *, timeout: float | None = None) -> Iterator[Any]:
+    def stream(
+        self, *, timeout: float | None = None, bounds: TurnBounds | None = None
+    ) -> Iterator[Any]:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
 
-        ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn.
+        ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn, and so
+        does hitting one of ``bounds`` (see :class:`~codex_app_server.TurnBounds`).
         """
-        for event in self._events(timeout):
+        for event in self._events(timeout, bounds):
             yield typed(event)
 
-    def run(self, *, timeout: float | None = None) -> Turn:
+    def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
 
         Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
         bounds the whole turn: when it passes, the turn is interrupted and
-        :class:`~codex_app_server.RequestTimeoutError` is raised.
+        :class:`~codex_app_server.TurnTimeLimitError` (a ``RequestTimeoutError``) is raised.
+        ``bounds`` adds inactivity and token limits; each raises its
+        :class:`~codex_app_server.BoundExceededError`.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for _ in self._events(None, deadline):
+        for _ in self._events(None, with_timeout(bounds, timeout)):
             pass
         assert self._completed is not None
         return check_turn(self._completed)
@@ -275,25 +291,23 @@ class TurnHandle:
         """Run the turn and validate its final message into ``model`` (structured output)."""
         return parse_output(self.run(timeout=timeout), model)
 
-    def _events(self, timeout: float | None, deadline: float | None = None) -> Iterator[Any]:
+    def _events(self, timeout: float | None, bounds: TurnBounds | None) -> Iterator[Any]:
         if self._completed is not None:
             return
         connection = self.thread.codex.client.connection
         inbox = self._subscription.sink
+        clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         try:
             while True:
-                wait = timeout
-                if deadline is not None:
-                    wait = max(0.0, deadline - time.monotonic())
                 try:
-                    event = inbox.get(wait)
+                    event = inbox.get(next_wait(timeout, clock, time.monotonic()))
                 except RequestTimeoutError:
-                    if deadline is not None:
-                        self.interrupt()
-                        raise RequestTimeoutError(
-                            f"turn {self.id} did not finish in time; it was interrupted"
-                        ) from None
-                    raise
+                    exceeded = clock.expired(time.monotonic()) if clock else None
+                    if exceeded is None:
+                        raise
+                    self._stop(exceeded)
+                if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
+                    self._stop(exceeded)
                 if is_turn_end(event, self.id):
                     self._completed = completed_turn(event)
                     yield event
@@ -305,6 +319,18 @@ class TurnHandle:
         finally:
             if self._completed is not None:
                 connection.unsubscribe(self._subscription)
+
+    def _stop(self, error: BoundExceededError) -> NoReturn:
+        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
+        with contextlib.suppress(JsonRpcError):  # the turn may have ended meanwhile
+            self.interrupt()
+        deadline = time.monotonic() + INTERRUPT_GRACE
+        with contextlib.suppress(RequestTimeoutError):
+            while self._completed is None:
+                event = self._subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                if is_turn_end(event, self.id):
+                    self._completed = error.turn = completed_turn(event)
+        raise error
 
     def interrupt(self) -> None:
         """Ask the server to stop the turn (it still ends with ``turn/completed``)."""

@@ -8,9 +8,10 @@ the turn on the server, and the connection stays usable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from ._client import AsyncCodexClient
 from ._connection import AsyncInbox
@@ -27,6 +28,14 @@ from ._turns import (
 )
 from .api import make_config, make_handlers
 from .approvals import AsyncApprovalHandler, set_thread_approval_handler
+from .bounds import (
+    INTERRUPT_GRACE,
+    BoundExceededError,
+    BoundsClock,
+    TurnBounds,
+    next_wait,
+    with_timeout,
+)
 from .config import CodexConfig
 from .errors import RequestTimeoutError
 from .inputs import Input, to_wire_input
@@ -206,11 +215,13 @@ class AsyncThread:
         *,
         output_schema: OutputSchema | None = None,
         timeout: float | None = None,
+        bounds: TurnBounds | None = None,
         **params: Any,
     ) -> Turn:
-        """Run a turn to completion and return the final ``Turn``."""
+        """Run a turn to completion and return the final ``Turn`` (``bounds``: see
+        :meth:`AsyncTurnHandle.run`)."""
         handle = await self.turn(input, output_schema=output_schema, **params)
-        return await handle.run(timeout=timeout)
+        return await handle.run(timeout=timeout, bounds=bounds)
 
     async def set_name(self, name: str) -> None:
         """Give the thread a name."""
@@ -247,23 +258,27 @@ class AsyncTurnHandle:
     def __repr__(self) -> str:
         return f"AsyncTurnHandle(id={self.id!r}, thread_id={self.thread.id!r})"
 
-    async def stream(self, *, timeout: float | None = None) -> AsyncIterator[Any]:
+    async def stream(
+        self, *, timeout: float | None = None, bounds: TurnBounds | None = None
+    ) -> AsyncIterator[Any]:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
 
-        ``timeout`` bounds the wait for each next event.
+        ``timeout`` bounds the wait for each next event; hitting one of ``bounds`` (see
+        :class:`~codex_app_server.TurnBounds`) interrupts the turn.
         """
-        async for event in self._events(timeout):
+        async for event in self._events(timeout, bounds):
             yield typed(event)
 
-    async def run(self, *, timeout: float | None = None) -> Turn:
+    async def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
 
         Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
         bounds the whole turn: when it passes, the turn is interrupted and
-        :class:`~codex_app_server.RequestTimeoutError` is raised.
+        :class:`~codex_app_server.TurnTimeLimitError` (a ``RequestTimeoutError``) is raised.
+        ``bounds`` adds inactivity and token limits; each raises its
+        :class:`~codex_app_server.BoundExceededError`.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        async for _ in self._events(None, deadline):
+        async for _ in self._events(None, with_timeout(bounds, timeout)):
             pass
         assert self._completed is not None
         return check_turn(self._completed)
@@ -272,27 +287,23 @@ class AsyncTurnHandle:
         """Run the turn and validate its final message into ``model`` (structured output)."""
         return parse_output(await self.run(timeout=timeout), model)
 
-    async def _events(
-        self, timeout: float | None, deadline: float | None = None
-    ) -> AsyncIterator[Any]:
+    async def _events(self, timeout: float | None, bounds: TurnBounds | None) -> AsyncIterator[Any]:
         if self._completed is not None:
             return
         connection = self.thread.codex.client.connection
         inbox = self._subscription.sink
+        clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         try:
             while True:
-                wait = timeout
-                if deadline is not None:
-                    wait = max(0.0, deadline - time.monotonic())
                 try:
-                    event = await inbox.get(wait)
+                    event = await inbox.get(next_wait(timeout, clock, time.monotonic()))
                 except RequestTimeoutError:
-                    if deadline is not None:
-                        await self._interrupt_quietly()
-                        raise RequestTimeoutError(
-                            f"turn {self.id} did not finish in time; it was interrupted"
-                        ) from None
-                    raise
+                    exceeded = clock.expired(time.monotonic()) if clock else None
+                    if exceeded is None:
+                        raise
+                    await self._stop(exceeded)
+                if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
+                    await self._stop(exceeded)
                 if is_turn_end(event, self.id):
                     self._completed = completed_turn(event)
                     yield event
@@ -306,6 +317,17 @@ class AsyncTurnHandle:
         finally:
             if self._completed is not None:
                 connection.unsubscribe(self._subscription)
+
+    async def _stop(self, error: BoundExceededError) -> NoReturn:
+        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
+        await self._interrupt_quietly()
+        deadline = time.monotonic() + INTERRUPT_GRACE
+        with contextlib.suppress(RequestTimeoutError):
+            while self._completed is None:
+                event = await self._subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                if is_turn_end(event, self.id):
+                    self._completed = error.turn = completed_turn(event)
+        raise error
 
     async def _interrupt_quietly(self) -> None:
         try:
