@@ -132,6 +132,15 @@ if TYPE_CHECKING:
     from .inputs import (
         TextInput as TextInput,
     )
+    from .pool import (
+        AsyncCodexPool as AsyncCodexPool,
+    )
+    from .pool import (
+        CodexPool as CodexPool,
+    )
+    from .pool import (
+        MemberHealth as MemberHealth,
+    )
     from .retry import (
         retry_on_overload as retry_on_overload,
     )
@@ -170,6 +179,9 @@ _EXPORTS: dict[str, str] = {
     "accept_all": ".approvals",
     "decline_all": ".approvals",
     "final_text": "._turns",
+    "AsyncCodexPool": ".pool",
+    "CodexPool": ".pool",
+    "MemberHealth": ".pool",
     "signed_bearer_token": "._websocket",
     "wait_until_ready": "._websocket",
     "parse_output": "._turns",
@@ -199,6 +211,7 @@ __all__ = [
     "AsyncApprovalHandler",
     "AsyncCodex",
     "AsyncCodexClient",
+    "AsyncCodexPool",
     "AsyncThread",
     "AsyncTurnHandle",
     "Codex",
@@ -206,6 +219,7 @@ __all__ = [
     "CodexConfig",
     "CodexError",
     "CodexNotFoundError",
+    "CodexPool",
     "ImageInput",
     "IncompatibleServerError",
     "Input",
@@ -215,6 +229,7 @@ __all__ = [
     "InvalidRequestError",
     "JsonRpcError",
     "LocalImageInput",
+    "MemberHealth",
     "MentionInput",
     "MethodNotFoundError",
     "ParseError",
