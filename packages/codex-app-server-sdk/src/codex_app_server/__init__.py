@@ -147,6 +147,12 @@ if TYPE_CHECKING:
     from .retry import (
         retry_on_overload_async as retry_on_overload_async,
     )
+    from .rules import (
+        ApprovalRules as ApprovalRules,
+    )
+    from .rules import (
+        RuleDecision as RuleDecision,
+    )
     from .tools import (
         Tool as Tool,
     )
@@ -202,12 +208,15 @@ _EXPORTS: dict[str, str] = {
     "TurnFailedError": ".errors",
     "Tool": ".tools",
     "tool": ".tools",
+    "ApprovalRules": ".rules",
+    "RuleDecision": ".rules",
 }
 
 __all__ = [
     "RUNTIME_VERSION",
     "AppServerStartError",
     "ApprovalHandler",
+    "ApprovalRules",
     "AsyncApprovalHandler",
     "AsyncCodex",
     "AsyncCodexClient",
@@ -235,6 +244,7 @@ __all__ = [
     "ParseError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
+    "RuleDecision",
     "ServerBusyError",
     "SkillInput",
     "TextInput",
