@@ -63,6 +63,21 @@ if TYPE_CHECKING:
     from .async_api import (
         AsyncTurnHandle as AsyncTurnHandle,
     )
+    from .bounds import (
+        BoundExceededError as BoundExceededError,
+    )
+    from .bounds import (
+        TokenBudgetExceededError as TokenBudgetExceededError,
+    )
+    from .bounds import (
+        TurnBounds as TurnBounds,
+    )
+    from .bounds import (
+        TurnInactivityError as TurnInactivityError,
+    )
+    from .bounds import (
+        TurnTimeLimitError as TurnTimeLimitError,
+    )
     from .config import (
         CodexConfig as CodexConfig,
     )
@@ -210,6 +225,11 @@ _EXPORTS: dict[str, str] = {
     "tool": ".tools",
     "ApprovalRules": ".rules",
     "RuleDecision": ".rules",
+    "BoundExceededError": ".bounds",
+    "TokenBudgetExceededError": ".bounds",
+    "TurnBounds": ".bounds",
+    "TurnInactivityError": ".bounds",
+    "TurnTimeLimitError": ".bounds",
 }
 
 __all__ = [
@@ -223,6 +243,7 @@ __all__ = [
     "AsyncCodexPool",
     "AsyncThread",
     "AsyncTurnHandle",
+    "BoundExceededError",
     "Codex",
     "CodexClient",
     "CodexConfig",
@@ -249,10 +270,14 @@ __all__ = [
     "SkillInput",
     "TextInput",
     "Thread",
+    "TokenBudgetExceededError",
     "Tool",
     "TransportClosedError",
+    "TurnBounds",
     "TurnFailedError",
     "TurnHandle",
+    "TurnInactivityError",
+    "TurnTimeLimitError",
     "__version__",
     "accept_all",
     "decline_all",

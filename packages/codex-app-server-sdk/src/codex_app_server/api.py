@@ -37,6 +37,7 @@ from .bounds import (
 from .config import CodexConfig
 from .errors import JsonRpcError, RequestTimeoutError
 from .inputs import Input, to_wire_input
+from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -100,6 +101,8 @@ class Codex:
         self.client = CodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
+        #: The client-wide approval handler (approval rules read turns' file changes).
+        self.approval_handler = approval_handler
 
     @property
     def metadata(self) -> InitializeResponse:
@@ -184,6 +187,7 @@ class Thread:
     ) -> None:
         self.codex = codex
         self.info = info
+        self._approval_handler: Any = None
         if approval_handler is not None:
             self.set_approval_handler(approval_handler)
 
@@ -197,6 +201,7 @@ class Thread:
 
     def set_approval_handler(self, handler: ApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def turn(
@@ -207,12 +212,20 @@ class Thread:
         connection = self.codex.client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = connection.subscribe(self.id)
+        # Approval rules about written paths read them off the turn's fileChange items.
+        watched = wants_watch(self._approval_handler, self.codex.approval_handler)
+        watch = connection.subscribe(self.id) if watched else None
         try:
             response = self.codex.client.turn_start(**wire_params)
         except BaseException:
             connection.unsubscribe(subscription)
+            if watch:
+                connection.unsubscribe(watch)
             raise
         connection.narrow(subscription, response.turn.id)
+        if watch:
+            connection.narrow(watch, response.turn.id)
+            watch_turn(watch.sink, self.id, response.turn.id)
         return TurnHandle(self, response.turn, subscription)
 
     def run(

@@ -39,6 +39,7 @@ from .bounds import (
 from .config import CodexConfig
 from .errors import RequestTimeoutError
 from .inputs import Input, to_wire_input
+from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -76,6 +77,8 @@ class AsyncCodex:
         self.client = AsyncCodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
+        #: The client-wide approval handler (approval rules read turns' file changes).
+        self.approval_handler = approval_handler
         self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -178,6 +181,7 @@ class AsyncThread:
     ) -> None:
         self.codex = codex
         self.info = info
+        self._approval_handler: Any = None
         if approval_handler is not None:
             self.set_approval_handler(approval_handler)
 
@@ -191,6 +195,7 @@ class AsyncThread:
 
     def set_approval_handler(self, handler: AsyncApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     async def turn(
@@ -201,12 +206,20 @@ class AsyncThread:
         client = await self.codex._ready()
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = client.connection.subscribe(self.id)
+        # Approval rules about written paths read them off the turn's fileChange items.
+        watched = wants_watch(self._approval_handler, self.codex.approval_handler)
+        watch = client.connection.subscribe(self.id) if watched else None
         try:
             response = await client.turn_start(**wire_params)
         except BaseException:
             client.connection.unsubscribe(subscription)
+            if watch:
+                client.connection.unsubscribe(watch)
             raise
         client.connection.narrow(subscription, response.turn.id)
+        if watch:
+            client.connection.narrow(watch, response.turn.id)
+            watch_turn(watch.sink, self.id, response.turn.id, asyncio.get_running_loop())
         return AsyncTurnHandle(self, response.turn, subscription)
 
     async def run(
