@@ -1,10 +1,11 @@
-"""Every script in examples/, run as a user runs it, on the real app-server and a scripted model.
+"""Every example, run as a user runs it, on the real app-server and a scripted model.
 
 Each example is started as ``python examples/NAME.py`` in a subprocess whose environment points
 ``CODEX_HOME`` at a scripted model (the app-server the example starts inherits it), with the
 example's working directory as cwd. The examples call ``Codex()`` plainly, so the binary is the
 installed ``codex-cli-bin`` runtime, as for a user. Each test checks what the example printed and
-what the model was sent.
+what the model was sent. The notebook in notebooks/ is executed the same way, in a kernel that
+inherits that environment.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from codex_app_server.testing import (
@@ -32,7 +33,9 @@ from codex_app_server.testing import (
     stall,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+WALKTHROUGH = ROOT / "notebooks" / "walkthrough.ipynb"
 #: Seconds one example may take; they finish in one to three seconds.
 TIMEOUT = 90
 
@@ -418,3 +421,66 @@ def test_demo(
     assert "[output] hello, world" in out
     assert out.rstrip().endswith("[turn] completed: 'The shell said hello.'")
     assert "hello, world" in next(iter(model_server.requests[1].function_call_outputs.values()))
+
+
+def cell_outputs(cell: Any) -> str:
+    """Everything a code cell printed."""
+    return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+
+
+def read_walkthrough() -> Any:
+    """The walkthrough notebook (nbformat, nbclient and ipykernel are dev dependencies)."""
+    import nbformat
+
+    return nbformat.read(WALKTHROUGH, as_version=4)  # type: ignore[no-untyped-call]
+
+
+def test_walkthrough_notebook_is_stored_without_outputs() -> None:
+    import nbformat
+
+    notebook = read_walkthrough()
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+
+
+def test_walkthrough_notebook(
+    model_server: ScriptedModelServer, codex_home: Path, codex_workdir: Path
+) -> None:
+    from nbclient import NotebookClient
+
+    model_server.enqueue(
+        response(message("A monorepo holds many projects in one repository.")),
+        response(message_deltas(["Many toys ", "in one box."])),
+        response(exec_command("echo hello > hello.txt", escalated=True)),
+        response(message("I wrote hello.txt.")),
+        response(message('{"name": "Tokyo", "country": "Japan", "population_millions": 37.4}')),
+    )
+    notebook = read_walkthrough()
+    client = NotebookClient(
+        notebook,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(codex_workdir)}},
+    )
+    # The kernel, and the app-server it starts, get the scripted model's CODEX_HOME.
+    client.execute(env=app_server_env(codex_home))
+
+    printed = [cell_outputs(cell) for cell in notebook.cells if cell.cell_type == "code"]
+    assert printed[0].startswith("codex_app_server_sdk/")
+    assert printed[1:] == [
+        "completed\nA monorepo holds many projects in one repository.\n",
+        "Many toys in one box.\n[completed]\n",
+        "accept: echo hello > hello.txt\nI wrote hello.txt.\n",
+        "hello\n",
+        "Tokyo, Japan: 37.4 million people\n",
+        printed[6],
+    ]
+    assert re.fullmatch(r"thread \S+ is stored; closing\n", printed[6])
+    assert (codex_workdir / "hello.txt").read_text() == "hello\n"
+    requests = model_server.requests
+    assert len(requests) == 5
+    assert requests[1].assistant_texts == ["A monorepo holds many projects in one repository."]
+    assert requests[4].output_schema is not None
+    assert requests[4].output_schema["required"] == ["name", "country", "population_millions"]
