@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import re
@@ -278,3 +279,48 @@ def unused_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+# -- logging: one redacted DEBUG line per message, nothing printed by default ----------------
+
+
+def test_debug_log_has_one_line_per_message_with_secrets_redacted(
+    codex: Codex, model_server: ScriptedModelServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_server.enqueue(response(message("logged")))
+    caplog.set_level(logging.DEBUG, logger="codex_app_server")
+    codex.client.request(
+        "command/exec", {"command": ["true"], "env": {"SECRET_VAR": "hunter2-value"}}
+    )
+    codex.thread_start().run("hello")
+    lines = [r.getMessage() for r in caplog.records if r.name == "codex_app_server"]
+    sent = [line for line in lines if line.startswith("-> ")]
+    received = [line for line in lines if line.startswith("<- ")]
+    assert any('"method":"command/exec"' in line for line in sent)
+    assert any(line.startswith("<- reply #") and "to command/exec" in line for line in received)
+    assert sum(line.startswith("<- turn/completed ") for line in received) == 1
+    assert sum('"method":"turn/start"' in line for line in sent) == 1
+    assert "hunter2-value" not in caplog.text
+    assert '"SECRET_VAR":"<redacted>"' in caplog.text
+
+
+def test_the_bearer_token_never_reaches_the_log(
+    ws_server: ListeningAppServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, websockets' handshake log included
+    with Codex(url=ws_server.url, ws_token=TOKEN) as codex:
+        codex.thread_start()
+    assert "Authorization: <redacted>" in caplog.text
+    assert TOKEN not in caplog.text
+    assert any(r.getMessage().startswith("<- reply #") for r in caplog.records)
+
+
+def test_nothing_is_printed_by_default() -> None:
+    script = (
+        "import logging, codex_app_server\n"
+        "logging.getLogger('codex_app_server').warning('should stay silent')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stderr == ""

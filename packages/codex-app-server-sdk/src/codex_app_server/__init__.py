@@ -5,14 +5,22 @@ turns over it; the protocol's models are generated into :mod:`codex_app_server.g
 
 Public names are imported lazily: ``import codex_app_server`` stays fast, and the pydantic
 models are loaded only when first used.
+
+The SDK logs under the ``codex_app_server`` logger (one DEBUG line per message in and out,
+credentials redacted) and prints nothing unless the application configures logging.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import RUNTIME_VERSION, __version__
+
+# A library never prints on its own: without this, Python's last-resort handler would show
+# the SDK's warnings on stderr. Applications opt in with their own logging configuration.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from ._client import (

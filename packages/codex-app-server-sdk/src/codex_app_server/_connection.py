@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
+import json
 import logging
 import queue
 import threading
@@ -42,6 +43,61 @@ from .errors import CodexError, RequestTimeoutError, TransportClosedError
 __all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
 
 logger = logging.getLogger("codex_app_server")
+
+#: Words in a key whose value never reaches a log line (credentials in params and results).
+_SECRET_WORDS = ("secret", "password", "apikey", "api_key", "authorization", "cookie", "credential")
+#: Longest message text in a debug line; the rest is counted, not copied.
+_LOG_EXCERPT = 4000
+
+
+def redact(value: Any) -> Any:
+    """``value`` with credentials and environment values replaced by ``"<redacted>"``.
+
+    A key ending in ``token`` (``accessToken``, not ``inputTokens``) or naming a secret,
+    password, API key, authorization or cookie is hidden; under ``env`` the variable names
+    stay and their values are hidden.
+    """
+    if isinstance(value, Mapping):
+        hidden: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key).lower()
+            if name.endswith("token") or any(word in name for word in _SECRET_WORDS):
+                hidden[key] = "<redacted>"
+            elif name == "env" and isinstance(item, Mapping):
+                hidden[key] = dict.fromkeys(item, "<redacted>")
+            else:
+                hidden[key] = redact(item)
+        return hidden
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def _excerpt(message: Any) -> str:
+    text = json.dumps(redact(message), ensure_ascii=False, separators=(",", ":"))
+    if len(text) > _LOG_EXCERPT:
+        return f"{text[:_LOG_EXCERPT]}... ({len(text)} characters)"
+    return text
+
+
+def _describe(event: Event) -> str:
+    """One log line's worth of a received message."""
+    if isinstance(event, Notification):
+        return f"{event.method} {_excerpt(event.params)}"
+    if isinstance(event, ServerRequest):
+        return f"request #{event.request_id} {event.method} {_excerpt(event.params)}"
+    if isinstance(event, Response):
+        return f"reply #{event.request_id} to {event.method} {_excerpt(event.result)}"
+    if isinstance(event, ErrorResponse):
+        return f"error #{event.request_id} to {event.method}: {event.error}"
+    return f"unusable: {event.reason}"
+
+
+def log_sent(line: bytes) -> None:
+    """Log one outgoing message at DEBUG, redacted; free when DEBUG is off."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("-> %s", _excerpt(json.loads(line)))
+
 
 _USE_CONFIG: Any = object()
 #: Longest uninterrupted wait for an event in the sync API (the Ctrl-C latency bound).
@@ -92,6 +148,9 @@ class _ConnectionBase(Generic[W, S]):
         return self._closed_error is not None
 
     def _handle(self, events: list[Event]) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            for event in events:
+                logger.debug("<- %s", _describe(event))
         # Notifications are handed over a batch per subscriber per read, not one by one: a
         # consumer woken once per read instead of once per delta is most of streaming's cost.
         batches: dict[S, list[Notification | _Closed]] = {}
@@ -323,6 +382,7 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
             except Exception as error:
                 outcome, exc = None, error
             line = self._finish_handler(request, outcome, exc)
+        log_sent(line)
         # If the server is gone, its waiters learn that from the reader.
         with contextlib.suppress(OSError):
             self._process.write(line)
@@ -364,6 +424,7 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
         self._write(self._core.notification(method, params))
 
     def _write(self, line: bytes) -> None:
+        log_sent(line)
         try:
             self._process.write(line)
         except OSError:
@@ -550,6 +611,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
             except Exception as error:
                 outcome, exc = None, error
             line = self._finish_handler(request, outcome, exc)
+        log_sent(line)
         if not self.closed:
             with contextlib.suppress(OSError):
                 self._proc.write(line)
@@ -587,6 +649,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         await self._write(self._core.notification(method, params))
 
     async def _write(self, line: bytes) -> None:
+        log_sent(line)
         try:
             self._proc.write(line)
             await self._proc.drain()

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 import urllib.parse
@@ -56,6 +57,21 @@ def _missing(exc: ImportError) -> ImportError:
     return ImportError(
         f"connecting to an app-server by url= needs the websockets package: {INSTALL_HINT}"
     ).with_traceback(exc.__traceback__)
+
+
+class _HandshakeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' client logger with the ``Authorization`` header's value hidden.
+
+    At DEBUG, websockets logs every handshake header; the bearer token must not be among them.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) == 2 and str(args[0]).lower() == "authorization":
+            args = (args[0], "<redacted>")
+        super().log(level, msg, *args, **kwargs)
+
+
+_HANDSHAKE_LOG = _HandshakeLog(logging.getLogger("websockets.client"), {})
 
 
 def _headers(token: str | None) -> dict[str, str] | None:
@@ -126,6 +142,7 @@ class WebSocketTransport:
                     additional_headers=_headers(token),
                     open_timeout=OPEN_TIMEOUT,
                     max_size=None,  # like stdio lines: no limit on a message's size
+                    logger=_HANDSHAKE_LOG,
                 )
             )
         except Exception as exc:
@@ -207,7 +224,11 @@ class AsyncWebSocketTransport:
             raise _missing(exc) from None
         try:
             ws = await connect(
-                url, additional_headers=_headers(token), open_timeout=OPEN_TIMEOUT, max_size=None
+                url,
+                additional_headers=_headers(token),
+                open_timeout=OPEN_TIMEOUT,
+                max_size=None,
+                logger=_HANDSHAKE_LOG,
             )
         except Exception as exc:
             raise _open_error(url, exc) from None
