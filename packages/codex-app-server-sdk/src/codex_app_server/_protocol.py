@@ -10,7 +10,7 @@ The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON ob
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -21,6 +21,7 @@ __all__ = [
     "Event",
     "JsonRpcCore",
     "Notification",
+    "NotificationDecoder",
     "ProtocolViolation",
     "RequestId",
     "Response",
@@ -54,14 +55,59 @@ class ErrorResponse:
     error: JsonRpcError
 
 
-@dataclass(frozen=True, slots=True)
 class Notification:
-    """A server notification, with the thread and turn it belongs to when it names them."""
+    """A server notification, with the thread and turn it belongs to when it names them.
 
-    method: str
-    params: dict[str, Any]
-    thread_id: str | None
-    turn_id: str | None
+    A notification that came through the core's decoder keeps its raw line and, once typed,
+    its generated envelope model (``model``); ``params`` is then decoded from that line only
+    if asked for. Streamed deltas are read through ``model``: no dict is built for them.
+    """
+
+    __slots__ = ("_params", "method", "model", "raw", "thread_id", "turn_id")
+
+    def __init__(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        thread_id: str | None,
+        turn_id: str | None,
+        model: Any = None,
+        raw: bytes = b"",
+    ) -> None:
+        self.method = method
+        self.thread_id = thread_id
+        self.turn_id = turn_id
+        #: The typed envelope (``method`` plus typed ``params``), once known.
+        self.model = model
+        #: The line it came in (empty when built from a dict).
+        self.raw = raw
+        self._params = params
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The notification's params as plain JSON values."""
+        if self._params is None:
+            params = json.loads(self.raw).get("params")
+            self._params = params if isinstance(params, dict) else {}
+        return self._params
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Notification):
+            return NotImplemented
+        return (self.method, self.thread_id, self.turn_id, self.params) == (
+            other.method,
+            other.thread_id,
+            other.turn_id,
+            other.params,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value and mutable (params cache)
+
+    def __repr__(self) -> str:
+        return (
+            f"Notification(method={self.method!r}, thread_id={self.thread_id!r}, "
+            f"turn_id={self.turn_id!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +147,15 @@ def _scope(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
     )
 
 
+_METHOD_PREFIX = b'{"method":"'
+_METHOD_START = len(_METHOD_PREFIX)
+
+#: Types one notification line: given its method (as raw bytes) and the line, returns the
+#: :class:`Notification` with its typed ``model``, or ``None`` to leave the line to the generic
+#: path (unknown method, unexpected shape: that path reports what is wrong).
+NotificationDecoder = Callable[[bytes, bytes], "Notification | None"]
+
+
 def _excerpt(raw: bytes | str) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     if len(text) > _VIOLATION_EXCERPT:
@@ -115,10 +170,11 @@ class JsonRpcCore:
     runs on one loop; the sync connection holds a lock around sends and reads in one thread).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, decode_notification: NotificationDecoder | None = None) -> None:
         self._buffer = bytearray()
         self._next_id = 1
         self._pending: dict[RequestId, str] = {}
+        self._decode_notification = decode_notification
 
     # -- outgoing -------------------------------------------------------------------------
 
@@ -183,7 +239,21 @@ class JsonRpcCore:
         *lines, rest = data.split(b"\n")
         if rest:
             self._buffer += rest
-        return [self.receive_line(line) for line in lines if line.strip()]
+        decode = self._decode_notification
+        if decode is None:
+            return [self._parse_line(line) for line in lines if line.strip()]
+        # The streaming hot path: one loop, one decoder call per line.
+        events: list[Event] = []
+        append = events.append
+        for line in lines:
+            if line.startswith(_METHOD_PREFIX):
+                event = decode(line[_METHOD_START : line.find(b'"', _METHOD_START)], line)
+                if event is not None:
+                    append(event)
+                    continue
+            if line.strip():
+                append(self._parse_line(line))
+        return events
 
     def receive_eof(self) -> list[Event]:
         """The stream ended: a final line without a newline still counts."""
@@ -196,6 +266,21 @@ class JsonRpcCore:
 
     def receive_line(self, line: bytes | str) -> Event:
         """Decode one JSON message (a stdio line or a websocket text frame)."""
+        # The server writes "method" first in every notification: the method is known before
+        # parsing, and the decoder can type the whole line in one pass, with no dict between.
+        if (
+            self._decode_notification is not None
+            and type(line) is bytes
+            and line.startswith(_METHOD_PREFIX)
+        ):
+            event = self._decode_notification(
+                line[_METHOD_START : line.find(b'"', _METHOD_START)], line
+            )
+            if event is not None:
+                return event
+        return self._parse_line(line)
+
+    def _parse_line(self, line: bytes | str) -> Event:
         try:
             message = json.loads(line)
         except ValueError as exc:
