@@ -627,12 +627,17 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
         self._ensure_open()
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
+        deadline = None if timeout is None else loop.time() + timeout
         try:
-            await self._write(line)
-            return await asyncio.wait_for(waiter, timeout)
+            # Sending counts against the timeout: a server that stops reading its input
+            # would otherwise hold drain() forever.
+            await asyncio.wait_for(self._write(line), timeout)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            return await asyncio.wait_for(waiter, remaining)
         except asyncio.TimeoutError:
             raise RequestTimeoutError(
                 f"{method!r} got no reply within {timeout} s (raise request_timeout= for "

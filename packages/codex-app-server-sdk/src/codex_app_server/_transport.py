@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -62,7 +63,9 @@ class StdioProcess:
     """A running ``codex app-server`` whose stdout is pushed to ``on_data`` from a thread.
 
     ``on_eof`` is called once, from the reader thread, after stdout closes and the process
-    has been given a moment to exit (so its exit code and stderr are known).
+    has been given a moment to exit (so its exit code and stderr are known). Bytes for stdin
+    are queued and written by a thread of their own, so a server that stops reading its input
+    blocks that thread only: callers still time out, and :meth:`close` still stops it.
     """
 
     def __init__(
@@ -77,7 +80,8 @@ class StdioProcess:
         self.stderr = StderrTail()
         self._on_data = on_data
         self._on_eof = on_eof
-        self._write_lock = threading.Lock()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stdin_open = True
         self._proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
@@ -96,8 +100,12 @@ class StdioProcess:
         self._reader_thread = threading.Thread(
             target=self._read_stdout, name="codex-app-server-reader", daemon=True
         )
+        self._writer_thread = threading.Thread(
+            target=self._write_stdin, name="codex-app-server-writer", daemon=True
+        )
         self._stderr_thread.start()
         self._reader_thread.start()
+        self._writer_thread.start()
 
     @property
     def pid(self) -> int:
@@ -110,12 +118,28 @@ class StdioProcess:
         return self._proc.poll()
 
     def write(self, data: bytes) -> None:
-        """Send bytes to the server's stdin; raises ``OSError`` if the pipe is gone."""
+        """Queue bytes for the server's stdin; raises ``OSError`` once stdin is closed."""
+        if not self._stdin_open:
+            raise BrokenPipeError("the app-server's stdin is closed")
+        self._outbox.put(data)
+
+    def _write_stdin(self) -> None:
         stdin = self._proc.stdin
-        if stdin is None:  # pragma: no cover - Popen was given stdin=PIPE
-            raise BrokenPipeError("stdin is closed")
-        with self._write_lock:
-            stdin.write(data)
+        assert stdin is not None
+        try:
+            while (data := self._outbox.get()) is not None:
+                stdin.write(data)
+        except (OSError, ValueError):
+            pass  # the server is gone: the reader reports it with the exit code and stderr
+        finally:
+            self._stdin_open = False
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def _stop_writer(self) -> None:
+        """Close stdin (EOF for the server) once everything queued before it is written."""
+        self._stdin_open = False
+        self._outbox.put(None)
 
     def _read_stdout(self) -> None:
         stdout = self._proc.stdout
@@ -126,6 +150,7 @@ class StdioProcess:
         except (OSError, ValueError):
             pass  # the pipe was closed under us by close(); EOF handling follows
         finally:
+            self._stop_writer()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=1.0)
             self._stderr_thread.join(timeout=1.0)
@@ -143,12 +168,7 @@ class StdioProcess:
     def close(self) -> int | None:
         """Stop the server (EOF, then terminate, then kill) and reap it; idempotent."""
         proc = self._proc
-        if proc.stdin is not None and not proc.stdin.closed:
-            try:
-                with self._write_lock:
-                    proc.stdin.close()
-            except OSError:
-                pass
+        self._stop_writer()
         for step in (None, proc.terminate, proc.kill):
             if step is not None:
                 with contextlib.suppress(OSError):
@@ -158,8 +178,10 @@ class StdioProcess:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        if threading.current_thread() is not self._reader_thread:
-            self._reader_thread.join(timeout=SHUTDOWN_STEP)
+        # Once the process is gone a blocked write fails at once, so the writer ends too.
+        for thread in (self._writer_thread, self._reader_thread):
+            if thread is not threading.current_thread():
+                thread.join(timeout=SHUTDOWN_STEP)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
