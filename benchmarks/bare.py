@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -23,13 +24,20 @@ def _line(request_id: int, method: str, params: Mapping[str, Any]) -> bytes:
 class BareClient:
     """Blocking: ``readline`` on the pipe, ``json.loads`` per line."""
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=None if env is None else dict(env),
+            cwd=cwd,
         )
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
@@ -89,7 +97,11 @@ class AsyncBareClient:
 
     @classmethod
     async def start(
-        cls, argv: Sequence[str], *, env: Mapping[str, str] | None = None
+        cls,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> AsyncBareClient:
         """Launch the server and perform the handshake."""
         proc = await asyncio.create_subprocess_exec(
@@ -98,6 +110,7 @@ class AsyncBareClient:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             env=None if env is None else dict(env),
+            cwd=cwd,
             limit=_ASYNC_LINE_LIMIT,
         )
         client = cls(proc)
