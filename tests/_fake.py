@@ -28,7 +28,7 @@ def fake_server(tmp_path: Path, mode: str) -> Path:
 
 
 def minimal_server(tmp_path: Path) -> Path:
-    """A shell script that answers ``initialize`` (with its request's id) and then idles."""
+    """A shell script that answers ``initialize`` (with its request's id), then reads to EOF."""
     reply = json.dumps(initialize_reply("ID", "0.169.0")).replace('"ID"', "$id")
     quoted = reply.replace('"', '\\"')
     launcher = tmp_path / "fake-codex-minimal"
@@ -39,7 +39,8 @@ def minimal_server(tmp_path: Path) -> Path:
         'id=${line#*\\"id\\":}\n'
         "id=${id%%,*}\n"
         f"printf '%s\\n' \"{quoted}\"\n"
-        "exec cat >/dev/null\n"
+        # Read on until EOF, keeping stdout open: a closed stdout means a dead server.
+        "while read -r line; do :; done\n"
     )
     launcher.chmod(0o755)
     return launcher

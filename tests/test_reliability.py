@@ -718,6 +718,36 @@ async def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm_async(
     assert pid not in child_processes()
 
 
+def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded(
+    tmp_path: Path,
+) -> None:
+    client = CodexClient(fake(tmp_path, "deaf", request_timeout=60))
+    pid = client.connection.pid
+    started = time.monotonic()
+    # Far more than a pipe buffer holds, so the write itself cannot complete.
+    with pytest.raises(RequestTimeoutError, match="fake/big"):
+        client.request("fake/big", {"blob": "x" * TEN_MB}, timeout=0.5)
+    assert time.monotonic() - started < 0.5 + PROMPT
+    client.close()
+    assert time.monotonic() - started < 0.5 + PROMPT + 8
+    assert pid not in child_processes()
+
+
+async def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded_async(
+    tmp_path: Path,
+) -> None:
+    client = AsyncCodexClient(fake(tmp_path, "deaf", request_timeout=60))
+    await client.start()
+    pid = client.connection.pid
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match="fake/big"):
+        await client.request("fake/big", {"blob": "x" * TEN_MB}, timeout=0.5)
+    assert time.monotonic() - started < 0.5 + PROMPT
+    await client.close()
+    assert time.monotonic() - started < 0.5 + PROMPT + 8
+    assert pid not in child_processes()
+
+
 # -- security ----------------------------------------------------------------------------------
 
 
