@@ -176,6 +176,9 @@ if TYPE_CHECKING:
     from .rules import (
         RuleDecision as RuleDecision,
     )
+    from .telemetry import (
+        Telemetry as Telemetry,
+    )
     from .tools import (
         Tool as Tool,
     )
@@ -238,6 +241,7 @@ _EXPORTS: dict[str, str] = {
     "TurnBounds": ".bounds",
     "TurnInactivityError": ".bounds",
     "TurnTimeLimitError": ".bounds",
+    "Telemetry": ".telemetry",
 }
 
 __all__ = [
@@ -276,6 +280,7 @@ __all__ = [
     "RuleDecision",
     "ServerBusyError",
     "SkillInput",
+    "Telemetry",
     "TextInput",
     "Thread",
     "TokenBudgetExceededError",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from ._client import CodexClient
 from ._connection import Inbox
 from ._handlers import HandlerTable, ServerRequestHandler
-from ._protocol import Subscription
+from ._protocol import Notification, Subscription
 from ._turns import (
     OutputSchema,
     check_turn,
@@ -103,6 +103,8 @@ class Codex:
         )
         #: The client-wide approval handler (approval rules read turns' file changes).
         self.approval_handler = approval_handler
+        #: Functions shown every event a turn handle reads (telemetry uses this).
+        self.turn_observers: list[Callable[[Notification], None]] = []
 
     @property
     def metadata(self) -> InitializeResponse:
@@ -308,12 +310,11 @@ class TurnHandle:
         if self._completed is not None:
             return
         connection = self.thread.codex.client.connection
-        inbox = self._subscription.sink
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         try:
             while True:
                 try:
-                    event = inbox.get(next_wait(timeout, clock, time.monotonic()))
+                    event = self._next(next_wait(timeout, clock, time.monotonic()))
                 except RequestTimeoutError:
                     exceeded = clock.expired(time.monotonic()) if clock else None
                     if exceeded is None:
@@ -333,6 +334,12 @@ class TurnHandle:
             if self._completed is not None:
                 connection.unsubscribe(self._subscription)
 
+    def _next(self, wait: float | None) -> Notification:
+        event = self._subscription.sink.get(wait)
+        for observe in self.thread.codex.turn_observers:
+            observe(event)
+        return event
+
     def _stop(self, error: BoundExceededError) -> NoReturn:
         """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
         with contextlib.suppress(JsonRpcError):  # the turn may have ended meanwhile
@@ -340,7 +347,7 @@ class TurnHandle:
         deadline = time.monotonic() + INTERRUPT_GRACE
         with contextlib.suppress(RequestTimeoutError):
             while self._completed is None:
-                event = self._subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                event = self._next(max(0.0, deadline - time.monotonic()))
                 if is_turn_end(event, self.id):
                     self._completed = error.turn = completed_turn(event)
         raise error

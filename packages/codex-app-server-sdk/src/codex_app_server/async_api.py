@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from ._client import AsyncCodexClient
 from ._connection import AsyncInbox
 from ._handlers import ServerRequestHandler
-from ._protocol import Subscription
+from ._protocol import Notification, Subscription
 from ._turns import (
     OutputSchema,
     check_turn,
@@ -79,6 +79,8 @@ class AsyncCodex:
         )
         #: The client-wide approval handler (approval rules read turns' file changes).
         self.approval_handler = approval_handler
+        #: Functions shown every event a turn handle reads (telemetry uses this).
+        self.turn_observers: list[Callable[[Notification], None]] = []
         self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -304,12 +306,11 @@ class AsyncTurnHandle:
         if self._completed is not None:
             return
         connection = self.thread.codex.client.connection
-        inbox = self._subscription.sink
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         try:
             while True:
                 try:
-                    event = await inbox.get(next_wait(timeout, clock, time.monotonic()))
+                    event = await self._next(next_wait(timeout, clock, time.monotonic()))
                 except RequestTimeoutError:
                     exceeded = clock.expired(time.monotonic()) if clock else None
                     if exceeded is None:
@@ -331,13 +332,19 @@ class AsyncTurnHandle:
             if self._completed is not None:
                 connection.unsubscribe(self._subscription)
 
+    async def _next(self, wait: float | None) -> Notification:
+        event = await self._subscription.sink.get(wait)
+        for observe in self.thread.codex.turn_observers:
+            observe(event)
+        return event
+
     async def _stop(self, error: BoundExceededError) -> NoReturn:
         """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
         await self._interrupt_quietly()
         deadline = time.monotonic() + INTERRUPT_GRACE
         with contextlib.suppress(RequestTimeoutError):
             while self._completed is None:
-                event = await self._subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                event = await self._next(max(0.0, deadline - time.monotonic()))
                 if is_turn_end(event, self.id):
                     self._completed = error.turn = completed_turn(event)
         raise error
