@@ -21,6 +21,12 @@ from _runtime_fixture import (
     run_tool,
     zip_mode,
 )
+from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 pytestmark = pytest.mark.slow
 
@@ -333,7 +339,11 @@ def test_stage_sdk_stamps_a_post_release(sdk_source: Path, tmp_path: Path) -> No
     metadata = _read(wheel, f"codex_app_server_sdk-{post}.dist-info/METADATA")
     assert f"Version: {post}\n" in metadata
     assert f"Requires-Dist: codex-cli-bin=={VERSION}\n" in metadata
-    assert "Requires-Dist: pydantic<3,>=2.7\n" in metadata
+    hook = tomllib.loads((staged / "pyproject.toml").read_text("utf-8"))["tool"]["hatch"]
+    configured = hook["metadata"]["hooks"]["custom"]["dependencies"]
+    assert configured
+    for requirement in configured:
+        assert f"Requires-Dist: {Requirement(requirement)}\n" in metadata
 
 
 @pytest.mark.parametrize(
