@@ -59,8 +59,9 @@ class RunExample(Protocol):
     def __call__(self, name: str, *args: str, stdin: str = "") -> str: ...
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _runtime_installed() -> None:
+@pytest.fixture
+def runtime_installed() -> None:
+    """Fail, naming the fix, when the runtime the examples use is not installed."""
     if importlib.util.find_spec("codex_cli_bin") is None:
         pytest.fail(
             "codex_cli_bin is not installed, and the examples run Codex() with the installed "
@@ -70,7 +71,7 @@ def _runtime_installed() -> None:
 
 
 @pytest.fixture
-def run_example(codex_home: Path, codex_workdir: Path) -> RunExample:
+def run_example(runtime_installed: None, codex_home: Path, codex_workdir: Path) -> RunExample:
     """Run ``examples/NAME`` to completion with ``stdin`` as its input; return its stdout."""
 
     def run(name: str, *args: str, stdin: str = "") -> str:
@@ -446,7 +447,10 @@ def test_walkthrough_notebook_is_stored_without_outputs() -> None:
 
 
 def test_walkthrough_notebook(
-    model_server: ScriptedModelServer, codex_home: Path, codex_workdir: Path
+    runtime_installed: None,
+    model_server: ScriptedModelServer,
+    codex_home: Path,
+    codex_workdir: Path,
 ) -> None:
     from nbclient import NotebookClient
 
