@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -60,6 +62,26 @@ def test_not_signed_in_is_a_problem_with_a_remedy(real_bin: Path, tmp_path: Path
     assert by_name(diagnose(real_bin, environ=env))["auth"].status == "warn"
 
 
+def test_the_command_prints_a_report_and_exits_non_zero_on_problems(
+    real_bin: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "CODEX_HOME": str(tmp_path / "missing")}
+    done = subprocess.run(
+        [sys.executable, "-m", "codex_app_server", "doctor", "--codex-bin", str(real_bin)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"Codex app-server SDK doctor (runtime {RUNTIME_VERSION})"
+    assert f"  FAIL  codex_home  {tmp_path / 'missing'} (from $CODEX_HOME) does not exist" in lines
+    assert any(line.startswith("  FAIL  app_server") for line in lines)
+    assert lines[-1] == "2 problem(s) found, 0 warning(s)"
+
+
 def test_an_old_binary_fails_the_version_and_schema_checks(
     tmp_path: Path, codex_home: Path
 ) -> None:
@@ -72,7 +94,7 @@ def test_an_old_binary_fails_the_version_and_schema_checks(
     assert checks["schema"].status == "fail"
     assert checks["app_server"].status == "fail"
     assert "not a real codex" in checks["app_server"].detail
-    assert doctor.main(["--codex-bin", str(old)], out=out) == 1
+    assert doctor.report(old, out=out) == 1
     assert "  FAIL  version     codex-cli 0.100.0 is older than" in out.getvalue()
 
 

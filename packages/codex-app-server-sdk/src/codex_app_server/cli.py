@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         "--url",
         help=f"connect to an app-server at ws://HOST:PORT instead (token from ${TOKEN_VARIABLE})",
     )
+    doctor = commands.add_parser("doctor", help="check that the SDK can run here, and say why not")
+    doctor.add_argument("--codex-bin", type=Path, help="check this codex executable instead")
     return parser
 
 
@@ -159,8 +161,10 @@ class Renderer:
                 self._write(style(item.get("aggregatedOutput") or "", "2"))
             self._line(style(_command_outcome(item), "2"))
         elif method == "item/completed" and kind == "fileChange":
+            applied = item.get("status") == "completed"
             for change in item.get("changes") or []:
-                self._line(style(f"edited {change.get('path')}", "1"))
+                path = change.get("path")
+                self._line(style(f"edited {path}" if applied else f"not applied: {path}", "1"))
         elif method == "thread/tokenUsage/updated":
             usage = params.get("tokenUsage") or {}
             for key, value in (usage.get("last") or {}).items():
@@ -251,6 +255,10 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO)
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line's entry point; returns the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import report
+
+        return report(args.codex_bin)
     try:
         return run(args, sys.stdin, sys.stdout, sys.stderr)
     except (CodexError, ImportError, ValueError) as exc:

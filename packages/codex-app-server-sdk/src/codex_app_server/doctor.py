@@ -9,13 +9,12 @@ line; the exit status is 1 when any check failed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
@@ -24,7 +23,7 @@ from ._version import RUNTIME_VERSION
 from .config import CodexConfig, resolve_codex_bin
 from .errors import CodexError
 
-__all__ = ["Check", "diagnose", "main", "render"]
+__all__ = ["Check", "diagnose", "render", "report"]
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -255,14 +254,8 @@ def render(check: Check) -> str:
     return f"  {_MARKS[check.status]}  {check.name:<11} {detail}"
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Print the report; return 1 if any check failed, else 0."""
-    parser = argparse.ArgumentParser(
-        prog="python -m codex_app_server doctor",
-        description="Check that the Codex app-server SDK can run here.",
-    )
-    parser.add_argument("--codex-bin", type=Path, help="check this codex executable instead")
-    args = parser.parse_args(argv)
+def report(codex_bin: str | os.PathLike[str] | None = None, out: TextIO | None = None) -> int:
+    """Print the report to ``out`` (stdout); return 1 if any check failed, else 0."""
     stream = sys.stdout if out is None else out
     stream.write(f"Codex app-server SDK doctor (runtime {RUNTIME_VERSION})\n")
 
@@ -270,7 +263,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         stream.write(render(check) + "\n")
         stream.flush()
 
-    checks = diagnose(args.codex_bin, progress=show)
+    checks = diagnose(codex_bin, progress=show)
     failed = sum(check.status == "fail" for check in checks)
     warned = sum(check.status == "warn" for check in checks)
     if failed:
