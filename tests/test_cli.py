@@ -21,6 +21,7 @@ from codex_app_server.testing import (
     message_deltas,
     response,
     stall,
+    write_file,
 )
 
 TIMEOUT = 15
@@ -176,6 +177,7 @@ def test_approve_flag_without_a_terminal(
 ) -> None:
     model_server.enqueue(
         response(exec_command("echo yes > flagged.txt", escalated=True)),
+        response(write_file("notes.txt", "hello")),
         response(message("ran")),
         response(exec_command("echo no > declined.txt", escalated=True)),
         response(message("skipped")),
@@ -183,6 +185,8 @@ def test_approve_flag_without_a_terminal(
     accepted = run_cli(["run it", "--approve", "all"], cli_args, cli_env)
     assert accepted.returncode == 0, accepted.stderr
     assert (codex_workdir / "flagged.txt").exists()
+    assert (codex_workdir / "notes.txt").read_text().strip() == "hello"
+    assert re.search(r"^edited \S*notes\.txt$", accepted.stdout, re.MULTILINE), accepted.stdout
     # Without a terminal to ask on, the default is to decline.
     declined = run_cli(["run it"], cli_args, cli_env)
     assert declined.returncode == 0, declined.stderr
