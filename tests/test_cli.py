@@ -23,6 +23,7 @@ from codex_app_server.testing import (
     stall,
     write_file,
 )
+from test_websocket import TOKEN, ListeningAppServer, write_secret
 
 TIMEOUT = 15
 
@@ -218,3 +219,28 @@ def test_errors_are_reported_without_a_traceback(cli_env: dict[str, str], tmp_pa
     )
     assert usage.returncode == 2
     assert "run" in usage.stderr
+
+
+def test_url_with_the_token_from_the_environment(
+    codex_bin: str | None,
+    codex_home: Path,
+    codex_workdir: Path,
+    cli_env: dict[str, str],
+    model_server: ScriptedModelServer,
+    tmp_path: Path,
+) -> None:
+    token_file = write_secret(tmp_path / "token", TOKEN)
+    auth = ["--ws-auth", "capability-token", "--ws-token-file", token_file]
+    model_server.enqueue(response(message("over the socket")))
+    with ListeningAppServer(codex_bin, codex_home, codex_workdir, auth) as server:
+        url_args = ["--url", server.url]
+        refused = run_cli(["hi"], url_args, cli_env)
+        assert refused.returncode == 1
+        assert "HTTP 401" in refused.stderr
+        result = run_cli(["hi"], url_args, {**cli_env, "CODEX_APP_SERVER_TOKEN": TOKEN})
+        assert result.returncode == 0, result.stderr
+        assert "over the socket" in result.stdout
+        assert TOKEN not in result.stdout + result.stderr
+        mixed = run_cli(["hi"], [*url_args, "--cwd", os.fspath(codex_workdir)], cli_env)
+        assert mixed.returncode == 1
+        assert "do not apply with url=" in mixed.stderr

@@ -213,9 +213,9 @@ def _wire(event: Any) -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace) -> CodexConfig:
-    if args.url is not None:
-        return CodexConfig(url=args.url, ws_token=os.environ.get(TOKEN_VARIABLE) or None)
-    return CodexConfig(codex_bin=args.codex_bin, cwd=args.cwd)
+    # With --url, CodexConfig refuses --codex-bin/--cwd rather than ignoring them.
+    token = os.environ.get(TOKEN_VARIABLE) if args.url is not None else None
+    return CodexConfig(codex_bin=args.codex_bin, cwd=args.cwd, url=args.url, ws_token=token or None)
 
 
 def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
