@@ -95,26 +95,32 @@ def best_of(runs: int, measure: Callable[[], float]) -> float:
 # -- import -------------------------------------------------------------------------------------
 
 
-def import_seconds(statement: str, runs: int) -> float:
-    """Median seconds ``statement`` takes in a new interpreter (no shared module cache)."""
+def import_seconds(statement: str, runs: int, pycache: Path) -> float:
+    """Median seconds ``statement`` takes in a new interpreter (no shared module cache).
+
+    Bytecode is cached as an installed wheel's is (pip compiles it at install time), in a
+    private folder so the source tree stays clean; one run first fills that cache.
+    """
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    samples = [
-        float(
-            subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, check=True, text=True
-            ).stdout
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.fspath(pycache)
+
+    def once() -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, check=True, text=True, env=env
         )
-        for _ in range(runs)
-    ]
-    return statistics.median(samples)
+        return float(done.stdout)
+
+    once()
+    return statistics.median(once() for _ in range(runs))
 
 
-def bench_import(runs: int) -> list[Figure]:
-    """``import codex_app_server`` and first use, against the issue's 0.15 s."""
+def bench_import(runs: int, pycache: Path) -> list[Figure]:
+    """``import codex_app_server`` against the issue's 0.15 s, and what first use adds."""
     return [
         Figure(
             "import codex_app_server",
-            import_seconds("import codex_app_server", runs),
+            import_seconds("import codex_app_server", runs, pycache),
             0.15,
             "s",
             1.0,
@@ -123,11 +129,11 @@ def bench_import(runs: int) -> list[Figure]:
         ),
         Figure(
             "from codex_app_server import Codex",
-            import_seconds("from codex_app_server import Codex", runs),
+            import_seconds("from codex_app_server import Codex", runs, pycache),
             0.15,
             "s",
             3.0,
-            6.0,
+            10.0,
             baseline_name="target",
         ),
     ]
@@ -514,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.only:
             new: list[Figure] = []
             if name == "import":
-                new = bench_import(5 if args.quick else 9)
+                new = bench_import(5 if args.quick else 9, Path(tmp, "pycache"))
             elif name == "streaming":
                 new = bench_streaming(launcher, deltas, runs)
             elif name == "round-trip":

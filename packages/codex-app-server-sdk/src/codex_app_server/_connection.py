@@ -154,18 +154,28 @@ class _ConnectionBase(Generic[W, S]):
         # Notifications are handed over a batch per subscriber per read, not one by one: a
         # consumer woken once per read instead of once per delta is most of streaming's cost.
         batches: dict[S, list[Notification | _Closed]] = {}
+        # A read brings runs of deltas of one turn: they share one routing lookup.
+        scope: tuple[str | None, str | None] | None = None
+        sinks: list[S] = []
         for event in events:
             kind = type(event)
             if kind is Notification:
                 assert isinstance(event, Notification)
-                ends_turn = event.method == "turn/completed"
-                for sink in self._router.route(event.thread_id, event.turn_id, ends_turn=ends_turn):
+                if event.method == "turn/completed":
+                    # It ends its turn's subscriptions: later lookups must not reuse the sinks.
+                    sinks = self._router.route(event.thread_id, event.turn_id, ends_turn=True)
+                    scope = None
+                elif scope is None or scope[0] != event.thread_id or scope[1] != event.turn_id:
+                    sinks = self._router.route(event.thread_id, event.turn_id)
+                    scope = (event.thread_id, event.turn_id)
+                for sink in sinks:
                     batch = batches.get(sink)
                     if batch is None:
                         batches[sink] = [event]
                     else:
                         batch.append(event)
                 continue
+            scope = None  # handling a reply or a request may change the subscriptions
             if batches:
                 # What arrived before a reply or a request is delivered before it is handled.
                 self._deliver_batches(batches)
