@@ -173,3 +173,20 @@ def build(session: nox.Session) -> None:
     session.run("python", str(SCRIPT), "verify", str(dist))
     for wheel in sorted(dist.glob("*.whl")):
         session.log(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB")
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """The SDK against a bare client (benchmarks/run.py); fails when a ratio passes its bound.
+
+    Uses this machine's real runtime for the real-binary figure. Extra arguments go to the
+    script: ``nox -s benchmark -- --quick`` or ``-- --only streaming round-trip``.
+    """
+    session.install(*_dev("pydantic", "build", "hatchling"))
+    wheel = _runtime_wheel(session)
+    session.install(str(wheel), "-e", "packages/codex-app-server-sdk")
+    codex_bin = session.run(
+        "python", "-c", "import codex_cli_bin; print(codex_cli_bin.bin_path())", silent=True
+    )
+    assert isinstance(codex_bin, str)
+    session.run("python", "benchmarks/run.py", "--codex-bin", codex_bin.strip(), *session.posargs)
