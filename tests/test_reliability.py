@@ -871,3 +871,15 @@ def test_codex_bin_that_is_not_an_executable_file_is_refused_before_launch(
         asyncio.run(AsyncCodex(codex_bin=path).start())
     assert child_processes() <= before
     assert not (tmp_path / "ran").exists()
+
+
+# -- the document ------------------------------------------------------------------------------
+
+
+def test_every_guarantee_names_existing_tests_and_every_test_is_cited() -> None:
+    """docs/reliability.md and this file stay in step: no dead references, no uncited test."""
+    document = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+    cited = set(re.findall(r"`(test_\w+)`", document.read_text(encoding="utf-8")))
+    here = {name for name in globals() if name.startswith("test_")}
+    assert cited - here == set()
+    assert {n for n in here if n not in cited and n.removesuffix("_async") not in cited} == set()
