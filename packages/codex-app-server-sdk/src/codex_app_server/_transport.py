@@ -128,7 +128,10 @@ class StdioProcess:
         assert stdin is not None
         try:
             while (data := self._outbox.get()) is not None:
-                stdin.write(data)
+                # A signal can cut a pipe write short; the rest must follow, or the line breaks.
+                view = memoryview(data)
+                while view:
+                    view = view[stdin.write(view) :]
         except (OSError, ValueError):
             pass  # the server is gone: the reader reports it with the exit code and stderr
         finally:
