@@ -42,9 +42,8 @@ from codex_app_server.testing import (
     stall,
 )
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/fd").is_dir(), reason="counts processes and descriptors through /proc"
-)
+#: Tests that count processes and descriptors, or read a process's argv, do it through /proc.
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
 
 #: Bound on waits that should end at once; generous so a loaded CI machine does not flake.
 PROMPT = 1.0
@@ -176,6 +175,7 @@ async def test_server_exiting_on_its_own_fails_turn_and_requests_with_its_stderr
 # -- the app-server fails at start -------------------------------------------------------------
 
 
+@needs_proc
 def test_bad_config_fails_the_constructor_quoting_stderr(
     codex_config: CodexConfig, codex_home: Path
 ) -> None:
@@ -188,6 +188,7 @@ def test_bad_config_fails_the_constructor_quoting_stderr(
     assert child_processes() <= before
 
 
+@needs_proc
 async def test_bad_config_fails_the_start_quoting_stderr_async(
     codex_config: CodexConfig, codex_home: Path
 ) -> None:
@@ -432,6 +433,7 @@ async def test_slow_handler_does_not_hold_up_other_threads_async(
 # -- lifecycle ---------------------------------------------------------------------------------
 
 
+@needs_proc
 def test_close_during_a_turn_from_other_threads_and_twice(
     codex_config: CodexConfig, model_server: ScriptedModelServer
 ) -> None:
@@ -465,6 +467,7 @@ def test_close_during_a_turn_from_other_threads_and_twice(
         codex.thread_start()
 
 
+@needs_proc
 async def test_close_during_a_turn_and_twice_async(
     codex_config: CodexConfig, model_server: ScriptedModelServer
 ) -> None:
@@ -492,6 +495,7 @@ def check_no_leaks(before: tuple[int, int, set[int]]) -> None:
     assert child_processes() <= children
 
 
+@needs_proc
 def test_thousand_open_close_cycles_leak_nothing(tmp_path: Path) -> None:
     config = CodexConfig(codex_bin=minimal_server(tmp_path))
     CodexClient(config).close()  # load what the first client loads once
@@ -501,6 +505,7 @@ def test_thousand_open_close_cycles_leak_nothing(tmp_path: Path) -> None:
     check_no_leaks(before)
 
 
+@needs_proc
 async def test_thousand_open_close_cycles_leak_nothing_async(tmp_path: Path) -> None:
     config = CodexConfig(codex_bin=minimal_server(tmp_path))
     async with AsyncCodexClient(config):
@@ -512,6 +517,7 @@ async def test_thousand_open_close_cycles_leak_nothing_async(tmp_path: Path) -> 
     check_no_leaks(before)
 
 
+@needs_proc
 def test_real_binary_open_close_cycles_leak_nothing(codex_config: CodexConfig) -> None:
     Codex(codex_config).close()
     before = resources()
@@ -521,6 +527,7 @@ def test_real_binary_open_close_cycles_leak_nothing(codex_config: CodexConfig) -
     check_no_leaks(before)
 
 
+@needs_proc
 async def test_real_binary_open_close_cycles_leak_nothing_async(
     codex_config: CodexConfig,
 ) -> None:
@@ -620,6 +627,7 @@ def test_run_timeout_interrupts_the_turn_and_the_connection_stays_usable(
 # -- timeouts ----------------------------------------------------------------------------------
 
 
+@needs_proc
 def test_handshake_is_bounded_by_request_timeout(tmp_path: Path) -> None:
     before = child_processes()
     started = time.monotonic()
@@ -631,6 +639,7 @@ def test_handshake_is_bounded_by_request_timeout(tmp_path: Path) -> None:
     assert child_processes() <= before
 
 
+@needs_proc
 async def test_handshake_is_bounded_by_request_timeout_async(tmp_path: Path) -> None:
     before = child_processes()
     started = time.monotonic()
@@ -696,6 +705,7 @@ async def test_stream_timeout_bounds_the_wait_for_each_event_async(
     assert status(await handle.run(timeout=20)) == "interrupted"
 
 
+@needs_proc
 def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm(tmp_path: Path) -> None:
     client = CodexClient(fake(tmp_path, "stubborn"))
     pid = client.connection.pid
@@ -706,6 +716,7 @@ def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm(tmp_path: Path
     assert pid not in child_processes()
 
 
+@needs_proc
 async def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm_async(
     tmp_path: Path,
 ) -> None:
@@ -718,6 +729,7 @@ async def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm_async(
     assert pid not in child_processes()
 
 
+@needs_proc
 def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded(
     tmp_path: Path,
 ) -> None:
@@ -733,6 +745,7 @@ def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded
     assert pid not in child_processes()
 
 
+@needs_proc
 async def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded_async(
     tmp_path: Path,
 ) -> None:
@@ -794,6 +807,7 @@ def with_secret(config: CodexConfig) -> CodexConfig:
     )
 
 
+@needs_proc
 def test_secrets_in_env_stay_out_of_argv_reprs_and_logs(
     codex_config: CodexConfig, model_server: ScriptedModelServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -820,6 +834,7 @@ def test_secrets_in_env_stay_out_of_argv_reprs_and_logs(
         assert SECRET not in text
 
 
+@needs_proc
 async def test_secrets_in_env_stay_out_of_argv_reprs_and_logs_async(
     codex_config: CodexConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -835,6 +850,7 @@ async def test_secrets_in_env_stay_out_of_argv_reprs_and_logs_async(
         assert SECRET not in text
 
 
+@needs_proc
 def test_server_is_started_without_a_shell(codex_config: CodexConfig, codex_workdir: Path) -> None:
     hostile = "$(touch shell-ran); touch shell-ran2"
     config = CodexConfig(
@@ -855,6 +871,7 @@ def test_server_is_started_without_a_shell(codex_config: CodexConfig, codex_work
     assert list(codex_workdir.iterdir()) == []
 
 
+@needs_proc
 @pytest.mark.parametrize("kind", ["missing", "directory", "not executable"])
 def test_codex_bin_that_is_not_an_executable_file_is_refused_before_launch(
     tmp_path: Path, kind: str
