@@ -283,7 +283,8 @@ class JsonRpcCore:
     def _parse_line(self, line: bytes | str) -> Event:
         try:
             message = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            # The decoder recurses per nesting level: a hostile line must not kill the reader.
             return ProtocolViolation(f"not JSON: {exc}", _excerpt(line))
         if not isinstance(message, dict):
             return ProtocolViolation("not a JSON object", _excerpt(line))
