@@ -9,8 +9,8 @@ The mode decides what happens around that:
 ``old``        says it is codex 0.100.0.
 ``crash``      a turn starts, then the server writes to stderr and exits with status 3.
 ``garbage``    the first turn's events are mixed with a non-JSON line, a JSON array, a reply
-               to an unknown id, a 10 MB non-JSON line, a 10 MB agent-message delta, and the
-               ``turn/start`` reply split across two writes.
+               to an unknown id, a 10 MB non-JSON line, an object nested 100,000 deep, a
+               10 MB agent-message delta, and the ``turn/start`` reply split across two writes.
 ``newer``      a turn carries what a newer server would send: an unknown notification method,
                an unknown item type, a new enum value, new fields, and an unknown server
                request, whose answer is then reported back in a ``fake/clientReplied``
@@ -33,6 +33,8 @@ from typing import Any
 
 THREAD_ID = "thread-fake-1"
 TEN_MB = 10 * 1024 * 1024
+#: Nesting deeper than any recursive JSON decoder goes.
+DEEP = 100_000
 
 
 def write(data: str) -> None:
@@ -165,6 +167,7 @@ class Server:
             time.sleep(0.05)  # the client reads the first half on its own
             write(reply[10:] + "\n")
             write("x" * TEN_MB + "\n")
+            write('{"a":' * DEEP + "1" + "}" * DEEP + "\n")
             notify("item/agentMessage/delta", {**scope, "itemId": "msg-1", "delta": "y" * TEN_MB})
         else:
             write(reply + "\n")

@@ -211,11 +211,12 @@ def check_garbage_was_skipped(
     deltas = [e for e in events if e.method == "item/agentMessage/delta"]
     assert len(deltas[0].params.delta) == TEN_MB  # a 10 MB line arrives whole
     assert events[-1].method == "turn/completed"
-    # Not JSON, a JSON array, a reply to an unknown id, a 10 MB non-JSON line.
-    assert violations == 4
+    # Not JSON, a JSON array, a reply to an unknown id, a 10 MB non-JSON line, deep nesting.
+    assert violations == 5
     warnings = [r.getMessage() for r in caplog.records if "skipped a message" in r.getMessage()]
-    assert len(warnings) == 4
+    assert len(warnings) == 5
     assert any("not JSON" in w for w in warnings)
+    assert any("recursion" in w for w in warnings)
     assert any("not a JSON object" in w for w in warnings)
     assert any("unknown request id 987654" in w for w in warnings)
     assert all(len(w) < 1000 for w in warnings)  # the 10 MB line is excerpted, not logged
