@@ -31,6 +31,7 @@ from codex_app_server.testing import (
     reasoning,
     response,
     stall,
+    write_codex_home,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -301,7 +302,14 @@ def test_chat_cli(run_example: RunExample, model_server: ScriptedModelServer) ->
 
 
 @example("turn_parameters.py")
-def test_turn_parameters(run_example: RunExample, model_server: ScriptedModelServer) -> None:
+def test_turn_parameters(
+    run_example: RunExample,
+    model_server: ScriptedModelServer,
+    codex_home: Path,
+    codex_workdir: Path,
+) -> None:
+    # Configure the opposite of what the example asks for, so that its overrides show.
+    write_codex_home(codex_home, model_server, sandbox_mode="workspace-write")
     answer = {"files": ["notes.txt"], "summary": "One text file."}
     model_server.enqueue(response(message(json.dumps(answer))))
     out = lines(run_example("turn_parameters.py", "mock-model-mini"))
@@ -316,6 +324,10 @@ def test_turn_parameters(run_example: RunExample, model_server: ScriptedModelSer
     assert request.output_schema is not None
     assert request.output_schema["required"] == ["files", "summary"]
     assert "Be brief." in request.instructions
+    assert "`sandbox_mode` is `read-only`" in request.instructions
+    assert "Network access is restricted." in request.instructions
+    assert "Approval policy is currently never." in request.instructions
+    assert f"<cwd>{codex_workdir}</cwd>" in "".join(request.texts("user"))
 
 
 @example("model_selection.py")
