@@ -295,25 +295,35 @@ async def async_boom(params: Any) -> Any:
     raise RuntimeError("the approval service is down")
 
 
-def test_raising_approval_handler_declines_and_the_turn_goes_on(
+#: Broken approval handlers, each with what the SDK logs about it.
+BROKEN = {
+    "raises": (boom, "the approval service is down"),
+    "wrong type": (lambda params: 42, "returned int"),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+def test_broken_approval_handler_declines_and_the_turn_goes_on(
     codex_config: CodexConfig,
     model_server: ScriptedModelServer,
     codex_workdir: Path,
     caplog: pytest.LogCaptureFixture,
+    broken: str,
 ) -> None:
+    handler, logged = BROKEN[broken]
     model_server.enqueue(
         response(exec_command("echo x > raised.txt", escalated=True)), response(message("after"))
     )
-    with Codex(codex_config, approval_handler=boom) as codex:
+    with Codex(codex_config, approval_handler=handler) as codex:
         thread = codex.thread_start()
         assert final_text(thread.run("try", timeout=20)) == "after"
         model_server.enqueue(response(message("still usable")))
         assert final_text(thread.run("again", timeout=20)) == "still usable"
     assert not (codex_workdir / "raised.txt").exists()
-    assert "the approval service is down" in caplog.text
+    assert logged in caplog.text
 
 
-async def test_raising_approval_handler_declines_and_the_turn_goes_on_async(
+async def test_broken_approval_handler_declines_and_the_turn_goes_on_async(
     codex_config: CodexConfig,
     model_server: ScriptedModelServer,
     codex_workdir: Path,
