@@ -646,7 +646,8 @@ def test_handshake_is_bounded_by_request_timeout(tmp_path: Path) -> None:
         RequestTimeoutError, match=re.escape("'initialize' got no reply within 0.5 s")
     ):
         Codex(fake(tmp_path, "silent", request_timeout=0.5))
-    assert time.monotonic() - started < 0.5 + PROMPT
+    # The timeout, then stopping a server that may still be starting up (EOF ends it).
+    assert time.monotonic() - started < 0.5 + 2 * PROMPT
     assert child_processes() <= before
 
 
@@ -658,7 +659,8 @@ async def test_handshake_is_bounded_by_request_timeout_async(tmp_path: Path) -> 
         RequestTimeoutError, match=re.escape("'initialize' got no reply within 0.5 s")
     ):
         await AsyncCodex(fake(tmp_path, "silent", request_timeout=0.5)).start()
-    assert time.monotonic() - started < 0.5 + PROMPT
+    # The timeout, then stopping a server that may still be starting up (EOF ends it).
+    assert time.monotonic() - started < 0.5 + 2 * PROMPT
     assert child_processes() <= before
 
 
