@@ -68,7 +68,8 @@ class ListeningAppServer:
             start_new_session=True,
         )
         self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         try:
             self.url = self._listening_url(timeout=30.0)
             wait_until_ready(self.url, timeout=30.0)
@@ -99,6 +100,9 @@ class ListeningAppServer:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=10)
+        self._drainer.join(timeout=10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
     def __enter__(self) -> ListeningAppServer:
         return self
