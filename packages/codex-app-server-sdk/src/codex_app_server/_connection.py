@@ -15,10 +15,11 @@ import inspect
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Generic, TypeVar
 
 from ._handlers import HandlerTable, Reply, decode_params, encode_result
@@ -115,6 +116,7 @@ class _Closed:
 
 W = TypeVar("W")
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 class _ConnectionBase(Generic[W, S]):
@@ -495,6 +497,21 @@ class Connection(_ConnectionBase[concurrent.futures.Future[Any], Inbox]):
 # -- asynchronous -----------------------------------------------------------------------------
 
 
+async def _within(timeout: float | None, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable``, raising ``asyncio.TimeoutError`` after ``timeout`` seconds.
+
+    ``asyncio.timeout`` where it exists: ``wait_for`` before Python 3.12 runs a coroutine in a
+    task of its own and wakes the caller through an extra future, which took a request from
+    four turns of the event loop to nearly seven.
+    """
+    if timeout is None:
+        return await awaitable
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)
+
+
 class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
@@ -520,7 +537,7 @@ class AsyncInbox:
             except IndexError:
                 pass
             try:
-                self._ready.extend(await asyncio.wait_for(self._queue.get(), timeout))
+                self._ready.extend(await _within(timeout, self._queue.get()))
             except asyncio.TimeoutError:
                 raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
         if type(item) is _Closed:
@@ -641,13 +658,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
-        deadline = None if timeout is None else loop.time() + timeout
         try:
             # Sending counts against the timeout: a server that stops reading its input
             # would otherwise hold drain() forever.
-            await asyncio.wait_for(self._write(line), timeout)
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
-            return await asyncio.wait_for(waiter, remaining)
+            return await _within(timeout, self._send_and_wait(line, waiter))
         except asyncio.TimeoutError:
             raise RequestTimeoutError(
                 f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
@@ -657,6 +671,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
             if not waiter.done() or waiter.cancelled():
                 self._core.forget(request_id)
                 self._waiters.pop(request_id, None)
+
+    async def _send_and_wait(self, line: bytes, waiter: asyncio.Future[Any]) -> Any:
+        await self._write(line)
+        return await waiter
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a client notification."""
