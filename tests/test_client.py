@@ -275,3 +275,21 @@ async def test_an_older_server_is_refused_by_the_async_client(tmp_path: Path) ->
     with pytest.raises(IncompatibleServerError):
         await client.start()
     assert client.connection.closed
+
+
+def test_generated_models_as_params_keep_their_tags_on_the_wire(
+    codex_config: CodexConfig, model_server: ScriptedModelServer
+) -> None:
+    from codex_app_server.generated import ReadOnlySandboxPolicy, TextUserInput
+
+    model_server.enqueue(response(message("typed")))
+    with CodexClient(codex_config) as client:
+        thread = client.thread_start()
+        inbox = client.connection.subscribe(thread.thread.id).sink
+        turn = client.turn_start(
+            thread_id=thread.thread.id,
+            input=[TextUserInput(text="typed input")],
+            sandbox_policy=ReadOnlySandboxPolicy(),
+        )
+        collect_turn(inbox, turn.turn.id)
+    assert model_server.requests[0].user_texts[-1] == "typed input"

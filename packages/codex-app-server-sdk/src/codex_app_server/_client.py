@@ -39,10 +39,10 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
     if spec.params_model is None:
         return None
     model = registry.load_model(spec.params_model)
-    # The server rejects null where its schema does not allow it, so absent and None are
-    # both left off the wire.
+    # The server rejects null where its schema does not allow it, so None is left off the
+    # wire. Defaults stay: a nested model's tag (``type``) is one, and the server needs it.
     wire: dict[str, Any] = model.model_validate(dict(params)).model_dump(
-        mode="json", by_alias=True, exclude_unset=True, exclude_none=True
+        mode="json", by_alias=True, exclude_none=True
     )
     return wire
 

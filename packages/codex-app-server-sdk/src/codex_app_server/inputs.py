@@ -39,7 +39,7 @@ class TextInput:
 
 @dataclass(frozen=True, slots=True)
 class ImageInput:
-    """An image the model fetches from a URL (``https:`` or a ``data:`` URL)."""
+    """An image given by URL. codex 0.169 accepts ``data:`` URLs and refuses remote ones."""
 
     url: str
     detail: ImageDetail | None = None
