@@ -53,10 +53,10 @@ OnMessage = Callable[[str | bytes], None]
 OnEof = Callable[[str], None]
 
 
-def _missing(exc: ImportError) -> ImportError:
+def _missing() -> ImportError:
     return ImportError(
         f"connecting to an app-server by url= needs the websockets package: {INSTALL_HINT}"
-    ).with_traceback(exc.__traceback__)
+    )
 
 
 class _HandshakeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -124,8 +124,8 @@ class WebSocketTransport:
     ) -> None:
         try:
             from websockets.sync.client import connect
-        except ImportError as exc:
-            raise _missing(exc) from None
+        except ImportError:
+            raise _missing() from None
         self.url = url
         #: A remote server's stderr cannot be seen; kept so both transports look alike.
         self.stderr = StderrTail()
@@ -142,6 +142,7 @@ class WebSocketTransport:
                     additional_headers=_headers(token),
                     open_timeout=OPEN_TIMEOUT,
                     max_size=None,  # like stdio lines: no limit on a message's size
+                    close_timeout=SHUTDOWN_STEP,
                     logger=_HANDSHAKE_LOG,
                 )
             )
@@ -220,14 +221,15 @@ class AsyncWebSocketTransport:
         """Open the socket (the handshake checks the token) and start the reader."""
         try:
             from websockets.asyncio.client import connect
-        except ImportError as exc:
-            raise _missing(exc) from None
+        except ImportError:
+            raise _missing() from None
         try:
             ws = await connect(
                 url,
                 additional_headers=_headers(token),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=None,
+                close_timeout=SHUTDOWN_STEP,
                 logger=_HANDSHAKE_LOG,
             )
         except Exception as exc:
