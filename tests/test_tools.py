@@ -96,8 +96,14 @@ def test_undescribable_functions_are_refused() -> None:
     def no_doc(x: int) -> int:
         return x
 
+    def unresolvable(x: Later) -> int:  # type: ignore[name-defined]  # noqa: F821
+        """Names a type that does not exist."""
+        return 1
+
     with pytest.raises(TypeError, match="parameter 'x' needs a type hint"):
         tool(no_hint)
+    with pytest.raises(TypeError, match="cannot resolve its type hints"):
+        tool(unresolvable)
     with pytest.raises(ValueError, match="needs a description"):
         tool(no_doc)
 

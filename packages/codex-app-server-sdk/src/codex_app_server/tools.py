@@ -126,7 +126,13 @@ def _build(function: ToolFunction, name: str | None, description: str | None) ->
         raise ValueError(
             f"tool {tool_name!r} needs a description: write a docstring or pass description="
         )
-    hints = get_type_hints(function)
+    try:
+        hints = get_type_hints(function)
+    except NameError as exc:
+        raise TypeError(
+            f"tool {tool_name!r}: cannot resolve its type hints ({exc}); define the types it "
+            "uses at module level"
+        ) from None
     parameters = list(inspect.signature(function).parameters.values())
     for parameter in parameters:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
