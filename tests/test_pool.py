@@ -141,3 +141,16 @@ def test_a_member_that_fails_to_start_stops_the_others(
     assert child_processes() <= before
     with pytest.raises(ValueError, match="at least one member"):
         CodexPool([])
+
+
+async def test_an_async_pool_that_cannot_start_closes_what_it_started(
+    codex_bin: str | None, model_server: ScriptedModelServer, tmp_path: Path
+) -> None:
+    [good] = local_configs(1, codex_bin, model_server, tmp_path)
+    missing = CodexConfig(codex_bin=tmp_path / "no-such-codex")
+    before = child_processes()
+    pool = AsyncCodexPool([good, missing])
+    with pytest.raises(CodexNotFoundError):
+        await pool.start()
+    assert child_processes() <= before
+    assert not any(h.connected for h in pool.health())
