@@ -623,6 +623,8 @@ def test_run_timeout_interrupts_the_turn_and_the_connection_stays_usable(
     model_server.enqueue(response(stall()), response(message("still works")))
     thread = codex.thread_start()
     handle = thread.turn("hang")
+    # Once the stall is taken; otherwise the next turn could be the one to get it.
+    model_server.wait_for_requests(1)
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError, match="interrupted"):
         handle.run(timeout=0.5)
