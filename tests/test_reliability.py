@@ -38,6 +38,7 @@ from codex_app_server.testing import (
     ScriptedModelServer,
     exec_command,
     message,
+    message_deltas,
     response,
     stall,
 )
@@ -242,6 +243,29 @@ async def test_garbage_on_stdout_is_skipped_and_counted_async(
         events = [e async for e in (await thread.turn("first")).stream(timeout=20)]
         check_garbage_was_skipped(events, codex.client.connection.protocol_violations, caplog)
         assert final_text(await thread.run("second", timeout=20)) == "done"
+
+
+def test_a_burst_of_events_arrives_whole_and_in_order(
+    codex: Codex, model_server: ScriptedModelServer
+) -> None:
+    pieces = [f"{i} " for i in range(2000)]
+    model_server.enqueue(response(message_deltas(pieces)))
+    events = list(codex.thread_start().turn("count").stream(timeout=20))
+    deltas = [e.params.delta for e in events if e.method == "item/agentMessage/delta"]
+    assert "".join(deltas) == "".join(pieces)
+    assert codex.client.connection.protocol_violations == 0
+
+
+async def test_a_burst_of_events_arrives_whole_and_in_order_async(
+    async_codex: AsyncCodex, model_server: ScriptedModelServer
+) -> None:
+    pieces = [f"{i} " for i in range(2000)]
+    model_server.enqueue(response(message_deltas(pieces)))
+    handle = await (await async_codex.thread_start()).turn("count")
+    events = [e async for e in handle.stream(timeout=20)]
+    deltas = [e.params.delta for e in events if e.method == "item/agentMessage/delta"]
+    assert "".join(deltas) == "".join(pieces)
+    assert async_codex.client.connection.protocol_violations == 0
 
 
 # -- a newer server ----------------------------------------------------------------------------
