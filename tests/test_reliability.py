@@ -552,6 +552,39 @@ async def test_thousand_open_close_cycles_leak_nothing_async(tmp_path: Path) -> 
     check_no_leaks(before)
 
 
+def run_with_approval(config: CodexConfig, handler: Callable[[Any], Any]) -> None:
+    with Codex(config, approval_handler=handler) as codex:
+        events = list(codex.thread_start().turn("go").stream(timeout=20))
+    assert client_replies(events) == [{"id": "srv-turn-1", "result": {"decision": "accept"}}]
+
+
+@needs_proc
+def test_clients_whose_handlers_ran_leak_nothing(tmp_path: Path) -> None:
+    config = fake(tmp_path, "approval")
+    run_with_approval(config, accept_all)
+    before = resources()
+    for _ in range(10):
+        run_with_approval(config, accept_all)
+    check_no_leaks(before)
+
+
+@needs_proc
+async def test_clients_whose_handlers_ran_leak_nothing_async(tmp_path: Path) -> None:
+    config = fake(tmp_path, "approval")
+
+    async def cycle() -> None:
+        async with AsyncCodex(config, approval_handler=accept_all) as codex:
+            handle = await (await codex.thread_start()).turn("go")
+            events = [e async for e in handle.stream(timeout=20)]
+        assert client_replies(events) == [{"id": "srv-turn-1", "result": {"decision": "accept"}}]
+
+    await cycle()  # the loop's executor, which plain handlers run in, starts its thread once
+    before = resources()
+    for _ in range(10):
+        await cycle()
+    check_no_leaks(before)
+
+
 @needs_proc
 def test_real_binary_open_close_cycles_leak_nothing(codex_config: CodexConfig) -> None:
     Codex(codex_config).close()
