@@ -56,6 +56,8 @@ def test_turns_and_requests_are_counted_and_traced(
         thread.run("fail", timeout=30)
     with pytest.raises(InvalidRequestError):
         codex.client.request("no/such/method")
+    with pytest.raises(ValueError, match="already instrumented"):
+        telemetry.instrument(codex)
 
     counters = telemetry.counters.snapshot()
     assert counters["turns_started"] == 2

@@ -100,7 +100,12 @@ class Telemetry:
         return self.tracer is not None
 
     def instrument(self, codex: Any) -> None:
-        """Observe the requests and turns of ``codex`` (a ``Codex`` or an ``AsyncCodex``)."""
+        """Observe the requests and turns of ``codex`` (a ``Codex`` or an ``AsyncCodex``).
+
+        Instrumenting the same client twice is refused: every request would count twice.
+        """
+        if self.observe in codex.turn_observers:
+            raise ValueError("this client is already instrumented by this Telemetry")
         connection = codex.client.connection
         original = connection.request
         if inspect.iscoroutinefunction(original):
