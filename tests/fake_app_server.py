@@ -19,6 +19,7 @@ The mode decides what happens around that:
 ``silent``     never answers ``initialize``.
 ``stubborn``   ignores SIGTERM and keeps running after its stdin closes.
 ``deaf``       stops reading its stdin after the handshake.
+``wedged``     a turn starts and never ends, and ``turn/interrupt`` is never answered.
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ class Server:
         elif method == "turn/start":
             self.turns += 1
             self.play_turn(request_id, params["threadId"], f"turn-{self.turns}")
-        elif method != "fake/never":
+        elif method == "fake/never" or (self.mode == "wedged" and method == "turn/interrupt"):
+            pass
+        else:
             send({"id": request_id, "error": {"code": -32601, "message": f"fake: no {method}"}})
 
     def wait_for_reply(self, request_id: str) -> dict[str, Any]:
@@ -172,6 +175,8 @@ class Server:
         else:
             write(reply + "\n")
         notify("turn/started", {"threadId": thread_id, "turn": turn(turn_id, "inProgress")})
+        if self.mode == "wedged":
+            return
         if self.mode == "crash":
             sys.stderr.write("fake: fatal: lost the model connection\n")
             sys.stderr.flush()

@@ -694,6 +694,31 @@ def test_run_timeout_interrupts_the_turn_and_the_connection_stays_usable(
     ]
 
 
+def test_interrupting_a_wedged_server_is_bounded_by_request_timeout(tmp_path: Path) -> None:
+    with Codex(fake(tmp_path, "wedged", request_timeout=2.0)) as codex:
+        handle = codex.thread_start().turn("go")
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            handle.run(timeout=0.2)
+        # The turn's bound, then the unanswered turn/interrupt's.
+        assert time.monotonic() - started < 0.2 + 2.0 + PROMPT
+
+
+async def test_cancelling_with_a_wedged_server_is_bounded_by_request_timeout_async(
+    tmp_path: Path,
+) -> None:
+    async with AsyncCodex(fake(tmp_path, "wedged", request_timeout=2.0)) as codex:
+        handle = await (await codex.thread_start()).turn("go")
+        task = asyncio.ensure_future(handle.run())
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Cancelling waits for the turn/interrupt it sends, for request_timeout at most.
+        assert time.monotonic() - started < 2.0 + PROMPT
+
+
 # -- timeouts ----------------------------------------------------------------------------------
 
 
