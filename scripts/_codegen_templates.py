@@ -202,12 +202,19 @@ CLIENT_NOTIFICATIONS: dict[str, ClientNotificationSpec] = {{
 """Every client-to-server notification method of the protocol."""
 
 
+_loaded: dict[str, type[BaseModel]] = {{}}
+
+
 def load_model(name: str) -> type[BaseModel]:
     """Return the generated model class called ``name``, importing only its module.
 
     Raises ``KeyError`` for a name that is not a generated model class.
     """
-    model: type[BaseModel] = getattr(import_module(f"{{__package__}}.{{MODULE_OF[name]}}"), name)
+    # Typed requests look two models up per call: a dict hit instead of import_module.
+    model = _loaded.get(name)
+    if model is None:
+        model = getattr(import_module(f"{{__package__}}.{{MODULE_OF[name]}}"), name)
+        _loaded[name] = model
     return model
 
 
