@@ -8,14 +8,16 @@ every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from ._client import CodexClient
-from ._connection import Inbox
+from ._connection import Inbox, _ConnectionBase
 from ._handlers import HandlerTable, ServerRequestHandler
-from ._protocol import Notification, Subscription
+from ._protocol import Notification, Subscription, _excerpt
 from ._turns import (
     OutputSchema,
     check_turn,
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Codex", "Thread", "TurnHandle"]
 
+logger = logging.getLogger("codex_app_server")
+
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
@@ -67,6 +71,28 @@ def make_config(config: CodexConfig | None, options: Mapping[str, Any]) -> Codex
         return CodexConfig(**options)
     except TypeError as exc:
         raise TypeError(f"{exc}; see CodexConfig for the accepted options") from None
+
+
+def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) -> Any:
+    """``typed(event)``, or ``None`` (logged and counted) when its line proves not to be JSON.
+
+    Deltas are routed on ids read off their first bytes and parsed only by their consumer, so
+    a garbage line that merely starts like one is found out here, and skipped like any other.
+    """
+    try:
+        return typed(event)
+    except ValueError:
+        if not event.raw:
+            raise
+        try:
+            json.loads(event.raw)
+        except (ValueError, RecursionError) as exc:
+            connection.protocol_violations += 1
+            logger.warning(
+                "skipped a message from the app-server: not JSON: %s: %s", exc, _excerpt(event.raw)
+            )
+            return None
+        raise  # JSON that does not fit the model: a real incompatibility, not line noise
 
 
 def make_handlers(
@@ -285,8 +311,11 @@ class TurnHandle:
         ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn, and so
         does hitting one of ``bounds`` (see :class:`~codex_app_server.TurnBounds`).
         """
+        connection = self.thread.codex.client.connection
         for event in self._events(timeout, bounds):
-            yield typed(event)
+            model = typed_or_skip(event, connection)
+            if model is not None:
+                yield model
 
     def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.

@@ -24,9 +24,8 @@ from ._turns import (
     is_turn_end,
     parse_output,
     turn_params,
-    typed,
 )
-from .api import make_config, make_handlers
+from .api import make_config, make_handlers, typed_or_skip
 from .approvals import AsyncApprovalHandler, set_thread_approval_handler
 from .bounds import (
     INTERRUPT_GRACE,
@@ -281,8 +280,11 @@ class AsyncTurnHandle:
         ``timeout`` bounds the wait for each next event; hitting one of ``bounds`` (see
         :class:`~codex_app_server.TurnBounds`) interrupts the turn.
         """
+        connection = self.thread.codex.client.connection
         async for event in self._events(timeout, bounds):
-            yield typed(event)
+            model = typed_or_skip(event, connection)
+            if model is not None:
+                yield model
 
     async def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
