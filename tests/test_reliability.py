@@ -212,10 +212,12 @@ def check_garbage_was_skipped(
     deltas = [e for e in events if e.method == "item/agentMessage/delta"]
     assert len(deltas[0].params.delta) == TEN_MB  # a 10 MB line arrives whole
     assert events[-1].method == "turn/completed"
-    # Not JSON, a JSON array, a reply to an unknown id, a 10 MB non-JSON line, deep nesting.
-    assert violations == 5
+    # Not JSON, a JSON array, a reply to an unknown id, a 10 MB non-JSON line, deep nesting,
+    # and a line that starts like one of the turn's deltas.
+    assert violations == 6
     warnings = [r.getMessage() for r in caplog.records if "skipped a message" in r.getMessage()]
-    assert len(warnings) == 5
+    assert len(warnings) == 6
+    assert any("and then no JSON at all" in w for w in warnings)
     assert any("not JSON" in w for w in warnings)
     assert any("recursion" in w for w in warnings)
     assert any("not a JSON object" in w for w in warnings)
