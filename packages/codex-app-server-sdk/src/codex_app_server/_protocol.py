@@ -85,9 +85,14 @@ class Notification:
 
     @property
     def params(self) -> dict[str, Any]:
-        """The notification's params as plain JSON values."""
+        """The notification's params as plain JSON values (empty if its line is not JSON)."""
         if self._params is None:
-            params = json.loads(self.raw).get("params")
+            try:
+                params = json.loads(self.raw).get("params")
+            except (ValueError, RecursionError):
+                # A line routed on ids read off its first bytes can still prove to be garbage;
+                # whoever types it reports that, and no reader of params should crash on it.
+                params = None
             self._params = params if isinstance(params, dict) else {}
         return self._params
 
