@@ -10,7 +10,8 @@ The mode decides what happens around that:
 ``crash``      a turn starts, then the server writes to stderr and exits with status 3.
 ``garbage``    the first turn's events are mixed with a non-JSON line, a JSON array, a reply
                to an unknown id, a 10 MB non-JSON line, an object nested 100,000 deep, a
-               line that starts like a delta of the turn and is not JSON, a 10 MB
+               line that starts like a delta of the turn and one like its token usage but
+               neither is JSON, a 10 MB
                agent-message delta, and the ``turn/start`` reply split across two writes.
 ``newer``      a turn carries what a newer server would send: an unknown notification method,
                an unknown item type, a new enum value, new fields, and an unknown server
@@ -176,6 +177,10 @@ class Server:
                 '{"method":"item/agentMessage/delta","params":{"threadId":"%s","turnId":"%s"'
             )
             write(delta_head % (thread_id, turn_id) + ", and then no JSON at all\n")
+            usage_head = (
+                '{"method":"thread/tokenUsage/updated","params":{"threadId":"%s","turnId":"%s"'
+            )
+            write(usage_head % (thread_id, turn_id) + ", tokens galore\n")
             notify("item/agentMessage/delta", {**scope, "itemId": "msg-1", "delta": "y" * TEN_MB})
         else:
             write(reply + "\n")

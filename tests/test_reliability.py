@@ -31,6 +31,7 @@ from codex_app_server import (
     MethodNotFoundError,
     RequestTimeoutError,
     TransportClosedError,
+    TurnBounds,
     accept_all,
     final_text,
 )
@@ -206,6 +207,10 @@ async def test_bad_config_fails_the_start_quoting_stderr_async(
 # -- garbage on stdout -------------------------------------------------------------------------
 
 
+#: A token budget makes the turn read every token-usage update's params as they arrive.
+BUDGET = TurnBounds(token_budget=10**9)
+
+
 def check_garbage_was_skipped(
     events: list[Any], violations: int, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -213,11 +218,12 @@ def check_garbage_was_skipped(
     assert len(deltas[0].params.delta) == TEN_MB  # a 10 MB line arrives whole
     assert events[-1].method == "turn/completed"
     # Not JSON, a JSON array, a reply to an unknown id, a 10 MB non-JSON line, deep nesting,
-    # and a line that starts like one of the turn's deltas.
-    assert violations == 6
+    # and lines that start like one of the turn's deltas and token-usage updates.
+    assert violations == 7
     warnings = [r.getMessage() for r in caplog.records if "skipped a message" in r.getMessage()]
-    assert len(warnings) == 6
+    assert len(warnings) == 7
     assert any("and then no JSON at all" in w for w in warnings)
+    assert any("tokens galore" in w for w in warnings)
     assert any("not JSON" in w for w in warnings)
     assert any("recursion" in w for w in warnings)
     assert any("not a JSON object" in w for w in warnings)
@@ -231,7 +237,7 @@ def test_garbage_on_stdout_is_skipped_and_counted(
     caplog.set_level(logging.WARNING, logger="codex_app_server")
     with Codex(fake(tmp_path, "garbage")) as codex:
         thread = codex.thread_start()
-        events = list(thread.turn("first").stream(timeout=20))
+        events = list(thread.turn("first").stream(timeout=20, bounds=BUDGET))
         check_garbage_was_skipped(events, codex.client.connection.protocol_violations, caplog)
         assert final_text(thread.run("second", timeout=20)) == "done"
 
@@ -242,7 +248,8 @@ async def test_garbage_on_stdout_is_skipped_and_counted_async(
     caplog.set_level(logging.WARNING, logger="codex_app_server")
     async with AsyncCodex(fake(tmp_path, "garbage")) as codex:
         thread = await codex.thread_start()
-        events = [e async for e in (await thread.turn("first")).stream(timeout=20)]
+        handle = await thread.turn("first")
+        events = [e async for e in handle.stream(timeout=20, bounds=BUDGET)]
         check_garbage_was_skipped(events, codex.client.connection.protocol_violations, caplog)
         assert final_text(await thread.run("second", timeout=20)) == "done"
 
