@@ -202,8 +202,11 @@ def test_run_timeout_interrupts_the_turn(codex: Codex, model_server: ScriptedMod
 
     model_server.enqueue(response(stall()), response(message("after")))
     thread = codex.thread_start()
+    handle = thread.turn("slow")
+    # The stalled answer must be the one in flight, or the next turn would receive it.
+    model_server.wait_for_requests(1)
     with pytest.raises(RequestTimeoutError, match="interrupted"):
-        thread.run("slow", timeout=1.0)
+        handle.run(timeout=1.0)
     # The connection and thread stay usable.
     assert final_text(thread.run("again", timeout=20)) == "after"
 

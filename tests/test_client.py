@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _fake import fake_server
 from codex_app_server import (
     AppServerStartError,
     AsyncCodexClient,
@@ -252,15 +252,6 @@ async def test_async_killed_mid_turn_fails_waiters_at_once(
             await client.thread_start()
     finally:
         await client.close()
-
-
-def fake_server(tmp_path: Path, mode: str) -> Path:
-    """An executable that runs tests/fake_app_server.py in ``mode`` with this interpreter."""
-    launcher = tmp_path / f"fake-codex-{mode}"
-    script = Path(__file__).with_name("fake_app_server.py")
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" {mode}\n')
-    launcher.chmod(0o755)
-    return launcher
 
 
 def test_an_older_server_is_refused_with_advice(tmp_path: Path) -> None:
