@@ -106,6 +106,25 @@ def test_the_fast_path_reads_what_the_generic_path_reads(line: bytes) -> None:
     assert_same(fast, generic)
 
 
+def test_ids_read_off_one_delta_are_never_lent_to_the_next() -> None:
+    ids = [("t", "u"), ("t", "u2"), ("t", "u"), ("tt", "u"), ("t", "uu"), ("t", "u"), ("", "u")]
+    data = b"".join(
+        wire(
+            {
+                "method": "item/agentMessage/delta",
+                "params": {"threadId": thread, "turnId": turn, "itemId": "i", "delta": "x"},
+            }
+        )
+        + b"\n"
+        for thread, turn in ids
+    )
+    events = JsonRpcCore(decode_notification).receive_data(data)
+    assert [(e.thread_id, e.turn_id) for e in events] == [
+        (e.thread_id, e.turn_id) for e in JsonRpcCore().receive_data(data)
+    ]
+    assert [(e.thread_id, e.turn_id) for e in events] == [(thread, turn) for thread, turn in ids]
+
+
 def test_a_recorded_delta_is_routed_without_being_parsed_then_typed_on_demand() -> None:
     (event,) = JsonRpcCore(decode_notification).receive_data(RECORDING["delta"].encode() + b"\n")
     assert event.model is None  # routed on ids read off the bytes

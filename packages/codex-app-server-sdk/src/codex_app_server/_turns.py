@@ -152,22 +152,30 @@ def _line_decoder(method: bytes) -> LineDecoder | None:
     head = b'{"method":"' + method + b'","params":{"threadId":"'
     start = len(head)
     between = b'","turnId":"'
+    # The last line's whole prefix up to the end of its turn id, with both ids: a turn's
+    # deltas share it, so one startswith() gives the ids of all but the first.
+    last: tuple[bytes, str, str] = (head, "", "")
 
     # A closure, not a class: this runs once per streamed delta.
     def sniff(line: bytes) -> Notification | None:
+        nonlocal last
+        prefix, thread_id, turn_id = last
+        if line.startswith(prefix) and thread_id:
+            return Notification(name, None, thread_id, turn_id, None, line)
         if line.startswith(head):
             thread_end = line.find(b'"', start)
             turn_start = thread_end + len(between)
             if line[thread_end:turn_start] == between:
-                thread_id = line[start:thread_end]
-                turn_id = line[turn_start : line.find(b'"', turn_start)]
-                if b"\\" not in thread_id and b"\\" not in turn_id:
+                turn_end = line.find(b'"', turn_start)
+                thread_bytes = line[start:thread_end]
+                turn_bytes = line[turn_start:turn_end]
+                if turn_end > 0 and b"\\" not in thread_bytes and b"\\" not in turn_bytes:
                     try:
-                        return Notification(
-                            name, None, thread_id.decode(), turn_id.decode(), None, line
-                        )
+                        thread_id, turn_id = thread_bytes.decode(), turn_bytes.decode()
                     except UnicodeDecodeError:
-                        pass
+                        return typed_now(line)
+                    last = (line[: turn_end + 1], thread_id, turn_id)
+                    return Notification(name, None, thread_id, turn_id, None, line)
         return typed_now(line)
 
     return sniff
