@@ -134,9 +134,8 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs, env={"CODEX_BIN": codex_bin.strip()})
 
 
-@nox.session
-def build(session: nox.Session) -> None:
-    """Stage and build the SDK wheel and this machine's runtime wheel into dist/, then verify."""
+def _build_dist(session: nox.Session) -> Path:
+    """Stage and build the SDK wheel and this machine's runtime wheel into dist/; verify them."""
     session.install(*_dev("build", "hatchling", "twine"))
     version, vendor = _fetch_runtime(session)
     stage, dist = ROOT / "build" / "stage", ROOT / "dist"
@@ -173,6 +172,51 @@ def build(session: nox.Session) -> None:
     session.run("python", str(SCRIPT), "verify", str(dist))
     for wheel in sorted(dist.glob("*.whl")):
         session.log(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB")
+    return dist
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Stage and build the SDK wheel and this machine's runtime wheel into dist/, then verify."""
+    _build_dist(session)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: build both wheels, pip install them into a fresh venv, run the demo.
+
+    The demo (examples/demo.py, driven by scripts/run_demo.py) streams an answer from a
+    scripted model on 127.0.0.1 and runs a command its approval handler accepts; no account
+    or network is needed.
+    """
+    dist = _build_dist(session)
+    user_env = Path(session.create_tmp()) / "user-venv"
+    shutil.rmtree(user_env, ignore_errors=True)
+    session.log(f"creating a fresh virtual environment at {user_env}")
+    session.run("python", "-m", "venv", str(user_env))
+    python = user_env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    session.log("pip install codex-app-server-sdk, as a user would (runtime from dist/)")
+    session.run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--find-links",
+        str(dist),
+        "codex-app-server-sdk",
+        external=True,
+    )
+    session.run(
+        str(python),
+        "-c",
+        "import codex_app_server, codex_cli_bin; "
+        "print('installed codex-app-server-sdk', codex_app_server.__version__, "
+        "'with runtime', codex_cli_bin.bin_path())",
+        external=True,
+    )
+    session.log("running examples/demo.py against the scripted model")
+    session.run(str(python), str(ROOT / "scripts" / "run_demo.py"), external=True)
 
 
 @nox.session
