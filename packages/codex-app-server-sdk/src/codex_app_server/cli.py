@@ -29,6 +29,8 @@ __all__ = ["main"]
 TOKEN_VARIABLE = "CODEX_APP_SERVER_TOKEN"
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+#: Longest wait for an approval's item to be shown before asking about it anyway.
+ITEM_WAIT = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,28 +104,54 @@ def describe_approval(request: Any) -> str:
     return f"{text} ({reason})?" if reason else f"{text}?"
 
 
-def approval_policy(choice: str, terminal: Terminal) -> ApprovalHandler:
+def approval_policy(choice: str, renderer: Renderer) -> ApprovalHandler:
     """The approval handler for ``--approve``."""
     if choice == "all":
         return accept_all
     if choice == "none":
         return decline_all
-
-    def ask(request: Any) -> ApprovalDecision:
-        return terminal.ask(terminal.style(describe_approval(request), "1;33"))
-
-    return ask
+    return renderer.ask
 
 
 class Renderer:
-    """Turns one turn's events (wire-form dicts) into readable terminal output."""
+    """Shows one turn's events (wire-form dicts): readable terminal output, or JSON lines."""
 
-    def __init__(self, terminal: Terminal) -> None:
+    def __init__(self, terminal: Terminal, *, json_lines: bool = False) -> None:
         self.terminal = terminal
+        self.json_lines = json_lines
         self.streamed: set[str] = set()
         self.turn_usage: dict[str, int] = {}
         self.thread_usage: Mapping[str, Any] = {}
         self.at_line_start = True
+        self._shown = threading.Condition()
+        self._started: set[str] = set()
+
+    def show(self, wire: Mapping[str, Any]) -> None:
+        """Show one notification and note which items have started."""
+        method, params = wire["method"], wire.get("params") or {}
+        if self.json_lines:
+            self._write(json.dumps(wire, ensure_ascii=False) + "\n")
+        else:
+            self.event(method, params)
+        if method == "item/started":
+            with self._shown:
+                self._started.add((params.get("item") or {}).get("id", ""))
+                self._shown.notify_all()
+
+    def ask(self, request: Any) -> ApprovalDecision:
+        """Ask on the terminal whether to approve ``request`` (an approval handler).
+
+        Approvals are answered on a worker thread while the stream is shown on the main one;
+        waiting until the item asked about is on screen keeps the question after it.
+        """
+        item_id = getattr(request, "item_id", None)
+        if item_id is not None:
+            with self._shown:
+                self._shown.wait_for(lambda: item_id in self._started, timeout=ITEM_WAIT)
+        if not self.json_lines:
+            self._end_line()
+        question = self.terminal.style(describe_approval(request), "1;33")
+        return self.terminal.ask(question)
 
     def _write(self, text: str) -> None:
         if text:
@@ -224,8 +252,8 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO)
     terminal = Terminal(stdout, stderr if args.json else stdout, stdin)
     choice = args.approve or ("ask" if stdin.isatty() and args.prompt != "-" else "none")
     options = {"model": args.model} if args.model else {}
-    renderer = Renderer(terminal)
-    with Codex(_config(args), approval_handler=approval_policy(choice, terminal)) as codex:
+    renderer = Renderer(terminal, json_lines=args.json)
+    with Codex(_config(args), approval_handler=approval_policy(choice, renderer)) as codex:
         if args.resume:
             thread = codex.thread_resume(args.resume, **options)
         else:
@@ -235,10 +263,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO)
         try:
             for event in handle.stream():
                 wire = _wire(event)
-                if args.json:
-                    terminal.write(json.dumps(wire, ensure_ascii=False) + "\n")
-                else:
-                    renderer.event(wire["method"], wire.get("params") or {})
+                renderer.show(wire)
                 if wire["method"] == "turn/completed":
                     final = wire["params"]["turn"]
         except KeyboardInterrupt:
