@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from _fake import child_processes
 from codex_app_server import (
     AsyncCodexPool,
     CodexConfig,
@@ -120,14 +120,6 @@ def test_placement_follows_active_turns_and_threads_stay_with_their_owner(
         assert pool.owner(pool.thread_start().id) is pool.members[0]
         with pytest.raises(TransportClosedError):
             third.run("the server is gone")
-
-
-def child_processes() -> set[int]:
-    """Live child processes of this test process (Linux /proc, every thread's children)."""
-    children: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        children.update(int(pid) for pid in (task / "children").read_text().split())
-    return children
 
 
 def test_a_member_that_fails_to_start_stops_the_others(
