@@ -254,6 +254,17 @@ class _ConnectionBase(Generic[W, S]):
         for sink in list(self._router.all_sinks()):
             self._deliver(sink, [_Closed(error)])
 
+    def _turns_awaited(self) -> int:
+        # A turn may have several subscribers (its handle, an approval-rule watch); count it
+        # once. A subscription not yet narrowed stands for the turn being started.
+        return len(
+            {
+                (subscription.thread_id, subscription.turn_id or id(subscription))
+                for subscriptions in self._router._by_thread.values()
+                for subscription in subscriptions
+            }
+        )
+
     def _ensure_open(self) -> None:
         if self._closed_error is not None:
             raise TransportClosedError(
@@ -518,6 +529,11 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         with self._lock:
             return len(self._router)
 
+    def active_turns(self) -> int:
+        """How many turns started through this connection have not completed yet."""
+        with self._lock:
+            return self._turns_awaited()
+
     def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice or concurrently."""
         self._process.close()
@@ -757,6 +773,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def subscriber_count(self) -> int:
         """How many thread subscriptions are live (for leak checks)."""
         return len(self._router)
+
+    def active_turns(self) -> int:
+        """How many turns started through this connection have not completed yet."""
+        return self._turns_awaited()
 
     async def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice."""
