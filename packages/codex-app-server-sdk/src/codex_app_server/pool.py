@@ -55,8 +55,7 @@ class _Member(Generic[C]):
     threads: int = 0
 
     def active_turns(self) -> int:
-        # Each turn in progress holds one subscription until its turn/completed arrives.
-        return self.codex.client.connection.subscriber_count()
+        return self.codex.client.connection.active_turns()
 
     def health(self) -> MemberHealth:
         connection = self.codex.client.connection
