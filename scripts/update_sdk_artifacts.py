@@ -48,6 +48,12 @@ EXCLUDED_VENDOR_DIRS = (PurePosixPath("codex-resources", "voice"),)
 EXECUTABLE_DIRS = ("bin", "codex-path")
 EXECUTABLE_FILES = ("codex-resources/bwrap",)
 
+# Every wheel's zip timestamps. hatchling builds reproducibly (sorted files, 0644/0755 modes) and
+# takes the timestamps from SOURCE_DATE_EPOCH, defaulting to this same instant (2020-02-02);
+# build_wheel pins it so that an ambient SOURCE_DATE_EPOCH (some CI systems set the commit time)
+# cannot make two builds of one staged tree differ.
+SOURCE_DATE_EPOCH = 1580601600
+
 RUNTIME_DIST = "codex_cli_bin"
 SDK_DIST = "codex_app_server_sdk"
 SDK_PIN = re.compile(r"^codex-cli-bin\s*==\s*(\S+)$")
@@ -462,6 +468,29 @@ def stage_sdk(
     return dest
 
 
+def build_wheel(project: Path, outdir: Path, *, isolation: bool = True) -> Path:
+    """Build a staged ``project`` with ``python -m build --wheel`` into ``outdir``; return it.
+
+    ``SOURCE_DATE_EPOCH`` is pinned, so two builds of the same staged tree are byte-identical.
+    ``isolation=False`` builds with this Python's hatchling instead of a fresh build venv.
+    """
+    if importlib.util.find_spec("build") is None:
+        raise ArtifactError("build is not installed in this Python; `pip install build`")
+    if not (project / "pyproject.toml").is_file():
+        raise ArtifactError(f"{project} is not a staged project (no pyproject.toml)")
+    before = set(outdir.glob("*.whl")) if outdir.is_dir() else set()
+    command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir), str(project)]
+    if not isolation:
+        command.insert(-1, "--no-isolation")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    new = sorted(set(outdir.glob("*.whl")) - before)
+    if result.returncode != 0 or len(new) != 1:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise ArtifactError(f"building {project} failed: {lines[-1]}")
+    return new[0]
+
+
 @dataclass(frozen=True)
 class _Wheel:
     """A wheel's name parts and its entries (name to bytes-free facts)."""
@@ -568,8 +597,17 @@ def _verify_runtime_wheel(wheel: _Wheel, archive: zipfile.ZipFile) -> tuple[list
         problems.append(f"build-info or {MANIFEST_NAME} does not describe {plat.name}")
     recorded: dict[str, str] = info.get("sha256", {})
     entrypoint = str(manifest.get("entrypoint"))
+    if entrypoint != plat.entrypoint:
+        problems.append(f"the entrypoint is {entrypoint}, not {plat.entrypoint}")
     if entrypoint not in recorded:
         problems.append(f"the entrypoint {entrypoint} has no recorded sha256")
+    # A Windows program without .exe cannot be started by name; an .exe elsewhere means the
+    # wrong platform's files were staged under this tag.
+    problems.extend(
+        f"{package}{relative} is {'not ' if plat.is_windows else ''}a Windows .exe"
+        for relative in recorded
+        if _is_executable_path(relative) and relative.endswith(".exe") != plat.is_windows
+    )
     for relative, digest in recorded.items():
         name = package + relative
         if name not in hashes:
@@ -707,6 +745,11 @@ def _cmd_stage_sdk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_wheel(args: argparse.Namespace) -> int:
+    print(build_wheel(args.dir, args.outdir, isolation=not args.no_isolation))
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     problems = verify(args.dist, args.all_platforms)
     for problem in problems:
@@ -760,6 +803,19 @@ def _parser() -> argparse.ArgumentParser:
     sdk.add_argument("dir", type=Path, metavar="DIR", help="new or empty directory")
     sdk.add_argument("--runtime-version", metavar="V", required=True)
     sdk.add_argument("--sdk-version", metavar="S", help="V (default) or a post-release of V")
+
+    wheel = command(
+        "build-wheel",
+        "Build a staged project's wheel into OUTDIR, reproducibly (SOURCE_DATE_EPOCH pinned).",
+        _cmd_build_wheel,
+    )
+    wheel.add_argument("dir", type=Path, metavar="DIR", help="a tree written by stage-*")
+    wheel.add_argument("--outdir", type=Path, metavar="OUTDIR", required=True)
+    wheel.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="build with this Python's hatchling instead of a fresh build environment",
+    )
 
     check = command("verify", "Check the wheels in DIST before publishing.", _cmd_verify)
     check.add_argument("dist", type=Path, metavar="DIST")
