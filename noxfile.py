@@ -1,5 +1,7 @@
 """Developer sessions. CI runs ``nox -s lint typecheck tests``; ``nox -s build`` fills ``dist/``.
 
+``nox -s stage_all`` builds a whole release (six runtime wheels and the SDK) into ``dist/``.
+
 The runtime is the released Codex package for this machine, fetched once with npm into the cache
 (``$CODEX_SDK_CACHE_DIR`` or the user cache directory) by ``scripts/update_sdk_artifacts.py``.
 """
@@ -41,13 +43,30 @@ def _dev(*names: str) -> list[str]:
     return [req for req in dev if re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0] in names]
 
 
-def _fetch_runtime(session: nox.Session) -> tuple[str, Path]:
-    """Return the pinned runtime version and its unpacked package for this machine."""
+# The package index's default per-file limit; larger wheels need a limit increase first.
+INDEX_FILE_LIMIT = 100 * 10**6
+
+
+def _fetch_runtime(session: nox.Session, platform: str | None = None) -> tuple[str, Path]:
+    """Return the pinned runtime version and its unpacked package (default: this machine's)."""
     try:
         version = artifacts.read_runtime_version()
-        return version, artifacts.fetch_runtime(version, artifacts.host_platform())
+        return version, artifacts.fetch_runtime(version, platform or artifacts.host_platform())
     except artifacts.ArtifactError as error:
         session.error(str(error))
+
+
+def _build_wheel(session: nox.Session, project: Path, outdir: Path) -> None:
+    """Build a staged project reproducibly (``build-wheel`` pins SOURCE_DATE_EPOCH)."""
+    session.run(
+        "python",
+        str(SCRIPT),
+        "build-wheel",
+        "--no-isolation",
+        "--outdir",
+        str(outdir),
+        str(project),
+    )
 
 
 def _runtime_wheel(session: nox.Session) -> Path:
@@ -86,16 +105,7 @@ def _runtime_wheel(session: nox.Session) -> Path:
             "--runtime-version",
             version,
         )
-        session.run(
-            "python",
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(Path(tmp, "dist")),
-            str(stage),
-        )
+        _build_wheel(session, stage, Path(tmp, "dist"))
         Path(tmp, "dist").rename(out)
     return next(out.glob("*.whl"))
 
@@ -131,25 +141,39 @@ def tests(session: nox.Session) -> None:
         "python", "-c", "import codex_cli_bin; print(codex_cli_bin.bin_path())", silent=True
     )
     assert isinstance(codex_bin, str)
-    session.run("pytest", *session.posargs, env={"CODEX_BIN": codex_bin.strip()})
+    # CODEX_RUNTIME_WHEEL lets tests/test_runtime_wheel.py install this wheel instead of
+    # building its own copy of the ~150 MB runtime wheel.
+    env = {"CODEX_BIN": codex_bin.strip(), "CODEX_RUNTIME_WHEEL": str(wheel)}
+    session.run("pytest", *session.posargs, env=env)
 
 
-def _build_dist(session: nox.Session) -> Path:
-    """Stage and build the SDK wheel and this machine's runtime wheel into dist/; verify them."""
+def _build_dist(session: nox.Session, platforms: list[str] | None = None) -> Path:
+    """Stage and build runtime wheels and the SDK wheel into dist/, then verify them.
+
+    ``platforms`` defaults to this machine's; naming every platform makes a release, verified
+    with ``--all-platforms``. Other platforms' binaries cannot run here, so ``verify`` checks
+    their contents: tags, ``.exe`` names, exec bits and sha256 against the vendored files.
+    """
     session.install(*_dev("build", "hatchling", "twine"))
-    version, vendor = _fetch_runtime(session)
     stage, dist = ROOT / "build" / "stage", ROOT / "dist"
     for folder in (stage, dist):
         shutil.rmtree(folder, ignore_errors=True)
-    session.run(
-        "python",
-        str(SCRIPT),
-        "stage-runtime",
-        str(stage / "codex-cli-bin"),
-        str(vendor),
-        "--runtime-version",
-        version,
-    )
+    version = artifacts.read_runtime_version()
+    for platform in platforms or [artifacts.host_platform()]:
+        _, vendor = _fetch_runtime(session, platform)
+        project = stage / f"codex-cli-bin-{platform}"
+        session.run(
+            "python",
+            str(SCRIPT),
+            "stage-runtime",
+            str(project),
+            str(vendor),
+            "--runtime-version",
+            version,
+            "--platform",
+            platform,
+        )
+        _build_wheel(session, project, dist)
     session.run(
         "python",
         str(SCRIPT),
@@ -158,20 +182,13 @@ def _build_dist(session: nox.Session) -> Path:
         "--runtime-version",
         version,
     )
-    for project in ("codex-cli-bin", "codex-app-server-sdk"):
-        session.run(
-            "python",
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(dist),
-            str(stage / project),
-        )
-    session.run("python", str(SCRIPT), "verify", str(dist))
+    _build_wheel(session, stage / "codex-app-server-sdk", dist)
+    release = ["--all-platforms"] if platforms == list(artifacts.PLATFORMS) else []
+    session.run("python", str(SCRIPT), "verify", *release, str(dist))
     for wheel in sorted(dist.glob("*.whl")):
-        session.log(f"{wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB")
+        size = wheel.stat().st_size
+        over = "  (over the index's 100 MB default file limit)" if size > INDEX_FILE_LIMIT else ""
+        session.log(f"{wheel.name}: {size / 1e6:.1f} MB{over}")
     return dist
 
 
@@ -179,6 +196,16 @@ def _build_dist(session: nox.Session) -> Path:
 def build(session: nox.Session) -> None:
     """Stage and build the SDK wheel and this machine's runtime wheel into dist/, then verify."""
     _build_dist(session)
+
+
+@nox.session
+def stage_all(session: nox.Session) -> None:
+    """A whole release into dist/: all six runtime wheels and the SDK, verify --all-platforms.
+
+    Fetches every platform's released package (about 170 MB each, cached), so it is kept out
+    of the default sessions.
+    """
+    _build_dist(session, list(artifacts.PLATFORMS))
 
 
 @nox.session
