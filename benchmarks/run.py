@@ -240,7 +240,13 @@ def compare(
     target: float,
     fail: float,
 ) -> list[Figure]:
-    """Alternate SDK and bare runs (so a busy spell hits both); CPU and wall figures."""
+    """Alternate SDK and bare runs (so a busy spell hits both); CPU and wall figures.
+
+    One untimed run of each comes first: the SDK builds each model's validator on first use
+    (tens of milliseconds for a ``Turn``), a one-time cost that is not per message.
+    """
+    sdk()
+    bare()
     sdk_costs: list[Cost] = []
     bare_costs: list[Cost] = []
     for _ in range(runs):
