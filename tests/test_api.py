@@ -352,3 +352,32 @@ def test_steer_adds_input_to_the_running_turn(
     assert final_text(turn) == "steered answer"
     second = model_server.wait_for_requests(2)[1]
     assert "actually, answer this instead" in second.user_texts
+
+
+async def test_async_turns_on_three_threads_at_once_see_only_their_events(
+    async_codex: AsyncCodex, model_server: ScriptedModelServer
+) -> None:
+    gates = [stall() for _ in range(3)]
+    model_server.enqueue(*(response(gate) for gate in gates))
+    model_server.enqueue(*(response(message(f"answer {i}")) for i in range(3)))
+    threads = [await async_codex.thread_start() for _ in range(3)]
+    handles = [await thread.turn(f"question {i}") for i, thread in enumerate(threads)]
+    # All three model requests are open at once before any is released: truly concurrent.
+    await asyncio.to_thread(model_server.wait_for_requests, 3)
+    for handle in handles:
+        await handle.interrupt()
+
+    async def collect(handle: Any) -> list[Any]:
+        return [event async for event in handle.stream(timeout=20)]
+
+    streams = await asyncio.gather(*(collect(handle) for handle in handles))
+    for thread, handle, events in zip(threads, handles, streams, strict=True):
+        assert events[-1].params.turn.id == handle.id
+        assert {getattr(e.params, "thread_id", thread.id) for e in events} == {thread.id}
+    answers = await asyncio.gather(*(t.run(f"again {i}") for i, t in enumerate(threads)))
+    assert sorted(final_text(turn) or "" for turn in answers) == [
+        "answer 0",
+        "answer 1",
+        "answer 2",
+    ]
+    assert async_codex.client.connection.subscriber_count() == 0
