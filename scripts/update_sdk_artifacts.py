@@ -729,6 +729,11 @@ def generate_types(codex_bin: Path | None) -> None:
     generate(codex_bin, version)
 
 
+def _cmd_runtime_version(args: argparse.Namespace) -> int:
+    print(read_runtime_version())
+    return 0
+
+
 def _cmd_fetch(args: argparse.Namespace) -> int:
     version = args.runtime_version or read_runtime_version()
     print(copy_runtime(version, args.platform or host_platform(), args.dest))
@@ -775,6 +780,12 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
         sub.set_defaults(handler=handler)
         return sub
+
+    command(
+        "runtime-version",
+        "Print the pinned runtime version (RUNTIME_VERSION in codex_app_server/_version.py).",
+        _cmd_runtime_version,
+    )
 
     fetch = command(
         "fetch-runtime",
