@@ -154,7 +154,9 @@ def test_release_publishes_the_sdk_only_after_the_runtime() -> None:
         publish = [
             step for step in job["steps"] if "gh-action-pypi-publish" in step.get("uses", "")
         ]
-        assert publish == [{"uses": "pypa/gh-action-pypi-publish@release/v1"}]
+        assert [step["uses"] for step in publish] == ["pypa/gh-action-pypi-publish@release/v1"]
+        # The action's default repository: no other index, no API token.
+        assert set(publish[0].get("with", {})) <= {"skip-existing"}
     assert "publish-runtime" in jobs["publish-sdk"]["needs"]
 
 
