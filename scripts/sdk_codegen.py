@@ -1030,6 +1030,29 @@ def _first_sentence(text: str) -> str:
     return match.group(1) if match else flat
 
 
+def _takes_wire_string(protocol: Protocol, name: str) -> bool:
+    """Whether type ``name`` is an enum, or an alias with one among its alternatives."""
+    unit = protocol.units.get(name)
+    if unit is None:
+        return False
+    if unit.kind == "enum":
+        return True
+    return unit.kind == "alias" and any(_takes_wire_string(protocol, dep) for dep in unit.deps)
+
+
+def _argument_annotation(protocol: Protocol, info: FieldInfo) -> str:
+    """A request argument's annotation; an enum also takes its wire string (``"never"``).
+
+    The client validates every argument into the params model, so a plain string becomes the
+    enum member there; without this, typed code could not write ``approval_policy="never"``.
+    """
+    bare = info.annotation.removesuffix(" | None")
+    if re.fullmatch(r"[A-Z][A-Za-z0-9]*", bare) and _takes_wire_string(protocol, bare):
+        optional = " | None" if bare != info.annotation else ""
+        return f"{bare} | str{optional}"
+    return info.annotation
+
+
 def _request_method(
     protocol: Protocol, method: str, params: str | None, response: str, python: str, is_async: bool
 ) -> tuple[list[str], set[str]]:
@@ -1050,7 +1073,7 @@ def _request_method(
             if info.name == "self":
                 raise SchemaError(f"{method}: a parameter is called self")
             default = "" if info.required else " = None"
-            arguments.append(f"{info.name}: {info.annotation}{default}")
+            arguments.append(f"{info.name}: {_argument_annotation(protocol, info)}{default}")
             names |= set(re.findall(r"\b[A-Z][A-Za-z0-9]*\b", info.annotation)) - {"Any", "None"}
         if fields:
             doc += ["", "Args:"]

@@ -284,3 +284,10 @@ def test_generated_models_as_params_keep_their_tags_on_the_wire(
         )
         collect_turn(inbox, turn.turn.id)
     assert model_server.requests[0].user_texts[-1] == "typed input"
+
+
+def test_enum_arguments_accept_wire_strings(codex_config: CodexConfig) -> None:
+    with CodexClient(codex_config) as client:
+        started = client.thread_start(approval_policy="never", sandbox="read-only")
+    assert started.approval_policy == "never"
+    assert started.sandbox.type == "readOnly"

@@ -200,8 +200,8 @@ class SyncRequestMethods:
     def thread_start(
         self,
         *,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -209,11 +209,11 @@ class SyncRequestMethods:
         ephemeral: bool | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        personality: Personality | None = None,
-        sandbox: SandboxMode | None = None,
+        personality: Personality | str | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_name: str | None = None,
         service_tier: str | None = None,
-        session_start_source: ThreadStartSource | None = None,
+        session_start_source: ThreadStartSource | str | None = None,
         thread_source: ThreadSource | None = None,
     ) -> ThreadStartResponse:
         """Call ``thread/start``.
@@ -241,8 +241,8 @@ class SyncRequestMethods:
         self,
         *,
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -250,8 +250,8 @@ class SyncRequestMethods:
         exclude_turns: bool | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        personality: Personality | None = None,
-        sandbox: SandboxMode | None = None,
+        personality: Personality | str | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_tier: str | None = None,
     ) -> ThreadResumeResponse:
         """Call ``thread/resume``.
@@ -279,8 +279,8 @@ class SyncRequestMethods:
         self,
         *,
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -290,7 +290,7 @@ class SyncRequestMethods:
         last_turn_id: str | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        sandbox: SandboxMode | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_tier: str | None = None,
         thread_source: ThreadSource | None = None,
     ) -> ThreadForkResponse:
@@ -372,8 +372,8 @@ class SyncRequestMethods:
         *,
         thread_id: str,
         objective: str | None = None,
-        origin: ThreadGoalMutationOrigin | None = None,
-        status: ThreadGoalStatus | None = None,
+        origin: ThreadGoalMutationOrigin | str | None = None,
+        status: ThreadGoalStatus | str | None = None,
         token_budget: int | None = None,
     ) -> ThreadGoalSetResponse:
         """Call ``thread/goal/set``.
@@ -403,7 +403,7 @@ class SyncRequestMethods:
         self,
         *,
         thread_id: str,
-        origin: ThreadGoalMutationOrigin | None = None,
+        origin: ThreadGoalMutationOrigin | str | None = None,
     ) -> ThreadGoalClearResponse:
         """Call ``thread/goal/clear``.
 
@@ -606,8 +606,8 @@ class SyncRequestMethods:
         originators: list[str] | None = None,
         search_term: str | None = None,
         section_id: str | None = None,
-        sort_direction: SortDirection | None = None,
-        sort_key: ThreadSortKey | None = None,
+        sort_direction: SortDirection | str | None = None,
+        sort_key: ThreadSortKey | str | None = None,
         source_kinds: list[ThreadSourceKind] | None = None,
         use_state_db_only: bool | None = None,
     ) -> ThreadListResponse:
@@ -728,9 +728,9 @@ class SyncRequestMethods:
         *,
         thread_id: str,
         cursor: str | None = None,
-        items_view: TurnItemsView | None = None,
+        items_view: TurnItemsView | str | None = None,
         limit: int | None = None,
-        sort_direction: SortDirection | None = None,
+        sort_direction: SortDirection | str | None = None,
     ) -> ThreadTurnsListResponse:
         """Call ``thread/turns/list``.
 
@@ -750,7 +750,7 @@ class SyncRequestMethods:
         cursor: ThreadItemsListCursor | None = None,
         defer_output: ThreadItemOutputDeferral | None = None,
         limit: int | None = None,
-        sort_direction: SortDirection | None = None,
+        sort_direction: SortDirection | str | None = None,
         turn_id: str | None = None,
     ) -> ThreadItemsListResponse:
         """Call ``thread/items/list``.
@@ -937,7 +937,7 @@ class SyncRequestMethods:
         self,
         *,
         plugin_path: AbsolutePathBuf,
-        discoverability: PluginShareDiscoverability | None = None,
+        discoverability: PluginShareDiscoverability | str | None = None,
         remote_plugin_id: str | None = None,
         share_targets: list[PluginShareTarget] | None = None,
     ) -> PluginShareSaveResponse:
@@ -954,7 +954,7 @@ class SyncRequestMethods:
     def plugin_share_update_targets(
         self,
         *,
-        discoverability: PluginShareUpdateDiscoverability,
+        discoverability: PluginShareUpdateDiscoverability | str,
         remote_plugin_id: str,
         share_targets: list[PluginShareTarget],
     ) -> PluginShareUpdateTargetsResponse:
@@ -1240,8 +1240,8 @@ class SyncRequestMethods:
         *,
         input: list[UserInput],
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         client_user_message_id: str | None = None,
         cwd: str | None = None,
         disabled_plugin_ids: list[str] | None = None,
@@ -1249,12 +1249,12 @@ class SyncRequestMethods:
         model: str | None = None,
         output_schema: Any = None,
         parent_turn_id: str | None = None,
-        personality: Personality | None = None,
+        personality: Personality | str | None = None,
         root_turn_id: str | None = None,
         sandbox_policy: SandboxPolicy | None = None,
         service_tier: str | None = None,
         service_tier_for_turn: str | None = None,
-        summary: ReasoningSummary | None = None,
+        summary: ReasoningSummary | str | None = None,
         tool_output: TurnToolOutput | None = None,
         turn_trigger: str | None = None,
     ) -> TurnStartResponse:
@@ -1320,7 +1320,7 @@ class SyncRequestMethods:
         *,
         target: ReviewTarget,
         thread_id: str,
-        delivery: ReviewDelivery | None = None,
+        delivery: ReviewDelivery | str | None = None,
     ) -> ReviewStartResponse:
         """Call ``review/start``.
 
@@ -1451,7 +1451,7 @@ class SyncRequestMethods:
         self,
         *,
         name: str,
-        client_registration: McpServerOauthClientRegistration | None = None,
+        client_registration: McpServerOauthClientRegistration | str | None = None,
         scopes: list[str] | None = None,
         thread_id: str | None = None,
         timeout_secs: int | None = None,
@@ -1475,7 +1475,7 @@ class SyncRequestMethods:
         self,
         *,
         cursor: str | None = None,
-        detail: McpServerStatusDetail | None = None,
+        detail: McpServerStatusDetail | str | None = None,
         limit: int | None = None,
         server_name: str | None = None,
         thread_id: str | None = None,
@@ -1538,7 +1538,7 @@ class SyncRequestMethods:
     def windows_sandbox_setup_start(
         self,
         *,
-        mode: WindowsSandboxSetupMode,
+        mode: WindowsSandboxSetupMode | str,
         cwd: AbsolutePathBuf | None = None,
     ) -> WindowsSandboxSetupStartResponse:
         """Call ``windowsSandbox/setupStart``.
@@ -1633,7 +1633,7 @@ class SyncRequestMethods:
     def account_send_add_credits_nudge_email(
         self,
         *,
-        credit_type: AddCreditsNudgeCreditType,
+        credit_type: AddCreditsNudgeCreditType | str,
     ) -> SendAddCreditsNudgeEmailResponse:
         """Call ``account/sendAddCreditsNudgeEmail``.
 
@@ -1850,7 +1850,7 @@ class SyncRequestMethods:
         self,
         *,
         key_path: str,
-        merge_strategy: MergeStrategy,
+        merge_strategy: MergeStrategy | str,
         value: Any,
         expected_version: str | None = None,
         file_path: str | None = None,
@@ -1941,8 +1941,8 @@ class AsyncRequestMethods:
     async def thread_start(
         self,
         *,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -1950,11 +1950,11 @@ class AsyncRequestMethods:
         ephemeral: bool | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        personality: Personality | None = None,
-        sandbox: SandboxMode | None = None,
+        personality: Personality | str | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_name: str | None = None,
         service_tier: str | None = None,
-        session_start_source: ThreadStartSource | None = None,
+        session_start_source: ThreadStartSource | str | None = None,
         thread_source: ThreadSource | None = None,
     ) -> ThreadStartResponse:
         """Call ``thread/start``.
@@ -1982,8 +1982,8 @@ class AsyncRequestMethods:
         self,
         *,
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -1991,8 +1991,8 @@ class AsyncRequestMethods:
         exclude_turns: bool | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        personality: Personality | None = None,
-        sandbox: SandboxMode | None = None,
+        personality: Personality | str | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_tier: str | None = None,
     ) -> ThreadResumeResponse:
         """Call ``thread/resume``.
@@ -2020,8 +2020,8 @@ class AsyncRequestMethods:
         self,
         *,
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         base_instructions: str | None = None,
         config: dict[str, Any] | None = None,
         cwd: str | None = None,
@@ -2031,7 +2031,7 @@ class AsyncRequestMethods:
         last_turn_id: str | None = None,
         model: str | None = None,
         model_provider: str | None = None,
-        sandbox: SandboxMode | None = None,
+        sandbox: SandboxMode | str | None = None,
         service_tier: str | None = None,
         thread_source: ThreadSource | None = None,
     ) -> ThreadForkResponse:
@@ -2113,8 +2113,8 @@ class AsyncRequestMethods:
         *,
         thread_id: str,
         objective: str | None = None,
-        origin: ThreadGoalMutationOrigin | None = None,
-        status: ThreadGoalStatus | None = None,
+        origin: ThreadGoalMutationOrigin | str | None = None,
+        status: ThreadGoalStatus | str | None = None,
         token_budget: int | None = None,
     ) -> ThreadGoalSetResponse:
         """Call ``thread/goal/set``.
@@ -2144,7 +2144,7 @@ class AsyncRequestMethods:
         self,
         *,
         thread_id: str,
-        origin: ThreadGoalMutationOrigin | None = None,
+        origin: ThreadGoalMutationOrigin | str | None = None,
     ) -> ThreadGoalClearResponse:
         """Call ``thread/goal/clear``.
 
@@ -2347,8 +2347,8 @@ class AsyncRequestMethods:
         originators: list[str] | None = None,
         search_term: str | None = None,
         section_id: str | None = None,
-        sort_direction: SortDirection | None = None,
-        sort_key: ThreadSortKey | None = None,
+        sort_direction: SortDirection | str | None = None,
+        sort_key: ThreadSortKey | str | None = None,
         source_kinds: list[ThreadSourceKind] | None = None,
         use_state_db_only: bool | None = None,
     ) -> ThreadListResponse:
@@ -2469,9 +2469,9 @@ class AsyncRequestMethods:
         *,
         thread_id: str,
         cursor: str | None = None,
-        items_view: TurnItemsView | None = None,
+        items_view: TurnItemsView | str | None = None,
         limit: int | None = None,
-        sort_direction: SortDirection | None = None,
+        sort_direction: SortDirection | str | None = None,
     ) -> ThreadTurnsListResponse:
         """Call ``thread/turns/list``.
 
@@ -2491,7 +2491,7 @@ class AsyncRequestMethods:
         cursor: ThreadItemsListCursor | None = None,
         defer_output: ThreadItemOutputDeferral | None = None,
         limit: int | None = None,
-        sort_direction: SortDirection | None = None,
+        sort_direction: SortDirection | str | None = None,
         turn_id: str | None = None,
     ) -> ThreadItemsListResponse:
         """Call ``thread/items/list``.
@@ -2678,7 +2678,7 @@ class AsyncRequestMethods:
         self,
         *,
         plugin_path: AbsolutePathBuf,
-        discoverability: PluginShareDiscoverability | None = None,
+        discoverability: PluginShareDiscoverability | str | None = None,
         remote_plugin_id: str | None = None,
         share_targets: list[PluginShareTarget] | None = None,
     ) -> PluginShareSaveResponse:
@@ -2695,7 +2695,7 @@ class AsyncRequestMethods:
     async def plugin_share_update_targets(
         self,
         *,
-        discoverability: PluginShareUpdateDiscoverability,
+        discoverability: PluginShareUpdateDiscoverability | str,
         remote_plugin_id: str,
         share_targets: list[PluginShareTarget],
     ) -> PluginShareUpdateTargetsResponse:
@@ -2981,8 +2981,8 @@ class AsyncRequestMethods:
         *,
         input: list[UserInput],
         thread_id: str,
-        approval_policy: AskForApproval | None = None,
-        approvals_reviewer: ApprovalsReviewer | None = None,
+        approval_policy: AskForApproval | str | None = None,
+        approvals_reviewer: ApprovalsReviewer | str | None = None,
         client_user_message_id: str | None = None,
         cwd: str | None = None,
         disabled_plugin_ids: list[str] | None = None,
@@ -2990,12 +2990,12 @@ class AsyncRequestMethods:
         model: str | None = None,
         output_schema: Any = None,
         parent_turn_id: str | None = None,
-        personality: Personality | None = None,
+        personality: Personality | str | None = None,
         root_turn_id: str | None = None,
         sandbox_policy: SandboxPolicy | None = None,
         service_tier: str | None = None,
         service_tier_for_turn: str | None = None,
-        summary: ReasoningSummary | None = None,
+        summary: ReasoningSummary | str | None = None,
         tool_output: TurnToolOutput | None = None,
         turn_trigger: str | None = None,
     ) -> TurnStartResponse:
@@ -3061,7 +3061,7 @@ class AsyncRequestMethods:
         *,
         target: ReviewTarget,
         thread_id: str,
-        delivery: ReviewDelivery | None = None,
+        delivery: ReviewDelivery | str | None = None,
     ) -> ReviewStartResponse:
         """Call ``review/start``.
 
@@ -3192,7 +3192,7 @@ class AsyncRequestMethods:
         self,
         *,
         name: str,
-        client_registration: McpServerOauthClientRegistration | None = None,
+        client_registration: McpServerOauthClientRegistration | str | None = None,
         scopes: list[str] | None = None,
         thread_id: str | None = None,
         timeout_secs: int | None = None,
@@ -3216,7 +3216,7 @@ class AsyncRequestMethods:
         self,
         *,
         cursor: str | None = None,
-        detail: McpServerStatusDetail | None = None,
+        detail: McpServerStatusDetail | str | None = None,
         limit: int | None = None,
         server_name: str | None = None,
         thread_id: str | None = None,
@@ -3279,7 +3279,7 @@ class AsyncRequestMethods:
     async def windows_sandbox_setup_start(
         self,
         *,
-        mode: WindowsSandboxSetupMode,
+        mode: WindowsSandboxSetupMode | str,
         cwd: AbsolutePathBuf | None = None,
     ) -> WindowsSandboxSetupStartResponse:
         """Call ``windowsSandbox/setupStart``.
@@ -3374,7 +3374,7 @@ class AsyncRequestMethods:
     async def account_send_add_credits_nudge_email(
         self,
         *,
-        credit_type: AddCreditsNudgeCreditType,
+        credit_type: AddCreditsNudgeCreditType | str,
     ) -> SendAddCreditsNudgeEmailResponse:
         """Call ``account/sendAddCreditsNudgeEmail``.
 
@@ -3591,7 +3591,7 @@ class AsyncRequestMethods:
         self,
         *,
         key_path: str,
-        merge_strategy: MergeStrategy,
+        merge_strategy: MergeStrategy | str,
         value: Any,
         expected_version: str | None = None,
         file_path: str | None = None,
