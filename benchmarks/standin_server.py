@@ -57,6 +57,11 @@ def write_all(data: bytes) -> None:
         view = view[written:]
 
 
+def encode(message: dict[str, Any]) -> bytes:
+    """A line as the real server writes it: compact, members in the order given."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
 def serve(deltas: int) -> None:
     """Answer requests from stdin until it closes."""
     recording = load_recording()
@@ -69,14 +74,13 @@ def serve(deltas: int) -> None:
         method = message.get("method")
         if method == "turn/start":
             result, stream = turns.next()
-            write_all(json.dumps({"id": message["id"], "result": result}).encode() + b"\n")
+            write_all(encode({"id": message["id"], "result": result}))
             write_all(stream)
         elif method in results:
-            reply = {"id": message["id"], "result": results[method]}
-            write_all(json.dumps(reply).encode() + b"\n")
+            write_all(encode({"id": message["id"], "result": results[method]}))
         else:
             error = {"code": -32601, "message": f"the stand-in does not serve {method}"}
-            write_all(json.dumps({"id": message["id"], "error": error}).encode() + b"\n")
+            write_all(encode({"id": message["id"], "error": error}))
 
 
 def main() -> None:

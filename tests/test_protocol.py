@@ -15,6 +15,7 @@ from codex_app_server._protocol import (
     ServerRequest,
 )
 from codex_app_server.errors import (
+    CodexError,
     InternalError,
     InvalidParamsError,
     InvalidRequestError,
@@ -64,6 +65,81 @@ def test_response_matches_pending_request_and_is_consumed() -> None:
     (again,) = core.receive_data(line({"id": request_id, "result": {}}))
     assert isinstance(again, ProtocolViolation)
     assert "unknown request id" in again.reason
+
+
+def compact(message: object) -> bytes:
+    """A line as the app-server writes it: no spaces, members in the order given."""
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def test_a_reply_in_the_servers_layout_is_routed_unparsed_and_parses_the_same() -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("thread/loaded/list", {})
+    result = {"data": ["t1"], "nextCursor": None}
+    (event,) = core.receive_data(compact({"id": request_id, "result": result}))
+    assert isinstance(event, Response)
+    assert event.raw == json.dumps(result, separators=(",", ":")).encode()
+    assert event.result == result
+    assert core.pending() == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id":%d,"result":{"a":1},"extra":true}\n',  # more members after the result
+        b'{"id": %d, "result": {"a": 1}}\n',  # another layout
+        b'{"id":%d,"result":{"a":1}}\r\n',  # a line ending the fast path does not take
+    ],
+)
+def test_replies_in_other_layouts_give_the_same_result(raw: bytes) -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("m", None)
+    (event,) = core.receive_data(raw % request_id)
+    assert isinstance(event, Response)
+    assert event.result == {"a": 1}
+
+
+def test_a_reply_with_a_leading_zero_id_is_not_taken_for_a_request() -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("m", None)
+    assert request_id == 1
+    (event,) = core.receive_data(b'{"id":01,"result":{}}\n')
+    assert isinstance(event, ProtocolViolation)
+    assert core.pending() == [1]
+
+
+def test_a_broken_reply_line_reaches_its_caller_as_a_clear_error() -> None:
+    core = JsonRpcCore()
+    request_id, _ = core.request("m", None)
+    (event,) = core.receive_data(b'{"id":%d,"result":{"a":}\n' % request_id)
+    assert isinstance(event, Response)
+    with pytest.raises(CodexError, match="reply to 'm' is not JSON"):
+        _ = event.result
+
+
+def test_params_given_as_json_text_are_spliced_into_the_line() -> None:
+    core = JsonRpcCore()
+    request_id, sent = core.request("thread/loaded/list", b'{"limit":2}')
+    assert json.loads(sent) == {
+        "id": request_id,
+        "method": "thread/loaded/list",
+        "params": {"limit": 2},
+    }
+    assert sent.endswith(b"}\n")
+
+
+def test_a_late_reply_to_a_forgotten_request_is_dropped_quietly_and_memory_is_bounded() -> None:
+    core = JsonRpcCore()
+    ids = [core.request("m", None)[0] for _ in range(1100)]
+    for request_id in ids:
+        core.forget(request_id)
+    assert core.pending() == []
+    (late,) = core.receive_data(compact({"id": ids[-1], "result": {}}))
+    assert isinstance(late, Response)  # nobody waits for it: the connection drops it
+    (again,) = core.receive_data(compact({"id": ids[-1], "result": {}}))
+    assert isinstance(again, ProtocolViolation)  # each id is answered once
+    (oldest,) = core.receive_data(compact({"id": ids[0], "result": {}}))
+    assert isinstance(oldest, ProtocolViolation)  # only the latest forgotten ids are kept
 
 
 @pytest.mark.parametrize(

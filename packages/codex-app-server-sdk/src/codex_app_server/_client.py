@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._connection import AsyncConnection, Connection
 from ._handlers import HandlerTable, ServerRequestHandler
+from ._protocol import Response
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig
 from .errors import (
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCodexClient", "CodexClient"]
 
 
-def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Validate snake_case (or camelCase) ``params`` for ``method``; return them in wire form."""
+def params_to_wire(method: str, params: Mapping[str, Any]) -> bytes | None:
+    """Validate snake_case (or camelCase) ``params`` for ``method``; return their wire JSON."""
     spec = registry.CLIENT_REQUESTS.get(method)
     if spec is None:
         raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
@@ -41,16 +42,26 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
     model = registry.load_model(spec.params_model)
     # The server rejects null where its schema does not allow it, so None is left off the
     # wire. Defaults stay: a nested model's tag (``type``) is one, and the server needs it.
-    wire: dict[str, Any] = model.model_validate(dict(params)).model_dump(
-        mode="json", by_alias=True, exclude_none=True
+    # Straight to JSON text, which the core splices into the line: no dict, no json.dumps.
+    wire: bytes = model.__pydantic_serializer__.to_json(
+        model.__pydantic_validator__.validate_python(dict(params)),
+        by_alias=True,
+        exclude_none=True,
     )
     return wire
 
 
-def result_from_wire(method: str, result: Any) -> Any:
-    """Validate a raw result into ``method``'s response model."""
-    spec = registry.CLIENT_REQUESTS[method]
-    return registry.load_model(spec.response_model).model_validate(result)
+def result_from_wire(method: str, reply: Response) -> Any:
+    """Validate a reply's result into ``method``'s response model."""
+    validator = registry.load_model(registry.CLIENT_REQUESTS[method].response_model)
+    if reply.raw is not None:
+        # One pass from the JSON text; anything it cannot take (another layout, or a result
+        # that does not fit) goes the general way, which gives the usual error.
+        try:
+            return validator.__pydantic_validator__.validate_json(reply.raw)
+        except ValueError:  # pydantic's ValidationError
+            pass
+    return validator.model_validate(reply.result)
 
 
 def server_version(user_agent: str) -> tuple[int, ...] | None:
@@ -100,7 +111,7 @@ class CodexClient(SyncRequestMethods):
         table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
         self.connection = Connection(self.config, table)
         try:
-            result = self.connection.request("initialize", self.config.initialize_params())
+            result = self.connection.exchange("initialize", self.config.initialize_params())
             self.connection.notify("initialized")
         except TransportClosedError as exc:
             self.connection.close()
@@ -130,8 +141,8 @@ class CodexClient(SyncRequestMethods):
         return self.connection.request(method, params, timeout=timeout)
 
     def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        result = self.connection.request(method, params_to_wire(method, params))
-        return result_from_wire(method, result)
+        reply = self.connection.exchange(method, params_to_wire(method, params))
+        return result_from_wire(method, reply)
 
     def close(self) -> None:
         """Stop the server; safe to call more than once."""
@@ -179,7 +190,7 @@ class AsyncCodexClient(AsyncRequestMethods):
         """Launch the server and perform the handshake."""
         await self.connection.start()
         try:
-            result = await self.connection.request("initialize", self.config.initialize_params())
+            result = await self.connection.exchange("initialize", self.config.initialize_params())
             await self.connection.notify("initialized")
         except TransportClosedError as exc:
             await self.connection.close()
@@ -204,8 +215,8 @@ class AsyncCodexClient(AsyncRequestMethods):
         return await self.connection.request(method, params, timeout=timeout)
 
     async def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        result = await self.connection.request(method, params_to_wire(method, params))
-        return result_from_wire(method, result)
+        reply = await self.connection.exchange(method, params_to_wire(method, params))
+        return result_from_wire(method, reply)
 
     async def close(self) -> None:
         """Stop the server; safe to call more than once."""

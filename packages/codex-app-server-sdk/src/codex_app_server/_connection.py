@@ -14,7 +14,6 @@ import contextlib
 import inspect
 import json
 import logging
-import queue
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from ._protocol import (
     ServerRequest,
     Subscription,
 )
-from ._transport import AsyncStdioProcess, StdioProcess
+from ._transport import AsyncStdioProcess, StdioProcess, WaitRoom
 from ._turns import decode_notification
 from ._websocket import AsyncWebSocketTransport, WebSocketTransport
 from .config import CodexConfig, resolve_codex_bin
@@ -101,8 +100,6 @@ def log_sent(line: bytes) -> None:
 
 
 _USE_CONFIG: Any = object()
-#: Longest uninterrupted wait for an event in the sync API (the Ctrl-C latency bound).
-_SIGNAL_SLICE = 0.1
 
 
 class _Closed:
@@ -131,7 +128,7 @@ class _ConnectionBase(Generic[W, S]):
         self.protocol_violations = 0
 
     # -- hooks the sync and async connections provide -------------------------------------
-    def _resolve(self, waiter: W, result: Any) -> None:
+    def _resolve(self, waiter: W, reply: Response) -> None:
         raise NotImplementedError
 
     def _reject(self, waiter: W, error: BaseException) -> None:
@@ -185,7 +182,7 @@ class _ConnectionBase(Generic[W, S]):
                 assert isinstance(event, Response)
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
-                    self._resolve(waiter, event.result)
+                    self._resolve(waiter, event)
             elif kind is ErrorResponse:
                 assert isinstance(event, ErrorResponse)
                 waiter = self._waiters.pop(event.request_id, None)
@@ -278,67 +275,49 @@ class _ConnectionBase(Generic[W, S]):
 
 
 class Inbox:
-    """Events routed to one subscriber of the sync connection."""
+    """Events routed to one subscriber of the sync connection.
 
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[list[Notification | _Closed]] = queue.SimpleQueue()
-        #: Events of the batch being read; only the consumer touches it.
-        self._ready: deque[Notification | _Closed] = deque()
+    ``room`` is the connection's :class:`WaitRoom`: waiting for an event may mean reading the
+    server's output in this thread. An inbox made without one stands alone (tests).
+    """
+
+    def __init__(self, room: WaitRoom | None = None) -> None:
+        self._room = room if room is not None else WaitRoom(threading.Lock())
+        self._items: deque[Notification | _Closed] = deque()
 
     def put(self, item: Notification | _Closed) -> None:
-        """Queue an event (called by the connection)."""
-        self._queue.put([item])
+        """Queue an event and wake the consumer."""
+        self.put_many([item])
 
     def put_many(self, items: list[Notification | _Closed]) -> None:
-        """Queue events in order, waking the consumer once (called by the connection)."""
-        self._queue.put(items)
+        """Queue events in order, waking the consumer once."""
+        with self._room.lock:
+            self._items.extend(items)
+            self._room.notify()
+
+    def put_locked(self, items: list[Notification | _Closed]) -> None:
+        """Queue events; the caller holds the room's lock and wakes the consumer afterwards."""
+        self._items.extend(items)
 
     def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
-        while True:
-            try:
-                item = self._ready.popleft()
-                break
-            except IndexError:
-                self._ready.extend(self._next_batch(timeout))
+        items = self._items
+        if not items and not self._room.wait(items.__len__, timeout):
+            raise RequestTimeoutError(f"no event arrived within {timeout} s")
+        item = items[0]
         if type(item) is _Closed:
-            self._ready.appendleft(item)  # every later get() reports the closure too
-            raise item.error
+            raise item.error  # left in place: every later get() reports the closure too
+        items.popleft()
         assert isinstance(item, Notification)
         return item
 
-    def _next_batch(self, timeout: float | None) -> list[Notification | _Closed]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            # Wait in short slices: a blocked SimpleQueue.get does not return to Python for
-            # a signal, so without them Ctrl-C would wait for the next event to arrive.
-            wait = _SIGNAL_SLICE
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - time.monotonic()))
-            try:
-                return self._queue.get(timeout=wait)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise RequestTimeoutError(f"no event arrived within {timeout} s") from None
-
-
-class _NoReplyYet(Exception):
-    """A :class:`_ReplySlot` stayed empty for the whole timeout."""
-
 
 class _ReplySlot:
-    """Where the reader thread leaves one reply for the thread blocked in ``request()``.
+    """Where one reply is left for the thread blocked in ``request()``, under the room's lock."""
 
-    A bare lock handed from one thread to the other: about a third of the cost of a
-    ``concurrent.futures.Future`` (no condition variable, no callbacks) on every round trip.
-    Filled under the connection's lock, at most once.
-    """
-
-    __slots__ = ("_error", "_filled", "_result", "done")
+    __slots__ = ("_error", "_result", "done")
 
     def __init__(self) -> None:
-        self._filled = threading.Lock()
-        self._filled.acquire()
         self._result: Any = None
         self._error: BaseException | None = None
         self.done = False
@@ -347,12 +326,13 @@ class _ReplySlot:
         """Hand over the reply (the first one counts)."""
         if not self.done:
             self._result, self._error, self.done = result, error, True
-            self._filled.release()
 
-    def wait(self, timeout: float | None) -> Any:
-        """The result, or the error raised; ``_NoReplyYet`` if nothing came in time."""
-        if not self._filled.acquire(timeout=-1 if timeout is None else timeout):
-            raise _NoReplyYet
+    def is_done(self) -> bool:
+        """Whether the reply came (the waiting thread's test)."""
+        return self.done
+
+    def value(self) -> Any:
+        """The result, or the error raised."""
         if self._error is not None:
             raise self._error
         return self._result
@@ -361,9 +341,10 @@ class _ReplySlot:
 class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     """A blocking connection to one ``codex app-server`` process over stdio.
 
-    One reader thread parses stdout and routes events; server-request handlers run on a small
-    worker pool so a slow handler never stalls other threads' events. Safe to use from many
-    threads at once.
+    The threads waiting for replies and events read stdout themselves, one at a time (a
+    background thread reads when none waits; see :class:`WaitRoom`); server-request handlers
+    run on a small worker pool so a slow handler never stalls other threads' events. Safe to
+    use from many threads at once.
     """
 
     def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
@@ -379,6 +360,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
                 self._process = WebSocketTransport(
                     config.url,
                     token=config.ws_token,
+                    lock=self._lock,
                     on_message=self._on_message,
                     on_eof=self._on_eof,
                 )
@@ -387,9 +369,11 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
                     config.argv(resolve_codex_bin(config.codex_bin)),
                     env=config.process_env(),
                     cwd=config.cwd,
+                    lock=self._lock,
                     on_data=self._on_data,
                     on_eof=self._on_eof,
                 )
+        self._room = self._process.room
 
     @property
     def pid(self) -> int:
@@ -400,28 +384,27 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         """The last lines the server wrote to stderr."""
         return self._process.stderr.text()
 
-    def _on_data(self, data: bytes) -> None:
-        with self._lock:
-            self._handle(self._core.receive_data(data))
+    def _on_data(self, data: bytes) -> None:  # the room's lock is held
+        self._handle(self._core.receive_data(data))
 
-    def _on_message(self, message: str | bytes) -> None:
-        with self._lock:
-            self._handle([self._core.receive_line(message)])
+    def _on_message(self, message: str | bytes) -> None:  # the room's lock is held
+        self._handle([self._core.receive_line(message)])
 
     def _on_eof(self, reason: str = "the app-server closed its output") -> None:
         with self._lock:
             self._handle(self._core.receive_eof())
             self._closed_by(self._process.exit_code, self._process.stderr.text(), reason)
+            self._room.end()
         self._handler_pool.shutdown(wait=False)
 
-    def _resolve(self, waiter: _ReplySlot, result: Any) -> None:
-        waiter.fill(result, None)
+    def _resolve(self, waiter: _ReplySlot, reply: Response) -> None:
+        waiter.fill(reply, None)
 
     def _reject(self, waiter: _ReplySlot, error: BaseException) -> None:
         waiter.fill(None, error)
 
     def _deliver(self, sink: Inbox, items: list[Notification | _Closed]) -> None:
-        sink.put_many(items)
+        sink.put_locked(items)
 
     def _start_handler(self, request: ServerRequest) -> None:
         # A shut-down pool means the connection is closing: nobody is left to answer.
@@ -452,6 +435,19 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         timeout: float | None = _USE_CONFIG,
     ) -> Any:
         """Send a request and block until its result; raises the mapped ``JsonRpcError``."""
+        return self.exchange(method, params, timeout=timeout).result
+
+    def exchange(
+        self,
+        method: str,
+        params: Mapping[str, Any] | bytes | None = None,
+        *,
+        timeout: float | None = _USE_CONFIG,
+    ) -> Response:
+        """Like :meth:`request`, but return the reply itself (its result may be unparsed).
+
+        ``params`` may be JSON text already.
+        """
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
         waiter = _ReplySlot()
@@ -459,14 +455,15 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             self._ensure_open()
             request_id, line = self._core.request(method, params)
             self._waiters[request_id] = waiter
-        self._write(line)
         try:
-            return waiter.wait(timeout)
-        except _NoReplyYet:
-            raise RequestTimeoutError(
-                f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
-                "slow methods)"
-            ) from None
+            self._write(line)
+            if not self._room.wait(waiter.is_done, timeout):
+                raise RequestTimeoutError(
+                    f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
+                    "slow methods)"
+                )
+            reply: Response = waiter.value()
+            return reply
         finally:
             if not waiter.done:
                 # Timed out or interrupted (Ctrl-C): stop expecting the reply so nothing leaks.
@@ -497,11 +494,11 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
 
     def subscribe(self, thread_id: str) -> Subscription[Inbox]:
         """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
-        inbox = Inbox()
+        inbox = Inbox(self._room)
         with self._lock:
             subscription = self._router.subscribe(thread_id, inbox)
             if self._closed_error is not None:
-                inbox.put(_Closed(self._closed_error))
+                inbox.put_locked([_Closed(self._closed_error)])
         return subscription
 
     def unsubscribe(self, subscription: Subscription[Inbox]) -> None:
@@ -541,6 +538,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             self._closed_by(
                 self._process.exit_code, self._process.stderr.text(), "the connection was closed"
             )
+            self._room.end()
         self._handler_pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -653,9 +651,9 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
 
-    def _resolve(self, waiter: asyncio.Future[Any], result: Any) -> None:
+    def _resolve(self, waiter: asyncio.Future[Any], reply: Response) -> None:
         if not waiter.done():
-            waiter.set_result(result)
+            waiter.set_result(reply)
 
     def _reject(self, waiter: asyncio.Future[Any], error: BaseException) -> None:
         if not waiter.done():
@@ -701,6 +699,19 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         timeout: float | None = _USE_CONFIG,
     ) -> Any:
         """Send a request and wait for its result; raises the mapped ``JsonRpcError``."""
+        return (await self.exchange(method, params, timeout=timeout)).result
+
+    async def exchange(
+        self,
+        method: str,
+        params: Mapping[str, Any] | bytes | None = None,
+        *,
+        timeout: float | None = _USE_CONFIG,
+    ) -> Response:
+        """Like :meth:`request`, but return the reply itself (its result may be unparsed).
+
+        ``params`` may be JSON text already.
+        """
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
         self._ensure_open()
@@ -711,7 +722,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         try:
             # Sending counts against the timeout: a server that stops reading its input
             # would otherwise hold drain() forever.
-            return await _within(timeout, self._send_and_wait(line, waiter))
+            reply: Response = await _within(timeout, self._send_and_wait(line, waiter))
+            return reply
         except asyncio.TimeoutError:
             raise RequestTimeoutError(
                 f"{method!r} got no reply within {timeout} s (raise request_timeout= for "

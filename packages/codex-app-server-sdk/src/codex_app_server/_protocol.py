@@ -9,12 +9,13 @@ The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON ob
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import JsonRpcError
+from .errors import CodexError, JsonRpcError
 
 __all__ = [
     "ErrorResponse",
@@ -37,13 +38,73 @@ RequestId = int | str
 _VIOLATION_EXCERPT = 200
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    """A successful reply to one of our requests."""
+    """A successful reply to one of our requests.
 
-    request_id: RequestId
-    method: str
-    result: Any
+    When the line had the server's own layout, ``{"id":N,"result":...}``, the reply is routed
+    without being parsed: ``raw`` is the result's JSON text, which a typed caller validates in
+    one pass, and :attr:`result` parses it on first use.
+    """
+
+    __slots__ = ("_line", "_result", "method", "raw", "request_id")
+
+    def __init__(
+        self,
+        request_id: RequestId,
+        method: str,
+        result: Any = None,
+        *,
+        raw: bytes | None = None,
+        line: bytes = b"",
+    ) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.raw = raw
+        self._result = _UNPARSED if raw is not None else result
+        self._line = line
+
+    @property
+    def result(self) -> Any:
+        """The result, parsed."""
+        if self._result is _UNPARSED:
+            assert self.raw is not None
+            try:
+                self._result = json.loads(self.raw)
+            except ValueError:
+                # More members followed "result", or the line is not JSON at all: the whole
+                # line decides.
+                self._result = _result_of(self._line, self.method)
+        return self._result
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.request_id, self.method, self.result) == (
+            other.request_id,
+            other.method,
+            other.result,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Response({self.request_id!r}, {self.method!r}, {self.result!r})"
+
+
+_UNPARSED: Any = object()
+
+
+def _result_of(line: bytes, method: str) -> Any:
+    """The ``result`` of a reply line the fast path could not vouch for."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise CodexError(
+            f"the app-server's reply to {method!r} is not JSON: {exc}: {_excerpt(line)}"
+        ) from None
+    if not isinstance(message, dict) or "result" not in message:
+        raise CodexError(f"the app-server's reply to {method!r} is malformed: {_excerpt(line)}")
+    return message["result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +215,11 @@ def _scope(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 _METHOD_PREFIX = b'{"method":"'
 _METHOD_START = len(_METHOD_PREFIX)
+#: How many abandoned request ids are remembered (see :meth:`JsonRpcCore.forget`).
+_ABANDONED_KEPT = 1024
+_REPLY_PREFIX = b'{"id":'
+_REPLY_START = len(_REPLY_PREFIX)
+_RESULT_KEY = b',"result":'
 
 #: Types one notification line: given its method (as raw bytes) and the line, returns the
 #: :class:`Notification` with its typed ``model``, or ``None`` to leave the line to the generic
@@ -179,15 +245,26 @@ class JsonRpcCore:
         self._buffer = bytearray()
         self._next_id = 1
         self._pending: dict[RequestId, str] = {}
+        self._abandoned: dict[RequestId, str] = {}
         self._decode_notification = decode_notification
 
     # -- outgoing -------------------------------------------------------------------------
 
-    def request(self, method: str, params: Mapping[str, Any] | None) -> tuple[int, bytes]:
-        """Allocate an id for a request and return it with the line to send."""
+    def request(self, method: str, params: Mapping[str, Any] | bytes | None) -> tuple[int, bytes]:
+        """Allocate an id for a request and return it with the line to send.
+
+        ``params`` may be JSON text already (a typed call serialises its params model
+        straight to JSON), spliced in as it is.
+        """
         request_id = self._next_id
         self._next_id += 1
         self._pending[request_id] = method
+        if type(params) is bytes:
+            return request_id, b'{"id":%d,"method":%b,"params":%b}\n' % (
+                request_id,
+                _json_string(method),
+                params,
+            )
         message: dict[str, Any] = {"id": request_id, "method": method}
         if params is not None:
             message["params"] = params
@@ -214,8 +291,23 @@ class JsonRpcCore:
         return _encode({"id": request_id, "error": error})
 
     def forget(self, request_id: RequestId) -> None:
-        """Stop expecting a reply (the caller timed out or was cancelled)."""
-        self._pending.pop(request_id, None)
+        """Stop expecting a reply (the caller timed out or was cancelled).
+
+        A reply that still comes is a reply nobody waits for, not a fault of the server: the
+        last :data:`_ABANDONED_KEPT` such ids are remembered so it is dropped quietly.
+        """
+        method = self._pending.pop(request_id, None)
+        if method is not None:
+            self._abandoned[request_id] = method
+            if len(self._abandoned) > _ABANDONED_KEPT:
+                del self._abandoned[next(iter(self._abandoned))]
+
+    def _claim(self, request_id: RequestId) -> str | None:
+        """The method of the request a reply answers, or ``None`` if none was sent."""
+        method = self._pending.pop(request_id, None)
+        if method is None and self._abandoned:
+            method = self._abandoned.pop(request_id, None)
+        return method
 
     def pending(self) -> list[RequestId]:
         """Ids of requests still waiting for a reply."""
@@ -225,6 +317,7 @@ class JsonRpcCore:
         """Forget every pending request and return their ids (the transport closed)."""
         ids = list(self._pending)
         self._pending.clear()
+        self._abandoned.clear()
         return ids
 
     # -- incoming -------------------------------------------------------------------------
@@ -245,16 +338,20 @@ class JsonRpcCore:
         if rest:
             self._buffer += rest
         decode = self._decode_notification
-        if decode is None:
-            return [self._parse_line(line) for line in lines if line.strip()]
         # The streaming hot path: one loop, one decoder call per line.
         events: list[Event] = []
         append = events.append
         for line in lines:
             if line.startswith(_METHOD_PREFIX):
-                event = decode(line[_METHOD_START : line.find(b'"', _METHOD_START)], line)
-                if event is not None:
-                    append(event)
+                if decode is not None:
+                    event = decode(line[_METHOD_START : line.find(b'"', _METHOD_START)], line)
+                    if event is not None:
+                        append(event)
+                        continue
+            elif line.startswith(_REPLY_PREFIX):
+                reply = self._reply(line)
+                if reply is not None:
+                    append(reply)
                     continue
             if line.strip():
                 append(self._parse_line(line))
@@ -285,6 +382,27 @@ class JsonRpcCore:
                 return event
         return self._parse_line(line)
 
+    def _reply(self, line: bytes) -> Response | None:
+        """A reply in the server's layout, ``{"id":N,"result":...}``, routed unparsed.
+
+        ``None`` sends the line the general way: another layout, an id that is not a plain
+        number, or one nobody waits for (which the general way reports).
+        """
+        end = line.find(b",", _REPLY_START)
+        digits = line[_REPLY_START:end]
+        if (
+            not digits.isdigit()
+            or (digits[0] == 48 and len(digits) > 1)  # JSON has no leading zeros
+            or not line.startswith(_RESULT_KEY, end)
+            or not line.endswith(b"}")
+        ):
+            return None
+        request_id = int(digits)
+        method = self._claim(request_id)
+        if method is None:
+            return None
+        return Response(request_id, method, raw=line[end + len(_RESULT_KEY) : -1], line=line)
+
     def _parse_line(self, line: bytes | str) -> Event:
         try:
             message = json.loads(line)
@@ -314,7 +432,7 @@ class JsonRpcCore:
             return Notification(method, params, thread_id, turn_id)
         if has_id and ("result" in message or "error" in message):
             request_id = message["id"]
-            request_method = self._pending.pop(request_id, None) if _hashable(request_id) else None
+            request_method = self._claim(request_id) if _hashable(request_id) else None
             if request_method is None:
                 return ProtocolViolation(
                     f"reply to unknown request id {request_id!r}", _excerpt(raw or str(message))
@@ -338,9 +456,18 @@ def _hashable(value: Any) -> bool:
     return isinstance(value, int | str)
 
 
+# Compact separators and no ASCII escaping: smaller lines, and the server reads UTF-8. One
+# encoder for every line: json.dumps() with arguments builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode(message: Mapping[str, Any]) -> bytes:
-    # Compact separators and no ASCII escaping: smaller lines, and the server reads UTF-8.
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return _ENCODER.encode(message).encode() + b"\n"
+
+
+@functools.lru_cache(maxsize=512)
+def _json_string(text: str) -> bytes:
+    return _ENCODER.encode(text).encode()
 
 
 S = TypeVar("S")

@@ -1,30 +1,41 @@
 """Processes and bytes: start ``codex app-server``, move bytes over its pipes, stop it.
 
-Nothing here knows JSON-RPC. :class:`StdioProcess` serves the synchronous connection with two
-daemon threads (stdout to a callback, stderr into a bounded tail); :class:`AsyncStdioProcess`
-does the same with asyncio tasks. Both stop the server the same way: close its stdin, then
-terminate, then kill, each with a bounded wait, and always reap it.
+Nothing here knows JSON-RPC. :class:`StdioProcess` serves the synchronous connection: the
+threads that wait for the server's output read it themselves, one at a time, through a
+:class:`WaitRoom`, and a background thread reads when none of them waits; stdin is written by a
+thread of its own and stderr drained into a bounded tail. :class:`AsyncStdioProcess` does the
+same with asyncio tasks. Both stop the server the same way: close its stdin, then terminate,
+then kill, each with a bounded wait, and always reap it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import queue
+import select
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["AsyncStdioProcess", "StderrTail", "StdioProcess"]
+__all__ = ["AsyncStdioProcess", "StderrTail", "StdioProcess", "WaitRoom"]
 
 #: Bytes asked for per read; larger lines simply take several reads.
 READ_SIZE = 1 << 16
 #: Seconds allowed for each step of shutdown: EOF on stdin, then SIGTERM, then SIGKILL.
 SHUTDOWN_STEP = 2.0
+#: Longest uninterrupted wait in the sync API (the Ctrl-C latency bound).
+SIGNAL_SLICE = 0.1
+#: Seconds the background reader stays off the pipe after a thread last waited for it.
+READER_GRACE = 0.05
 
 
 class StderrTail:
@@ -52,6 +63,156 @@ class StderrTail:
         return text[-self._max_chars :]
 
 
+class WaitRoom:
+    """Where threads wait for what the server sends, and which of them reads it.
+
+    A waiting thread reads the output itself when no other thread is reading (it *leads*);
+    the others sleep until a read changes something or the leader leaves. A reply then reaches
+    the thread that asked for it without a hand-off between threads, which was most of a
+    round trip's cost. The background reader (:meth:`run_background`) reads only once nobody
+    has waited for :data:`READER_GRACE` seconds, so what nobody waits for (server requests,
+    the process exiting) is still handled.
+
+    ``lock`` guards whatever the waiters test; ``read`` (called without the lock) reads once,
+    waiting at most its argument in seconds (``None``: until there is output), hands what it
+    read on under the lock, and calls :meth:`notify` or :meth:`end`. When ``shared`` is false
+    (a pipe that cannot be polled, a websocket) only the background reader reads.
+    """
+
+    def __init__(
+        self,
+        lock: threading.Lock,
+        read: Callable[[float | None], None] | None = None,
+        *,
+        shared: bool = False,
+    ) -> None:
+        self.lock = lock
+        self._read = read
+        self._shared = shared and read is not None
+        self._changed = threading.Condition(lock)
+        self._background = threading.Condition(lock)
+        self._reading = False
+        self._waiting = 0
+        self._sleepers = 0
+        self._last_wait = 0.0
+        self._ended = False
+        self._urgent = False
+        self._interrupted = False
+
+    def notify(self) -> None:
+        """Wake the sleeping waiters to test again; call with :attr:`lock` held."""
+        if self._sleepers:
+            self._changed.notify_all()
+
+    def end(self) -> None:
+        """The output ended: nobody reads any more; call with :attr:`lock` held."""
+        self._ended = True
+        self._background.notify_all()
+        self.notify()
+
+    def hurry(self) -> None:
+        """Have the background reader read now, not after the grace (closing)."""
+        with self.lock:
+            self._urgent = True
+            self._background.notify_all()
+
+    def wait(self, ready: Callable[[], object], timeout: float | None) -> bool:
+        """Return once ``ready()`` is true (``True``) or ``timeout`` seconds passed (``False``).
+
+        ``ready`` is tested with :attr:`lock` held. Call without it.
+        """
+        if ready():
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            self._waiting += 1
+            try:
+                while not ready():
+                    wait = SIGNAL_SLICE
+                    if deadline is not None:
+                        wait = min(wait, deadline - time.monotonic())
+                        if wait <= 0:
+                            return False
+                    if self._shared and not self._reading and not self._ended:
+                        self._lead(wait)
+                    else:
+                        self._sleepers += 1
+                        try:
+                            self._changed.wait(wait)
+                        finally:
+                            self._sleepers -= 1
+                return True
+            finally:
+                self._waiting -= 1
+                self._last_wait = time.monotonic()
+
+    def _lead(self, wait: float) -> None:
+        """Read once in this thread (lock held on entry and on return)."""
+        assert self._read is not None
+        # In the main thread Ctrl-C must not land between reading bytes and handing them on
+        # (they would be lost, and the stream with them): it is held back while this thread
+        # reads, then raised again, at most ``wait`` seconds later.
+        previous: Any = _NO_HANDLER
+        if threading.current_thread() is threading.main_thread():
+            previous = _get_handler(signal.SIGINT)
+            if previous is None:  # installed outside Python: it could not be put back
+                previous = _NO_HANDLER
+            else:
+                _set_handler(signal.SIGINT, self._hold_interrupt)
+        self._reading = True
+        self.lock.release()
+        try:
+            self._read(wait)
+        finally:
+            self.lock.acquire()
+            self._reading = False
+            self.notify()  # another waiter may lead now
+            if previous is not _NO_HANDLER:
+                _set_handler(signal.SIGINT, previous)
+        if self._interrupted:
+            self._interrupted = False
+            signal.raise_signal(signal.SIGINT)
+
+    def _hold_interrupt(self, signum: int, frame: object) -> None:
+        self._interrupted = True
+
+    def run_background(self) -> None:
+        """Read whenever nobody has waited for a while; return once the output ended."""
+        assert self._read is not None
+        while True:
+            with self.lock:
+                while not self._ended:
+                    if not self._shared or self._urgent:
+                        break
+                    if not self._waiting and not self._reading:
+                        idle = time.monotonic() - self._last_wait
+                        if idle >= READER_GRACE:
+                            break
+                        self._background.wait(READER_GRACE - idle)
+                    else:
+                        self._background.wait(READER_GRACE)
+                else:
+                    return
+                self._reading = True
+            try:
+                self._read(None)
+            finally:
+                with self.lock:
+                    self._reading = False
+                    self.notify()
+
+
+_NO_HANDLER: Any = object()
+# The signal module's functions convert numbers to enums and back on every call (~20 us for
+# the three calls a read needs); the C functions they wrap take under 1 us.
+try:
+    _c_signal: Any = importlib.import_module("_signal")
+except ImportError:  # an interpreter without it: the same calls, slower
+    _c_signal = signal
+_set_handler: Callable[[int, Any], Any] = _c_signal.signal
+_get_handler: Callable[[int], Any] = _c_signal.getsignal
+
+
 # The server gets its own session (POSIX) or process group (Windows) so a Ctrl-C in the
 # user's terminal reaches only Python: the SDK then interrupts the turn instead of losing the
 # server.
@@ -60,12 +221,14 @@ _NEW_GROUP_FLAGS: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 
 
 class StdioProcess:
-    """A running ``codex app-server`` whose stdout is pushed to ``on_data`` from a thread.
+    """A running ``codex app-server`` whose stdout is read by the threads that wait for it.
 
-    ``on_eof`` is called once, from the reader thread, after stdout closes and the process
-    has been given a moment to exit (so its exit code and stderr are known). Bytes for stdin
-    are queued and written by a thread of their own, so a server that stops reading its input
-    blocks that thread only: callers still time out, and :meth:`close` still stops it.
+    ``on_data`` is called with ``lock`` held, from whichever thread read the bytes (see
+    :class:`WaitRoom`, :attr:`room`). ``on_eof`` is called once, from the background reader,
+    after stdout closes and the process has been given a moment to exit (so its exit code and
+    stderr are known). A line for stdin is written by the caller when the pipe takes it whole
+    at once, else queued for a writer thread of its own, so a server that stops reading its
+    input blocks that thread only: callers still time out, and :meth:`close` still stops it.
     """
 
     def __init__(
@@ -74,6 +237,7 @@ class StdioProcess:
         *,
         env: dict[str, str],
         cwd: str | os.PathLike[str] | None,
+        lock: threading.Lock,
         on_data: Callable[[bytes], None],
         on_eof: Callable[[], None],
     ) -> None:
@@ -94,6 +258,27 @@ class StdioProcess:
             start_new_session=_NEW_SESSION,
             creationflags=_NEW_GROUP_FLAGS,
         )
+        assert self._proc.stdout is not None
+        assert self._proc.stdin is not None
+        self._stdout_fd = self._proc.stdout.fileno()
+        self._stdin_fd = self._proc.stdin.fileno()
+        # Only a pipe that can be polled can be read by whichever thread waits (a waiter must
+        # be able to stop after its timeout) or written without blocking. Windows pipes
+        # cannot: there a background thread reads alone and the writer thread writes alone.
+        self._poll: Any = None
+        self._stdin_poll: Any = None
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(self._stdout_fd, select.POLLIN)
+            self._stdin_poll = select.poll()
+            self._stdin_poll.register(self._stdin_fd, select.POLLOUT)
+            os.set_blocking(self._stdin_fd, False)
+        #: Lines queued for the writer thread and not yet written (guarded by _write_lock):
+        #: while there are any, a caller must queue too, or its line would overtake them.
+        self._queued = 0
+        self._write_lock = threading.Lock()
+        #: Where threads wait for the server's output.
+        self.room = WaitRoom(lock, self._read_once, shared=self._poll is not None)
         self._stderr_thread = threading.Thread(
             target=self._drain_stderr, name="codex-app-server-stderr", daemon=True
         )
@@ -118,10 +303,23 @@ class StdioProcess:
         return self._proc.poll()
 
     def write(self, data: bytes) -> None:
-        """Queue bytes for the server's stdin; raises ``OSError`` once stdin is closed."""
-        if not self._stdin_open:
-            raise BrokenPipeError("the app-server's stdin is closed")
-        self._outbox.put(data)
+        """Write or queue bytes for the server's stdin; raises ``OSError`` once it is closed."""
+        with self._write_lock:
+            # Checked under the lock that closing takes: the descriptor's number must not be
+            # written to once it is closed (it may already name another file).
+            if not self._stdin_open:
+                raise BrokenPipeError("the app-server's stdin is closed")
+            # A pipe takes a non-blocking write of at most PIPE_BUF bytes whole or not at
+            # all, so a line written here never breaks, even when a signal follows; it saves
+            # the hand-off to the writer thread on every request.
+            if not self._queued and self._stdin_poll is not None and len(data) <= select.PIPE_BUF:
+                try:
+                    os.write(self._stdin_fd, data)
+                    return
+                except BlockingIOError:
+                    pass  # the pipe is full: the writer thread waits for room
+            self._queued += 1
+            self._outbox.put(data)
 
     def _write_stdin(self) -> None:
         stdin = self._proc.stdin
@@ -131,27 +329,45 @@ class StdioProcess:
                 # A signal can cut a pipe write short; the rest must follow, or the line breaks.
                 view = memoryview(data)
                 while view:
-                    view = view[stdin.write(view) :]
+                    try:
+                        view = view[os.write(self._stdin_fd, view) :]
+                    except BlockingIOError:
+                        self._stdin_poll.poll()  # until there is room, or the reader is gone
+                with self._write_lock:
+                    self._queued -= 1
         except (OSError, ValueError):
             pass  # the server is gone: the reader reports it with the exit code and stderr
         finally:
-            self._stdin_open = False
-            with contextlib.suppress(OSError):
+            with self._write_lock, contextlib.suppress(OSError):
+                self._stdin_open = False
                 stdin.close()
 
     def _stop_writer(self) -> None:
         """Close stdin (EOF for the server) once everything queued before it is written."""
-        self._stdin_open = False
+        with self._write_lock:
+            self._stdin_open = False
         self._outbox.put(None)
 
-    def _read_stdout(self) -> None:
-        stdout = self._proc.stdout
-        assert stdout is not None
+    def _read_once(self, timeout: float | None) -> None:
+        """Read what stdout has, waiting at most ``timeout`` seconds, and hand it on."""
         try:
-            while chunk := stdout.read(READ_SIZE):
-                self._on_data(chunk)
+            if self._poll is not None:
+                ms = None if timeout is None else max(0, int(timeout * 1000))
+                if not self._poll.poll(ms):
+                    return
+            chunk = os.read(self._stdout_fd, READ_SIZE)
         except (OSError, ValueError):
-            pass  # the pipe was closed under us by close(); EOF handling follows
+            chunk = b""  # the pipe was closed under us by close(); EOF handling follows
+        with self.room.lock:
+            if chunk:
+                self._on_data(chunk)
+                self.room.notify()
+            else:
+                self.room.end()
+
+    def _read_stdout(self) -> None:
+        try:
+            self.room.run_background()
         finally:
             self._stop_writer()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -172,6 +388,7 @@ class StdioProcess:
         """Stop the server (EOF, then terminate, then kill) and reap it; idempotent."""
         proc = self._proc
         self._stop_writer()
+        self.room.hurry()  # nobody may be waiting: the background reader must see the EOF
         for step in (None, proc.terminate, proc.kill):
             if step is not None:
                 with contextlib.suppress(OSError):

@@ -29,7 +29,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._transport import SHUTDOWN_STEP, StderrTail
+from ._transport import SHUTDOWN_STEP, StderrTail, WaitRoom
 from .errors import AppServerStartError, CodexError, RequestTimeoutError
 
 if TYPE_CHECKING:
@@ -110,8 +110,9 @@ def _closed_reason(url: str, exc: BaseException) -> str:
 class WebSocketTransport:
     """A connected websocket whose frames are pushed to ``on_message`` from a reader thread.
 
-    ``on_eof`` is called once, from the reader thread, with a description of why the socket
-    closed. Opening it performs the handshake, so a refused token fails here.
+    ``on_message`` is called with ``lock`` held; threads waiting for what it changes wait in
+    :attr:`room`. ``on_eof`` is called once, from the reader thread, with a description of why
+    the socket closed. Opening it performs the handshake, so a refused token fails here.
     """
 
     def __init__(
@@ -119,6 +120,7 @@ class WebSocketTransport:
         url: str,
         *,
         token: str | None,
+        lock: threading.Lock,
         on_message: OnMessage,
         on_eof: OnEof,
     ) -> None:
@@ -129,6 +131,8 @@ class WebSocketTransport:
         self.url = url
         #: A remote server's stderr cannot be seen; kept so both transports look alike.
         self.stderr = StderrTail()
+        #: Where threads wait for messages; only the reader thread reads.
+        self.room = WaitRoom(lock)
         self._on_message = on_message
         self._on_eof = on_eof
         self._write_lock = threading.Lock()
@@ -179,7 +183,10 @@ class WebSocketTransport:
         reason = f"the websocket to {self.url} closed"
         try:
             while True:
-                self._on_message(self._ws.recv())
+                message = self._ws.recv()
+                with self.room.lock:
+                    self._on_message(message)
+                    self.room.notify()
         except ConnectionClosed as exc:
             reason = _closed_reason(self.url, exc)
         finally:

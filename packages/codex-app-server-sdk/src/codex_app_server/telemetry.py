@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -107,35 +108,36 @@ class Telemetry:
         if self.observe in codex.turn_observers:
             raise ValueError("this client is already instrumented by this Telemetry")
         connection = codex.client.connection
-        original = connection.request
+        # Every request, typed or raw, goes through exchange().
+        original = connection.exchange
         if inspect.iscoroutinefunction(original):
 
             @functools.wraps(original)
-            async def request_async(method: str, params: Any = None, **kwargs: Any) -> Any:
+            async def exchange_async(method: str, params: Any = None, **kwargs: Any) -> Any:
                 span = self._start_request(method)
                 try:
-                    result = await original(method, params, **kwargs)
+                    reply = await original(method, params, **kwargs)
                 except BaseException as exc:
                     self._end_request(span, method, params, None, exc)
                     raise
-                self._end_request(span, method, params, result, None)
-                return result
+                self._end_request(span, method, params, reply, None)
+                return reply
 
-            connection.request = request_async
+            connection.exchange = exchange_async
         else:
 
             @functools.wraps(original)
-            def request(method: str, params: Any = None, **kwargs: Any) -> Any:
+            def exchange(method: str, params: Any = None, **kwargs: Any) -> Any:
                 span = self._start_request(method)
                 try:
-                    result = original(method, params, **kwargs)
+                    reply = original(method, params, **kwargs)
                 except BaseException as exc:
                     self._end_request(span, method, params, None, exc)
                     raise
-                self._end_request(span, method, params, result, None)
-                return result
+                self._end_request(span, method, params, reply, None)
+                return reply
 
-            connection.request = request
+            connection.exchange = exchange
         codex.turn_observers.append(self.observe)
 
     # -- requests ---------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class Telemetry:
         return self.tracer.start_span("codex.request", attributes={"rpc.method": method})
 
     def _end_request(
-        self, span: Any, method: str, params: Any, result: Any, error: BaseException | None
+        self, span: Any, method: str, params: Any, reply: Any, error: BaseException | None
     ) -> None:
         with self._lock:
             self.counters.requests += 1
@@ -158,8 +160,11 @@ class Telemetry:
                 span.set_attribute("codex.outcome", type(error).__name__)
                 span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, str(error)))
             span.end()
-        if error is None and method == "turn/start" and isinstance(result, Mapping):
-            self._start_turn(params, result)
+        if error is None and method == "turn/start":
+            if isinstance(params, bytes):  # a typed call's params, already JSON
+                params = json.loads(params)
+            if isinstance(reply.result, Mapping):
+                self._start_turn(params, reply.result)
 
     # -- turns ------------------------------------------------------------------------------
     def _start_turn(self, params: Any, result: Mapping[str, Any]) -> None:
