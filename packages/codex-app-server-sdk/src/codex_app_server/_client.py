@@ -32,19 +32,33 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCodexClient", "CodexClient"]
 
 
+#: Per method: its params model (``None`` when it takes none) and its response model.
+_CODECS: dict[str, tuple[Any, Any]] = {}
+
+
+def _codec(method: str) -> tuple[Any, Any]:
+    codec = _CODECS.get(method)
+    if codec is None:
+        spec = registry.CLIENT_REQUESTS.get(method)
+        if spec is None:
+            raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
+        params_model = None if spec.params_model is None else registry.load_model(spec.params_model)
+        codec = _CODECS[method] = (params_model, registry.load_model(spec.response_model))
+    return codec
+
+
 def params_to_wire(method: str, params: Mapping[str, Any]) -> bytes | None:
     """Validate snake_case (or camelCase) ``params`` for ``method``; return their wire JSON."""
-    spec = registry.CLIENT_REQUESTS.get(method)
-    if spec is None:
-        raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
-    if spec.params_model is None:
+    model = _codec(method)[0]
+    if model is None:
         return None
-    model = registry.load_model(spec.params_model)
     # The server rejects null where its schema does not allow it, so None is left off the
     # wire. Defaults stay: a nested model's tag (``type``) is one, and the server needs it.
     # Straight to JSON text, which the core splices into the line: no dict, no json.dumps.
     wire: bytes = model.__pydantic_serializer__.to_json(
-        model.__pydantic_validator__.validate_python(dict(params)),
+        model.__pydantic_validator__.validate_python(
+            params if type(params) is dict else dict(params)
+        ),
         by_alias=True,
         exclude_none=True,
     )
@@ -53,15 +67,15 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> bytes | None:
 
 def result_from_wire(method: str, reply: Response) -> Any:
     """Validate a reply's result into ``method``'s response model."""
-    validator = registry.load_model(registry.CLIENT_REQUESTS[method].response_model)
+    model = _codec(method)[1]
     if reply.raw is not None:
         # One pass from the JSON text; anything it cannot take (another layout, or a result
         # that does not fit) goes the general way, which gives the usual error.
         try:
-            return validator.__pydantic_validator__.validate_json(reply.raw)
+            return model.__pydantic_validator__.validate_json(reply.raw)
         except ValueError:  # pydantic's ValidationError
             pass
-    return validator.model_validate(reply.result)
+    return model.model_validate(reply.result)
 
 
 def server_version(user_agent: str) -> tuple[int, ...] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -53,7 +54,6 @@ class Response:
         request_id: RequestId,
         method: str,
         result: Any = None,
-        *,
         raw: bytes | None = None,
         line: bytes = b"",
     ) -> None:
@@ -218,8 +218,8 @@ _METHOD_START = len(_METHOD_PREFIX)
 #: How many abandoned request ids are remembered (see :meth:`JsonRpcCore.forget`).
 _ABANDONED_KEPT = 1024
 _REPLY_PREFIX = b'{"id":'
-_REPLY_START = len(_REPLY_PREFIX)
-_RESULT_KEY = b',"result":'
+#: The head of a reply as the server writes it; JSON numbers have no leading zeros.
+_REPLY_HEAD = re.compile(rb'\{"id":(0|[1-9][0-9]{0,17}),"result":').match
 
 #: Types one notification line: given its method (as raw bytes) and the line, returns the
 #: :class:`Notification` with its typed ``model``, or ``None`` to leave the line to the generic
@@ -385,23 +385,17 @@ class JsonRpcCore:
     def _reply(self, line: bytes) -> Response | None:
         """A reply in the server's layout, ``{"id":N,"result":...}``, routed unparsed.
 
-        ``None`` sends the line the general way: another layout, an id that is not a plain
-        number, or one nobody waits for (which the general way reports).
+        ``None`` sends the line the general way: another layout, or an id nobody waits for
+        (which the general way reports).
         """
-        end = line.find(b",", _REPLY_START)
-        digits = line[_REPLY_START:end]
-        if (
-            not digits.isdigit()
-            or (digits[0] == 48 and len(digits) > 1)  # JSON has no leading zeros
-            or not line.startswith(_RESULT_KEY, end)
-            or not line.endswith(b"}")
-        ):
+        match = _REPLY_HEAD(line)
+        if match is None or not line.endswith(b"}"):
             return None
-        request_id = int(digits)
+        request_id = int(match[1])
         method = self._claim(request_id)
         if method is None:
             return None
-        return Response(request_id, method, raw=line[end + len(_RESULT_KEY) : -1], line=line)
+        return Response(request_id, method, None, line[match.end() : -1], line)
 
     def _parse_line(self, line: bytes | str) -> Event:
         try:

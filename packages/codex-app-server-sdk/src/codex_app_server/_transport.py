@@ -87,8 +87,8 @@ class WaitRoom:
         shared: bool = False,
     ) -> None:
         self.lock = lock
-        self._read = read
         self._shared = shared and read is not None
+        self._read = read if read is not None else _nothing_to_read
         self._changed = threading.Condition(lock)
         self._background = threading.Condition(lock)
         self._reading = False
@@ -124,7 +124,10 @@ class WaitRoom:
         if ready():
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self.lock:
+        lock = self.lock
+        # The SIGINT handler this thread put aside while it reads for everyone (see below).
+        held: Any = _NOT_HELD
+        with lock:
             self._waiting += 1
             try:
                 while not ready():
@@ -134,8 +137,21 @@ class WaitRoom:
                         if wait <= 0:
                             return False
                     if self._shared and not self._reading and not self._ended:
-                        self._lead(wait)
+                        if held is _NOT_HELD:
+                            held = self._hold_interrupts()
+                        self._reading = True
+                        lock.release()
+                        try:
+                            self._read(wait)
+                        finally:
+                            lock.acquire()
+                            self._reading = False
+                            if self._sleepers:  # one of them may lead now
+                                self._changed.notify_all()
+                        if self._interrupted:
+                            held = self._release_interrupts(held)
                     else:
+                        held = self._release_interrupts(held)
                         self._sleepers += 1
                         try:
                             self._changed.wait(wait)
@@ -145,40 +161,36 @@ class WaitRoom:
             finally:
                 self._waiting -= 1
                 self._last_wait = time.monotonic()
+                self._release_interrupts(held)  # last: a Ctrl-C held back is raised here
 
-    def _lead(self, wait: float) -> None:
-        """Read once in this thread (lock held on entry and on return)."""
-        assert self._read is not None
-        # In the main thread Ctrl-C must not land between reading bytes and handing them on
-        # (they would be lost, and the stream with them): it is held back while this thread
-        # reads, then raised again, at most ``wait`` seconds later.
-        previous: Any = _NO_HANDLER
-        if threading.current_thread() is threading.main_thread():
-            previous = _get_handler(signal.SIGINT)
-            if previous is None:  # installed outside Python: it could not be put back
-                previous = _NO_HANDLER
-            else:
-                _set_handler(signal.SIGINT, self._hold_interrupt)
-        self._reading = True
-        self.lock.release()
-        try:
-            self._read(wait)
-        finally:
-            self.lock.acquire()
-            self._reading = False
-            self.notify()  # another waiter may lead now
-            if previous is not _NO_HANDLER:
-                _set_handler(signal.SIGINT, previous)
-        if self._interrupted:
-            self._interrupted = False
-            signal.raise_signal(signal.SIGINT)
+    # In the main thread Ctrl-C must not land between reading bytes and handing them on: they
+    # would be lost, and with them another thread's reply or a turn's events. While the main
+    # thread reads, SIGINT is only noted; it is raised again once the read is handed on, at
+    # most SIGNAL_SLICE later.
+    def _hold_interrupts(self) -> Any:
+        """Put this thread's SIGINT handler aside if it is the main thread; return it."""
+        if threading.current_thread() is not threading.main_thread():
+            return _NOT_MAIN
+        previous = _get_handler(signal.SIGINT)
+        if previous is None:  # installed outside Python: it could not be put back
+            return _NOT_MAIN
+        _set_handler(signal.SIGINT, self._note_interrupt)
+        return previous
 
-    def _hold_interrupt(self, signum: int, frame: object) -> None:
+    def _release_interrupts(self, held: Any) -> Any:
+        """Put the handler back and raise a SIGINT that came meanwhile; return ``_NOT_HELD``."""
+        if held is not _NOT_HELD and held is not _NOT_MAIN:
+            _set_handler(signal.SIGINT, held)
+            if self._interrupted:
+                self._interrupted = False
+                signal.raise_signal(signal.SIGINT)
+        return _NOT_HELD
+
+    def _note_interrupt(self, signum: int, frame: object) -> None:
         self._interrupted = True
 
     def run_background(self) -> None:
         """Read whenever nobody has waited for a while; return once the output ended."""
-        assert self._read is not None
         while True:
             with self.lock:
                 while not self._ended:
@@ -202,7 +214,14 @@ class WaitRoom:
                     self.notify()
 
 
-_NO_HANDLER: Any = object()
+def _nothing_to_read(timeout: float | None) -> None:
+    raise RuntimeError("this WaitRoom has no reader: its transport pushes what it reads")
+
+
+#: No SIGINT handler put aside yet.
+_NOT_HELD: Any = object()
+#: Not the main thread (or a handler Python cannot restore): nothing to put aside.
+_NOT_MAIN: Any = object()
 # The signal module's functions convert numbers to enums and back on every call (~20 us for
 # the three calls a read needs); the C functions they wrap take under 1 us.
 try:
