@@ -299,6 +299,17 @@ class Inbox:
         """Queue events; the caller holds the room's lock and wakes the consumer afterwards."""
         self._items.extend(items)
 
+    def get_ready(self) -> Notification | None:
+        """The next event if it has arrived already, else ``None`` (and :meth:`get` waits).
+
+        Also ``None`` once the connection has ended: :meth:`get` raises that. Most events of a
+        stream are taken this way, with no waiting to set up.
+        """
+        items = self._items
+        if not items or type(items[0]) is _Closed:
+            return None
+        return items.popleft()  # type: ignore[return-value]
+
     def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
         items = self._items

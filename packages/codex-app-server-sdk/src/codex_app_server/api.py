@@ -311,11 +311,7 @@ class TurnHandle:
         ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn, and so
         does hitting one of ``bounds`` (see :class:`~codex_app_server.TurnBounds`).
         """
-        connection = self.thread.codex.client.connection
-        for event in self._events(timeout, bounds):
-            model = typed_or_skip(event, connection)
-            if model is not None:
-                yield model
+        return self._events(timeout, bounds, typed=True)
 
     def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
@@ -335,27 +331,42 @@ class TurnHandle:
         """Run the turn and validate its final message into ``model`` (structured output)."""
         return parse_output(self.run(timeout=timeout), model)
 
-    def _events(self, timeout: float | None, bounds: TurnBounds | None) -> Iterator[Any]:
+    def _events(
+        self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
+    ) -> Iterator[Any]:
+        # One generator between the inbox and the caller, typing the events itself when asked
+        # (stream()); an event that has arrived already is taken without the wait machinery.
         if self._completed is not None:
             return
-        connection = self.thread.codex.client.connection
+        codex = self.thread.codex
+        connection = codex.client.connection
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
+        inbox = self._subscription.sink
+        turn_id = self.id
         try:
             while True:
-                try:
-                    event = self._next(next_wait(timeout, clock, time.monotonic()))
-                except RequestTimeoutError:
-                    exceeded = clock.expired(time.monotonic()) if clock else None
-                    if exceeded is None:
-                        raise
-                    self._stop(exceeded)
+                event = inbox.get_ready()
+                if event is None:
+                    try:
+                        event = inbox.get(next_wait(timeout, clock, time.monotonic()))
+                    except RequestTimeoutError:
+                        exceeded = clock.expired(time.monotonic()) if clock else None
+                        if exceeded is None:
+                            raise
+                        self._stop(exceeded)
+                for observe in codex.turn_observers:
+                    observe(event)
                 if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
                     self._stop(exceeded)
-                if is_turn_end(event, self.id):
+                end = is_turn_end(event, turn_id)
+                if end:
                     self._completed = completed_turn(event)
+                if not typed:
                     yield event
+                elif (model := typed_or_skip(event, connection)) is not None:
+                    yield model
+                if end:
                     return
-                yield event
         except KeyboardInterrupt:
             self.interrupt()
             raise
