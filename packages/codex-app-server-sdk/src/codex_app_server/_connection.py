@@ -150,6 +150,13 @@ class _ConnectionBase(Generic[W, S]):
         if logger.isEnabledFor(logging.DEBUG):
             for event in events:
                 logger.debug("<- %s", _describe(event))
+        elif len(events) == 1 and type(reply := events[0]) is Response:
+            # A read that brings one reply, as every round trip's does: resolve its caller
+            # without the batching below (which would do this, and nothing more).
+            waiter = self._waiters.pop(reply.request_id, None)
+            if waiter is not None:
+                self._resolve(waiter, reply)
+            return
         # Notifications are handed over a batch per subscriber per read, not one by one: a
         # consumer woken once per read instead of once per delta is most of streaming's cost.
         batches: dict[S, list[Notification | _Closed]] = {}
