@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from ._handlers import HandlerTable, Reply, decode_params, encode_result
 from ._protocol import (
@@ -562,6 +562,18 @@ async def _within(timeout: float | None, awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, timeout)
 
 
+def _timeout_error(method: str, timeout: float | None) -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"{method!r} got no reply within {timeout} s (raise request_timeout= for slow methods)"
+    )
+
+
+def _expire(waiter: asyncio.Future[Any], method: str, timeout: float | None) -> None:
+    """The request timer: fail the reply's future unless the reply came first."""
+    if not waiter.done():
+        waiter.set_exception(_timeout_error(method, timeout))
+
+
 class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
@@ -708,43 +720,75 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
+        # A timer that fails the reply's future, not asyncio.timeout: no cancellation of the
+        # task, no inner coroutine, and the caller is woken straight from the reply's future.
+        expiry = None
+        if timeout is not None:
+            expiry = loop.call_later(timeout, _expire, waiter, method, timeout)
         try:
-            # Sending counts against the timeout: a server that stops reading its input
-            # would otherwise hold drain() forever.
-            return await _within(timeout, self._send_and_wait(line, waiter))
-        except asyncio.TimeoutError:
-            raise RequestTimeoutError(
-                f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
-                "slow methods)"
-            ) from None
+            try:
+                sent = self._send(line)
+            except OSError:
+                await self._write_failed()
+            if not sent:
+                # Back-pressure: sending counts against the timeout too, or a server that
+                # stops reading its input would hold drain() forever.
+                if expiry is not None:
+                    expiry.cancel()
+                await self._drain(method, timeout, None if expiry is None else expiry.when())
+                if expiry is not None:
+                    expiry = loop.call_at(expiry.when(), _expire, waiter, method, timeout)
+            return await waiter
         finally:
-            if not waiter.done() or waiter.cancelled():
+            if expiry is not None:
+                expiry.cancel()
+            if self._waiters.pop(request_id, None) is not None:
+                # Timed out or cancelled: stop expecting the reply so nothing leaks.
                 self._core.forget(request_id)
-                self._waiters.pop(request_id, None)
 
-    async def _send_and_wait(self, line: bytes, waiter: asyncio.Future[Any]) -> Any:
-        await self._write(line)
-        return await waiter
+    def _send(self, line: bytes) -> bool:
+        """Hand ``line`` to the transport; ``False`` if the caller must drain it first.
+
+        Raises ``OSError`` if the transport is closed (see :meth:`_write_failed`).
+        """
+        log_sent(line)
+        process = self._proc
+        process.write(line)
+        # A pipe under its high-water mark needs no drain: skipping the await saves a
+        # coroutine per call. The websocket's drain waits for its writer task.
+        return type(process) is AsyncStdioProcess and not process.writing_paused
+
+    async def _drain(self, method: str, timeout: float | None, deadline: float | None) -> None:
+        try:
+            if deadline is None:
+                await self._proc.drain()
+            else:
+                remaining = deadline - asyncio.get_running_loop().time()
+                await _within(max(remaining, 0.0), self._proc.drain())
+        except asyncio.TimeoutError:
+            raise _timeout_error(method, timeout) from None
+        except OSError:
+            await self._write_failed()
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a client notification."""
         self._ensure_open()
-        await self._write(self._core.notification(method, params))
-
-    async def _write(self, line: bytes) -> None:
-        log_sent(line)
         try:
-            self._proc.write(line)
-            await self._proc.drain()
+            sent = self._send(self._core.notification(method, params))
         except OSError:
-            for _ in range(200):  # the reader reports the closure with exit code and stderr
-                if self.closed:
-                    break
-                await asyncio.sleep(0.01)
-            self._ensure_open()
-            raise TransportClosedError(
-                "could not write to the app-server", stderr_tail=self.stderr_tail()
-            ) from None
+            await self._write_failed()
+        if not sent:
+            await self._drain(method, None, None)
+
+    async def _write_failed(self) -> NoReturn:
+        for _ in range(200):  # the reader reports the closure with exit code and stderr
+            if self.closed:
+                break
+            await asyncio.sleep(0.01)
+        self._ensure_open()
+        raise TransportClosedError(
+            "could not write to the app-server", stderr_tail=self.stderr_tail()
+        ) from None
 
     def subscribe(self, thread_id: str) -> Subscription[AsyncInbox]:
         """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
