@@ -568,12 +568,6 @@ def _timeout_error(method: str, timeout: float | None) -> RequestTimeoutError:
     )
 
 
-def _expire(waiter: asyncio.Future[Any], method: str, timeout: float | None) -> None:
-    """The request timer: fail the reply's future unless the reply came first."""
-    if not waiter.done():
-        waiter.set_exception(_timeout_error(method, timeout))
-
-
 class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
@@ -620,6 +614,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         super().__init__(config, handlers)
         self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: When each request with a timeout expires: (loop time, method, timeout).
+        self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
+        #: The one timer that fails overdue requests, armed for the earliest deadline or later.
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Launch the server process, or connect to the server at ``config.url``."""
@@ -664,6 +662,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def _on_eof(self, reason: str = "the app-server closed its output") -> None:
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
+        self._stop_expiry()
 
     def _resolve(self, waiter: asyncio.Future[Any], result: Any) -> None:
         if not waiter.done():
@@ -720,31 +719,69 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
-        # A timer that fails the reply's future, not asyncio.timeout: no cancellation of the
-        # task, no inner coroutine, and the caller is woken straight from the reply's future.
-        expiry = None
         if timeout is not None:
-            expiry = loop.call_later(timeout, _expire, waiter, method, timeout)
+            self._set_deadline(request_id, (loop.time() + timeout, method, timeout))
         try:
             try:
                 sent = self._send(line)
             except OSError:
                 await self._write_failed()
             if not sent:
-                # Back-pressure: sending counts against the timeout too, or a server that
-                # stops reading its input would hold drain() forever.
-                if expiry is not None:
-                    expiry.cancel()
-                await self._drain(method, timeout, None if expiry is None else expiry.when())
-                if expiry is not None:
-                    expiry = loop.call_at(expiry.when(), _expire, waiter, method, timeout)
+                await self._drain_request(request_id, method)
             return await waiter
         finally:
-            if expiry is not None:
-                expiry.cancel()
+            if timeout is not None:
+                self._deadlines.pop(request_id, None)
             if self._waiters.pop(request_id, None) is not None:
                 # Timed out or cancelled: stop expecting the reply so nothing leaks.
                 self._core.forget(request_id)
+
+    # Timeouts: one timer per connection, not one per request. A loop timer per call (and
+    # asyncio.timeout before it) cost more than the rest of the round trip's own work: a
+    # request only records its deadline, and the timer, when it fires, fails the requests
+    # that are overdue and sets itself for the next deadline.
+    def _set_deadline(self, request_id: RequestId, entry: tuple[float, str, float]) -> None:
+        self._deadlines[request_id] = entry
+        expiry = self._expiry
+        if expiry is None or entry[0] < expiry.when():
+            if expiry is not None:
+                expiry.cancel()
+            self._expiry = asyncio.get_running_loop().call_at(entry[0], self._expire_overdue)
+
+    def _expire_overdue(self) -> None:
+        expiry, self._expiry = self._expiry, None
+        # The loop runs a timer up to its clock's resolution early: what it was set for is due.
+        now = max(asyncio.get_running_loop().time(), expiry.when() if expiry else 0.0)
+        later: list[tuple[RequestId, tuple[float, str, float]]] = []
+        for request_id, entry in list(self._deadlines.items()):
+            if entry[0] > now:
+                later.append((request_id, entry))
+                continue
+            del self._deadlines[request_id]
+            waiter = self._waiters.get(request_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(_timeout_error(entry[1], entry[2]))
+        if later:
+            request_id, entry = min(later, key=lambda item: item[1][0])
+            self._set_deadline(request_id, entry)
+
+    def _stop_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def _drain_request(self, request_id: RequestId, method: str) -> None:
+        """Wait for back-pressure to ease; this wait counts against the request's timeout.
+
+        A server that stops reading its input would otherwise hold drain() forever.
+        """
+        entry = self._deadlines.pop(request_id, None)
+        if entry is None:
+            await self._drain(method, None, None)
+            return
+        # Out of the table meanwhile: the drain's own timeout reports it, once.
+        await self._drain(method, entry[2], entry[0])
+        self._set_deadline(request_id, entry)
 
     def _send(self, line: bytes) -> bool:
         """Hand ``line`` to the transport; ``False`` if the caller must drain it first.
@@ -831,5 +868,6 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._closed_by(
             self._process.exit_code, self._process.stderr.text(), "the connection was closed"
         )
+        self._stop_expiry()
         for task in list(self._tasks):
             task.cancel()
