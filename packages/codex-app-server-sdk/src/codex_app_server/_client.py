@@ -39,10 +39,16 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
     if spec.params_model is None:
         return None
     model = registry.load_model(spec.params_model)
-    # The server rejects null where its schema does not allow it, so None is left off the
-    # wire. Defaults stay: a nested model's tag (``type``) is one, and the server needs it.
-    wire: dict[str, Any] = model.model_validate(dict(params)).model_dump(
-        mode="json", by_alias=True, exclude_none=True
+    # The model's own validator and serializer, called directly: the same work as
+    # model_validate() and model_dump() without their Python wrappers, about half the cost of
+    # a cheap call's typing. The server rejects null where its schema does not allow it, so
+    # None is left off the wire. Defaults stay: a nested model's tag (``type``) is one, and
+    # the server needs it.
+    instance = model.__pydantic_validator__.validate_python(
+        params if type(params) is dict else dict(params)
+    )
+    wire: dict[str, Any] = model.__pydantic_serializer__.to_python(
+        instance, mode="json", by_alias=True, exclude_none=True
     )
     return wire
 
@@ -50,7 +56,7 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
 def result_from_wire(method: str, result: Any) -> Any:
     """Validate a raw result into ``method``'s response model."""
     spec = registry.CLIENT_REQUESTS[method]
-    return registry.load_model(spec.response_model).model_validate(result)
+    return registry.load_model(spec.response_model).__pydantic_validator__.validate_python(result)
 
 
 def server_version(user_agent: str) -> tuple[int, ...] | None:
