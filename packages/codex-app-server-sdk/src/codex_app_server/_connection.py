@@ -584,6 +584,24 @@ class AsyncInbox:
         """Queue events in order, waking the consumer once (called on the loop)."""
         self._queue.put_nowait(items)
 
+    def get_ready(self) -> Notification | None:
+        """The next event if it has arrived already, else ``None`` (and :meth:`get` waits).
+
+        Also ``None`` once the connection has ended: :meth:`get` raises that. Most events of a
+        stream are taken this way, with no coroutine to await.
+        """
+        ready = self._ready
+        if not ready:
+            if self._queue.empty():
+                return None
+            ready.extend(self._queue.get_nowait())
+        item = ready[0]
+        if type(item) is _Closed:
+            return None
+        ready.popleft()
+        assert isinstance(item, Notification)
+        return item
+
     async def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
         while True:
