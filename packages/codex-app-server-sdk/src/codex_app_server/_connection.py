@@ -636,9 +636,13 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
         #: The one timer that fails overdue requests, armed for the earliest deadline or later.
         self._expiry: asyncio.TimerHandle | None = None
+        #: The loop the connection was started on (its transport belongs to it). Kept because
+        #: asyncio.get_running_loop() costs a getpid() system call per call before Python 3.12.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Launch the server process, or connect to the server at ``config.url``."""
+        self._loop = asyncio.get_running_loop()
         if self.config.url is not None:
             self._process = await AsyncWebSocketTransport.connect(
                 self.config.url,
@@ -733,7 +737,9 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
         self._ensure_open()
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            raise CodexError("the connection has not been started")
         waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
@@ -764,12 +770,14 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if expiry is None or entry[0] < expiry.when():
             if expiry is not None:
                 expiry.cancel()
-            self._expiry = asyncio.get_running_loop().call_at(entry[0], self._expire_overdue)
+            assert self._loop is not None
+            self._expiry = self._loop.call_at(entry[0], self._expire_overdue)
 
     def _expire_overdue(self) -> None:
         expiry, self._expiry = self._expiry, None
         # The loop runs a timer up to its clock's resolution early: what it was set for is due.
-        now = max(asyncio.get_running_loop().time(), expiry.when() if expiry else 0.0)
+        assert self._loop is not None
+        now = max(self._loop.time(), expiry.when() if expiry else 0.0)
         later: list[tuple[RequestId, tuple[float, str, float]]] = []
         for request_id, entry in list(self._deadlines.items()):
             if entry[0] > now:
