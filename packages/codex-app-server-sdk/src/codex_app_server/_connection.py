@@ -636,13 +636,12 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
         #: The one timer that fails overdue requests, armed for the earliest deadline or later.
         self._expiry: asyncio.TimerHandle | None = None
-        #: The loop the connection was started on (its transport belongs to it). Kept because
+        #: The loop the transport belongs to, set once the transport is up. Kept because
         #: asyncio.get_running_loop() costs a getpid() system call per call before Python 3.12.
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Launch the server process, or connect to the server at ``config.url``."""
-        self._loop = asyncio.get_running_loop()
         if self.config.url is not None:
             self._process = await AsyncWebSocketTransport.connect(
                 self.config.url,
@@ -650,15 +649,16 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
                 on_message=self._on_message,
                 on_eof=self._on_eof,
             )
-            return
-        argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
-        self._process = await AsyncStdioProcess.start(
-            argv,
-            env=self.config.process_env(),
-            cwd=self.config.cwd,
-            on_data=self._on_data,
-            on_eof=self._on_eof,
-        )
+        else:
+            argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
+            self._process = await AsyncStdioProcess.start(
+                argv,
+                env=self.config.process_env(),
+                cwd=self.config.cwd,
+                on_data=self._on_data,
+                on_eof=self._on_eof,
+            )
+        self._loop = asyncio.get_running_loop()
 
     @property
     def pid(self) -> int:
@@ -676,7 +676,19 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         return self._proc.stderr.text()
 
     def _on_data(self, data: bytes) -> None:
-        self._handle(self._core.receive_data(data))
+        events = self._core.receive_data(data)
+        if (
+            len(events) == 1
+            and type(reply := events[0]) is Response
+            and not logger.isEnabledFor(logging.DEBUG)
+        ):
+            # A read that brings one reply, as every round trip's does: resolve its caller
+            # without the general routing (what _handle would do for it, and nothing more).
+            waiter = self._waiters.pop(reply.request_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(reply.result)
+            return
+        self._handle(events)
 
     def _on_message(self, message: str | bytes) -> None:
         self._handle([self._core.receive_line(message)])
@@ -736,7 +748,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         """Send a request and wait for its result; raises the mapped ``JsonRpcError``."""
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
-        self._ensure_open()
+        if self._closed_error is not None:
+            self._ensure_open()
         loop = self._loop
         if loop is None:
             raise CodexError("the connection has not been started")
@@ -744,7 +757,11 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
         if timeout is not None:
-            self._set_deadline(request_id, (loop.time() + timeout, method, timeout))
+            deadline = loop.time() + timeout
+            self._deadlines[request_id] = (deadline, method, timeout)
+            expiry = self._expiry
+            if expiry is None or deadline < expiry.when():
+                self._set_deadline(request_id, (deadline, method, timeout))
         try:
             try:
                 sent = self._send(line)
@@ -815,7 +832,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         Raises ``OSError`` if the transport is closed (see :meth:`_write_failed`).
         """
         log_sent(line)
-        process = self._proc
+        process = self._process
+        assert process is not None  # set before _loop, which request() checks
         process.write(line)
         # A pipe under its high-water mark needs no drain: skipping the await saves a
         # coroutine per call. The websocket's drain waits for its writer task.
@@ -836,6 +854,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a client notification."""
         self._ensure_open()
+        if self._loop is None:
+            raise CodexError("the connection has not been started")
         try:
             sent = self._send(self._core.notification(method, params))
         except OSError:
