@@ -26,19 +26,32 @@ from .generated import registry
 from .generated.methods import AsyncRequestMethods, SyncRequestMethods
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .generated import InitializeResponse
 
 __all__ = ["AsyncCodexClient", "CodexClient"]
 
 
-def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Validate snake_case (or camelCase) ``params`` for ``method``; return them in wire form."""
+#: Each request method's params model (``None`` when it takes none) and response model.
+_models: dict[str, tuple[type[BaseModel] | None, type[BaseModel]]] = {}
+
+
+def _request_models(method: str) -> tuple[type[BaseModel] | None, type[BaseModel]]:
+    """Look ``method``'s models up once; typed calls then cost one dict lookup for both."""
     spec = registry.CLIENT_REQUESTS.get(method)
     if spec is None:
         raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
-    if spec.params_model is None:
+    params = None if spec.params_model is None else registry.load_model(spec.params_model)
+    models = _models[method] = (params, registry.load_model(spec.response_model))
+    return models
+
+
+def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Validate snake_case (or camelCase) ``params`` for ``method``; return them in wire form."""
+    model = (_models.get(method) or _request_models(method))[0]
+    if model is None:
         return None
-    model = registry.load_model(spec.params_model)
     # The model's own validator and serializer, called directly: the same work as
     # model_validate() and model_dump() without their Python wrappers, about half the cost of
     # a cheap call's typing. The server rejects null where its schema does not allow it, so
@@ -55,8 +68,8 @@ def params_to_wire(method: str, params: Mapping[str, Any]) -> dict[str, Any] | N
 
 def result_from_wire(method: str, result: Any) -> Any:
     """Validate a raw result into ``method``'s response model."""
-    spec = registry.CLIENT_REQUESTS[method]
-    return registry.load_model(spec.response_model).__pydantic_validator__.validate_python(result)
+    model = (_models.get(method) or _request_models(method))[1]
+    return model.__pydantic_validator__.validate_python(result)
 
 
 def server_version(user_agent: str) -> tuple[int, ...] | None:
