@@ -2,8 +2,9 @@
 
 Nothing here knows JSON-RPC. :class:`StdioProcess` serves the synchronous connection with two
 daemon threads (stdout to a callback, stderr into a bounded tail); :class:`AsyncStdioProcess`
-does the same with asyncio tasks. Both stop the server the same way: close its stdin, then
-terminate, then kill, each with a bounded wait, and always reap it.
+does the same as the event loop's subprocess protocol, with no task of its own. Both stop the
+server the same way: close its stdin, then terminate, then kill, each with a bounded wait, and
+always reap it.
 """
 
 from __future__ import annotations
