@@ -218,9 +218,9 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
     """The asyncio twin of :class:`StdioProcess`: the loop pushes stdout to ``on_data``.
 
     No task sits between the pipe and the caller: the process is the transport's protocol, so
-    each read reaches ``on_data`` from the loop's own callback, and a reply resolves its
-    caller's future one turn of the loop after the bytes arrive (a reader task awaiting a
-    ``StreamReader`` took one more). Writes go straight to the pipe transport, which buffers
+    each read reaches ``on_data`` from the loop's own read callback, and the caller a reply
+    resolves runs on the loop's next turn (a reader task awaiting a ``StreamReader`` took two
+    turns more). Writes go straight to the pipe transport, which buffers
     what the pipe does not take; :meth:`drain` waits only while that buffer is over its
     high-water mark. ``on_eof`` is called once, after stdout closes and the process has been
     given a moment to exit (so its exit code and stderr are known).
@@ -252,10 +252,10 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
         on_eof: Callable[[], None],
     ) -> AsyncStdioProcess:
         """Launch the server and start pumping its output."""
-        self = cls(on_data, on_eof)
+        process = cls(on_data, on_eof)
         program, *args = argv
-        await self._loop.subprocess_exec(
-            lambda: self,
+        await process._loop.subprocess_exec(
+            lambda: process,
             program,
             *args,
             stdin=subprocess.PIPE,
@@ -269,11 +269,12 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
         )
         # Reads that came before this point were posted to pipe_data_received already, and
         # run before any read that comes after it: the order of the bytes holds.
-        stdout = self._transport.get_pipe_transport(1) if self._transport else None
+        transport = process._transport
+        stdout = transport.get_pipe_transport(1) if transport is not None else None
         inner = stdout.get_protocol() if stdout is not None else None
         if stdout is not None and isinstance(inner, asyncio.Protocol):
             stdout.set_protocol(_StdoutProtocol(inner, on_data))
-        return self
+        return process
 
     # -- the transport's callbacks ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
