@@ -846,6 +846,29 @@ async def test_unanswered_request_times_out_clearly_and_the_connection_stays_usa
         assert (await client.thread_start()).thread.id
 
 
+async def test_concurrent_requests_each_time_out_on_their_own_deadline_async(
+    tmp_path: Path,
+) -> None:
+    # One timer serves every request of a connection: a short timeout started after a long
+    # one must still fire on time, and the long one later, each once.
+    async with AsyncCodexClient(fake(tmp_path, "ok", request_timeout=60)) as client:
+        started = time.monotonic()
+        slow = asyncio.ensure_future(client.request("fake/never", timeout=1.5))
+        await asyncio.sleep(0)
+        fast = [asyncio.ensure_future(client.request("fake/never", timeout=t)) for t in (0.4, 0.2)]
+        for task, bound in zip(fast[::-1], (0.2, 0.4), strict=True):
+            with pytest.raises(RequestTimeoutError, match=re.escape(f"within {bound} s")):
+                await task
+            assert bound <= time.monotonic() - started < bound + PROMPT
+        assert not slow.done()
+        assert (await client.thread_start()).thread.id
+        with pytest.raises(RequestTimeoutError, match=re.escape("within 1.5 s")):
+            await slow
+        assert 1.5 <= time.monotonic() - started < 1.5 + PROMPT
+        assert client.connection._core.pending() == []
+        assert not client.connection._waiters
+
+
 def test_stream_timeout_bounds_the_wait_for_each_event(
     codex: Codex, model_server: ScriptedModelServer
 ) -> None:

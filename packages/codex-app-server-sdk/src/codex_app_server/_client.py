@@ -27,16 +27,19 @@ from .generated import registry
 from .generated.methods import AsyncRequestMethods, SyncRequestMethods
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .generated import InitializeResponse
 
 __all__ = ["AsyncCodexClient", "CodexClient"]
 
 
 #: Per method: its params model (``None`` when it takes none) and its response model.
-_CODECS: dict[str, tuple[Any, Any]] = {}
+_CODECS: dict[str, tuple[type[BaseModel] | None, type[BaseModel]]] = {}
 
 
-def _codec(method: str) -> tuple[Any, Any]:
+def _codec(method: str) -> tuple[type[BaseModel] | None, type[BaseModel]]:
+    """Look ``method``'s models up once; typed calls then cost one dict lookup for both."""
     codec = _CODECS.get(method)
     if codec is None:
         spec = registry.CLIENT_REQUESTS.get(method)

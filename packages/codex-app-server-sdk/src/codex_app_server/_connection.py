@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from ._handlers import HandlerTable, Reply, decode_params, encode_result
 from ._protocol import (
@@ -578,6 +578,12 @@ async def _within(timeout: float | None, awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, timeout)
 
 
+def _timeout_error(method: str, timeout: float | None) -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"{method!r} got no reply within {timeout} s (raise request_timeout= for slow methods)"
+    )
+
+
 class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
@@ -593,6 +599,24 @@ class AsyncInbox:
     def put_many(self, items: list[Notification | _Closed]) -> None:
         """Queue events in order, waking the consumer once (called on the loop)."""
         self._queue.put_nowait(items)
+
+    def get_ready(self) -> Notification | None:
+        """The next event if it has arrived already, else ``None`` (and :meth:`get` waits).
+
+        Also ``None`` once the connection has ended: :meth:`get` raises that. Most events of a
+        stream are taken this way, with no coroutine to await.
+        """
+        ready = self._ready
+        if not ready:
+            if self._queue.empty():
+                return None
+            ready.extend(self._queue.get_nowait())
+        item = ready[0]
+        if type(item) is _Closed:
+            return None
+        ready.popleft()
+        assert isinstance(item, Notification)
+        return item
 
     async def get(self, timeout: float | None = None) -> Notification:
         """The next event; raises ``TransportClosedError`` once the connection has ended."""
@@ -624,6 +648,13 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         super().__init__(config, handlers)
         self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: When each request with a timeout expires: (loop time, method, timeout).
+        self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
+        #: The one timer that fails overdue requests, armed for the earliest deadline or later.
+        self._expiry: asyncio.TimerHandle | None = None
+        #: The loop the transport belongs to, set once the transport is up. Kept because
+        #: asyncio.get_running_loop() costs a getpid() system call per call before Python 3.12.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Launch the server process, or connect to the server at ``config.url``."""
@@ -634,15 +665,16 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
                 on_message=self._on_message,
                 on_eof=self._on_eof,
             )
-            return
-        argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
-        self._process = await AsyncStdioProcess.start(
-            argv,
-            env=self.config.process_env(),
-            cwd=self.config.cwd,
-            on_data=self._on_data,
-            on_eof=self._on_eof,
-        )
+        else:
+            argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
+            self._process = await AsyncStdioProcess.start(
+                argv,
+                env=self.config.process_env(),
+                cwd=self.config.cwd,
+                on_data=self._on_data,
+                on_eof=self._on_eof,
+            )
+        self._loop = asyncio.get_running_loop()
 
     @property
     def pid(self) -> int:
@@ -668,6 +700,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def _on_eof(self, reason: str = "the app-server closed its output") -> None:
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
+        self._stop_expiry()
 
     def _resolve(self, waiter: asyncio.Future[Any], reply: Response) -> None:
         if not waiter.done():
@@ -732,49 +765,131 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         """
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
-        self._ensure_open()
-        loop = asyncio.get_running_loop()
+        if self._closed_error is not None:
+            self._ensure_open()
+        loop = self._loop
+        if loop is None:
+            raise CodexError("the connection has not been started")
         waiter: asyncio.Future[Any] = loop.create_future()
         request_id, line = self._core.request(method, params)
         self._waiters[request_id] = waiter
+        if timeout is not None:
+            deadline = loop.time() + timeout
+            self._deadlines[request_id] = (deadline, method, timeout)
+            expiry = self._expiry
+            if expiry is None or deadline < expiry.when():
+                self._set_deadline(request_id, (deadline, method, timeout))
         try:
-            # Sending counts against the timeout: a server that stops reading its input
-            # would otherwise hold drain() forever.
-            reply: Response = await _within(timeout, self._send_and_wait(line, waiter))
+            try:
+                sent = self._send(line)
+            except OSError:
+                await self._write_failed()
+            if not sent:
+                await self._drain_request(request_id, method)
+            reply: Response = await waiter
             return reply
-        except asyncio.TimeoutError:
-            raise RequestTimeoutError(
-                f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
-                "slow methods)"
-            ) from None
         finally:
-            if not waiter.done() or waiter.cancelled():
+            if timeout is not None:
+                self._deadlines.pop(request_id, None)
+            if self._waiters.pop(request_id, None) is not None:
+                # Timed out or cancelled: stop expecting the reply so nothing leaks.
                 self._core.forget(request_id)
-                self._waiters.pop(request_id, None)
 
-    async def _send_and_wait(self, line: bytes, waiter: asyncio.Future[Any]) -> Any:
-        await self._write(line)
-        return await waiter
+    # Timeouts: one timer per connection, not one per request. A loop timer per call (a
+    # TimerHandle, a heap push, a cancel, the loop's sweep of cancelled timers) cost about a
+    # tenth of a round trip, asyncio.timeout more: a request only records its deadline, and
+    # the timer, when it fires, fails the overdue requests and sets itself for the next one.
+    def _set_deadline(self, request_id: RequestId, entry: tuple[float, str, float]) -> None:
+        self._deadlines[request_id] = entry
+        expiry = self._expiry
+        if expiry is None or entry[0] < expiry.when():
+            if expiry is not None:
+                expiry.cancel()
+            assert self._loop is not None
+            self._expiry = self._loop.call_at(entry[0], self._expire_overdue)
+
+    def _expire_overdue(self) -> None:
+        expiry, self._expiry = self._expiry, None
+        # The loop runs a timer up to its clock's resolution early: what it was set for is due.
+        assert self._loop is not None
+        now = max(self._loop.time(), expiry.when() if expiry else 0.0)
+        later: list[tuple[RequestId, tuple[float, str, float]]] = []
+        for request_id, entry in list(self._deadlines.items()):
+            if entry[0] > now:
+                later.append((request_id, entry))
+                continue
+            del self._deadlines[request_id]
+            waiter = self._waiters.get(request_id)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(_timeout_error(entry[1], entry[2]))
+        if later:
+            request_id, entry = min(later, key=lambda item: item[1][0])
+            self._set_deadline(request_id, entry)
+
+    def _stop_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def _drain_request(self, request_id: RequestId, method: str) -> None:
+        """Wait for back-pressure to ease; this wait counts against the request's timeout.
+
+        A server that stops reading its input would otherwise hold drain() forever.
+        """
+        entry = self._deadlines.pop(request_id, None)
+        if entry is None:
+            await self._drain(method, None, None)
+            return
+        # Out of the table meanwhile: the drain's own timeout reports it, once.
+        await self._drain(method, entry[2], entry[0])
+        self._set_deadline(request_id, entry)
+
+    def _send(self, line: bytes) -> bool:
+        """Hand ``line`` to the transport; ``False`` if the caller must drain it first.
+
+        Raises ``OSError`` if the transport is closed (see :meth:`_write_failed`).
+        """
+        log_sent(line)
+        process = self._process
+        assert process is not None  # set before _loop, which request() checks
+        process.write(line)
+        # A pipe under its high-water mark needs no drain: skipping the await saves a
+        # coroutine per call. The websocket's drain waits for its writer task.
+        return type(process) is AsyncStdioProcess and not process.writing_paused
+
+    async def _drain(self, method: str, timeout: float | None, deadline: float | None) -> None:
+        try:
+            if deadline is None:
+                await self._proc.drain()
+            else:
+                remaining = deadline - asyncio.get_running_loop().time()
+                await _within(max(remaining, 0.0), self._proc.drain())
+        except asyncio.TimeoutError:
+            raise _timeout_error(method, timeout) from None
+        except OSError:
+            await self._write_failed()
 
     async def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a client notification."""
         self._ensure_open()
-        await self._write(self._core.notification(method, params))
-
-    async def _write(self, line: bytes) -> None:
-        log_sent(line)
+        if self._loop is None:
+            raise CodexError("the connection has not been started")
         try:
-            self._proc.write(line)
-            await self._proc.drain()
+            sent = self._send(self._core.notification(method, params))
         except OSError:
-            for _ in range(200):  # the reader reports the closure with exit code and stderr
-                if self.closed:
-                    break
-                await asyncio.sleep(0.01)
-            self._ensure_open()
-            raise TransportClosedError(
-                "could not write to the app-server", stderr_tail=self.stderr_tail()
-            ) from None
+            await self._write_failed()
+        if not sent:
+            await self._drain(method, None, None)
+
+    async def _write_failed(self) -> NoReturn:
+        for _ in range(200):  # the reader reports the closure with exit code and stderr
+            if self.closed:
+                break
+            await asyncio.sleep(0.01)
+        self._ensure_open()
+        raise TransportClosedError(
+            "could not write to the app-server", stderr_tail=self.stderr_tail()
+        ) from None
 
     def subscribe(self, thread_id: str) -> Subscription[AsyncInbox]:
         """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
@@ -817,5 +932,6 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._closed_by(
             self._process.exit_code, self._process.stderr.text(), "the connection was closed"
         )
+        self._stop_expiry()
         for task in list(self._tasks):
             task.cancel()

@@ -3,9 +3,9 @@
 Nothing here knows JSON-RPC. :class:`StdioProcess` serves the synchronous connection: the
 threads that wait for the server's output read it themselves, one at a time, through a
 :class:`WaitRoom`, and a background thread reads when none of them waits; stdin is written by a
-thread of its own and stderr drained into a bounded tail. :class:`AsyncStdioProcess` does the
-same with asyncio tasks. Both stop the server the same way: close its stdin, then terminate,
-then kill, each with a bounded wait, and always reap it.
+thread of its own and stderr drained into a bounded tail. :class:`AsyncStdioProcess` is the event
+loop's subprocess protocol, with no task of its own. Both stop the server the same way: close
+its stdin, then terminate, then kill, each with a bounded wait, and always reap it.
 """
 
 from __future__ import annotations
@@ -427,21 +427,54 @@ class StdioProcess:
         return proc.returncode
 
 
-class AsyncStdioProcess:
-    """The asyncio twin of :class:`StdioProcess`: stdout is pushed to ``on_data`` from a task."""
+class _StdoutProtocol(asyncio.Protocol):
+    """Put on the server's stdout pipe in place of the subprocess transport's own protocol.
 
-    def __init__(
-        self,
-        proc: asyncio.subprocess.Process,
-        on_data: Callable[[bytes], None],
-        on_eof: Callable[[], None],
-    ) -> None:
+    That one posts every read to the process protocol through ``call_soon``, one more turn of
+    the loop per read; this one hands the bytes to ``on_data`` at once and passes the end of
+    the pipe on, so the subprocess transport still learns that stdout closed.
+    """
+
+    def __init__(self, inner: asyncio.Protocol, on_data: Callable[[bytes], None]) -> None:
+        self._inner = inner
+        self._on_data = on_data
+
+    def data_received(self, data: bytes) -> None:
+        self._on_data(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+
+class AsyncStdioProcess(asyncio.SubprocessProtocol):
+    """The asyncio twin of :class:`StdioProcess`: the loop pushes stdout to ``on_data``.
+
+    No task sits between the pipe and the caller: the process is the transport's protocol, so
+    each read reaches ``on_data`` from the loop's own read callback, and the caller a reply
+    resolves runs on the loop's next turn (a reader task awaiting a ``StreamReader`` took two
+    turns more). Writes go straight to the pipe transport, which buffers
+    what the pipe does not take; :meth:`drain` waits only while that buffer is over its
+    high-water mark. ``on_eof`` is called once, after stdout closes and the process has been
+    given a moment to exit (so its exit code and stderr are known).
+    """
+
+    def __init__(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
         self.stderr = StderrTail()
-        self._proc = proc
         self._on_data = on_data
         self._on_eof = on_eof
-        self._stderr_task = asyncio.ensure_future(self._drain_stderr())
-        self._reader_task = asyncio.ensure_future(self._read_stdout())
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._exited = self._loop.create_future()
+        self._stderr_closed = self._loop.create_future()
+        self._eof_task: asyncio.Task[None] | None = None
+        #: Whether stdin's buffer is over its high-water mark (set by the transport).
+        self.writing_paused = False
+        self._drainers: list[asyncio.Future[None]] = []
+        self._closed = False
 
     @classmethod
     async def start(
@@ -454,85 +487,143 @@ class AsyncStdioProcess:
         on_eof: Callable[[], None],
     ) -> AsyncStdioProcess:
         """Launch the server and start pumping its output."""
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = cls(on_data, on_eof)
+        program, *args = argv
+        await process._loop.subprocess_exec(
+            lambda: process,
+            program,
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=env,
             cwd=Path(cwd) if cwd is not None else None,
             close_fds=True,
             start_new_session=_NEW_SESSION,
             creationflags=_NEW_GROUP_FLAGS,
         )
-        return cls(proc, on_data, on_eof)
+        # Reads that came before this point were posted to pipe_data_received already, and
+        # run before any read that comes after it: the order of the bytes holds.
+        transport = process._transport
+        stdout = transport.get_pipe_transport(1) if transport is not None else None
+        inner = stdout.get_protocol() if stdout is not None else None
+        if stdout is not None and isinstance(inner, asyncio.Protocol):
+            stdout.set_protocol(_StdoutProtocol(inner, on_data))
+        return process
 
+    # -- the transport's callbacks ---------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)
+        self._stdin = stdin
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        assert isinstance(data, bytes)
+        if fd == 1:
+            self._on_data(data)
+        else:
+            self.stderr.feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 0:
+            self._wake_drainers(BrokenPipeError("the app-server's stdin is closed"))
+        elif fd == 1:
+            if not self._closed and self._eof_task is None:
+                self._eof_task = self._loop.create_task(self._report_eof())
+        elif not self._stderr_closed.done():
+            self._stderr_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_drainers(None)
+
+    # -- what the connection uses ----------------------------------------------------------
     @property
     def pid(self) -> int:
         """The server's process id."""
-        return self._proc.pid
+        assert self._transport is not None
+        return self._transport.get_pid()
 
     @property
     def exit_code(self) -> int | None:
         """The exit status once the process has ended, else ``None``."""
-        return self._proc.returncode
+        assert self._transport is not None
+        return self._transport.get_returncode()
 
     def write(self, data: bytes) -> None:
         """Queue bytes for the server's stdin (the loop flushes them)."""
-        stdin = self._proc.stdin
+        stdin = self._stdin
         if stdin is None or stdin.is_closing():
             raise BrokenPipeError("the app-server's stdin is closed")
         stdin.write(data)
 
     async def drain(self) -> None:
-        """Wait until queued stdin bytes are handed to the OS (back-pressure)."""
-        stdin = self._proc.stdin
-        if stdin is not None:
-            await stdin.drain()
-
-    async def _read_stdout(self) -> None:
-        stdout = self._proc.stdout
-        assert stdout is not None
+        """Wait until stdin's buffer is below its high-water mark again (back-pressure)."""
+        if not self.writing_paused:
+            return
+        stdin = self._stdin
+        if stdin is None or stdin.is_closing():
+            raise BrokenPipeError("the app-server's stdin is closed")
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drainers.append(waiter)
         try:
-            while chunk := await stdout.read(READ_SIZE):
-                self._on_data(chunk)
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+            await waiter
         finally:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._proc.wait(), 1.0)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
-            self._on_eof()
+            with contextlib.suppress(ValueError):
+                self._drainers.remove(waiter)
 
-    async def _drain_stderr(self) -> None:
-        stderr = self._proc.stderr
-        assert stderr is not None
-        try:
-            while chunk := await stderr.read(READ_SIZE):
-                self.stderr.feed(chunk)
-        except OSError:
-            pass
+    def _wake_drainers(self, error: BaseException | None) -> None:
+        if error is not None:
+            self.writing_paused = False
+        for waiter in self._drainers:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+        self._drainers.clear()
+
+    async def _report_eof(self) -> None:
+        # Give the process a moment to exit and stderr to close: the error then carries both.
+        for event in (self._exited, self._stderr_closed):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(event), 1.0)
+        self._on_eof()
+        transport = self._transport
+        if transport is not None and transport.get_returncode() is not None:
+            transport.close()  # the process is reaped: release the pipes now, not at close()
 
     async def close(self) -> int | None:
         """Stop the server (EOF, then terminate, then kill) and reap it; idempotent."""
-        proc = self._proc
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        for step in (None, proc.terminate, proc.kill):
-            if step is not None and proc.returncode is None:
+        transport = self._transport
+        assert transport is not None
+        stdin = self._stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()  # EOF once what is buffered is written
+        for step in (None, transport.terminate, transport.kill):
+            if step is not None and transport.get_returncode() is None:
                 with contextlib.suppress(OSError, ProcessLookupError):
                     step()
             try:
-                await asyncio.wait_for(proc.wait(), SHUTDOWN_STEP)
+                await asyncio.wait_for(asyncio.shield(self._exited), SHUTDOWN_STEP)
                 break
             except asyncio.TimeoutError:
                 continue
-        current = asyncio.current_task()
-        for task in (self._reader_task, self._stderr_task):
-            if task is not current:
-                try:
-                    await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_STEP)
-                except asyncio.TimeoutError:
-                    task.cancel()
-        return proc.returncode
+        eof_task = self._eof_task
+        if eof_task is not None and eof_task is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(eof_task), SHUTDOWN_STEP)
+            except asyncio.TimeoutError:
+                eof_task.cancel()
+        self._closed = True
+        transport.close()  # closes the pipes; the process is reaped already
+        return transport.get_returncode()

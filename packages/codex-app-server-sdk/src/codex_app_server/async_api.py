@@ -272,7 +272,7 @@ class AsyncTurnHandle:
     def __repr__(self) -> str:
         return f"AsyncTurnHandle(id={self.id!r}, thread_id={self.thread.id!r})"
 
-    async def stream(
+    def stream(
         self, *, timeout: float | None = None, bounds: TurnBounds | None = None
     ) -> AsyncIterator[Any]:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
@@ -280,11 +280,7 @@ class AsyncTurnHandle:
         ``timeout`` bounds the wait for each next event; hitting one of ``bounds`` (see
         :class:`~codex_app_server.TurnBounds`) interrupts the turn.
         """
-        connection = self.thread.codex.client.connection
-        async for event in self._events(timeout, bounds):
-            model = typed_or_skip(event, connection)
-            if model is not None:
-                yield model
+        return self._events(timeout, bounds, typed=True)
 
     async def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
@@ -304,27 +300,43 @@ class AsyncTurnHandle:
         """Run the turn and validate its final message into ``model`` (structured output)."""
         return parse_output(await self.run(timeout=timeout), model)
 
-    async def _events(self, timeout: float | None, bounds: TurnBounds | None) -> AsyncIterator[Any]:
+    async def _events(
+        self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
+    ) -> AsyncIterator[Any]:
+        # One generator between the inbox and the caller, typing the events itself when asked
+        # (stream()), and an event that has arrived already is taken without awaiting: per
+        # delta, a generator step and a coroutine fewer than a stream() over this generator.
         if self._completed is not None:
             return
-        connection = self.thread.codex.client.connection
+        codex = self.thread.codex
+        connection = codex.client.connection
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
+        inbox = self._subscription.sink
+        turn_id = self.id
         try:
             while True:
-                try:
-                    event = await self._next(next_wait(timeout, clock, time.monotonic()))
-                except RequestTimeoutError:
-                    exceeded = clock.expired(time.monotonic()) if clock else None
-                    if exceeded is None:
-                        raise
-                    await self._stop(exceeded)
+                event = inbox.get_ready()
+                if event is None:
+                    try:
+                        event = await inbox.get(next_wait(timeout, clock, time.monotonic()))
+                    except RequestTimeoutError:
+                        exceeded = clock.expired(time.monotonic()) if clock else None
+                        if exceeded is None:
+                            raise
+                        await self._stop(exceeded)
+                for observe in codex.turn_observers:
+                    observe(event)
                 if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
                     await self._stop(exceeded)
-                if is_turn_end(event, self.id):
+                end = is_turn_end(event, turn_id)
+                if end:
                     self._completed = completed_turn(event)
+                if not typed:
                     yield event
+                elif (model := typed_or_skip(event, connection)) is not None:
+                    yield model
+                if end:
                     return
-                yield event
         except asyncio.CancelledError:
             # The caller gave up on the turn: stop it on the server too, even while we are
             # being cancelled, so it does not run on unobserved.
