@@ -349,8 +349,8 @@ def bench_round_trip(launcher: Path, calls: int, runs: int) -> list[Figure]:
             lambda: calls_bare_sync(launcher, calls),
             runs,
             target=1.5,
-            # Not met: the reply crosses from the reader thread (see docs/performance.md);
-            # the bound catches a regression from the ~4-5x measured.
+            # Not met yet: about 1.7x wall and 2x CPU here, the sync connection's own Python
+            # per call (see docs/performance.md); the bound catches a regression from that.
             fail=9.0,
         ),
         *compare(
