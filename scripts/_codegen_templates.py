@@ -283,11 +283,6 @@ if TYPE_CHECKING:
 {type_checking_imports}
 
 
-def _present(**values: Any) -> dict[str, Any]:
-    # None means "not given": the field is left out of the request instead of sent as null.
-    return {{name: value for name, value in values.items() if value is not None}}
-
-
 def _dump(params: Any) -> dict[str, Any]:
     # A method whose params are one of several shapes takes the shape's model (or a dict).
     if isinstance(params, dict):

@@ -1057,6 +1057,7 @@ def _request_method(
     protocol: Protocol, method: str, params: str | None, response: str, python: str, is_async: bool
 ) -> tuple[list[str], set[str]]:
     names = {response}
+    body: list[str] = []
     doc = [f"Call ``{method}``."]
     description = _class_description(protocol, params)
     if description:
@@ -1070,8 +1071,8 @@ def _request_method(
         fields = protocol.fields.get(params, []) if params else []
         arguments = ["self", *(["*"] if fields else [])]
         for info in sorted(fields, key=lambda f: not f.required):
-            if info.name == "self":
-                raise SchemaError(f"{method}: a parameter is called self")
+            if info.name in ("self", "params"):
+                raise SchemaError(f"{method}: a parameter is called {info.name}")
             default = "" if info.required else " = None"
             arguments.append(f"{info.name}: {_argument_annotation(protocol, info)}{default}")
             names |= set(re.findall(r"\b[A-Z][A-Za-z0-9]*\b", info.annotation)) - {"Any", "None"}
@@ -1085,13 +1086,19 @@ def _request_method(
                 )
                 doc.append(f"    {info.name}: {summary}")
         required = ", ".join(f"{string_literal(f.name)}: {f.name}" for f in fields if f.required)
-        optional = ", ".join(f"{f.name}={f.name}" for f in fields if not f.required)
-        if optional and required:
-            payload = f"{{{required}, **_present({optional})}}"
-        elif optional:
-            payload = f"_present({optional})"
-        else:
-            payload = f"{{{required}}}"
+        optional = [f.name for f in fields if not f.required]
+        payload = f"{{{required}}}"
+        if optional:
+            # None means "not given": the field is left out of the request instead of sent as
+            # null. Statements, not a helper taking keywords: a cheap call's typing is a
+            # fifth of its cost, and a keyword call and a comprehension were a sixth of that.
+            body = [f"        params: dict[str, Any] = {payload}"]
+            for name in optional:
+                body += [
+                    f"        if {name} is not None:",
+                    f"            params[{string_literal(name)}] = {name}",
+                ]
+            payload = "params"
     call = f"self._call({string_literal(method)}, {payload})"
     if is_async:
         call = f"await {call}"
@@ -1102,6 +1109,7 @@ def _request_method(
     else:
         lines = ["", f"    {keyword_def} {python}({', '.join(arguments)}) -> {response}:"]
     lines += docstring("\n".join(doc), "        ")
+    lines += body
     lines.append(f"        return cast({string_literal(response)}, {call})")
     return lines, names
 

@@ -470,7 +470,8 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             timeout = self.config.request_timeout
         waiter = _ReplySlot()
         with self._lock:
-            self._ensure_open()
+            if self._closed_error is not None:
+                self._ensure_open()
             request_id, line = self._core.request(method, params)
             self._waiters[request_id] = waiter
         try:

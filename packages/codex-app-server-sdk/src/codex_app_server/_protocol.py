@@ -327,16 +327,22 @@ class JsonRpcCore:
 
         Lines may arrive split across reads or many to a read; there is no length limit.
         """
-        if b"\n" not in data:
+        newline = data.find(b"\n")
+        if newline < 0:
             self._buffer += data
             return []
-        if self._buffer:
-            self._buffer += data
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        *lines, rest = data.split(b"\n")
-        if rest:
-            self._buffer += rest
+        if not self._buffer and newline == len(data) - 1:
+            # One whole line, as a reply and each of a real server's deltas arrive: no split.
+            lines = [data[:newline]]
+        else:
+            if self._buffer:
+                self._buffer += data
+                data = bytes(self._buffer)
+                self._buffer.clear()
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            if rest:
+                self._buffer += rest
         decode = self._decode_notification
         # The streaming hot path: one loop, one decoder call per line.
         events: list[Event] = []

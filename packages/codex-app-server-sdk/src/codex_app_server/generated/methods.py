@@ -164,11 +164,6 @@ if TYPE_CHECKING:
     from . import WindowsSandboxSetupStartResponse as WindowsSandboxSetupStartResponse
 
 
-def _present(**values: Any) -> dict[str, Any]:
-    # None means "not given": the field is left out of the request instead of sent as null.
-    return {name: value for name, value in values.items() if value is not None}
-
-
 def _dump(params: Any) -> dict[str, Any]:
     # A method whose params are one of several shapes takes the shape's model (or a dict).
     if isinstance(params, dict):
@@ -195,7 +190,10 @@ class SyncRequestMethods:
             client_info: Sent as ``clientInfo``.
             capabilities: Sent as ``capabilities``.
         """
-        return cast("InitializeResponse", self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
+        params: dict[str, Any] = {"client_info": client_info}
+        if capabilities is not None:
+            params["capabilities"] = capabilities
+        return cast("InitializeResponse", self._call("initialize", params))
 
     def thread_start(
         self,
@@ -235,7 +233,38 @@ class SyncRequestMethods:
             session_start_source: Sent as ``sessionStartSource``.
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
-        return cast("ThreadStartResponse", self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
+        params: dict[str, Any] = {}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if ephemeral is not None:
+            params["ephemeral"] = ephemeral
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if personality is not None:
+            params["personality"] = personality
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_name is not None:
+            params["service_name"] = service_name
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if session_start_source is not None:
+            params["session_start_source"] = session_start_source
+        if thread_source is not None:
+            params["thread_source"] = thread_source
+        return cast("ThreadStartResponse", self._call("thread/start", params))
 
     def thread_resume(
         self,
@@ -273,7 +302,32 @@ class SyncRequestMethods:
             sandbox: Sent as ``sandbox``.
             service_tier: Sent as ``serviceTier``.
         """
-        return cast("ThreadResumeResponse", self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if exclude_turns is not None:
+            params["exclude_turns"] = exclude_turns
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if personality is not None:
+            params["personality"] = personality
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        return cast("ThreadResumeResponse", self._call("thread/resume", params))
 
     def thread_fork(
         self,
@@ -315,7 +369,36 @@ class SyncRequestMethods:
             service_tier: Sent as ``serviceTier``.
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
-        return cast("ThreadForkResponse", self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if ephemeral is not None:
+            params["ephemeral"] = ephemeral
+        if exclude_turns is not None:
+            params["exclude_turns"] = exclude_turns
+        if last_turn_id is not None:
+            params["last_turn_id"] = last_turn_id
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if thread_source is not None:
+            params["thread_source"] = thread_source
+        return cast("ThreadForkResponse", self._call("thread/fork", params))
 
     def thread_archive(
         self,
@@ -385,7 +468,16 @@ class SyncRequestMethods:
             status: Sent as ``status``.
             token_budget: Sent as ``tokenBudget``.
         """
-        return cast("ThreadGoalSetResponse", self._call("thread/goal/set", {"thread_id": thread_id, **_present(objective=objective, origin=origin, status=status, token_budget=token_budget)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if objective is not None:
+            params["objective"] = objective
+        if origin is not None:
+            params["origin"] = origin
+        if status is not None:
+            params["status"] = status
+        if token_budget is not None:
+            params["token_budget"] = token_budget
+        return cast("ThreadGoalSetResponse", self._call("thread/goal/set", params))
 
     def thread_goal_get(
         self,
@@ -411,7 +503,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             origin: Missing provenance does not supply user authorization.
         """
-        return cast("ThreadGoalClearResponse", self._call("thread/goal/clear", {"thread_id": thread_id, **_present(origin=origin)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if origin is not None:
+            params["origin"] = origin
+        return cast("ThreadGoalClearResponse", self._call("thread/goal/clear", params))
 
     def thread_metadata_update(
         self,
@@ -425,7 +520,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             git_info: Patch the stored Git metadata for this thread.
         """
-        return cast("ThreadMetadataUpdateResponse", self._call("thread/metadata/update", {"thread_id": thread_id, **_present(git_info=git_info)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if git_info is not None:
+            params["git_info"] = git_info
+        return cast("ThreadMetadataUpdateResponse", self._call("thread/metadata/update", params))
 
     def thread_attachment_add(
         self,
@@ -463,7 +561,12 @@ class SyncRequestMethods:
             cursor: Sent as ``cursor``.
             limit: Sent as ``limit``.
         """
-        return cast("ThreadAttachmentListResponse", self._call("thread/attachment/list", {"thread_id": thread_id, **_present(cursor=cursor, limit=limit)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadAttachmentListResponse", self._call("thread/attachment/list", params))
 
     def thread_attachment_owner_list(
         self,
@@ -485,7 +588,14 @@ class SyncRequestMethods:
             cursor: Sent as ``cursor``.
             limit: Sent as ``limit``.
         """
-        return cast("ThreadAttachmentOwnerListResponse", self._call("thread/attachmentOwner/list", {"attachment_type": attachment_type, "identity_key": identity_key, **_present(archived=archived, cursor=cursor, limit=limit)}))
+        params: dict[str, Any] = {"attachment_type": attachment_type, "identity_key": identity_key}
+        if archived is not None:
+            params["archived"] = archived
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadAttachmentOwnerListResponse", self._call("thread/attachmentOwner/list", params))
 
     def thread_attachment_remove(
         self,
@@ -521,7 +631,10 @@ class SyncRequestMethods:
             thread_id: Thread to move into, within, or out of a section.
             before_thread_id: Existing thread to insert before; omission or null appends to the section.
         """
-        return cast("ThreadSectionMoveResponse", self._call("thread/section/move", {"section_id": section_id, "thread_id": thread_id, **_present(before_thread_id=before_thread_id)}))
+        params: dict[str, Any] = {"section_id": section_id, "thread_id": thread_id}
+        if before_thread_id is not None:
+            params["before_thread_id"] = before_thread_id
+        return cast("ThreadSectionMoveResponse", self._call("thread/section/move", params))
 
     def thread_unarchive(
         self,
@@ -561,7 +674,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             timeout_ms: Maximum execution time in milliseconds.
         """
-        return cast("ThreadShellCommandResponse", self._call("thread/shellCommand", {"command": command, "thread_id": thread_id, **_present(timeout_ms=timeout_ms)}))
+        params: dict[str, Any] = {"command": command, "thread_id": thread_id}
+        if timeout_ms is not None:
+            params["timeout_ms"] = timeout_ms
+        return cast("ThreadShellCommandResponse", self._call("thread/shellCommand", params))
 
     def thread_approve_guardian_denied_action(
         self,
@@ -629,7 +745,36 @@ class SyncRequestMethods:
             source_kinds: Optional source filter; when set, only sessions from these source kinds are returned.
             use_state_db_only: If true, return from the state DB without scanning JSONL rollouts to repair thread metadata.
         """
-        return cast("ThreadListResponse", self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
+        params: dict[str, Any] = {}
+        if archived is not None:
+            params["archived"] = archived
+        if current_account_only is not None:
+            params["current_account_only"] = current_account_only
+        if cursor is not None:
+            params["cursor"] = cursor
+        if cwd is not None:
+            params["cwd"] = cwd
+        if excluded_thread_ids is not None:
+            params["excluded_thread_ids"] = excluded_thread_ids
+        if limit is not None:
+            params["limit"] = limit
+        if model_providers is not None:
+            params["model_providers"] = model_providers
+        if originators is not None:
+            params["originators"] = originators
+        if search_term is not None:
+            params["search_term"] = search_term
+        if section_id is not None:
+            params["section_id"] = section_id
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        if sort_key is not None:
+            params["sort_key"] = sort_key
+        if source_kinds is not None:
+            params["source_kinds"] = source_kinds
+        if use_state_db_only is not None:
+            params["use_state_db_only"] = use_state_db_only
+        return cast("ThreadListResponse", self._call("thread/list", params))
 
     def thread_section_list(
         self,
@@ -645,7 +790,12 @@ class SyncRequestMethods:
             cursor: Opaque pagination cursor returned by a previous call.
             limit: Maximum number of sections to return.
         """
-        return cast("ThreadSectionListResponse", self._call("threadSection/list", _present(cursor=cursor, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadSectionListResponse", self._call("threadSection/list", params))
 
     def thread_section_create(
         self,
@@ -661,7 +811,10 @@ class SyncRequestMethods:
             name: The user-visible name of the section.
             appearance: Sent as ``appearance``.
         """
-        return cast("ThreadSectionCreateResponse", self._call("threadSection/create", {"name": name, **_present(appearance=appearance)}))
+        params: dict[str, Any] = {"name": name}
+        if appearance is not None:
+            params["appearance"] = appearance
+        return cast("ThreadSectionCreateResponse", self._call("threadSection/create", params))
 
     def thread_section_update(
         self,
@@ -679,7 +832,10 @@ class SyncRequestMethods:
             section_id: The stable, server-generated identity of the section to update.
             appearance: Omit to preserve appearance, use `null` to clear it, or provide a replacement.
         """
-        return cast("ThreadSectionUpdateResponse", self._call("threadSection/update", {"name": name, "section_id": section_id, **_present(appearance=appearance)}))
+        params: dict[str, Any] = {"name": name, "section_id": section_id}
+        if appearance is not None:
+            params["appearance"] = appearance
+        return cast("ThreadSectionUpdateResponse", self._call("threadSection/update", params))
 
     def thread_section_delete(
         self,
@@ -707,7 +863,12 @@ class SyncRequestMethods:
             cursor: Opaque pagination cursor returned by a previous call.
             limit: Optional page size; defaults to no limit.
         """
-        return cast("ThreadLoadedListResponse", self._call("thread/loaded/list", _present(cursor=cursor, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadLoadedListResponse", self._call("thread/loaded/list", params))
 
     def thread_read(
         self,
@@ -721,7 +882,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             include_turns: When true, include turns and their items from rollout history.
         """
-        return cast("ThreadReadResponse", self._call("thread/read", {"thread_id": thread_id, **_present(include_turns=include_turns)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if include_turns is not None:
+            params["include_turns"] = include_turns
+        return cast("ThreadReadResponse", self._call("thread/read", params))
 
     def thread_turns_list(
         self,
@@ -741,7 +905,16 @@ class SyncRequestMethods:
             limit: Optional turn page size.
             sort_direction: Optional turn pagination direction; defaults to descending.
         """
-        return cast("ThreadTurnsListResponse", self._call("thread/turns/list", {"thread_id": thread_id, **_present(cursor=cursor, items_view=items_view, limit=limit, sort_direction=sort_direction)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if items_view is not None:
+            params["items_view"] = items_view
+        if limit is not None:
+            params["limit"] = limit
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        return cast("ThreadTurnsListResponse", self._call("thread/turns/list", params))
 
     def thread_items_list(
         self,
@@ -763,7 +936,18 @@ class SyncRequestMethods:
             sort_direction: Optional item pagination direction; defaults to ascending.
             turn_id: Optional turn id to filter by.
         """
-        return cast("ThreadItemsListResponse", self._call("thread/items/list", {"thread_id": thread_id, **_present(cursor=cursor, defer_output=defer_output, limit=limit, sort_direction=sort_direction, turn_id=turn_id)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if defer_output is not None:
+            params["defer_output"] = defer_output
+        if limit is not None:
+            params["limit"] = limit
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        if turn_id is not None:
+            params["turn_id"] = turn_id
+        return cast("ThreadItemsListResponse", self._call("thread/items/list", params))
 
     def thread_inject_items(
         self,
@@ -791,7 +975,12 @@ class SyncRequestMethods:
             cwds: When empty, defaults to the current session working directory.
             force_reload: When true, bypass the skills cache and re-scan skills from disk.
         """
-        return cast("SkillsListResponse", self._call("skills/list", _present(cwds=cwds, force_reload=force_reload)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if force_reload is not None:
+            params["force_reload"] = force_reload
+        return cast("SkillsListResponse", self._call("skills/list", params))
 
     def skills_extra_roots_set(
         self,
@@ -817,7 +1006,12 @@ class SyncRequestMethods:
             cwds: Working directories to inspect when no thread is specified.
             thread_id: List a loaded thread's hooks, including its selected environments.
         """
-        return cast("HooksListResponse", self._call("hooks/list", _present(cwds=cwds, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("HooksListResponse", self._call("hooks/list", params))
 
     def marketplace_add(
         self,
@@ -833,7 +1027,12 @@ class SyncRequestMethods:
             ref_name: Sent as ``refName``.
             sparse_paths: Sent as ``sparsePaths``.
         """
-        return cast("MarketplaceAddResponse", self._call("marketplace/add", {"source": source, **_present(ref_name=ref_name, sparse_paths=sparse_paths)}))
+        params: dict[str, Any] = {"source": source}
+        if ref_name is not None:
+            params["ref_name"] = ref_name
+        if sparse_paths is not None:
+            params["sparse_paths"] = sparse_paths
+        return cast("MarketplaceAddResponse", self._call("marketplace/add", params))
 
     def marketplace_remove(
         self,
@@ -857,7 +1056,10 @@ class SyncRequestMethods:
         Args:
             marketplace_name: Sent as ``marketplaceName``.
         """
-        return cast("MarketplaceUpgradeResponse", self._call("marketplace/upgrade", _present(marketplace_name=marketplace_name)))
+        params: dict[str, Any] = {}
+        if marketplace_name is not None:
+            params["marketplace_name"] = marketplace_name
+        return cast("MarketplaceUpgradeResponse", self._call("marketplace/upgrade", params))
 
     def plugin_list(
         self,
@@ -873,7 +1075,14 @@ class SyncRequestMethods:
             force_refetch: Whether the client requests a fresh remote plugin catalog fetch.
             marketplace_kinds: Optional marketplace kind filter.
         """
-        return cast("PluginListResponse", self._call("plugin/list", _present(cwds=cwds, force_refetch=force_refetch, marketplace_kinds=marketplace_kinds)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if force_refetch is not None:
+            params["force_refetch"] = force_refetch
+        if marketplace_kinds is not None:
+            params["marketplace_kinds"] = marketplace_kinds
+        return cast("PluginListResponse", self._call("plugin/list", params))
 
     def plugin_installed(
         self,
@@ -887,7 +1096,12 @@ class SyncRequestMethods:
             cwds: Optional working directories used to discover repo marketplaces.
             install_suggestion_plugin_names: Additional uninstalled plugin names that should be returned when present locally.
         """
-        return cast("PluginInstalledResponse", self._call("plugin/installed", _present(cwds=cwds, install_suggestion_plugin_names=install_suggestion_plugin_names)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if install_suggestion_plugin_names is not None:
+            params["install_suggestion_plugin_names"] = install_suggestion_plugin_names
+        return cast("PluginInstalledResponse", self._call("plugin/installed", params))
 
     def plugin_reconcile(
         self,
@@ -899,7 +1113,10 @@ class SyncRequestMethods:
         Args:
             reason: Optional client-provided reason recorded with the reconciliation attempt.
         """
-        return cast("PluginReconcileResponse", self._call("plugin/reconcile", _present(reason=reason)))
+        params: dict[str, Any] = {}
+        if reason is not None:
+            params["reason"] = reason
+        return cast("PluginReconcileResponse", self._call("plugin/reconcile", params))
 
     def plugin_read(
         self,
@@ -915,7 +1132,12 @@ class SyncRequestMethods:
             marketplace_path: Sent as ``marketplacePath``.
             remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
-        return cast("PluginReadResponse", self._call("plugin/read", {"plugin_name": plugin_name, **_present(marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
+        params: dict[str, Any] = {"plugin_name": plugin_name}
+        if marketplace_path is not None:
+            params["marketplace_path"] = marketplace_path
+        if remote_marketplace_name is not None:
+            params["remote_marketplace_name"] = remote_marketplace_name
+        return cast("PluginReadResponse", self._call("plugin/read", params))
 
     def plugin_skill_read(
         self,
@@ -949,7 +1171,14 @@ class SyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             share_targets: Sent as ``shareTargets``.
         """
-        return cast("PluginShareSaveResponse", self._call("plugin/share/save", {"plugin_path": plugin_path, **_present(discoverability=discoverability, remote_plugin_id=remote_plugin_id, share_targets=share_targets)}))
+        params: dict[str, Any] = {"plugin_path": plugin_path}
+        if discoverability is not None:
+            params["discoverability"] = discoverability
+        if remote_plugin_id is not None:
+            params["remote_plugin_id"] = remote_plugin_id
+        if share_targets is not None:
+            params["share_targets"] = share_targets
+        return cast("PluginShareSaveResponse", self._call("plugin/share/save", params))
 
     def plugin_share_update_targets(
         self,
@@ -1011,7 +1240,12 @@ class SyncRequestMethods:
             include_tools: When true, include display-only public tool summaries in the returned metadata.
             thread_id: Optional loaded thread id used to evaluate effective app configuration.
         """
-        return cast("AppsReadResponse", self._call("app/read", {"app_ids": app_ids, **_present(include_tools=include_tools, thread_id=thread_id)}))
+        params: dict[str, Any] = {"app_ids": app_ids}
+        if include_tools is not None:
+            params["include_tools"] = include_tools
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsReadResponse", self._call("app/read", params))
 
     def app_list(
         self,
@@ -1031,7 +1265,16 @@ class SyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             thread_id: Optional thread id used to evaluate app feature gating from that thread's config.
         """
-        return cast("AppsListResponse", self._call("app/list", _present(cursor=cursor, force_refetch=force_refetch, limit=limit, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if force_refetch is not None:
+            params["force_refetch"] = force_refetch
+        if limit is not None:
+            params["limit"] = limit
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsListResponse", self._call("app/list", params))
 
     def app_installed(
         self,
@@ -1047,7 +1290,12 @@ class SyncRequestMethods:
             force_refresh: When true and Apps are permitted, refresh and publish the hosted connector runtime tool snapshot first.
             thread_id: Optional loaded thread id used to evaluate effective app configuration.
         """
-        return cast("AppsInstalledResponse", self._call("app/installed", _present(force_refresh=force_refresh, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if force_refresh is not None:
+            params["force_refresh"] = force_refresh
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsInstalledResponse", self._call("app/installed", params))
 
     def fs_read_file(
         self,
@@ -1093,7 +1341,10 @@ class SyncRequestMethods:
             path: Absolute directory path to create.
             recursive: Whether parent directories should also be created.
         """
-        return cast("FsCreateDirectoryResponse", self._call("fs/createDirectory", {"path": path, **_present(recursive=recursive)}))
+        params: dict[str, Any] = {"path": path}
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsCreateDirectoryResponse", self._call("fs/createDirectory", params))
 
     def fs_get_metadata(
         self,
@@ -1139,7 +1390,12 @@ class SyncRequestMethods:
             force: Whether missing paths should be ignored.
             recursive: Whether directory removal should recurse.
         """
-        return cast("FsRemoveResponse", self._call("fs/remove", {"path": path, **_present(force=force, recursive=recursive)}))
+        params: dict[str, Any] = {"path": path}
+        if force is not None:
+            params["force"] = force
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsRemoveResponse", self._call("fs/remove", params))
 
     def fs_copy(
         self,
@@ -1157,7 +1413,10 @@ class SyncRequestMethods:
             source_path: Absolute source path.
             recursive: Required for directory copies; ignored for file copies.
         """
-        return cast("FsCopyResponse", self._call("fs/copy", {"destination_path": destination_path, "source_path": source_path, **_present(recursive=recursive)}))
+        params: dict[str, Any] = {"destination_path": destination_path, "source_path": source_path}
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsCopyResponse", self._call("fs/copy", params))
 
     def fs_watch(
         self,
@@ -1203,7 +1462,12 @@ class SyncRequestMethods:
             name: Name-based selector.
             path: Path-based selector.
         """
-        return cast("SkillsConfigWriteResponse", self._call("skills/config/write", {"enabled": enabled, **_present(name=name, path=path)}))
+        params: dict[str, Any] = {"enabled": enabled}
+        if name is not None:
+            params["name"] = name
+        if path is not None:
+            params["path"] = path
+        return cast("SkillsConfigWriteResponse", self._call("skills/config/write", params))
 
     def plugin_install(
         self,
@@ -1221,7 +1485,14 @@ class SyncRequestMethods:
             marketplace_path: Sent as ``marketplacePath``.
             remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
-        return cast("PluginInstallResponse", self._call("plugin/install", {"plugin_name": plugin_name, **_present(install_attempt_id=install_attempt_id, marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
+        params: dict[str, Any] = {"plugin_name": plugin_name}
+        if install_attempt_id is not None:
+            params["install_attempt_id"] = install_attempt_id
+        if marketplace_path is not None:
+            params["marketplace_path"] = marketplace_path
+        if remote_marketplace_name is not None:
+            params["remote_marketplace_name"] = remote_marketplace_name
+        return cast("PluginInstallResponse", self._call("plugin/install", params))
 
     def plugin_uninstall(
         self,
@@ -1281,7 +1552,42 @@ class SyncRequestMethods:
             tool_output: Sent as ``toolOutput``.
             turn_trigger: Optional source classification for the caller that starts this turn.
         """
-        return cast("TurnStartResponse", self._call("turn/start", {"input": input, "thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, client_user_message_id=client_user_message_id, cwd=cwd, disabled_plugin_ids=disabled_plugin_ids, effort=effort, model=model, output_schema=output_schema, parent_turn_id=parent_turn_id, personality=personality, root_turn_id=root_turn_id, sandbox_policy=sandbox_policy, service_tier=service_tier, service_tier_for_turn=service_tier_for_turn, summary=summary, tool_output=tool_output, turn_trigger=turn_trigger)}))
+        params: dict[str, Any] = {"input": input, "thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if client_user_message_id is not None:
+            params["client_user_message_id"] = client_user_message_id
+        if cwd is not None:
+            params["cwd"] = cwd
+        if disabled_plugin_ids is not None:
+            params["disabled_plugin_ids"] = disabled_plugin_ids
+        if effort is not None:
+            params["effort"] = effort
+        if model is not None:
+            params["model"] = model
+        if output_schema is not None:
+            params["output_schema"] = output_schema
+        if parent_turn_id is not None:
+            params["parent_turn_id"] = parent_turn_id
+        if personality is not None:
+            params["personality"] = personality
+        if root_turn_id is not None:
+            params["root_turn_id"] = root_turn_id
+        if sandbox_policy is not None:
+            params["sandbox_policy"] = sandbox_policy
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if service_tier_for_turn is not None:
+            params["service_tier_for_turn"] = service_tier_for_turn
+        if summary is not None:
+            params["summary"] = summary
+        if tool_output is not None:
+            params["tool_output"] = tool_output
+        if turn_trigger is not None:
+            params["turn_trigger"] = turn_trigger
+        return cast("TurnStartResponse", self._call("turn/start", params))
 
     def turn_steer(
         self,
@@ -1299,7 +1605,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             client_user_message_id: Sent as ``clientUserMessageId``.
         """
-        return cast("TurnSteerResponse", self._call("turn/steer", {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id, **_present(client_user_message_id=client_user_message_id)}))
+        params: dict[str, Any] = {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id}
+        if client_user_message_id is not None:
+            params["client_user_message_id"] = client_user_message_id
+        return cast("TurnSteerResponse", self._call("turn/steer", params))
 
     def turn_interrupt(
         self,
@@ -1329,7 +1638,10 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             delivery: Reviews run inline on the supplied thread.
         """
-        return cast("ReviewStartResponse", self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
+        params: dict[str, Any] = {"target": target, "thread_id": thread_id}
+        if delivery is not None:
+            params["delivery"] = delivery
+        return cast("ReviewStartResponse", self._call("review/start", params))
 
     def model_list(
         self,
@@ -1347,7 +1659,16 @@ class SyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             model_provider: List models for this configured provider instead of the app-server default.
         """
-        return cast("ModelListResponse", self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if include_hidden is not None:
+            params["include_hidden"] = include_hidden
+        if limit is not None:
+            params["limit"] = limit
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("ModelListResponse", self._call("model/list", params))
 
     def account_gateway_oauth_read(
         self,
@@ -1361,7 +1682,10 @@ class SyncRequestMethods:
         Args:
             model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", params))
 
     def account_gateway_oauth_login(
         self,
@@ -1377,7 +1701,12 @@ class SyncRequestMethods:
             device_auth: Select device authorization when the server advertises support for it.
             model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthLoginResponse", self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if device_auth is not None:
+            params["device_auth"] = device_auth
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("GatewayOAuthLoginResponse", self._call("account/gatewayOAuth/login", params))
 
     def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""
@@ -1417,7 +1746,14 @@ class SyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             thread_id: Optional loaded thread id.
         """
-        return cast("ExperimentalFeatureListResponse", self._call("experimentalFeature/list", _present(cursor=cursor, limit=limit, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("ExperimentalFeatureListResponse", self._call("experimentalFeature/list", params))
 
     def permission_profile_list(
         self,
@@ -1433,7 +1769,14 @@ class SyncRequestMethods:
             cwd: Optional working directory to resolve project config layers.
             limit: Optional page size; defaults to the full result set.
         """
-        return cast("PermissionProfileListResponse", self._call("permissionProfile/list", _present(cursor=cursor, cwd=cwd, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if cwd is not None:
+            params["cwd"] = cwd
+        if limit is not None:
+            params["limit"] = limit
+        return cast("PermissionProfileListResponse", self._call("permissionProfile/list", params))
 
     def experimental_feature_enablement_set(
         self,
@@ -1465,7 +1808,16 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             timeout_secs: Sent as ``timeoutSecs``.
         """
-        return cast("McpServerOauthLoginResponse", self._call("mcpServer/oauth/login", {"name": name, **_present(client_registration=client_registration, scopes=scopes, thread_id=thread_id, timeout_secs=timeout_secs)}))
+        params: dict[str, Any] = {"name": name}
+        if client_registration is not None:
+            params["client_registration"] = client_registration
+        if scopes is not None:
+            params["scopes"] = scopes
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        if timeout_secs is not None:
+            params["timeout_secs"] = timeout_secs
+        return cast("McpServerOauthLoginResponse", self._call("mcpServer/oauth/login", params))
 
     def config_mcp_server_reload(self) -> McpServerRefreshResponse:
         """Call ``config/mcpServer/reload``."""
@@ -1489,7 +1841,18 @@ class SyncRequestMethods:
             server_name: Limit discovery to one server.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ListMcpServerStatusResponse", self._call("mcpServerStatus/list", _present(cursor=cursor, detail=detail, limit=limit, server_name=server_name, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if detail is not None:
+            params["detail"] = detail
+        if limit is not None:
+            params["limit"] = limit
+        if server_name is not None:
+            params["server_name"] = server_name
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("ListMcpServerStatusResponse", self._call("mcpServerStatus/list", params))
 
     def mcp_server_resource_read(
         self,
@@ -1513,7 +1876,18 @@ class SyncRequestMethods:
             target: Explicit hosted app/account.
             thread_id: Sent as ``threadId``.
         """
-        return cast("McpResourceReadResponse", self._call("mcpServer/resource/read", {"server": server, "uri": uri, **_present(meta=meta, connector_id=connector_id, origin_call_id=origin_call_id, target=target, thread_id=thread_id)}))
+        params: dict[str, Any] = {"server": server, "uri": uri}
+        if meta is not None:
+            params["meta"] = meta
+        if connector_id is not None:
+            params["connector_id"] = connector_id
+        if origin_call_id is not None:
+            params["origin_call_id"] = origin_call_id
+        if target is not None:
+            params["target"] = target
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("McpResourceReadResponse", self._call("mcpServer/resource/read", params))
 
     def mcp_server_tool_call(
         self,
@@ -1533,7 +1907,12 @@ class SyncRequestMethods:
             meta: Sent as ``_meta``.
             arguments: Sent as ``arguments``.
         """
-        return cast("McpServerToolCallResponse", self._call("mcpServer/tool/call", {"server": server, "thread_id": thread_id, "tool": tool, **_present(meta=meta, arguments=arguments)}))
+        params: dict[str, Any] = {"server": server, "thread_id": thread_id, "tool": tool}
+        if meta is not None:
+            params["meta"] = meta
+        if arguments is not None:
+            params["arguments"] = arguments
+        return cast("McpServerToolCallResponse", self._call("mcpServer/tool/call", params))
 
     def windows_sandbox_setup_start(
         self,
@@ -1547,7 +1926,10 @@ class SyncRequestMethods:
             mode: Sent as ``mode``.
             cwd: Sent as ``cwd``.
         """
-        return cast("WindowsSandboxSetupStartResponse", self._call("windowsSandbox/setupStart", {"mode": mode, **_present(cwd=cwd)}))
+        params: dict[str, Any] = {"mode": mode}
+        if cwd is not None:
+            params["cwd"] = cwd
+        return cast("WindowsSandboxSetupStartResponse", self._call("windowsSandbox/setupStart", params))
 
     def windows_sandbox_readiness(self) -> WindowsSandboxReadinessResponse:
         """Call ``windowsSandbox/readiness``."""
@@ -1598,7 +1980,12 @@ class SyncRequestMethods:
             exclude_reset_credit_details: Skip the separate reset-credit detail lookup for background usage polls.
             supports_luna_reserve: The client supports automatic Luna Reserve fallback.
         """
-        return cast("GetAccountRateLimitsResponse", self._call("account/rateLimits/read", _present(exclude_reset_credit_details=exclude_reset_credit_details, supports_luna_reserve=supports_luna_reserve)))
+        params: dict[str, Any] = {}
+        if exclude_reset_credit_details is not None:
+            params["exclude_reset_credit_details"] = exclude_reset_credit_details
+        if supports_luna_reserve is not None:
+            params["supports_luna_reserve"] = supports_luna_reserve
+        return cast("GetAccountRateLimitsResponse", self._call("account/rateLimits/read", params))
 
     def account_rate_limit_reset_credit_consume(
         self,
@@ -1612,7 +1999,10 @@ class SyncRequestMethods:
             idempotency_key: Identifies one logical reset attempt.
             credit_id: Opaque reset-credit identifier to redeem.
         """
-        return cast("ConsumeAccountRateLimitResetCreditResponse", self._call("account/rateLimitResetCredit/consume", {"idempotency_key": idempotency_key, **_present(credit_id=credit_id)}))
+        params: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if credit_id is not None:
+            params["credit_id"] = credit_id
+        return cast("ConsumeAccountRateLimitResetCreditResponse", self._call("account/rateLimitResetCredit/consume", params))
 
     def account_usage_read(
         self,
@@ -1624,7 +2014,10 @@ class SyncRequestMethods:
         Args:
             thread_id: When present, read estimated usage for this thread instead of account-wide token activity.
         """
-        return cast("GetAccountTokenUsageResponse", self._call("account/usage/read", _present(thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("GetAccountTokenUsageResponse", self._call("account/usage/read", params))
 
     def account_workspace_messages_read(self) -> GetWorkspaceMessagesResponse:
         """Call ``account/workspaceMessages/read``."""
@@ -1662,7 +2055,18 @@ class SyncRequestMethods:
             tags: Sent as ``tags``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("FeedbackUploadResponse", self._call("feedback/upload", {"classification": classification, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
+        params: dict[str, Any] = {"classification": classification}
+        if extra_log_files is not None:
+            params["extra_log_files"] = extra_log_files
+        if include_logs is not None:
+            params["include_logs"] = include_logs
+        if reason is not None:
+            params["reason"] = reason
+        if tags is not None:
+            params["tags"] = tags
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("FeedbackUploadResponse", self._call("feedback/upload", params))
 
     def feedback_save(
         self,
@@ -1686,7 +2090,18 @@ class SyncRequestMethods:
             tags: Sent as ``tags``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("FeedbackSaveResponse", self._call("feedback/save", {"classification": classification, "save_path": save_path, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
+        params: dict[str, Any] = {"classification": classification, "save_path": save_path}
+        if extra_log_files is not None:
+            params["extra_log_files"] = extra_log_files
+        if include_logs is not None:
+            params["include_logs"] = include_logs
+        if reason is not None:
+            params["reason"] = reason
+        if tags is not None:
+            params["tags"] = tags
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("FeedbackSaveResponse", self._call("feedback/save", params))
 
     def command_exec(
         self,
@@ -1724,7 +2139,32 @@ class SyncRequestMethods:
             timeout_ms: Optional timeout in milliseconds.
             tty: Enable PTY mode.
         """
-        return cast("CommandExecResponse", self._call("command/exec", {"command": command, **_present(cwd=cwd, disable_output_cap=disable_output_cap, disable_timeout=disable_timeout, env=env, output_bytes_cap=output_bytes_cap, process_id=process_id, sandbox_policy=sandbox_policy, size=size, stream_stdin=stream_stdin, stream_stdout_stderr=stream_stdout_stderr, timeout_ms=timeout_ms, tty=tty)}))
+        params: dict[str, Any] = {"command": command}
+        if cwd is not None:
+            params["cwd"] = cwd
+        if disable_output_cap is not None:
+            params["disable_output_cap"] = disable_output_cap
+        if disable_timeout is not None:
+            params["disable_timeout"] = disable_timeout
+        if env is not None:
+            params["env"] = env
+        if output_bytes_cap is not None:
+            params["output_bytes_cap"] = output_bytes_cap
+        if process_id is not None:
+            params["process_id"] = process_id
+        if sandbox_policy is not None:
+            params["sandbox_policy"] = sandbox_policy
+        if size is not None:
+            params["size"] = size
+        if stream_stdin is not None:
+            params["stream_stdin"] = stream_stdin
+        if stream_stdout_stderr is not None:
+            params["stream_stdout_stderr"] = stream_stdout_stderr
+        if timeout_ms is not None:
+            params["timeout_ms"] = timeout_ms
+        if tty is not None:
+            params["tty"] = tty
+        return cast("CommandExecResponse", self._call("command/exec", params))
 
     def command_exec_write(
         self,
@@ -1742,7 +2182,12 @@ class SyncRequestMethods:
             close_stdin: Close stdin after writing `deltaBase64`, if present.
             delta_base64: Optional base64-encoded stdin bytes to write.
         """
-        return cast("CommandExecWriteResponse", self._call("command/exec/write", {"process_id": process_id, **_present(close_stdin=close_stdin, delta_base64=delta_base64)}))
+        params: dict[str, Any] = {"process_id": process_id}
+        if close_stdin is not None:
+            params["close_stdin"] = close_stdin
+        if delta_base64 is not None:
+            params["delta_base64"] = delta_base64
+        return cast("CommandExecWriteResponse", self._call("command/exec/write", params))
 
     def command_exec_terminate(
         self,
@@ -1786,7 +2231,12 @@ class SyncRequestMethods:
             cwd: Optional working directory to resolve project config layers.
             include_layers: Sent as ``includeLayers``.
         """
-        return cast("ConfigReadResponse", self._call("config/read", _present(cwd=cwd, include_layers=include_layers)))
+        params: dict[str, Any] = {}
+        if cwd is not None:
+            params["cwd"] = cwd
+        if include_layers is not None:
+            params["include_layers"] = include_layers
+        return cast("ConfigReadResponse", self._call("config/read", params))
 
     def external_agent_config_detect(
         self,
@@ -1808,7 +2258,20 @@ class SyncRequestMethods:
             migration_source: Optional migration-source selector.
             source: Deprecated field retained for compatibility.
         """
-        return cast("ExternalAgentConfigDetectResponse", self._call("externalAgentConfig/detect", _present(cwds=cwds, include_home=include_home, max_session_age_days=max_session_age_days, max_sessions=max_sessions, migration_source=migration_source, source=source)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if include_home is not None:
+            params["include_home"] = include_home
+        if max_session_age_days is not None:
+            params["max_session_age_days"] = max_session_age_days
+        if max_sessions is not None:
+            params["max_sessions"] = max_sessions
+        if migration_source is not None:
+            params["migration_source"] = migration_source
+        if source is not None:
+            params["source"] = source
+        return cast("ExternalAgentConfigDetectResponse", self._call("externalAgentConfig/detect", params))
 
     def external_agent_config_import(
         self,
@@ -1826,7 +2289,14 @@ class SyncRequestMethods:
             provider_id: Opaque provider identifier supplied by the caller for analytics attribution and import history display.
             source: Optional identifier for the product that initiated the import.
         """
-        return cast("ExternalAgentConfigImportResponse", self._call("externalAgentConfig/import", {"migration_items": migration_items, **_present(migration_source=migration_source, provider_id=provider_id, source=source)}))
+        params: dict[str, Any] = {"migration_items": migration_items}
+        if migration_source is not None:
+            params["migration_source"] = migration_source
+        if provider_id is not None:
+            params["provider_id"] = provider_id
+        if source is not None:
+            params["source"] = source
+        return cast("ExternalAgentConfigImportResponse", self._call("externalAgentConfig/import", params))
 
     def external_agent_config_import_record_history(
         self,
@@ -1864,7 +2334,12 @@ class SyncRequestMethods:
             expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
         """
-        return cast("ConfigWriteResponse", self._call("config/value/write", {"key_path": key_path, "merge_strategy": merge_strategy, "value": value, **_present(expected_version=expected_version, file_path=file_path)}))
+        params: dict[str, Any] = {"key_path": key_path, "merge_strategy": merge_strategy, "value": value}
+        if expected_version is not None:
+            params["expected_version"] = expected_version
+        if file_path is not None:
+            params["file_path"] = file_path
+        return cast("ConfigWriteResponse", self._call("config/value/write", params))
 
     def config_batch_write(
         self,
@@ -1882,7 +2357,14 @@ class SyncRequestMethods:
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
             reload_user_config: When true, hot-reload updated runtime settings into loaded threads after writing.
         """
-        return cast("ConfigWriteResponse", self._call("config/batchWrite", {"edits": edits, **_present(expected_version=expected_version, file_path=file_path, reload_user_config=reload_user_config)}))
+        params: dict[str, Any] = {"edits": edits}
+        if expected_version is not None:
+            params["expected_version"] = expected_version
+        if file_path is not None:
+            params["file_path"] = file_path
+        if reload_user_config is not None:
+            params["reload_user_config"] = reload_user_config
+        return cast("ConfigWriteResponse", self._call("config/batchWrite", params))
 
     def config_requirements_read(self) -> ConfigRequirementsReadResponse:
         """Call ``configRequirements/read``."""
@@ -1898,7 +2380,10 @@ class SyncRequestMethods:
         Args:
             refresh_token: When `true`, requests a proactive token refresh before returning.
         """
-        return cast("GetAccountResponse", self._call("account/read", _present(refresh_token=refresh_token)))
+        params: dict[str, Any] = {}
+        if refresh_token is not None:
+            params["refresh_token"] = refresh_token
+        return cast("GetAccountResponse", self._call("account/read", params))
 
     def fuzzy_file_search(
         self,
@@ -1914,7 +2399,10 @@ class SyncRequestMethods:
             roots: Sent as ``roots``.
             cancellation_token: Sent as ``cancellationToken``.
         """
-        return cast("FuzzyFileSearchResponse", self._call("fuzzyFileSearch", {"query": query, "roots": roots, **_present(cancellation_token=cancellation_token)}))
+        params: dict[str, Any] = {"query": query, "roots": roots}
+        if cancellation_token is not None:
+            params["cancellation_token"] = cancellation_token
+        return cast("FuzzyFileSearchResponse", self._call("fuzzyFileSearch", params))
 
 
 class AsyncRequestMethods:
@@ -1936,7 +2424,10 @@ class AsyncRequestMethods:
             client_info: Sent as ``clientInfo``.
             capabilities: Sent as ``capabilities``.
         """
-        return cast("InitializeResponse", await self._call("initialize", {"client_info": client_info, **_present(capabilities=capabilities)}))
+        params: dict[str, Any] = {"client_info": client_info}
+        if capabilities is not None:
+            params["capabilities"] = capabilities
+        return cast("InitializeResponse", await self._call("initialize", params))
 
     async def thread_start(
         self,
@@ -1976,7 +2467,38 @@ class AsyncRequestMethods:
             session_start_source: Sent as ``sessionStartSource``.
             thread_source: Optional client-supplied analytics source classification for this thread.
         """
-        return cast("ThreadStartResponse", await self._call("thread/start", _present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_name=service_name, service_tier=service_tier, session_start_source=session_start_source, thread_source=thread_source)))
+        params: dict[str, Any] = {}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if ephemeral is not None:
+            params["ephemeral"] = ephemeral
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if personality is not None:
+            params["personality"] = personality
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_name is not None:
+            params["service_name"] = service_name
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if session_start_source is not None:
+            params["session_start_source"] = session_start_source
+        if thread_source is not None:
+            params["thread_source"] = thread_source
+        return cast("ThreadStartResponse", await self._call("thread/start", params))
 
     async def thread_resume(
         self,
@@ -2014,7 +2536,32 @@ class AsyncRequestMethods:
             sandbox: Sent as ``sandbox``.
             service_tier: Sent as ``serviceTier``.
         """
-        return cast("ThreadResumeResponse", await self._call("thread/resume", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, exclude_turns=exclude_turns, model=model, model_provider=model_provider, personality=personality, sandbox=sandbox, service_tier=service_tier)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if exclude_turns is not None:
+            params["exclude_turns"] = exclude_turns
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if personality is not None:
+            params["personality"] = personality
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        return cast("ThreadResumeResponse", await self._call("thread/resume", params))
 
     async def thread_fork(
         self,
@@ -2056,7 +2603,36 @@ class AsyncRequestMethods:
             service_tier: Sent as ``serviceTier``.
             thread_source: Optional client-supplied analytics source classification for this forked thread.
         """
-        return cast("ThreadForkResponse", await self._call("thread/fork", {"thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, base_instructions=base_instructions, config=config, cwd=cwd, developer_instructions=developer_instructions, ephemeral=ephemeral, exclude_turns=exclude_turns, last_turn_id=last_turn_id, model=model, model_provider=model_provider, sandbox=sandbox, service_tier=service_tier, thread_source=thread_source)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if base_instructions is not None:
+            params["base_instructions"] = base_instructions
+        if config is not None:
+            params["config"] = config
+        if cwd is not None:
+            params["cwd"] = cwd
+        if developer_instructions is not None:
+            params["developer_instructions"] = developer_instructions
+        if ephemeral is not None:
+            params["ephemeral"] = ephemeral
+        if exclude_turns is not None:
+            params["exclude_turns"] = exclude_turns
+        if last_turn_id is not None:
+            params["last_turn_id"] = last_turn_id
+        if model is not None:
+            params["model"] = model
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        if sandbox is not None:
+            params["sandbox"] = sandbox
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if thread_source is not None:
+            params["thread_source"] = thread_source
+        return cast("ThreadForkResponse", await self._call("thread/fork", params))
 
     async def thread_archive(
         self,
@@ -2126,7 +2702,16 @@ class AsyncRequestMethods:
             status: Sent as ``status``.
             token_budget: Sent as ``tokenBudget``.
         """
-        return cast("ThreadGoalSetResponse", await self._call("thread/goal/set", {"thread_id": thread_id, **_present(objective=objective, origin=origin, status=status, token_budget=token_budget)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if objective is not None:
+            params["objective"] = objective
+        if origin is not None:
+            params["origin"] = origin
+        if status is not None:
+            params["status"] = status
+        if token_budget is not None:
+            params["token_budget"] = token_budget
+        return cast("ThreadGoalSetResponse", await self._call("thread/goal/set", params))
 
     async def thread_goal_get(
         self,
@@ -2152,7 +2737,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             origin: Missing provenance does not supply user authorization.
         """
-        return cast("ThreadGoalClearResponse", await self._call("thread/goal/clear", {"thread_id": thread_id, **_present(origin=origin)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if origin is not None:
+            params["origin"] = origin
+        return cast("ThreadGoalClearResponse", await self._call("thread/goal/clear", params))
 
     async def thread_metadata_update(
         self,
@@ -2166,7 +2754,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             git_info: Patch the stored Git metadata for this thread.
         """
-        return cast("ThreadMetadataUpdateResponse", await self._call("thread/metadata/update", {"thread_id": thread_id, **_present(git_info=git_info)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if git_info is not None:
+            params["git_info"] = git_info
+        return cast("ThreadMetadataUpdateResponse", await self._call("thread/metadata/update", params))
 
     async def thread_attachment_add(
         self,
@@ -2204,7 +2795,12 @@ class AsyncRequestMethods:
             cursor: Sent as ``cursor``.
             limit: Sent as ``limit``.
         """
-        return cast("ThreadAttachmentListResponse", await self._call("thread/attachment/list", {"thread_id": thread_id, **_present(cursor=cursor, limit=limit)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadAttachmentListResponse", await self._call("thread/attachment/list", params))
 
     async def thread_attachment_owner_list(
         self,
@@ -2226,7 +2822,14 @@ class AsyncRequestMethods:
             cursor: Sent as ``cursor``.
             limit: Sent as ``limit``.
         """
-        return cast("ThreadAttachmentOwnerListResponse", await self._call("thread/attachmentOwner/list", {"attachment_type": attachment_type, "identity_key": identity_key, **_present(archived=archived, cursor=cursor, limit=limit)}))
+        params: dict[str, Any] = {"attachment_type": attachment_type, "identity_key": identity_key}
+        if archived is not None:
+            params["archived"] = archived
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadAttachmentOwnerListResponse", await self._call("thread/attachmentOwner/list", params))
 
     async def thread_attachment_remove(
         self,
@@ -2262,7 +2865,10 @@ class AsyncRequestMethods:
             thread_id: Thread to move into, within, or out of a section.
             before_thread_id: Existing thread to insert before; omission or null appends to the section.
         """
-        return cast("ThreadSectionMoveResponse", await self._call("thread/section/move", {"section_id": section_id, "thread_id": thread_id, **_present(before_thread_id=before_thread_id)}))
+        params: dict[str, Any] = {"section_id": section_id, "thread_id": thread_id}
+        if before_thread_id is not None:
+            params["before_thread_id"] = before_thread_id
+        return cast("ThreadSectionMoveResponse", await self._call("thread/section/move", params))
 
     async def thread_unarchive(
         self,
@@ -2302,7 +2908,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             timeout_ms: Maximum execution time in milliseconds.
         """
-        return cast("ThreadShellCommandResponse", await self._call("thread/shellCommand", {"command": command, "thread_id": thread_id, **_present(timeout_ms=timeout_ms)}))
+        params: dict[str, Any] = {"command": command, "thread_id": thread_id}
+        if timeout_ms is not None:
+            params["timeout_ms"] = timeout_ms
+        return cast("ThreadShellCommandResponse", await self._call("thread/shellCommand", params))
 
     async def thread_approve_guardian_denied_action(
         self,
@@ -2370,7 +2979,36 @@ class AsyncRequestMethods:
             source_kinds: Optional source filter; when set, only sessions from these source kinds are returned.
             use_state_db_only: If true, return from the state DB without scanning JSONL rollouts to repair thread metadata.
         """
-        return cast("ThreadListResponse", await self._call("thread/list", _present(archived=archived, current_account_only=current_account_only, cursor=cursor, cwd=cwd, excluded_thread_ids=excluded_thread_ids, limit=limit, model_providers=model_providers, originators=originators, search_term=search_term, section_id=section_id, sort_direction=sort_direction, sort_key=sort_key, source_kinds=source_kinds, use_state_db_only=use_state_db_only)))
+        params: dict[str, Any] = {}
+        if archived is not None:
+            params["archived"] = archived
+        if current_account_only is not None:
+            params["current_account_only"] = current_account_only
+        if cursor is not None:
+            params["cursor"] = cursor
+        if cwd is not None:
+            params["cwd"] = cwd
+        if excluded_thread_ids is not None:
+            params["excluded_thread_ids"] = excluded_thread_ids
+        if limit is not None:
+            params["limit"] = limit
+        if model_providers is not None:
+            params["model_providers"] = model_providers
+        if originators is not None:
+            params["originators"] = originators
+        if search_term is not None:
+            params["search_term"] = search_term
+        if section_id is not None:
+            params["section_id"] = section_id
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        if sort_key is not None:
+            params["sort_key"] = sort_key
+        if source_kinds is not None:
+            params["source_kinds"] = source_kinds
+        if use_state_db_only is not None:
+            params["use_state_db_only"] = use_state_db_only
+        return cast("ThreadListResponse", await self._call("thread/list", params))
 
     async def thread_section_list(
         self,
@@ -2386,7 +3024,12 @@ class AsyncRequestMethods:
             cursor: Opaque pagination cursor returned by a previous call.
             limit: Maximum number of sections to return.
         """
-        return cast("ThreadSectionListResponse", await self._call("threadSection/list", _present(cursor=cursor, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadSectionListResponse", await self._call("threadSection/list", params))
 
     async def thread_section_create(
         self,
@@ -2402,7 +3045,10 @@ class AsyncRequestMethods:
             name: The user-visible name of the section.
             appearance: Sent as ``appearance``.
         """
-        return cast("ThreadSectionCreateResponse", await self._call("threadSection/create", {"name": name, **_present(appearance=appearance)}))
+        params: dict[str, Any] = {"name": name}
+        if appearance is not None:
+            params["appearance"] = appearance
+        return cast("ThreadSectionCreateResponse", await self._call("threadSection/create", params))
 
     async def thread_section_update(
         self,
@@ -2420,7 +3066,10 @@ class AsyncRequestMethods:
             section_id: The stable, server-generated identity of the section to update.
             appearance: Omit to preserve appearance, use `null` to clear it, or provide a replacement.
         """
-        return cast("ThreadSectionUpdateResponse", await self._call("threadSection/update", {"name": name, "section_id": section_id, **_present(appearance=appearance)}))
+        params: dict[str, Any] = {"name": name, "section_id": section_id}
+        if appearance is not None:
+            params["appearance"] = appearance
+        return cast("ThreadSectionUpdateResponse", await self._call("threadSection/update", params))
 
     async def thread_section_delete(
         self,
@@ -2448,7 +3097,12 @@ class AsyncRequestMethods:
             cursor: Opaque pagination cursor returned by a previous call.
             limit: Optional page size; defaults to no limit.
         """
-        return cast("ThreadLoadedListResponse", await self._call("thread/loaded/list", _present(cursor=cursor, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return cast("ThreadLoadedListResponse", await self._call("thread/loaded/list", params))
 
     async def thread_read(
         self,
@@ -2462,7 +3116,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             include_turns: When true, include turns and their items from rollout history.
         """
-        return cast("ThreadReadResponse", await self._call("thread/read", {"thread_id": thread_id, **_present(include_turns=include_turns)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if include_turns is not None:
+            params["include_turns"] = include_turns
+        return cast("ThreadReadResponse", await self._call("thread/read", params))
 
     async def thread_turns_list(
         self,
@@ -2482,7 +3139,16 @@ class AsyncRequestMethods:
             limit: Optional turn page size.
             sort_direction: Optional turn pagination direction; defaults to descending.
         """
-        return cast("ThreadTurnsListResponse", await self._call("thread/turns/list", {"thread_id": thread_id, **_present(cursor=cursor, items_view=items_view, limit=limit, sort_direction=sort_direction)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if items_view is not None:
+            params["items_view"] = items_view
+        if limit is not None:
+            params["limit"] = limit
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        return cast("ThreadTurnsListResponse", await self._call("thread/turns/list", params))
 
     async def thread_items_list(
         self,
@@ -2504,7 +3170,18 @@ class AsyncRequestMethods:
             sort_direction: Optional item pagination direction; defaults to ascending.
             turn_id: Optional turn id to filter by.
         """
-        return cast("ThreadItemsListResponse", await self._call("thread/items/list", {"thread_id": thread_id, **_present(cursor=cursor, defer_output=defer_output, limit=limit, sort_direction=sort_direction, turn_id=turn_id)}))
+        params: dict[str, Any] = {"thread_id": thread_id}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if defer_output is not None:
+            params["defer_output"] = defer_output
+        if limit is not None:
+            params["limit"] = limit
+        if sort_direction is not None:
+            params["sort_direction"] = sort_direction
+        if turn_id is not None:
+            params["turn_id"] = turn_id
+        return cast("ThreadItemsListResponse", await self._call("thread/items/list", params))
 
     async def thread_inject_items(
         self,
@@ -2532,7 +3209,12 @@ class AsyncRequestMethods:
             cwds: When empty, defaults to the current session working directory.
             force_reload: When true, bypass the skills cache and re-scan skills from disk.
         """
-        return cast("SkillsListResponse", await self._call("skills/list", _present(cwds=cwds, force_reload=force_reload)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if force_reload is not None:
+            params["force_reload"] = force_reload
+        return cast("SkillsListResponse", await self._call("skills/list", params))
 
     async def skills_extra_roots_set(
         self,
@@ -2558,7 +3240,12 @@ class AsyncRequestMethods:
             cwds: Working directories to inspect when no thread is specified.
             thread_id: List a loaded thread's hooks, including its selected environments.
         """
-        return cast("HooksListResponse", await self._call("hooks/list", _present(cwds=cwds, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("HooksListResponse", await self._call("hooks/list", params))
 
     async def marketplace_add(
         self,
@@ -2574,7 +3261,12 @@ class AsyncRequestMethods:
             ref_name: Sent as ``refName``.
             sparse_paths: Sent as ``sparsePaths``.
         """
-        return cast("MarketplaceAddResponse", await self._call("marketplace/add", {"source": source, **_present(ref_name=ref_name, sparse_paths=sparse_paths)}))
+        params: dict[str, Any] = {"source": source}
+        if ref_name is not None:
+            params["ref_name"] = ref_name
+        if sparse_paths is not None:
+            params["sparse_paths"] = sparse_paths
+        return cast("MarketplaceAddResponse", await self._call("marketplace/add", params))
 
     async def marketplace_remove(
         self,
@@ -2598,7 +3290,10 @@ class AsyncRequestMethods:
         Args:
             marketplace_name: Sent as ``marketplaceName``.
         """
-        return cast("MarketplaceUpgradeResponse", await self._call("marketplace/upgrade", _present(marketplace_name=marketplace_name)))
+        params: dict[str, Any] = {}
+        if marketplace_name is not None:
+            params["marketplace_name"] = marketplace_name
+        return cast("MarketplaceUpgradeResponse", await self._call("marketplace/upgrade", params))
 
     async def plugin_list(
         self,
@@ -2614,7 +3309,14 @@ class AsyncRequestMethods:
             force_refetch: Whether the client requests a fresh remote plugin catalog fetch.
             marketplace_kinds: Optional marketplace kind filter.
         """
-        return cast("PluginListResponse", await self._call("plugin/list", _present(cwds=cwds, force_refetch=force_refetch, marketplace_kinds=marketplace_kinds)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if force_refetch is not None:
+            params["force_refetch"] = force_refetch
+        if marketplace_kinds is not None:
+            params["marketplace_kinds"] = marketplace_kinds
+        return cast("PluginListResponse", await self._call("plugin/list", params))
 
     async def plugin_installed(
         self,
@@ -2628,7 +3330,12 @@ class AsyncRequestMethods:
             cwds: Optional working directories used to discover repo marketplaces.
             install_suggestion_plugin_names: Additional uninstalled plugin names that should be returned when present locally.
         """
-        return cast("PluginInstalledResponse", await self._call("plugin/installed", _present(cwds=cwds, install_suggestion_plugin_names=install_suggestion_plugin_names)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if install_suggestion_plugin_names is not None:
+            params["install_suggestion_plugin_names"] = install_suggestion_plugin_names
+        return cast("PluginInstalledResponse", await self._call("plugin/installed", params))
 
     async def plugin_reconcile(
         self,
@@ -2640,7 +3347,10 @@ class AsyncRequestMethods:
         Args:
             reason: Optional client-provided reason recorded with the reconciliation attempt.
         """
-        return cast("PluginReconcileResponse", await self._call("plugin/reconcile", _present(reason=reason)))
+        params: dict[str, Any] = {}
+        if reason is not None:
+            params["reason"] = reason
+        return cast("PluginReconcileResponse", await self._call("plugin/reconcile", params))
 
     async def plugin_read(
         self,
@@ -2656,7 +3366,12 @@ class AsyncRequestMethods:
             marketplace_path: Sent as ``marketplacePath``.
             remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
-        return cast("PluginReadResponse", await self._call("plugin/read", {"plugin_name": plugin_name, **_present(marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
+        params: dict[str, Any] = {"plugin_name": plugin_name}
+        if marketplace_path is not None:
+            params["marketplace_path"] = marketplace_path
+        if remote_marketplace_name is not None:
+            params["remote_marketplace_name"] = remote_marketplace_name
+        return cast("PluginReadResponse", await self._call("plugin/read", params))
 
     async def plugin_skill_read(
         self,
@@ -2690,7 +3405,14 @@ class AsyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             share_targets: Sent as ``shareTargets``.
         """
-        return cast("PluginShareSaveResponse", await self._call("plugin/share/save", {"plugin_path": plugin_path, **_present(discoverability=discoverability, remote_plugin_id=remote_plugin_id, share_targets=share_targets)}))
+        params: dict[str, Any] = {"plugin_path": plugin_path}
+        if discoverability is not None:
+            params["discoverability"] = discoverability
+        if remote_plugin_id is not None:
+            params["remote_plugin_id"] = remote_plugin_id
+        if share_targets is not None:
+            params["share_targets"] = share_targets
+        return cast("PluginShareSaveResponse", await self._call("plugin/share/save", params))
 
     async def plugin_share_update_targets(
         self,
@@ -2752,7 +3474,12 @@ class AsyncRequestMethods:
             include_tools: When true, include display-only public tool summaries in the returned metadata.
             thread_id: Optional loaded thread id used to evaluate effective app configuration.
         """
-        return cast("AppsReadResponse", await self._call("app/read", {"app_ids": app_ids, **_present(include_tools=include_tools, thread_id=thread_id)}))
+        params: dict[str, Any] = {"app_ids": app_ids}
+        if include_tools is not None:
+            params["include_tools"] = include_tools
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsReadResponse", await self._call("app/read", params))
 
     async def app_list(
         self,
@@ -2772,7 +3499,16 @@ class AsyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             thread_id: Optional thread id used to evaluate app feature gating from that thread's config.
         """
-        return cast("AppsListResponse", await self._call("app/list", _present(cursor=cursor, force_refetch=force_refetch, limit=limit, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if force_refetch is not None:
+            params["force_refetch"] = force_refetch
+        if limit is not None:
+            params["limit"] = limit
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsListResponse", await self._call("app/list", params))
 
     async def app_installed(
         self,
@@ -2788,7 +3524,12 @@ class AsyncRequestMethods:
             force_refresh: When true and Apps are permitted, refresh and publish the hosted connector runtime tool snapshot first.
             thread_id: Optional loaded thread id used to evaluate effective app configuration.
         """
-        return cast("AppsInstalledResponse", await self._call("app/installed", _present(force_refresh=force_refresh, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if force_refresh is not None:
+            params["force_refresh"] = force_refresh
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("AppsInstalledResponse", await self._call("app/installed", params))
 
     async def fs_read_file(
         self,
@@ -2834,7 +3575,10 @@ class AsyncRequestMethods:
             path: Absolute directory path to create.
             recursive: Whether parent directories should also be created.
         """
-        return cast("FsCreateDirectoryResponse", await self._call("fs/createDirectory", {"path": path, **_present(recursive=recursive)}))
+        params: dict[str, Any] = {"path": path}
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsCreateDirectoryResponse", await self._call("fs/createDirectory", params))
 
     async def fs_get_metadata(
         self,
@@ -2880,7 +3624,12 @@ class AsyncRequestMethods:
             force: Whether missing paths should be ignored.
             recursive: Whether directory removal should recurse.
         """
-        return cast("FsRemoveResponse", await self._call("fs/remove", {"path": path, **_present(force=force, recursive=recursive)}))
+        params: dict[str, Any] = {"path": path}
+        if force is not None:
+            params["force"] = force
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsRemoveResponse", await self._call("fs/remove", params))
 
     async def fs_copy(
         self,
@@ -2898,7 +3647,10 @@ class AsyncRequestMethods:
             source_path: Absolute source path.
             recursive: Required for directory copies; ignored for file copies.
         """
-        return cast("FsCopyResponse", await self._call("fs/copy", {"destination_path": destination_path, "source_path": source_path, **_present(recursive=recursive)}))
+        params: dict[str, Any] = {"destination_path": destination_path, "source_path": source_path}
+        if recursive is not None:
+            params["recursive"] = recursive
+        return cast("FsCopyResponse", await self._call("fs/copy", params))
 
     async def fs_watch(
         self,
@@ -2944,7 +3696,12 @@ class AsyncRequestMethods:
             name: Name-based selector.
             path: Path-based selector.
         """
-        return cast("SkillsConfigWriteResponse", await self._call("skills/config/write", {"enabled": enabled, **_present(name=name, path=path)}))
+        params: dict[str, Any] = {"enabled": enabled}
+        if name is not None:
+            params["name"] = name
+        if path is not None:
+            params["path"] = path
+        return cast("SkillsConfigWriteResponse", await self._call("skills/config/write", params))
 
     async def plugin_install(
         self,
@@ -2962,7 +3719,14 @@ class AsyncRequestMethods:
             marketplace_path: Sent as ``marketplacePath``.
             remote_marketplace_name: Sent as ``remoteMarketplaceName``.
         """
-        return cast("PluginInstallResponse", await self._call("plugin/install", {"plugin_name": plugin_name, **_present(install_attempt_id=install_attempt_id, marketplace_path=marketplace_path, remote_marketplace_name=remote_marketplace_name)}))
+        params: dict[str, Any] = {"plugin_name": plugin_name}
+        if install_attempt_id is not None:
+            params["install_attempt_id"] = install_attempt_id
+        if marketplace_path is not None:
+            params["marketplace_path"] = marketplace_path
+        if remote_marketplace_name is not None:
+            params["remote_marketplace_name"] = remote_marketplace_name
+        return cast("PluginInstallResponse", await self._call("plugin/install", params))
 
     async def plugin_uninstall(
         self,
@@ -3022,7 +3786,42 @@ class AsyncRequestMethods:
             tool_output: Sent as ``toolOutput``.
             turn_trigger: Optional source classification for the caller that starts this turn.
         """
-        return cast("TurnStartResponse", await self._call("turn/start", {"input": input, "thread_id": thread_id, **_present(approval_policy=approval_policy, approvals_reviewer=approvals_reviewer, client_user_message_id=client_user_message_id, cwd=cwd, disabled_plugin_ids=disabled_plugin_ids, effort=effort, model=model, output_schema=output_schema, parent_turn_id=parent_turn_id, personality=personality, root_turn_id=root_turn_id, sandbox_policy=sandbox_policy, service_tier=service_tier, service_tier_for_turn=service_tier_for_turn, summary=summary, tool_output=tool_output, turn_trigger=turn_trigger)}))
+        params: dict[str, Any] = {"input": input, "thread_id": thread_id}
+        if approval_policy is not None:
+            params["approval_policy"] = approval_policy
+        if approvals_reviewer is not None:
+            params["approvals_reviewer"] = approvals_reviewer
+        if client_user_message_id is not None:
+            params["client_user_message_id"] = client_user_message_id
+        if cwd is not None:
+            params["cwd"] = cwd
+        if disabled_plugin_ids is not None:
+            params["disabled_plugin_ids"] = disabled_plugin_ids
+        if effort is not None:
+            params["effort"] = effort
+        if model is not None:
+            params["model"] = model
+        if output_schema is not None:
+            params["output_schema"] = output_schema
+        if parent_turn_id is not None:
+            params["parent_turn_id"] = parent_turn_id
+        if personality is not None:
+            params["personality"] = personality
+        if root_turn_id is not None:
+            params["root_turn_id"] = root_turn_id
+        if sandbox_policy is not None:
+            params["sandbox_policy"] = sandbox_policy
+        if service_tier is not None:
+            params["service_tier"] = service_tier
+        if service_tier_for_turn is not None:
+            params["service_tier_for_turn"] = service_tier_for_turn
+        if summary is not None:
+            params["summary"] = summary
+        if tool_output is not None:
+            params["tool_output"] = tool_output
+        if turn_trigger is not None:
+            params["turn_trigger"] = turn_trigger
+        return cast("TurnStartResponse", await self._call("turn/start", params))
 
     async def turn_steer(
         self,
@@ -3040,7 +3839,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             client_user_message_id: Sent as ``clientUserMessageId``.
         """
-        return cast("TurnSteerResponse", await self._call("turn/steer", {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id, **_present(client_user_message_id=client_user_message_id)}))
+        params: dict[str, Any] = {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id}
+        if client_user_message_id is not None:
+            params["client_user_message_id"] = client_user_message_id
+        return cast("TurnSteerResponse", await self._call("turn/steer", params))
 
     async def turn_interrupt(
         self,
@@ -3070,7 +3872,10 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             delivery: Reviews run inline on the supplied thread.
         """
-        return cast("ReviewStartResponse", await self._call("review/start", {"target": target, "thread_id": thread_id, **_present(delivery=delivery)}))
+        params: dict[str, Any] = {"target": target, "thread_id": thread_id}
+        if delivery is not None:
+            params["delivery"] = delivery
+        return cast("ReviewStartResponse", await self._call("review/start", params))
 
     async def model_list(
         self,
@@ -3088,7 +3893,16 @@ class AsyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             model_provider: List models for this configured provider instead of the app-server default.
         """
-        return cast("ModelListResponse", await self._call("model/list", _present(cursor=cursor, include_hidden=include_hidden, limit=limit, model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if include_hidden is not None:
+            params["include_hidden"] = include_hidden
+        if limit is not None:
+            params["limit"] = limit
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("ModelListResponse", await self._call("model/list", params))
 
     async def account_gateway_oauth_read(
         self,
@@ -3102,7 +3916,10 @@ class AsyncRequestMethods:
         Args:
             model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", _present(model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", params))
 
     async def account_gateway_oauth_login(
         self,
@@ -3118,7 +3935,12 @@ class AsyncRequestMethods:
             device_auth: Select device authorization when the server advertises support for it.
             model_provider: Defaults to the current provider when omitted.
         """
-        return cast("GatewayOAuthLoginResponse", await self._call("account/gatewayOAuth/login", _present(device_auth=device_auth, model_provider=model_provider)))
+        params: dict[str, Any] = {}
+        if device_auth is not None:
+            params["device_auth"] = device_auth
+        if model_provider is not None:
+            params["model_provider"] = model_provider
+        return cast("GatewayOAuthLoginResponse", await self._call("account/gatewayOAuth/login", params))
 
     async def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""
@@ -3158,7 +3980,14 @@ class AsyncRequestMethods:
             limit: Optional page size; defaults to a reasonable server-side value.
             thread_id: Optional loaded thread id.
         """
-        return cast("ExperimentalFeatureListResponse", await self._call("experimentalFeature/list", _present(cursor=cursor, limit=limit, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("ExperimentalFeatureListResponse", await self._call("experimentalFeature/list", params))
 
     async def permission_profile_list(
         self,
@@ -3174,7 +4003,14 @@ class AsyncRequestMethods:
             cwd: Optional working directory to resolve project config layers.
             limit: Optional page size; defaults to the full result set.
         """
-        return cast("PermissionProfileListResponse", await self._call("permissionProfile/list", _present(cursor=cursor, cwd=cwd, limit=limit)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if cwd is not None:
+            params["cwd"] = cwd
+        if limit is not None:
+            params["limit"] = limit
+        return cast("PermissionProfileListResponse", await self._call("permissionProfile/list", params))
 
     async def experimental_feature_enablement_set(
         self,
@@ -3206,7 +4042,16 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             timeout_secs: Sent as ``timeoutSecs``.
         """
-        return cast("McpServerOauthLoginResponse", await self._call("mcpServer/oauth/login", {"name": name, **_present(client_registration=client_registration, scopes=scopes, thread_id=thread_id, timeout_secs=timeout_secs)}))
+        params: dict[str, Any] = {"name": name}
+        if client_registration is not None:
+            params["client_registration"] = client_registration
+        if scopes is not None:
+            params["scopes"] = scopes
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        if timeout_secs is not None:
+            params["timeout_secs"] = timeout_secs
+        return cast("McpServerOauthLoginResponse", await self._call("mcpServer/oauth/login", params))
 
     async def config_mcp_server_reload(self) -> McpServerRefreshResponse:
         """Call ``config/mcpServer/reload``."""
@@ -3230,7 +4075,18 @@ class AsyncRequestMethods:
             server_name: Limit discovery to one server.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ListMcpServerStatusResponse", await self._call("mcpServerStatus/list", _present(cursor=cursor, detail=detail, limit=limit, server_name=server_name, thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if detail is not None:
+            params["detail"] = detail
+        if limit is not None:
+            params["limit"] = limit
+        if server_name is not None:
+            params["server_name"] = server_name
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("ListMcpServerStatusResponse", await self._call("mcpServerStatus/list", params))
 
     async def mcp_server_resource_read(
         self,
@@ -3254,7 +4110,18 @@ class AsyncRequestMethods:
             target: Explicit hosted app/account.
             thread_id: Sent as ``threadId``.
         """
-        return cast("McpResourceReadResponse", await self._call("mcpServer/resource/read", {"server": server, "uri": uri, **_present(meta=meta, connector_id=connector_id, origin_call_id=origin_call_id, target=target, thread_id=thread_id)}))
+        params: dict[str, Any] = {"server": server, "uri": uri}
+        if meta is not None:
+            params["meta"] = meta
+        if connector_id is not None:
+            params["connector_id"] = connector_id
+        if origin_call_id is not None:
+            params["origin_call_id"] = origin_call_id
+        if target is not None:
+            params["target"] = target
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("McpResourceReadResponse", await self._call("mcpServer/resource/read", params))
 
     async def mcp_server_tool_call(
         self,
@@ -3274,7 +4141,12 @@ class AsyncRequestMethods:
             meta: Sent as ``_meta``.
             arguments: Sent as ``arguments``.
         """
-        return cast("McpServerToolCallResponse", await self._call("mcpServer/tool/call", {"server": server, "thread_id": thread_id, "tool": tool, **_present(meta=meta, arguments=arguments)}))
+        params: dict[str, Any] = {"server": server, "thread_id": thread_id, "tool": tool}
+        if meta is not None:
+            params["meta"] = meta
+        if arguments is not None:
+            params["arguments"] = arguments
+        return cast("McpServerToolCallResponse", await self._call("mcpServer/tool/call", params))
 
     async def windows_sandbox_setup_start(
         self,
@@ -3288,7 +4160,10 @@ class AsyncRequestMethods:
             mode: Sent as ``mode``.
             cwd: Sent as ``cwd``.
         """
-        return cast("WindowsSandboxSetupStartResponse", await self._call("windowsSandbox/setupStart", {"mode": mode, **_present(cwd=cwd)}))
+        params: dict[str, Any] = {"mode": mode}
+        if cwd is not None:
+            params["cwd"] = cwd
+        return cast("WindowsSandboxSetupStartResponse", await self._call("windowsSandbox/setupStart", params))
 
     async def windows_sandbox_readiness(self) -> WindowsSandboxReadinessResponse:
         """Call ``windowsSandbox/readiness``."""
@@ -3339,7 +4214,12 @@ class AsyncRequestMethods:
             exclude_reset_credit_details: Skip the separate reset-credit detail lookup for background usage polls.
             supports_luna_reserve: The client supports automatic Luna Reserve fallback.
         """
-        return cast("GetAccountRateLimitsResponse", await self._call("account/rateLimits/read", _present(exclude_reset_credit_details=exclude_reset_credit_details, supports_luna_reserve=supports_luna_reserve)))
+        params: dict[str, Any] = {}
+        if exclude_reset_credit_details is not None:
+            params["exclude_reset_credit_details"] = exclude_reset_credit_details
+        if supports_luna_reserve is not None:
+            params["supports_luna_reserve"] = supports_luna_reserve
+        return cast("GetAccountRateLimitsResponse", await self._call("account/rateLimits/read", params))
 
     async def account_rate_limit_reset_credit_consume(
         self,
@@ -3353,7 +4233,10 @@ class AsyncRequestMethods:
             idempotency_key: Identifies one logical reset attempt.
             credit_id: Opaque reset-credit identifier to redeem.
         """
-        return cast("ConsumeAccountRateLimitResetCreditResponse", await self._call("account/rateLimitResetCredit/consume", {"idempotency_key": idempotency_key, **_present(credit_id=credit_id)}))
+        params: dict[str, Any] = {"idempotency_key": idempotency_key}
+        if credit_id is not None:
+            params["credit_id"] = credit_id
+        return cast("ConsumeAccountRateLimitResetCreditResponse", await self._call("account/rateLimitResetCredit/consume", params))
 
     async def account_usage_read(
         self,
@@ -3365,7 +4248,10 @@ class AsyncRequestMethods:
         Args:
             thread_id: When present, read estimated usage for this thread instead of account-wide token activity.
         """
-        return cast("GetAccountTokenUsageResponse", await self._call("account/usage/read", _present(thread_id=thread_id)))
+        params: dict[str, Any] = {}
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("GetAccountTokenUsageResponse", await self._call("account/usage/read", params))
 
     async def account_workspace_messages_read(self) -> GetWorkspaceMessagesResponse:
         """Call ``account/workspaceMessages/read``."""
@@ -3403,7 +4289,18 @@ class AsyncRequestMethods:
             tags: Sent as ``tags``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("FeedbackUploadResponse", await self._call("feedback/upload", {"classification": classification, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
+        params: dict[str, Any] = {"classification": classification}
+        if extra_log_files is not None:
+            params["extra_log_files"] = extra_log_files
+        if include_logs is not None:
+            params["include_logs"] = include_logs
+        if reason is not None:
+            params["reason"] = reason
+        if tags is not None:
+            params["tags"] = tags
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("FeedbackUploadResponse", await self._call("feedback/upload", params))
 
     async def feedback_save(
         self,
@@ -3427,7 +4324,18 @@ class AsyncRequestMethods:
             tags: Sent as ``tags``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("FeedbackSaveResponse", await self._call("feedback/save", {"classification": classification, "save_path": save_path, **_present(extra_log_files=extra_log_files, include_logs=include_logs, reason=reason, tags=tags, thread_id=thread_id)}))
+        params: dict[str, Any] = {"classification": classification, "save_path": save_path}
+        if extra_log_files is not None:
+            params["extra_log_files"] = extra_log_files
+        if include_logs is not None:
+            params["include_logs"] = include_logs
+        if reason is not None:
+            params["reason"] = reason
+        if tags is not None:
+            params["tags"] = tags
+        if thread_id is not None:
+            params["thread_id"] = thread_id
+        return cast("FeedbackSaveResponse", await self._call("feedback/save", params))
 
     async def command_exec(
         self,
@@ -3465,7 +4373,32 @@ class AsyncRequestMethods:
             timeout_ms: Optional timeout in milliseconds.
             tty: Enable PTY mode.
         """
-        return cast("CommandExecResponse", await self._call("command/exec", {"command": command, **_present(cwd=cwd, disable_output_cap=disable_output_cap, disable_timeout=disable_timeout, env=env, output_bytes_cap=output_bytes_cap, process_id=process_id, sandbox_policy=sandbox_policy, size=size, stream_stdin=stream_stdin, stream_stdout_stderr=stream_stdout_stderr, timeout_ms=timeout_ms, tty=tty)}))
+        params: dict[str, Any] = {"command": command}
+        if cwd is not None:
+            params["cwd"] = cwd
+        if disable_output_cap is not None:
+            params["disable_output_cap"] = disable_output_cap
+        if disable_timeout is not None:
+            params["disable_timeout"] = disable_timeout
+        if env is not None:
+            params["env"] = env
+        if output_bytes_cap is not None:
+            params["output_bytes_cap"] = output_bytes_cap
+        if process_id is not None:
+            params["process_id"] = process_id
+        if sandbox_policy is not None:
+            params["sandbox_policy"] = sandbox_policy
+        if size is not None:
+            params["size"] = size
+        if stream_stdin is not None:
+            params["stream_stdin"] = stream_stdin
+        if stream_stdout_stderr is not None:
+            params["stream_stdout_stderr"] = stream_stdout_stderr
+        if timeout_ms is not None:
+            params["timeout_ms"] = timeout_ms
+        if tty is not None:
+            params["tty"] = tty
+        return cast("CommandExecResponse", await self._call("command/exec", params))
 
     async def command_exec_write(
         self,
@@ -3483,7 +4416,12 @@ class AsyncRequestMethods:
             close_stdin: Close stdin after writing `deltaBase64`, if present.
             delta_base64: Optional base64-encoded stdin bytes to write.
         """
-        return cast("CommandExecWriteResponse", await self._call("command/exec/write", {"process_id": process_id, **_present(close_stdin=close_stdin, delta_base64=delta_base64)}))
+        params: dict[str, Any] = {"process_id": process_id}
+        if close_stdin is not None:
+            params["close_stdin"] = close_stdin
+        if delta_base64 is not None:
+            params["delta_base64"] = delta_base64
+        return cast("CommandExecWriteResponse", await self._call("command/exec/write", params))
 
     async def command_exec_terminate(
         self,
@@ -3527,7 +4465,12 @@ class AsyncRequestMethods:
             cwd: Optional working directory to resolve project config layers.
             include_layers: Sent as ``includeLayers``.
         """
-        return cast("ConfigReadResponse", await self._call("config/read", _present(cwd=cwd, include_layers=include_layers)))
+        params: dict[str, Any] = {}
+        if cwd is not None:
+            params["cwd"] = cwd
+        if include_layers is not None:
+            params["include_layers"] = include_layers
+        return cast("ConfigReadResponse", await self._call("config/read", params))
 
     async def external_agent_config_detect(
         self,
@@ -3549,7 +4492,20 @@ class AsyncRequestMethods:
             migration_source: Optional migration-source selector.
             source: Deprecated field retained for compatibility.
         """
-        return cast("ExternalAgentConfigDetectResponse", await self._call("externalAgentConfig/detect", _present(cwds=cwds, include_home=include_home, max_session_age_days=max_session_age_days, max_sessions=max_sessions, migration_source=migration_source, source=source)))
+        params: dict[str, Any] = {}
+        if cwds is not None:
+            params["cwds"] = cwds
+        if include_home is not None:
+            params["include_home"] = include_home
+        if max_session_age_days is not None:
+            params["max_session_age_days"] = max_session_age_days
+        if max_sessions is not None:
+            params["max_sessions"] = max_sessions
+        if migration_source is not None:
+            params["migration_source"] = migration_source
+        if source is not None:
+            params["source"] = source
+        return cast("ExternalAgentConfigDetectResponse", await self._call("externalAgentConfig/detect", params))
 
     async def external_agent_config_import(
         self,
@@ -3567,7 +4523,14 @@ class AsyncRequestMethods:
             provider_id: Opaque provider identifier supplied by the caller for analytics attribution and import history display.
             source: Optional identifier for the product that initiated the import.
         """
-        return cast("ExternalAgentConfigImportResponse", await self._call("externalAgentConfig/import", {"migration_items": migration_items, **_present(migration_source=migration_source, provider_id=provider_id, source=source)}))
+        params: dict[str, Any] = {"migration_items": migration_items}
+        if migration_source is not None:
+            params["migration_source"] = migration_source
+        if provider_id is not None:
+            params["provider_id"] = provider_id
+        if source is not None:
+            params["source"] = source
+        return cast("ExternalAgentConfigImportResponse", await self._call("externalAgentConfig/import", params))
 
     async def external_agent_config_import_record_history(
         self,
@@ -3605,7 +4568,12 @@ class AsyncRequestMethods:
             expected_version: Sent as ``expectedVersion``.
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
         """
-        return cast("ConfigWriteResponse", await self._call("config/value/write", {"key_path": key_path, "merge_strategy": merge_strategy, "value": value, **_present(expected_version=expected_version, file_path=file_path)}))
+        params: dict[str, Any] = {"key_path": key_path, "merge_strategy": merge_strategy, "value": value}
+        if expected_version is not None:
+            params["expected_version"] = expected_version
+        if file_path is not None:
+            params["file_path"] = file_path
+        return cast("ConfigWriteResponse", await self._call("config/value/write", params))
 
     async def config_batch_write(
         self,
@@ -3623,7 +4591,14 @@ class AsyncRequestMethods:
             file_path: Path to the config file to write; defaults to the user's `config.toml` when omitted.
             reload_user_config: When true, hot-reload updated runtime settings into loaded threads after writing.
         """
-        return cast("ConfigWriteResponse", await self._call("config/batchWrite", {"edits": edits, **_present(expected_version=expected_version, file_path=file_path, reload_user_config=reload_user_config)}))
+        params: dict[str, Any] = {"edits": edits}
+        if expected_version is not None:
+            params["expected_version"] = expected_version
+        if file_path is not None:
+            params["file_path"] = file_path
+        if reload_user_config is not None:
+            params["reload_user_config"] = reload_user_config
+        return cast("ConfigWriteResponse", await self._call("config/batchWrite", params))
 
     async def config_requirements_read(self) -> ConfigRequirementsReadResponse:
         """Call ``configRequirements/read``."""
@@ -3639,7 +4614,10 @@ class AsyncRequestMethods:
         Args:
             refresh_token: When `true`, requests a proactive token refresh before returning.
         """
-        return cast("GetAccountResponse", await self._call("account/read", _present(refresh_token=refresh_token)))
+        params: dict[str, Any] = {}
+        if refresh_token is not None:
+            params["refresh_token"] = refresh_token
+        return cast("GetAccountResponse", await self._call("account/read", params))
 
     async def fuzzy_file_search(
         self,
@@ -3655,4 +4633,7 @@ class AsyncRequestMethods:
             roots: Sent as ``roots``.
             cancellation_token: Sent as ``cancellationToken``.
         """
-        return cast("FuzzyFileSearchResponse", await self._call("fuzzyFileSearch", {"query": query, "roots": roots, **_present(cancellation_token=cancellation_token)}))
+        params: dict[str, Any] = {"query": query, "roots": roots}
+        if cancellation_token is not None:
+            params["cancellation_token"] = cancellation_token
+        return cast("FuzzyFileSearchResponse", await self._call("fuzzyFileSearch", params))
