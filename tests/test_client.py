@@ -291,3 +291,14 @@ def test_enum_arguments_accept_wire_strings(codex_config: CodexConfig) -> None:
         started = client.thread_start(approval_policy="never", sandbox="read-only")
     assert started.approval_policy == "never"
     assert started.sandbox.type == "readOnly"
+
+
+def test_calls_without_arguments_each_reach_the_server(codex_config: CodexConfig) -> None:
+    # Such a call's params are validated once and reused; its reply never is.
+    with CodexClient(codex_config) as client:
+        before = client.thread_loaded_list()
+        first, second = client.thread_start(), client.thread_start()
+        after = client.thread_loaded_list()
+    assert before.data == []
+    assert first.thread.id != second.thread.id
+    assert sorted(after.data) == sorted([first.thread.id, second.thread.id])

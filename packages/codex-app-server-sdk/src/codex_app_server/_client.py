@@ -34,51 +34,65 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCodexClient", "CodexClient"]
 
 
-#: Per method: its params model (``None`` when it takes none) and its response model.
-_CODECS: dict[str, tuple[type[BaseModel] | None, type[BaseModel]]] = {}
+class _Codec:
+    """One method's models: its keyword arguments to wire JSON, its reply to a model."""
+
+    __slots__ = ("_no_params", "params_model", "response_model")
+
+    def __init__(self, params_model: type[BaseModel] | None, response_model: type[BaseModel]):
+        self.params_model = params_model
+        self.response_model = response_model
+        #: The wire form of a call with no arguments, once it validated: it never changes.
+        self._no_params: bytes | None = None
+
+    def params(self, params: Mapping[str, Any]) -> bytes | None:
+        """Validate snake_case (or camelCase) ``params``; return their wire JSON."""
+        model = self.params_model
+        if model is None:
+            return None
+        if not params:
+            if self._no_params is None:
+                self._no_params = _params_json(model, {})
+            return self._no_params
+        return _params_json(model, params if type(params) is dict else dict(params))
+
+    def result(self, reply: Response) -> Any:
+        """Validate a reply's result into the response model."""
+        model = self.response_model
+        if reply.raw is not None:
+            # One pass from the JSON text; anything it cannot take (another layout, or a
+            # result that does not fit) goes the general way, which gives the usual error.
+            try:
+                return model.__pydantic_validator__.validate_json(reply.raw)
+            except ValueError:  # pydantic's ValidationError
+                pass
+        return model.model_validate(reply.result)
 
 
-def _codec(method: str) -> tuple[type[BaseModel] | None, type[BaseModel]]:
-    """Look ``method``'s models up once; typed calls then cost one dict lookup for both."""
-    codec = _CODECS.get(method)
-    if codec is None:
-        spec = registry.CLIENT_REQUESTS.get(method)
-        if spec is None:
-            raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
-        params_model = None if spec.params_model is None else registry.load_model(spec.params_model)
-        codec = _CODECS[method] = (params_model, registry.load_model(spec.response_model))
-    return codec
-
-
-def params_to_wire(method: str, params: Mapping[str, Any]) -> bytes | None:
-    """Validate snake_case (or camelCase) ``params`` for ``method``; return their wire JSON."""
-    model = _codec(method)[0]
-    if model is None:
-        return None
+def _params_json(model: type[BaseModel], params: dict[str, Any]) -> bytes:
     # The server rejects null where its schema does not allow it, so None is left off the
     # wire. Defaults stay: a nested model's tag (``type``) is one, and the server needs it.
     # Straight to JSON text, which the core splices into the line: no dict, no json.dumps.
     wire: bytes = model.__pydantic_serializer__.to_json(
-        model.__pydantic_validator__.validate_python(
-            params if type(params) is dict else dict(params)
-        ),
-        by_alias=True,
-        exclude_none=True,
+        model.__pydantic_validator__.validate_python(params), by_alias=True, exclude_none=True
     )
     return wire
 
 
-def result_from_wire(method: str, reply: Response) -> Any:
-    """Validate a reply's result into ``method``'s response model."""
-    model = _codec(method)[1]
-    if reply.raw is not None:
-        # One pass from the JSON text; anything it cannot take (another layout, or a result
-        # that does not fit) goes the general way, which gives the usual error.
-        try:
-            return model.__pydantic_validator__.validate_json(reply.raw)
-        except ValueError:  # pydantic's ValidationError
-            pass
-    return model.model_validate(reply.result)
+class _Codecs(dict[str, _Codec]):
+    """Each method's codec, built on its first call; later calls cost one dict lookup."""
+
+    def __missing__(self, method: str) -> _Codec:
+        spec = registry.CLIENT_REQUESTS.get(method)
+        if spec is None:
+            raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
+        params_model = None if spec.params_model is None else registry.load_model(spec.params_model)
+        found = self[method] = _Codec(params_model, registry.load_model(spec.response_model))
+        return found
+
+
+#: The codecs of the methods called so far.
+CODECS = _Codecs()
 
 
 def server_version(user_agent: str) -> tuple[int, ...] | None:
@@ -138,7 +152,7 @@ class CodexClient(SyncRequestMethods):
             raise
         try:
             self.initialize_response: InitializeResponse = check_server(
-                self.config, result_from_wire("initialize", result)
+                self.config, CODECS["initialize"].result(result)
             )
         except BaseException:
             self.connection.close()
@@ -158,8 +172,8 @@ class CodexClient(SyncRequestMethods):
         return self.connection.request(method, params, timeout=timeout)
 
     def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        reply = self.connection.exchange(method, params_to_wire(method, params))
-        return result_from_wire(method, reply)
+        typed = CODECS[method]
+        return typed.result(self.connection.exchange(method, typed.params(params)))
 
     def close(self) -> None:
         """Stop the server; safe to call more than once."""
@@ -217,7 +231,7 @@ class AsyncCodexClient(AsyncRequestMethods):
             raise
         try:
             self._initialize_response = check_server(
-                self.config, result_from_wire("initialize", result)
+                self.config, CODECS["initialize"].result(result)
             )
         except BaseException:
             await self.connection.close()
@@ -232,8 +246,8 @@ class AsyncCodexClient(AsyncRequestMethods):
         return await self.connection.request(method, params, timeout=timeout)
 
     async def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        reply = await self.connection.exchange(method, params_to_wire(method, params))
-        return result_from_wire(method, reply)
+        typed = CODECS[method]
+        return typed.result(await self.connection.exchange(method, typed.params(params)))
 
     async def close(self) -> None:
         """Stop the server; safe to call more than once."""

@@ -73,22 +73,28 @@ class WaitRoom:
     has waited for :data:`READER_GRACE` seconds, so what nobody waits for (server requests,
     the process exiting) is still handled.
 
-    ``lock`` guards whatever the waiters test; ``read`` (called without the lock) reads once,
-    waiting at most its argument in seconds (``None``: until there is output), hands what it
-    read on under the lock, and calls :meth:`notify` or :meth:`end`. When ``shared`` is false
-    (a pipe that cannot be polled, a websocket) only the background reader reads.
+    ``lock`` guards whatever the waiters test. ``read`` (called without the lock) reads once,
+    waiting at most its argument in seconds (``None``: until there is output), and returns what
+    it read, ``b""`` at the end of the output, or ``None`` if nothing came in time; the room
+    then hands the bytes to ``on_data`` under the lock it takes back anyway. When ``shared`` is
+    false (a pipe that cannot be polled) only the background reader reads; without ``read`` (a
+    websocket, which pushes what it receives) nobody does.
     """
 
     def __init__(
         self,
         lock: threading.Lock,
-        read: Callable[[float | None], None] | None = None,
+        read: Callable[[float | None], bytes | None] | None = None,
+        on_data: Callable[[bytes], None] | None = None,
         *,
         shared: bool = False,
     ) -> None:
         self.lock = lock
         self._shared = shared and read is not None
-        self._read = read if read is not None else _nothing_to_read
+        self._read = read if read is not None else _no_reader
+        self._on_data = on_data if on_data is not None else _no_reader
+        #: The thread whose SIGINT handler may be put aside (the only one Python signals).
+        self._main_ident = threading.main_thread().ident
         self._changed = threading.Condition(lock)
         self._background = threading.Condition(lock)
         self._reading = False
@@ -141,12 +147,15 @@ class WaitRoom:
                             held = self._hold_interrupts()
                         self._reading = True
                         lock.release()
+                        chunk = None
                         try:
-                            self._read(wait)
+                            chunk = self._read(wait)
                         finally:
                             lock.acquire()
                             self._reading = False
-                            if self._sleepers:  # one of them may lead now
+                            if chunk is not None:
+                                self._take(chunk)
+                            if self._sleepers:  # what they wait for may have come
                                 self._changed.notify_all()
                         if self._interrupted:
                             held = self._release_interrupts(held)
@@ -169,7 +178,7 @@ class WaitRoom:
     # most SIGNAL_SLICE later.
     def _hold_interrupts(self) -> Any:
         """Put this thread's SIGINT handler aside if it is the main thread; return it."""
-        if threading.current_thread() is not threading.main_thread():
+        if threading.get_ident() != self._main_ident:
             return _NOT_MAIN
         previous = _get_handler(signal.SIGINT)
         if previous is None:  # installed outside Python: it could not be put back
@@ -206,15 +215,25 @@ class WaitRoom:
                 else:
                     return
                 self._reading = True
+            chunk = None
             try:
-                self._read(None)
+                chunk = self._read(None)
             finally:
                 with self.lock:
                     self._reading = False
+                    if chunk is not None:
+                        self._take(chunk)
                     self.notify()
 
+    def _take(self, chunk: bytes) -> None:
+        """Hand what was read on (``b""``: the output ended); call with :attr:`lock` held."""
+        if chunk:
+            self._on_data(chunk)
+        else:
+            self.end()
 
-def _nothing_to_read(timeout: float | None) -> None:
+
+def _no_reader(*_: Any) -> Any:
     raise RuntimeError("this WaitRoom has no reader: its transport pushes what it reads")
 
 
@@ -261,7 +280,6 @@ class StdioProcess:
         on_eof: Callable[[], None],
     ) -> None:
         self.stderr = StderrTail()
-        self._on_data = on_data
         self._on_eof = on_eof
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stdin_open = True
@@ -297,7 +315,7 @@ class StdioProcess:
         self._queued = 0
         self._write_lock = threading.Lock()
         #: Where threads wait for the server's output.
-        self.room = WaitRoom(lock, self._read_once, shared=self._poll is not None)
+        self.room = WaitRoom(lock, self._read_once, on_data, shared=self._poll is not None)
         self._stderr_thread = threading.Thread(
             target=self._drain_stderr, name="codex-app-server-stderr", daemon=True
         )
@@ -367,22 +385,16 @@ class StdioProcess:
             self._stdin_open = False
         self._outbox.put(None)
 
-    def _read_once(self, timeout: float | None) -> None:
-        """Read what stdout has, waiting at most ``timeout`` seconds, and hand it on."""
+    def _read_once(self, timeout: float | None) -> bytes | None:
+        """What stdout has (``b""`` at its end), or ``None`` after ``timeout`` seconds."""
         try:
             if self._poll is not None:
                 ms = None if timeout is None else max(0, int(timeout * 1000))
                 if not self._poll.poll(ms):
-                    return
-            chunk = os.read(self._stdout_fd, READ_SIZE)
+                    return None
+            return os.read(self._stdout_fd, READ_SIZE)
         except (OSError, ValueError):
-            chunk = b""  # the pipe was closed under us by close(); EOF handling follows
-        with self.room.lock:
-            if chunk:
-                self._on_data(chunk)
-                self.room.notify()
-            else:
-                self.room.end()
+            return b""  # the pipe was closed under us by close(); EOF handling follows
 
     def _read_stdout(self) -> None:
         try:

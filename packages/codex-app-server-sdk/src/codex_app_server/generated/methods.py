@@ -193,7 +193,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"client_info": client_info}
         if capabilities is not None:
             params["capabilities"] = capabilities
-        return cast("InitializeResponse", self._call("initialize", params))
+        result: InitializeResponse = self._call("initialize", params)
+        return result
 
     def thread_start(
         self,
@@ -264,7 +265,8 @@ class SyncRequestMethods:
             params["session_start_source"] = session_start_source
         if thread_source is not None:
             params["thread_source"] = thread_source
-        return cast("ThreadStartResponse", self._call("thread/start", params))
+        result: ThreadStartResponse = self._call("thread/start", params)
+        return result
 
     def thread_resume(
         self,
@@ -327,7 +329,8 @@ class SyncRequestMethods:
             params["sandbox"] = sandbox
         if service_tier is not None:
             params["service_tier"] = service_tier
-        return cast("ThreadResumeResponse", self._call("thread/resume", params))
+        result: ThreadResumeResponse = self._call("thread/resume", params)
+        return result
 
     def thread_fork(
         self,
@@ -398,7 +401,8 @@ class SyncRequestMethods:
             params["service_tier"] = service_tier
         if thread_source is not None:
             params["thread_source"] = thread_source
-        return cast("ThreadForkResponse", self._call("thread/fork", params))
+        result: ThreadForkResponse = self._call("thread/fork", params)
+        return result
 
     def thread_archive(
         self,
@@ -410,7 +414,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadArchiveResponse", self._call("thread/archive", {"thread_id": thread_id}))
+        result: ThreadArchiveResponse = self._call("thread/archive", {"thread_id": thread_id})
+        return result
 
     def thread_delete(
         self,
@@ -422,7 +427,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadDeleteResponse", self._call("thread/delete", {"thread_id": thread_id}))
+        result: ThreadDeleteResponse = self._call("thread/delete", {"thread_id": thread_id})
+        return result
 
     def thread_unsubscribe(
         self,
@@ -434,7 +440,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadUnsubscribeResponse", self._call("thread/unsubscribe", {"thread_id": thread_id}))
+        result: ThreadUnsubscribeResponse = self._call("thread/unsubscribe", {"thread_id": thread_id})
+        return result
 
     def thread_name_set(
         self,
@@ -448,7 +455,8 @@ class SyncRequestMethods:
             name: Sent as ``name``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadSetNameResponse", self._call("thread/name/set", {"name": name, "thread_id": thread_id}))
+        result: ThreadSetNameResponse = self._call("thread/name/set", {"name": name, "thread_id": thread_id})
+        return result
 
     def thread_goal_set(
         self,
@@ -477,7 +485,8 @@ class SyncRequestMethods:
             params["status"] = status
         if token_budget is not None:
             params["token_budget"] = token_budget
-        return cast("ThreadGoalSetResponse", self._call("thread/goal/set", params))
+        result: ThreadGoalSetResponse = self._call("thread/goal/set", params)
+        return result
 
     def thread_goal_get(
         self,
@@ -489,7 +498,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadGoalGetResponse", self._call("thread/goal/get", {"thread_id": thread_id}))
+        result: ThreadGoalGetResponse = self._call("thread/goal/get", {"thread_id": thread_id})
+        return result
 
     def thread_goal_clear(
         self,
@@ -506,7 +516,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if origin is not None:
             params["origin"] = origin
-        return cast("ThreadGoalClearResponse", self._call("thread/goal/clear", params))
+        result: ThreadGoalClearResponse = self._call("thread/goal/clear", params)
+        return result
 
     def thread_metadata_update(
         self,
@@ -523,7 +534,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if git_info is not None:
             params["git_info"] = git_info
-        return cast("ThreadMetadataUpdateResponse", self._call("thread/metadata/update", params))
+        result: ThreadMetadataUpdateResponse = self._call("thread/metadata/update", params)
+        return result
 
     def thread_attachment_add(
         self,
@@ -543,7 +555,8 @@ class SyncRequestMethods:
             payload: Sent as ``payload``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadAttachmentAddResponse", self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id}))
+        result: ThreadAttachmentAddResponse = self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id})
+        return result
 
     def thread_attachment_list(
         self,
@@ -566,7 +579,8 @@ class SyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadAttachmentListResponse", self._call("thread/attachment/list", params))
+        result: ThreadAttachmentListResponse = self._call("thread/attachment/list", params)
+        return result
 
     def thread_attachment_owner_list(
         self,
@@ -595,7 +609,8 @@ class SyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadAttachmentOwnerListResponse", self._call("thread/attachmentOwner/list", params))
+        result: ThreadAttachmentOwnerListResponse = self._call("thread/attachmentOwner/list", params)
+        return result
 
     def thread_attachment_remove(
         self,
@@ -613,7 +628,8 @@ class SyncRequestMethods:
             identity_key: Sent as ``identityKey``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadAttachmentRemoveResponse", self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id}))
+        result: ThreadAttachmentRemoveResponse = self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id})
+        return result
 
     def thread_section_move(
         self,
@@ -634,7 +650,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"section_id": section_id, "thread_id": thread_id}
         if before_thread_id is not None:
             params["before_thread_id"] = before_thread_id
-        return cast("ThreadSectionMoveResponse", self._call("thread/section/move", params))
+        result: ThreadSectionMoveResponse = self._call("thread/section/move", params)
+        return result
 
     def thread_unarchive(
         self,
@@ -646,7 +663,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadUnarchiveResponse", self._call("thread/unarchive", {"thread_id": thread_id}))
+        result: ThreadUnarchiveResponse = self._call("thread/unarchive", {"thread_id": thread_id})
+        return result
 
     def thread_compact_start(
         self,
@@ -658,7 +676,8 @@ class SyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadCompactStartResponse", self._call("thread/compact/start", {"thread_id": thread_id}))
+        result: ThreadCompactStartResponse = self._call("thread/compact/start", {"thread_id": thread_id})
+        return result
 
     def thread_shell_command(
         self,
@@ -677,7 +696,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"command": command, "thread_id": thread_id}
         if timeout_ms is not None:
             params["timeout_ms"] = timeout_ms
-        return cast("ThreadShellCommandResponse", self._call("thread/shellCommand", params))
+        result: ThreadShellCommandResponse = self._call("thread/shellCommand", params)
+        return result
 
     def thread_approve_guardian_denied_action(
         self,
@@ -691,7 +711,8 @@ class SyncRequestMethods:
             event: Serialized `codex_protocol::protocol::GuardianAssessmentEvent`.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadApproveGuardianDeniedActionResponse", self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id}))
+        result: ThreadApproveGuardianDeniedActionResponse = self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id})
+        return result
 
     def thread_revert(
         self,
@@ -707,7 +728,8 @@ class SyncRequestMethods:
             before_turn_id: Turn excluded from the replacement history, together with every later turn.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadRevertResponse", self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
+        result: ThreadRevertResponse = self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id})
+        return result
 
     def thread_list(
         self,
@@ -774,7 +796,8 @@ class SyncRequestMethods:
             params["source_kinds"] = source_kinds
         if use_state_db_only is not None:
             params["use_state_db_only"] = use_state_db_only
-        return cast("ThreadListResponse", self._call("thread/list", params))
+        result: ThreadListResponse = self._call("thread/list", params)
+        return result
 
     def thread_section_list(
         self,
@@ -795,7 +818,8 @@ class SyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadSectionListResponse", self._call("threadSection/list", params))
+        result: ThreadSectionListResponse = self._call("threadSection/list", params)
+        return result
 
     def thread_section_create(
         self,
@@ -814,7 +838,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"name": name}
         if appearance is not None:
             params["appearance"] = appearance
-        return cast("ThreadSectionCreateResponse", self._call("threadSection/create", params))
+        result: ThreadSectionCreateResponse = self._call("threadSection/create", params)
+        return result
 
     def thread_section_update(
         self,
@@ -835,7 +860,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"name": name, "section_id": section_id}
         if appearance is not None:
             params["appearance"] = appearance
-        return cast("ThreadSectionUpdateResponse", self._call("threadSection/update", params))
+        result: ThreadSectionUpdateResponse = self._call("threadSection/update", params)
+        return result
 
     def thread_section_delete(
         self,
@@ -849,7 +875,8 @@ class SyncRequestMethods:
         Args:
             section_id: The stable, server-generated identity of the section to delete.
         """
-        return cast("ThreadSectionDeleteResponse", self._call("threadSection/delete", {"section_id": section_id}))
+        result: ThreadSectionDeleteResponse = self._call("threadSection/delete", {"section_id": section_id})
+        return result
 
     def thread_loaded_list(
         self,
@@ -868,7 +895,8 @@ class SyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadLoadedListResponse", self._call("thread/loaded/list", params))
+        result: ThreadLoadedListResponse = self._call("thread/loaded/list", params)
+        return result
 
     def thread_read(
         self,
@@ -885,7 +913,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if include_turns is not None:
             params["include_turns"] = include_turns
-        return cast("ThreadReadResponse", self._call("thread/read", params))
+        result: ThreadReadResponse = self._call("thread/read", params)
+        return result
 
     def thread_turns_list(
         self,
@@ -914,7 +943,8 @@ class SyncRequestMethods:
             params["limit"] = limit
         if sort_direction is not None:
             params["sort_direction"] = sort_direction
-        return cast("ThreadTurnsListResponse", self._call("thread/turns/list", params))
+        result: ThreadTurnsListResponse = self._call("thread/turns/list", params)
+        return result
 
     def thread_items_list(
         self,
@@ -947,7 +977,8 @@ class SyncRequestMethods:
             params["sort_direction"] = sort_direction
         if turn_id is not None:
             params["turn_id"] = turn_id
-        return cast("ThreadItemsListResponse", self._call("thread/items/list", params))
+        result: ThreadItemsListResponse = self._call("thread/items/list", params)
+        return result
 
     def thread_inject_items(
         self,
@@ -961,7 +992,8 @@ class SyncRequestMethods:
             items: Raw Responses API items to append to the thread's model-visible history.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadInjectItemsResponse", self._call("thread/inject_items", {"items": items, "thread_id": thread_id}))
+        result: ThreadInjectItemsResponse = self._call("thread/inject_items", {"items": items, "thread_id": thread_id})
+        return result
 
     def skills_list(
         self,
@@ -980,7 +1012,8 @@ class SyncRequestMethods:
             params["cwds"] = cwds
         if force_reload is not None:
             params["force_reload"] = force_reload
-        return cast("SkillsListResponse", self._call("skills/list", params))
+        result: SkillsListResponse = self._call("skills/list", params)
+        return result
 
     def skills_extra_roots_set(
         self,
@@ -992,7 +1025,8 @@ class SyncRequestMethods:
         Args:
             extra_roots: Sent as ``extraRoots``.
         """
-        return cast("SkillsExtraRootsSetResponse", self._call("skills/extraRoots/set", {"extra_roots": extra_roots}))
+        result: SkillsExtraRootsSetResponse = self._call("skills/extraRoots/set", {"extra_roots": extra_roots})
+        return result
 
     def hooks_list(
         self,
@@ -1011,7 +1045,8 @@ class SyncRequestMethods:
             params["cwds"] = cwds
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("HooksListResponse", self._call("hooks/list", params))
+        result: HooksListResponse = self._call("hooks/list", params)
+        return result
 
     def marketplace_add(
         self,
@@ -1032,7 +1067,8 @@ class SyncRequestMethods:
             params["ref_name"] = ref_name
         if sparse_paths is not None:
             params["sparse_paths"] = sparse_paths
-        return cast("MarketplaceAddResponse", self._call("marketplace/add", params))
+        result: MarketplaceAddResponse = self._call("marketplace/add", params)
+        return result
 
     def marketplace_remove(
         self,
@@ -1044,7 +1080,8 @@ class SyncRequestMethods:
         Args:
             marketplace_name: Sent as ``marketplaceName``.
         """
-        return cast("MarketplaceRemoveResponse", self._call("marketplace/remove", {"marketplace_name": marketplace_name}))
+        result: MarketplaceRemoveResponse = self._call("marketplace/remove", {"marketplace_name": marketplace_name})
+        return result
 
     def marketplace_upgrade(
         self,
@@ -1059,7 +1096,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {}
         if marketplace_name is not None:
             params["marketplace_name"] = marketplace_name
-        return cast("MarketplaceUpgradeResponse", self._call("marketplace/upgrade", params))
+        result: MarketplaceUpgradeResponse = self._call("marketplace/upgrade", params)
+        return result
 
     def plugin_list(
         self,
@@ -1082,7 +1120,8 @@ class SyncRequestMethods:
             params["force_refetch"] = force_refetch
         if marketplace_kinds is not None:
             params["marketplace_kinds"] = marketplace_kinds
-        return cast("PluginListResponse", self._call("plugin/list", params))
+        result: PluginListResponse = self._call("plugin/list", params)
+        return result
 
     def plugin_installed(
         self,
@@ -1101,7 +1140,8 @@ class SyncRequestMethods:
             params["cwds"] = cwds
         if install_suggestion_plugin_names is not None:
             params["install_suggestion_plugin_names"] = install_suggestion_plugin_names
-        return cast("PluginInstalledResponse", self._call("plugin/installed", params))
+        result: PluginInstalledResponse = self._call("plugin/installed", params)
+        return result
 
     def plugin_reconcile(
         self,
@@ -1116,7 +1156,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {}
         if reason is not None:
             params["reason"] = reason
-        return cast("PluginReconcileResponse", self._call("plugin/reconcile", params))
+        result: PluginReconcileResponse = self._call("plugin/reconcile", params)
+        return result
 
     def plugin_read(
         self,
@@ -1137,7 +1178,8 @@ class SyncRequestMethods:
             params["marketplace_path"] = marketplace_path
         if remote_marketplace_name is not None:
             params["remote_marketplace_name"] = remote_marketplace_name
-        return cast("PluginReadResponse", self._call("plugin/read", params))
+        result: PluginReadResponse = self._call("plugin/read", params)
+        return result
 
     def plugin_skill_read(
         self,
@@ -1153,7 +1195,8 @@ class SyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             skill_name: Sent as ``skillName``.
         """
-        return cast("PluginSkillReadResponse", self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name}))
+        result: PluginSkillReadResponse = self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name})
+        return result
 
     def plugin_share_save(
         self,
@@ -1178,7 +1221,8 @@ class SyncRequestMethods:
             params["remote_plugin_id"] = remote_plugin_id
         if share_targets is not None:
             params["share_targets"] = share_targets
-        return cast("PluginShareSaveResponse", self._call("plugin/share/save", params))
+        result: PluginShareSaveResponse = self._call("plugin/share/save", params)
+        return result
 
     def plugin_share_update_targets(
         self,
@@ -1194,11 +1238,13 @@ class SyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             share_targets: Sent as ``shareTargets``.
         """
-        return cast("PluginShareUpdateTargetsResponse", self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
+        result: PluginShareUpdateTargetsResponse = self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets})
+        return result
 
     def plugin_share_list(self) -> PluginShareListResponse:
         """Call ``plugin/share/list``."""
-        return cast("PluginShareListResponse", self._call("plugin/share/list", {}))
+        result: PluginShareListResponse = self._call("plugin/share/list", {})
+        return result
 
     def plugin_share_checkout(
         self,
@@ -1210,7 +1256,8 @@ class SyncRequestMethods:
         Args:
             remote_plugin_id: Sent as ``remotePluginId``.
         """
-        return cast("PluginShareCheckoutResponse", self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id}))
+        result: PluginShareCheckoutResponse = self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id})
+        return result
 
     def plugin_share_delete(
         self,
@@ -1222,7 +1269,8 @@ class SyncRequestMethods:
         Args:
             remote_plugin_id: Sent as ``remotePluginId``.
         """
-        return cast("PluginShareDeleteResponse", self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id}))
+        result: PluginShareDeleteResponse = self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id})
+        return result
 
     def app_read(
         self,
@@ -1245,7 +1293,8 @@ class SyncRequestMethods:
             params["include_tools"] = include_tools
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsReadResponse", self._call("app/read", params))
+        result: AppsReadResponse = self._call("app/read", params)
+        return result
 
     def app_list(
         self,
@@ -1274,7 +1323,8 @@ class SyncRequestMethods:
             params["limit"] = limit
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsListResponse", self._call("app/list", params))
+        result: AppsListResponse = self._call("app/list", params)
+        return result
 
     def app_installed(
         self,
@@ -1295,7 +1345,8 @@ class SyncRequestMethods:
             params["force_refresh"] = force_refresh
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsInstalledResponse", self._call("app/installed", params))
+        result: AppsInstalledResponse = self._call("app/installed", params)
+        return result
 
     def fs_read_file(
         self,
@@ -1309,7 +1360,8 @@ class SyncRequestMethods:
         Args:
             path: Absolute path to read.
         """
-        return cast("FsReadFileResponse", self._call("fs/readFile", {"path": path}))
+        result: FsReadFileResponse = self._call("fs/readFile", {"path": path})
+        return result
 
     def fs_write_file(
         self,
@@ -1325,7 +1377,8 @@ class SyncRequestMethods:
             data_base64: File contents encoded as base64.
             path: Absolute path to write.
         """
-        return cast("FsWriteFileResponse", self._call("fs/writeFile", {"data_base64": data_base64, "path": path}))
+        result: FsWriteFileResponse = self._call("fs/writeFile", {"data_base64": data_base64, "path": path})
+        return result
 
     def fs_create_directory(
         self,
@@ -1344,7 +1397,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"path": path}
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsCreateDirectoryResponse", self._call("fs/createDirectory", params))
+        result: FsCreateDirectoryResponse = self._call("fs/createDirectory", params)
+        return result
 
     def fs_get_metadata(
         self,
@@ -1358,7 +1412,8 @@ class SyncRequestMethods:
         Args:
             path: Absolute path to inspect.
         """
-        return cast("FsGetMetadataResponse", self._call("fs/getMetadata", {"path": path}))
+        result: FsGetMetadataResponse = self._call("fs/getMetadata", {"path": path})
+        return result
 
     def fs_read_directory(
         self,
@@ -1372,7 +1427,8 @@ class SyncRequestMethods:
         Args:
             path: Absolute directory path to read.
         """
-        return cast("FsReadDirectoryResponse", self._call("fs/readDirectory", {"path": path}))
+        result: FsReadDirectoryResponse = self._call("fs/readDirectory", {"path": path})
+        return result
 
     def fs_remove(
         self,
@@ -1395,7 +1451,8 @@ class SyncRequestMethods:
             params["force"] = force
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsRemoveResponse", self._call("fs/remove", params))
+        result: FsRemoveResponse = self._call("fs/remove", params)
+        return result
 
     def fs_copy(
         self,
@@ -1416,7 +1473,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"destination_path": destination_path, "source_path": source_path}
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsCopyResponse", self._call("fs/copy", params))
+        result: FsCopyResponse = self._call("fs/copy", params)
+        return result
 
     def fs_watch(
         self,
@@ -1432,7 +1490,8 @@ class SyncRequestMethods:
             path: Absolute file or directory path to watch.
             watch_id: Connection-scoped watch identifier used for `fs/unwatch` and `fs/changed`.
         """
-        return cast("FsWatchResponse", self._call("fs/watch", {"path": path, "watch_id": watch_id}))
+        result: FsWatchResponse = self._call("fs/watch", {"path": path, "watch_id": watch_id})
+        return result
 
     def fs_unwatch(
         self,
@@ -1446,7 +1505,8 @@ class SyncRequestMethods:
         Args:
             watch_id: Watch identifier previously provided to `fs/watch`.
         """
-        return cast("FsUnwatchResponse", self._call("fs/unwatch", {"watch_id": watch_id}))
+        result: FsUnwatchResponse = self._call("fs/unwatch", {"watch_id": watch_id})
+        return result
 
     def skills_config_write(
         self,
@@ -1467,7 +1527,8 @@ class SyncRequestMethods:
             params["name"] = name
         if path is not None:
             params["path"] = path
-        return cast("SkillsConfigWriteResponse", self._call("skills/config/write", params))
+        result: SkillsConfigWriteResponse = self._call("skills/config/write", params)
+        return result
 
     def plugin_install(
         self,
@@ -1492,7 +1553,8 @@ class SyncRequestMethods:
             params["marketplace_path"] = marketplace_path
         if remote_marketplace_name is not None:
             params["remote_marketplace_name"] = remote_marketplace_name
-        return cast("PluginInstallResponse", self._call("plugin/install", params))
+        result: PluginInstallResponse = self._call("plugin/install", params)
+        return result
 
     def plugin_uninstall(
         self,
@@ -1504,7 +1566,8 @@ class SyncRequestMethods:
         Args:
             plugin_id: Sent as ``pluginId``.
         """
-        return cast("PluginUninstallResponse", self._call("plugin/uninstall", {"plugin_id": plugin_id}))
+        result: PluginUninstallResponse = self._call("plugin/uninstall", {"plugin_id": plugin_id})
+        return result
 
     def turn_start(
         self,
@@ -1587,7 +1650,8 @@ class SyncRequestMethods:
             params["tool_output"] = tool_output
         if turn_trigger is not None:
             params["turn_trigger"] = turn_trigger
-        return cast("TurnStartResponse", self._call("turn/start", params))
+        result: TurnStartResponse = self._call("turn/start", params)
+        return result
 
     def turn_steer(
         self,
@@ -1608,7 +1672,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id}
         if client_user_message_id is not None:
             params["client_user_message_id"] = client_user_message_id
-        return cast("TurnSteerResponse", self._call("turn/steer", params))
+        result: TurnSteerResponse = self._call("turn/steer", params)
+        return result
 
     def turn_interrupt(
         self,
@@ -1622,7 +1687,8 @@ class SyncRequestMethods:
             thread_id: Sent as ``threadId``.
             turn_id: Sent as ``turnId``.
         """
-        return cast("TurnInterruptResponse", self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id}))
+        result: TurnInterruptResponse = self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id})
+        return result
 
     def review_start(
         self,
@@ -1641,7 +1707,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"target": target, "thread_id": thread_id}
         if delivery is not None:
             params["delivery"] = delivery
-        return cast("ReviewStartResponse", self._call("review/start", params))
+        result: ReviewStartResponse = self._call("review/start", params)
+        return result
 
     def model_list(
         self,
@@ -1668,7 +1735,8 @@ class SyncRequestMethods:
             params["limit"] = limit
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("ModelListResponse", self._call("model/list", params))
+        result: ModelListResponse = self._call("model/list", params)
+        return result
 
     def account_gateway_oauth_read(
         self,
@@ -1685,7 +1753,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {}
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("GatewayOAuthReadResponse", self._call("account/gatewayOAuth/read", params))
+        result: GatewayOAuthReadResponse = self._call("account/gatewayOAuth/read", params)
+        return result
 
     def account_gateway_oauth_login(
         self,
@@ -1706,15 +1775,18 @@ class SyncRequestMethods:
             params["device_auth"] = device_auth
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("GatewayOAuthLoginResponse", self._call("account/gatewayOAuth/login", params))
+        result: GatewayOAuthLoginResponse = self._call("account/gatewayOAuth/login", params)
+        return result
 
     def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""
-        return cast("GatewayOAuthCancelResponse", self._call("account/gatewayOAuth/cancel", {}))
+        result: GatewayOAuthCancelResponse = self._call("account/gatewayOAuth/cancel", {})
+        return result
 
     def model_provider_list(self) -> ModelProviderListResponse:
         """Call ``modelProvider/list``."""
-        return cast("ModelProviderListResponse", self._call("modelProvider/list", {}))
+        result: ModelProviderListResponse = self._call("modelProvider/list", {})
+        return result
 
     def model_provider_config_write(
         self,
@@ -1726,11 +1798,13 @@ class SyncRequestMethods:
         Args:
             settings: Sent as ``settings``.
         """
-        return cast("ModelProviderConfigWriteResponse", self._call("modelProvider/config/write", {"settings": settings}))
+        result: ModelProviderConfigWriteResponse = self._call("modelProvider/config/write", {"settings": settings})
+        return result
 
     def model_provider_capabilities_read(self) -> ModelProviderCapabilitiesReadResponse:
         """Call ``modelProvider/capabilities/read``."""
-        return cast("ModelProviderCapabilitiesReadResponse", self._call("modelProvider/capabilities/read", {}))
+        result: ModelProviderCapabilitiesReadResponse = self._call("modelProvider/capabilities/read", {})
+        return result
 
     def experimental_feature_list(
         self,
@@ -1753,7 +1827,8 @@ class SyncRequestMethods:
             params["limit"] = limit
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("ExperimentalFeatureListResponse", self._call("experimentalFeature/list", params))
+        result: ExperimentalFeatureListResponse = self._call("experimentalFeature/list", params)
+        return result
 
     def permission_profile_list(
         self,
@@ -1776,7 +1851,8 @@ class SyncRequestMethods:
             params["cwd"] = cwd
         if limit is not None:
             params["limit"] = limit
-        return cast("PermissionProfileListResponse", self._call("permissionProfile/list", params))
+        result: PermissionProfileListResponse = self._call("permissionProfile/list", params)
+        return result
 
     def experimental_feature_enablement_set(
         self,
@@ -1788,7 +1864,8 @@ class SyncRequestMethods:
         Args:
             enablement: Process-wide runtime feature enablement keyed by canonical feature name.
         """
-        return cast("ExperimentalFeatureEnablementSetResponse", self._call("experimentalFeature/enablement/set", {"enablement": enablement}))
+        result: ExperimentalFeatureEnablementSetResponse = self._call("experimentalFeature/enablement/set", {"enablement": enablement})
+        return result
 
     def mcp_server_oauth_login(
         self,
@@ -1817,11 +1894,13 @@ class SyncRequestMethods:
             params["thread_id"] = thread_id
         if timeout_secs is not None:
             params["timeout_secs"] = timeout_secs
-        return cast("McpServerOauthLoginResponse", self._call("mcpServer/oauth/login", params))
+        result: McpServerOauthLoginResponse = self._call("mcpServer/oauth/login", params)
+        return result
 
     def config_mcp_server_reload(self) -> McpServerRefreshResponse:
         """Call ``config/mcpServer/reload``."""
-        return cast("McpServerRefreshResponse", self._call("config/mcpServer/reload", {}))
+        result: McpServerRefreshResponse = self._call("config/mcpServer/reload", {})
+        return result
 
     def mcp_server_status_list(
         self,
@@ -1852,7 +1931,8 @@ class SyncRequestMethods:
             params["server_name"] = server_name
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("ListMcpServerStatusResponse", self._call("mcpServerStatus/list", params))
+        result: ListMcpServerStatusResponse = self._call("mcpServerStatus/list", params)
+        return result
 
     def mcp_server_resource_read(
         self,
@@ -1887,7 +1967,8 @@ class SyncRequestMethods:
             params["target"] = target
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("McpResourceReadResponse", self._call("mcpServer/resource/read", params))
+        result: McpResourceReadResponse = self._call("mcpServer/resource/read", params)
+        return result
 
     def mcp_server_tool_call(
         self,
@@ -1912,7 +1993,8 @@ class SyncRequestMethods:
             params["meta"] = meta
         if arguments is not None:
             params["arguments"] = arguments
-        return cast("McpServerToolCallResponse", self._call("mcpServer/tool/call", params))
+        result: McpServerToolCallResponse = self._call("mcpServer/tool/call", params)
+        return result
 
     def windows_sandbox_setup_start(
         self,
@@ -1929,11 +2011,13 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"mode": mode}
         if cwd is not None:
             params["cwd"] = cwd
-        return cast("WindowsSandboxSetupStartResponse", self._call("windowsSandbox/setupStart", params))
+        result: WindowsSandboxSetupStartResponse = self._call("windowsSandbox/setupStart", params)
+        return result
 
     def windows_sandbox_readiness(self) -> WindowsSandboxReadinessResponse:
         """Call ``windowsSandbox/readiness``."""
-        return cast("WindowsSandboxReadinessResponse", self._call("windowsSandbox/readiness", {}))
+        result: WindowsSandboxReadinessResponse = self._call("windowsSandbox/readiness", {})
+        return result
 
     def account_login_start(
         self,
@@ -1944,7 +2028,8 @@ class SyncRequestMethods:
 
         One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
         """
-        return cast("LoginAccountResponse", self._call("account/login/start", _dump(params)))
+        result: LoginAccountResponse = self._call("account/login/start", _dump(params))
+        return result
 
     def account_login_cancel(
         self,
@@ -1956,15 +2041,18 @@ class SyncRequestMethods:
         Args:
             login_id: Sent as ``loginId``.
         """
-        return cast("CancelLoginAccountResponse", self._call("account/login/cancel", {"login_id": login_id}))
+        result: CancelLoginAccountResponse = self._call("account/login/cancel", {"login_id": login_id})
+        return result
 
     def account_logout(self) -> LogoutAccountResponse:
         """Call ``account/logout``."""
-        return cast("LogoutAccountResponse", self._call("account/logout", {}))
+        result: LogoutAccountResponse = self._call("account/logout", {})
+        return result
 
     def account_security_setup_read(self) -> GetAccountSecuritySetupResponse:
         """Call ``account/securitySetup/read``."""
-        return cast("GetAccountSecuritySetupResponse", self._call("account/securitySetup/read", {}))
+        result: GetAccountSecuritySetupResponse = self._call("account/securitySetup/read", {})
+        return result
 
     def account_rate_limits_read(
         self,
@@ -1985,7 +2073,8 @@ class SyncRequestMethods:
             params["exclude_reset_credit_details"] = exclude_reset_credit_details
         if supports_luna_reserve is not None:
             params["supports_luna_reserve"] = supports_luna_reserve
-        return cast("GetAccountRateLimitsResponse", self._call("account/rateLimits/read", params))
+        result: GetAccountRateLimitsResponse = self._call("account/rateLimits/read", params)
+        return result
 
     def account_rate_limit_reset_credit_consume(
         self,
@@ -2002,7 +2091,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"idempotency_key": idempotency_key}
         if credit_id is not None:
             params["credit_id"] = credit_id
-        return cast("ConsumeAccountRateLimitResetCreditResponse", self._call("account/rateLimitResetCredit/consume", params))
+        result: ConsumeAccountRateLimitResetCreditResponse = self._call("account/rateLimitResetCredit/consume", params)
+        return result
 
     def account_usage_read(
         self,
@@ -2017,11 +2107,13 @@ class SyncRequestMethods:
         params: dict[str, Any] = {}
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("GetAccountTokenUsageResponse", self._call("account/usage/read", params))
+        result: GetAccountTokenUsageResponse = self._call("account/usage/read", params)
+        return result
 
     def account_workspace_messages_read(self) -> GetWorkspaceMessagesResponse:
         """Call ``account/workspaceMessages/read``."""
-        return cast("GetWorkspaceMessagesResponse", self._call("account/workspaceMessages/read", {}))
+        result: GetWorkspaceMessagesResponse = self._call("account/workspaceMessages/read", {})
+        return result
 
     def account_send_add_credits_nudge_email(
         self,
@@ -2033,7 +2125,8 @@ class SyncRequestMethods:
         Args:
             credit_type: Sent as ``creditType``.
         """
-        return cast("SendAddCreditsNudgeEmailResponse", self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type}))
+        result: SendAddCreditsNudgeEmailResponse = self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type})
+        return result
 
     def feedback_upload(
         self,
@@ -2066,7 +2159,8 @@ class SyncRequestMethods:
             params["tags"] = tags
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("FeedbackUploadResponse", self._call("feedback/upload", params))
+        result: FeedbackUploadResponse = self._call("feedback/upload", params)
+        return result
 
     def feedback_save(
         self,
@@ -2101,7 +2195,8 @@ class SyncRequestMethods:
             params["tags"] = tags
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("FeedbackSaveResponse", self._call("feedback/save", params))
+        result: FeedbackSaveResponse = self._call("feedback/save", params)
+        return result
 
     def command_exec(
         self,
@@ -2164,7 +2259,8 @@ class SyncRequestMethods:
             params["timeout_ms"] = timeout_ms
         if tty is not None:
             params["tty"] = tty
-        return cast("CommandExecResponse", self._call("command/exec", params))
+        result: CommandExecResponse = self._call("command/exec", params)
+        return result
 
     def command_exec_write(
         self,
@@ -2187,7 +2283,8 @@ class SyncRequestMethods:
             params["close_stdin"] = close_stdin
         if delta_base64 is not None:
             params["delta_base64"] = delta_base64
-        return cast("CommandExecWriteResponse", self._call("command/exec/write", params))
+        result: CommandExecWriteResponse = self._call("command/exec/write", params)
+        return result
 
     def command_exec_terminate(
         self,
@@ -2201,7 +2298,8 @@ class SyncRequestMethods:
         Args:
             process_id: Client-supplied, connection-scoped `processId` from the original `command/exec` request.
         """
-        return cast("CommandExecTerminateResponse", self._call("command/exec/terminate", {"process_id": process_id}))
+        result: CommandExecTerminateResponse = self._call("command/exec/terminate", {"process_id": process_id})
+        return result
 
     def command_exec_resize(
         self,
@@ -2217,7 +2315,8 @@ class SyncRequestMethods:
             process_id: Client-supplied, connection-scoped `processId` from the original `command/exec` request.
             size: New PTY size in character cells.
         """
-        return cast("CommandExecResizeResponse", self._call("command/exec/resize", {"process_id": process_id, "size": size}))
+        result: CommandExecResizeResponse = self._call("command/exec/resize", {"process_id": process_id, "size": size})
+        return result
 
     def config_read(
         self,
@@ -2236,7 +2335,8 @@ class SyncRequestMethods:
             params["cwd"] = cwd
         if include_layers is not None:
             params["include_layers"] = include_layers
-        return cast("ConfigReadResponse", self._call("config/read", params))
+        result: ConfigReadResponse = self._call("config/read", params)
+        return result
 
     def external_agent_config_detect(
         self,
@@ -2271,7 +2371,8 @@ class SyncRequestMethods:
             params["migration_source"] = migration_source
         if source is not None:
             params["source"] = source
-        return cast("ExternalAgentConfigDetectResponse", self._call("externalAgentConfig/detect", params))
+        result: ExternalAgentConfigDetectResponse = self._call("externalAgentConfig/detect", params)
+        return result
 
     def external_agent_config_import(
         self,
@@ -2296,7 +2397,8 @@ class SyncRequestMethods:
             params["provider_id"] = provider_id
         if source is not None:
             params["source"] = source
-        return cast("ExternalAgentConfigImportResponse", self._call("externalAgentConfig/import", params))
+        result: ExternalAgentConfigImportResponse = self._call("externalAgentConfig/import", params)
+        return result
 
     def external_agent_config_import_record_history(
         self,
@@ -2310,11 +2412,13 @@ class SyncRequestMethods:
             item_type_results: Completed results grouped by imported item type.
             provider_id: Opaque provider identifier for the externally completed import.
         """
-        return cast("ExternalAgentConfigImportHistoryRecordResponse", self._call("externalAgentConfig/import/recordHistory", {"item_type_results": item_type_results, "provider_id": provider_id}))
+        result: ExternalAgentConfigImportHistoryRecordResponse = self._call("externalAgentConfig/import/recordHistory", {"item_type_results": item_type_results, "provider_id": provider_id})
+        return result
 
     def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
         """Call ``externalAgentConfig/import/readHistories``."""
-        return cast("ExternalAgentConfigImportHistoriesReadResponse", self._call("externalAgentConfig/import/readHistories", {}))
+        result: ExternalAgentConfigImportHistoriesReadResponse = self._call("externalAgentConfig/import/readHistories", {})
+        return result
 
     def config_value_write(
         self,
@@ -2339,7 +2443,8 @@ class SyncRequestMethods:
             params["expected_version"] = expected_version
         if file_path is not None:
             params["file_path"] = file_path
-        return cast("ConfigWriteResponse", self._call("config/value/write", params))
+        result: ConfigWriteResponse = self._call("config/value/write", params)
+        return result
 
     def config_batch_write(
         self,
@@ -2364,11 +2469,13 @@ class SyncRequestMethods:
             params["file_path"] = file_path
         if reload_user_config is not None:
             params["reload_user_config"] = reload_user_config
-        return cast("ConfigWriteResponse", self._call("config/batchWrite", params))
+        result: ConfigWriteResponse = self._call("config/batchWrite", params)
+        return result
 
     def config_requirements_read(self) -> ConfigRequirementsReadResponse:
         """Call ``configRequirements/read``."""
-        return cast("ConfigRequirementsReadResponse", self._call("configRequirements/read", {}))
+        result: ConfigRequirementsReadResponse = self._call("configRequirements/read", {})
+        return result
 
     def account_read(
         self,
@@ -2383,7 +2490,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {}
         if refresh_token is not None:
             params["refresh_token"] = refresh_token
-        return cast("GetAccountResponse", self._call("account/read", params))
+        result: GetAccountResponse = self._call("account/read", params)
+        return result
 
     def fuzzy_file_search(
         self,
@@ -2402,7 +2510,8 @@ class SyncRequestMethods:
         params: dict[str, Any] = {"query": query, "roots": roots}
         if cancellation_token is not None:
             params["cancellation_token"] = cancellation_token
-        return cast("FuzzyFileSearchResponse", self._call("fuzzyFileSearch", params))
+        result: FuzzyFileSearchResponse = self._call("fuzzyFileSearch", params)
+        return result
 
 
 class AsyncRequestMethods:
@@ -2427,7 +2536,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"client_info": client_info}
         if capabilities is not None:
             params["capabilities"] = capabilities
-        return cast("InitializeResponse", await self._call("initialize", params))
+        result: InitializeResponse = await self._call("initialize", params)
+        return result
 
     async def thread_start(
         self,
@@ -2498,7 +2608,8 @@ class AsyncRequestMethods:
             params["session_start_source"] = session_start_source
         if thread_source is not None:
             params["thread_source"] = thread_source
-        return cast("ThreadStartResponse", await self._call("thread/start", params))
+        result: ThreadStartResponse = await self._call("thread/start", params)
+        return result
 
     async def thread_resume(
         self,
@@ -2561,7 +2672,8 @@ class AsyncRequestMethods:
             params["sandbox"] = sandbox
         if service_tier is not None:
             params["service_tier"] = service_tier
-        return cast("ThreadResumeResponse", await self._call("thread/resume", params))
+        result: ThreadResumeResponse = await self._call("thread/resume", params)
+        return result
 
     async def thread_fork(
         self,
@@ -2632,7 +2744,8 @@ class AsyncRequestMethods:
             params["service_tier"] = service_tier
         if thread_source is not None:
             params["thread_source"] = thread_source
-        return cast("ThreadForkResponse", await self._call("thread/fork", params))
+        result: ThreadForkResponse = await self._call("thread/fork", params)
+        return result
 
     async def thread_archive(
         self,
@@ -2644,7 +2757,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadArchiveResponse", await self._call("thread/archive", {"thread_id": thread_id}))
+        result: ThreadArchiveResponse = await self._call("thread/archive", {"thread_id": thread_id})
+        return result
 
     async def thread_delete(
         self,
@@ -2656,7 +2770,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadDeleteResponse", await self._call("thread/delete", {"thread_id": thread_id}))
+        result: ThreadDeleteResponse = await self._call("thread/delete", {"thread_id": thread_id})
+        return result
 
     async def thread_unsubscribe(
         self,
@@ -2668,7 +2783,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadUnsubscribeResponse", await self._call("thread/unsubscribe", {"thread_id": thread_id}))
+        result: ThreadUnsubscribeResponse = await self._call("thread/unsubscribe", {"thread_id": thread_id})
+        return result
 
     async def thread_name_set(
         self,
@@ -2682,7 +2798,8 @@ class AsyncRequestMethods:
             name: Sent as ``name``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadSetNameResponse", await self._call("thread/name/set", {"name": name, "thread_id": thread_id}))
+        result: ThreadSetNameResponse = await self._call("thread/name/set", {"name": name, "thread_id": thread_id})
+        return result
 
     async def thread_goal_set(
         self,
@@ -2711,7 +2828,8 @@ class AsyncRequestMethods:
             params["status"] = status
         if token_budget is not None:
             params["token_budget"] = token_budget
-        return cast("ThreadGoalSetResponse", await self._call("thread/goal/set", params))
+        result: ThreadGoalSetResponse = await self._call("thread/goal/set", params)
+        return result
 
     async def thread_goal_get(
         self,
@@ -2723,7 +2841,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadGoalGetResponse", await self._call("thread/goal/get", {"thread_id": thread_id}))
+        result: ThreadGoalGetResponse = await self._call("thread/goal/get", {"thread_id": thread_id})
+        return result
 
     async def thread_goal_clear(
         self,
@@ -2740,7 +2859,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if origin is not None:
             params["origin"] = origin
-        return cast("ThreadGoalClearResponse", await self._call("thread/goal/clear", params))
+        result: ThreadGoalClearResponse = await self._call("thread/goal/clear", params)
+        return result
 
     async def thread_metadata_update(
         self,
@@ -2757,7 +2877,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if git_info is not None:
             params["git_info"] = git_info
-        return cast("ThreadMetadataUpdateResponse", await self._call("thread/metadata/update", params))
+        result: ThreadMetadataUpdateResponse = await self._call("thread/metadata/update", params)
+        return result
 
     async def thread_attachment_add(
         self,
@@ -2777,7 +2898,8 @@ class AsyncRequestMethods:
             payload: Sent as ``payload``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadAttachmentAddResponse", await self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id}))
+        result: ThreadAttachmentAddResponse = await self._call("thread/attachment/add", {"attachment_type": attachment_type, "identity_key": identity_key, "payload": payload, "thread_id": thread_id})
+        return result
 
     async def thread_attachment_list(
         self,
@@ -2800,7 +2922,8 @@ class AsyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadAttachmentListResponse", await self._call("thread/attachment/list", params))
+        result: ThreadAttachmentListResponse = await self._call("thread/attachment/list", params)
+        return result
 
     async def thread_attachment_owner_list(
         self,
@@ -2829,7 +2952,8 @@ class AsyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadAttachmentOwnerListResponse", await self._call("thread/attachmentOwner/list", params))
+        result: ThreadAttachmentOwnerListResponse = await self._call("thread/attachmentOwner/list", params)
+        return result
 
     async def thread_attachment_remove(
         self,
@@ -2847,7 +2971,8 @@ class AsyncRequestMethods:
             identity_key: Sent as ``identityKey``.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadAttachmentRemoveResponse", await self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id}))
+        result: ThreadAttachmentRemoveResponse = await self._call("thread/attachment/remove", {"attachment_type": attachment_type, "identity_key": identity_key, "thread_id": thread_id})
+        return result
 
     async def thread_section_move(
         self,
@@ -2868,7 +2993,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"section_id": section_id, "thread_id": thread_id}
         if before_thread_id is not None:
             params["before_thread_id"] = before_thread_id
-        return cast("ThreadSectionMoveResponse", await self._call("thread/section/move", params))
+        result: ThreadSectionMoveResponse = await self._call("thread/section/move", params)
+        return result
 
     async def thread_unarchive(
         self,
@@ -2880,7 +3006,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadUnarchiveResponse", await self._call("thread/unarchive", {"thread_id": thread_id}))
+        result: ThreadUnarchiveResponse = await self._call("thread/unarchive", {"thread_id": thread_id})
+        return result
 
     async def thread_compact_start(
         self,
@@ -2892,7 +3019,8 @@ class AsyncRequestMethods:
         Args:
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadCompactStartResponse", await self._call("thread/compact/start", {"thread_id": thread_id}))
+        result: ThreadCompactStartResponse = await self._call("thread/compact/start", {"thread_id": thread_id})
+        return result
 
     async def thread_shell_command(
         self,
@@ -2911,7 +3039,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"command": command, "thread_id": thread_id}
         if timeout_ms is not None:
             params["timeout_ms"] = timeout_ms
-        return cast("ThreadShellCommandResponse", await self._call("thread/shellCommand", params))
+        result: ThreadShellCommandResponse = await self._call("thread/shellCommand", params)
+        return result
 
     async def thread_approve_guardian_denied_action(
         self,
@@ -2925,7 +3054,8 @@ class AsyncRequestMethods:
             event: Serialized `codex_protocol::protocol::GuardianAssessmentEvent`.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadApproveGuardianDeniedActionResponse", await self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id}))
+        result: ThreadApproveGuardianDeniedActionResponse = await self._call("thread/approveGuardianDeniedAction", {"event": event, "thread_id": thread_id})
+        return result
 
     async def thread_revert(
         self,
@@ -2941,7 +3071,8 @@ class AsyncRequestMethods:
             before_turn_id: Turn excluded from the replacement history, together with every later turn.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadRevertResponse", await self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id}))
+        result: ThreadRevertResponse = await self._call("thread/revert", {"before_turn_id": before_turn_id, "thread_id": thread_id})
+        return result
 
     async def thread_list(
         self,
@@ -3008,7 +3139,8 @@ class AsyncRequestMethods:
             params["source_kinds"] = source_kinds
         if use_state_db_only is not None:
             params["use_state_db_only"] = use_state_db_only
-        return cast("ThreadListResponse", await self._call("thread/list", params))
+        result: ThreadListResponse = await self._call("thread/list", params)
+        return result
 
     async def thread_section_list(
         self,
@@ -3029,7 +3161,8 @@ class AsyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadSectionListResponse", await self._call("threadSection/list", params))
+        result: ThreadSectionListResponse = await self._call("threadSection/list", params)
+        return result
 
     async def thread_section_create(
         self,
@@ -3048,7 +3181,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"name": name}
         if appearance is not None:
             params["appearance"] = appearance
-        return cast("ThreadSectionCreateResponse", await self._call("threadSection/create", params))
+        result: ThreadSectionCreateResponse = await self._call("threadSection/create", params)
+        return result
 
     async def thread_section_update(
         self,
@@ -3069,7 +3203,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"name": name, "section_id": section_id}
         if appearance is not None:
             params["appearance"] = appearance
-        return cast("ThreadSectionUpdateResponse", await self._call("threadSection/update", params))
+        result: ThreadSectionUpdateResponse = await self._call("threadSection/update", params)
+        return result
 
     async def thread_section_delete(
         self,
@@ -3083,7 +3218,8 @@ class AsyncRequestMethods:
         Args:
             section_id: The stable, server-generated identity of the section to delete.
         """
-        return cast("ThreadSectionDeleteResponse", await self._call("threadSection/delete", {"section_id": section_id}))
+        result: ThreadSectionDeleteResponse = await self._call("threadSection/delete", {"section_id": section_id})
+        return result
 
     async def thread_loaded_list(
         self,
@@ -3102,7 +3238,8 @@ class AsyncRequestMethods:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return cast("ThreadLoadedListResponse", await self._call("thread/loaded/list", params))
+        result: ThreadLoadedListResponse = await self._call("thread/loaded/list", params)
+        return result
 
     async def thread_read(
         self,
@@ -3119,7 +3256,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"thread_id": thread_id}
         if include_turns is not None:
             params["include_turns"] = include_turns
-        return cast("ThreadReadResponse", await self._call("thread/read", params))
+        result: ThreadReadResponse = await self._call("thread/read", params)
+        return result
 
     async def thread_turns_list(
         self,
@@ -3148,7 +3286,8 @@ class AsyncRequestMethods:
             params["limit"] = limit
         if sort_direction is not None:
             params["sort_direction"] = sort_direction
-        return cast("ThreadTurnsListResponse", await self._call("thread/turns/list", params))
+        result: ThreadTurnsListResponse = await self._call("thread/turns/list", params)
+        return result
 
     async def thread_items_list(
         self,
@@ -3181,7 +3320,8 @@ class AsyncRequestMethods:
             params["sort_direction"] = sort_direction
         if turn_id is not None:
             params["turn_id"] = turn_id
-        return cast("ThreadItemsListResponse", await self._call("thread/items/list", params))
+        result: ThreadItemsListResponse = await self._call("thread/items/list", params)
+        return result
 
     async def thread_inject_items(
         self,
@@ -3195,7 +3335,8 @@ class AsyncRequestMethods:
             items: Raw Responses API items to append to the thread's model-visible history.
             thread_id: Sent as ``threadId``.
         """
-        return cast("ThreadInjectItemsResponse", await self._call("thread/inject_items", {"items": items, "thread_id": thread_id}))
+        result: ThreadInjectItemsResponse = await self._call("thread/inject_items", {"items": items, "thread_id": thread_id})
+        return result
 
     async def skills_list(
         self,
@@ -3214,7 +3355,8 @@ class AsyncRequestMethods:
             params["cwds"] = cwds
         if force_reload is not None:
             params["force_reload"] = force_reload
-        return cast("SkillsListResponse", await self._call("skills/list", params))
+        result: SkillsListResponse = await self._call("skills/list", params)
+        return result
 
     async def skills_extra_roots_set(
         self,
@@ -3226,7 +3368,8 @@ class AsyncRequestMethods:
         Args:
             extra_roots: Sent as ``extraRoots``.
         """
-        return cast("SkillsExtraRootsSetResponse", await self._call("skills/extraRoots/set", {"extra_roots": extra_roots}))
+        result: SkillsExtraRootsSetResponse = await self._call("skills/extraRoots/set", {"extra_roots": extra_roots})
+        return result
 
     async def hooks_list(
         self,
@@ -3245,7 +3388,8 @@ class AsyncRequestMethods:
             params["cwds"] = cwds
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("HooksListResponse", await self._call("hooks/list", params))
+        result: HooksListResponse = await self._call("hooks/list", params)
+        return result
 
     async def marketplace_add(
         self,
@@ -3266,7 +3410,8 @@ class AsyncRequestMethods:
             params["ref_name"] = ref_name
         if sparse_paths is not None:
             params["sparse_paths"] = sparse_paths
-        return cast("MarketplaceAddResponse", await self._call("marketplace/add", params))
+        result: MarketplaceAddResponse = await self._call("marketplace/add", params)
+        return result
 
     async def marketplace_remove(
         self,
@@ -3278,7 +3423,8 @@ class AsyncRequestMethods:
         Args:
             marketplace_name: Sent as ``marketplaceName``.
         """
-        return cast("MarketplaceRemoveResponse", await self._call("marketplace/remove", {"marketplace_name": marketplace_name}))
+        result: MarketplaceRemoveResponse = await self._call("marketplace/remove", {"marketplace_name": marketplace_name})
+        return result
 
     async def marketplace_upgrade(
         self,
@@ -3293,7 +3439,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {}
         if marketplace_name is not None:
             params["marketplace_name"] = marketplace_name
-        return cast("MarketplaceUpgradeResponse", await self._call("marketplace/upgrade", params))
+        result: MarketplaceUpgradeResponse = await self._call("marketplace/upgrade", params)
+        return result
 
     async def plugin_list(
         self,
@@ -3316,7 +3463,8 @@ class AsyncRequestMethods:
             params["force_refetch"] = force_refetch
         if marketplace_kinds is not None:
             params["marketplace_kinds"] = marketplace_kinds
-        return cast("PluginListResponse", await self._call("plugin/list", params))
+        result: PluginListResponse = await self._call("plugin/list", params)
+        return result
 
     async def plugin_installed(
         self,
@@ -3335,7 +3483,8 @@ class AsyncRequestMethods:
             params["cwds"] = cwds
         if install_suggestion_plugin_names is not None:
             params["install_suggestion_plugin_names"] = install_suggestion_plugin_names
-        return cast("PluginInstalledResponse", await self._call("plugin/installed", params))
+        result: PluginInstalledResponse = await self._call("plugin/installed", params)
+        return result
 
     async def plugin_reconcile(
         self,
@@ -3350,7 +3499,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {}
         if reason is not None:
             params["reason"] = reason
-        return cast("PluginReconcileResponse", await self._call("plugin/reconcile", params))
+        result: PluginReconcileResponse = await self._call("plugin/reconcile", params)
+        return result
 
     async def plugin_read(
         self,
@@ -3371,7 +3521,8 @@ class AsyncRequestMethods:
             params["marketplace_path"] = marketplace_path
         if remote_marketplace_name is not None:
             params["remote_marketplace_name"] = remote_marketplace_name
-        return cast("PluginReadResponse", await self._call("plugin/read", params))
+        result: PluginReadResponse = await self._call("plugin/read", params)
+        return result
 
     async def plugin_skill_read(
         self,
@@ -3387,7 +3538,8 @@ class AsyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             skill_name: Sent as ``skillName``.
         """
-        return cast("PluginSkillReadResponse", await self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name}))
+        result: PluginSkillReadResponse = await self._call("plugin/skill/read", {"remote_marketplace_name": remote_marketplace_name, "remote_plugin_id": remote_plugin_id, "skill_name": skill_name})
+        return result
 
     async def plugin_share_save(
         self,
@@ -3412,7 +3564,8 @@ class AsyncRequestMethods:
             params["remote_plugin_id"] = remote_plugin_id
         if share_targets is not None:
             params["share_targets"] = share_targets
-        return cast("PluginShareSaveResponse", await self._call("plugin/share/save", params))
+        result: PluginShareSaveResponse = await self._call("plugin/share/save", params)
+        return result
 
     async def plugin_share_update_targets(
         self,
@@ -3428,11 +3581,13 @@ class AsyncRequestMethods:
             remote_plugin_id: Sent as ``remotePluginId``.
             share_targets: Sent as ``shareTargets``.
         """
-        return cast("PluginShareUpdateTargetsResponse", await self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets}))
+        result: PluginShareUpdateTargetsResponse = await self._call("plugin/share/updateTargets", {"discoverability": discoverability, "remote_plugin_id": remote_plugin_id, "share_targets": share_targets})
+        return result
 
     async def plugin_share_list(self) -> PluginShareListResponse:
         """Call ``plugin/share/list``."""
-        return cast("PluginShareListResponse", await self._call("plugin/share/list", {}))
+        result: PluginShareListResponse = await self._call("plugin/share/list", {})
+        return result
 
     async def plugin_share_checkout(
         self,
@@ -3444,7 +3599,8 @@ class AsyncRequestMethods:
         Args:
             remote_plugin_id: Sent as ``remotePluginId``.
         """
-        return cast("PluginShareCheckoutResponse", await self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id}))
+        result: PluginShareCheckoutResponse = await self._call("plugin/share/checkout", {"remote_plugin_id": remote_plugin_id})
+        return result
 
     async def plugin_share_delete(
         self,
@@ -3456,7 +3612,8 @@ class AsyncRequestMethods:
         Args:
             remote_plugin_id: Sent as ``remotePluginId``.
         """
-        return cast("PluginShareDeleteResponse", await self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id}))
+        result: PluginShareDeleteResponse = await self._call("plugin/share/delete", {"remote_plugin_id": remote_plugin_id})
+        return result
 
     async def app_read(
         self,
@@ -3479,7 +3636,8 @@ class AsyncRequestMethods:
             params["include_tools"] = include_tools
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsReadResponse", await self._call("app/read", params))
+        result: AppsReadResponse = await self._call("app/read", params)
+        return result
 
     async def app_list(
         self,
@@ -3508,7 +3666,8 @@ class AsyncRequestMethods:
             params["limit"] = limit
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsListResponse", await self._call("app/list", params))
+        result: AppsListResponse = await self._call("app/list", params)
+        return result
 
     async def app_installed(
         self,
@@ -3529,7 +3688,8 @@ class AsyncRequestMethods:
             params["force_refresh"] = force_refresh
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("AppsInstalledResponse", await self._call("app/installed", params))
+        result: AppsInstalledResponse = await self._call("app/installed", params)
+        return result
 
     async def fs_read_file(
         self,
@@ -3543,7 +3703,8 @@ class AsyncRequestMethods:
         Args:
             path: Absolute path to read.
         """
-        return cast("FsReadFileResponse", await self._call("fs/readFile", {"path": path}))
+        result: FsReadFileResponse = await self._call("fs/readFile", {"path": path})
+        return result
 
     async def fs_write_file(
         self,
@@ -3559,7 +3720,8 @@ class AsyncRequestMethods:
             data_base64: File contents encoded as base64.
             path: Absolute path to write.
         """
-        return cast("FsWriteFileResponse", await self._call("fs/writeFile", {"data_base64": data_base64, "path": path}))
+        result: FsWriteFileResponse = await self._call("fs/writeFile", {"data_base64": data_base64, "path": path})
+        return result
 
     async def fs_create_directory(
         self,
@@ -3578,7 +3740,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"path": path}
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsCreateDirectoryResponse", await self._call("fs/createDirectory", params))
+        result: FsCreateDirectoryResponse = await self._call("fs/createDirectory", params)
+        return result
 
     async def fs_get_metadata(
         self,
@@ -3592,7 +3755,8 @@ class AsyncRequestMethods:
         Args:
             path: Absolute path to inspect.
         """
-        return cast("FsGetMetadataResponse", await self._call("fs/getMetadata", {"path": path}))
+        result: FsGetMetadataResponse = await self._call("fs/getMetadata", {"path": path})
+        return result
 
     async def fs_read_directory(
         self,
@@ -3606,7 +3770,8 @@ class AsyncRequestMethods:
         Args:
             path: Absolute directory path to read.
         """
-        return cast("FsReadDirectoryResponse", await self._call("fs/readDirectory", {"path": path}))
+        result: FsReadDirectoryResponse = await self._call("fs/readDirectory", {"path": path})
+        return result
 
     async def fs_remove(
         self,
@@ -3629,7 +3794,8 @@ class AsyncRequestMethods:
             params["force"] = force
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsRemoveResponse", await self._call("fs/remove", params))
+        result: FsRemoveResponse = await self._call("fs/remove", params)
+        return result
 
     async def fs_copy(
         self,
@@ -3650,7 +3816,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"destination_path": destination_path, "source_path": source_path}
         if recursive is not None:
             params["recursive"] = recursive
-        return cast("FsCopyResponse", await self._call("fs/copy", params))
+        result: FsCopyResponse = await self._call("fs/copy", params)
+        return result
 
     async def fs_watch(
         self,
@@ -3666,7 +3833,8 @@ class AsyncRequestMethods:
             path: Absolute file or directory path to watch.
             watch_id: Connection-scoped watch identifier used for `fs/unwatch` and `fs/changed`.
         """
-        return cast("FsWatchResponse", await self._call("fs/watch", {"path": path, "watch_id": watch_id}))
+        result: FsWatchResponse = await self._call("fs/watch", {"path": path, "watch_id": watch_id})
+        return result
 
     async def fs_unwatch(
         self,
@@ -3680,7 +3848,8 @@ class AsyncRequestMethods:
         Args:
             watch_id: Watch identifier previously provided to `fs/watch`.
         """
-        return cast("FsUnwatchResponse", await self._call("fs/unwatch", {"watch_id": watch_id}))
+        result: FsUnwatchResponse = await self._call("fs/unwatch", {"watch_id": watch_id})
+        return result
 
     async def skills_config_write(
         self,
@@ -3701,7 +3870,8 @@ class AsyncRequestMethods:
             params["name"] = name
         if path is not None:
             params["path"] = path
-        return cast("SkillsConfigWriteResponse", await self._call("skills/config/write", params))
+        result: SkillsConfigWriteResponse = await self._call("skills/config/write", params)
+        return result
 
     async def plugin_install(
         self,
@@ -3726,7 +3896,8 @@ class AsyncRequestMethods:
             params["marketplace_path"] = marketplace_path
         if remote_marketplace_name is not None:
             params["remote_marketplace_name"] = remote_marketplace_name
-        return cast("PluginInstallResponse", await self._call("plugin/install", params))
+        result: PluginInstallResponse = await self._call("plugin/install", params)
+        return result
 
     async def plugin_uninstall(
         self,
@@ -3738,7 +3909,8 @@ class AsyncRequestMethods:
         Args:
             plugin_id: Sent as ``pluginId``.
         """
-        return cast("PluginUninstallResponse", await self._call("plugin/uninstall", {"plugin_id": plugin_id}))
+        result: PluginUninstallResponse = await self._call("plugin/uninstall", {"plugin_id": plugin_id})
+        return result
 
     async def turn_start(
         self,
@@ -3821,7 +3993,8 @@ class AsyncRequestMethods:
             params["tool_output"] = tool_output
         if turn_trigger is not None:
             params["turn_trigger"] = turn_trigger
-        return cast("TurnStartResponse", await self._call("turn/start", params))
+        result: TurnStartResponse = await self._call("turn/start", params)
+        return result
 
     async def turn_steer(
         self,
@@ -3842,7 +4015,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"expected_turn_id": expected_turn_id, "input": input, "thread_id": thread_id}
         if client_user_message_id is not None:
             params["client_user_message_id"] = client_user_message_id
-        return cast("TurnSteerResponse", await self._call("turn/steer", params))
+        result: TurnSteerResponse = await self._call("turn/steer", params)
+        return result
 
     async def turn_interrupt(
         self,
@@ -3856,7 +4030,8 @@ class AsyncRequestMethods:
             thread_id: Sent as ``threadId``.
             turn_id: Sent as ``turnId``.
         """
-        return cast("TurnInterruptResponse", await self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id}))
+        result: TurnInterruptResponse = await self._call("turn/interrupt", {"thread_id": thread_id, "turn_id": turn_id})
+        return result
 
     async def review_start(
         self,
@@ -3875,7 +4050,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"target": target, "thread_id": thread_id}
         if delivery is not None:
             params["delivery"] = delivery
-        return cast("ReviewStartResponse", await self._call("review/start", params))
+        result: ReviewStartResponse = await self._call("review/start", params)
+        return result
 
     async def model_list(
         self,
@@ -3902,7 +4078,8 @@ class AsyncRequestMethods:
             params["limit"] = limit
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("ModelListResponse", await self._call("model/list", params))
+        result: ModelListResponse = await self._call("model/list", params)
+        return result
 
     async def account_gateway_oauth_read(
         self,
@@ -3919,7 +4096,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {}
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("GatewayOAuthReadResponse", await self._call("account/gatewayOAuth/read", params))
+        result: GatewayOAuthReadResponse = await self._call("account/gatewayOAuth/read", params)
+        return result
 
     async def account_gateway_oauth_login(
         self,
@@ -3940,15 +4118,18 @@ class AsyncRequestMethods:
             params["device_auth"] = device_auth
         if model_provider is not None:
             params["model_provider"] = model_provider
-        return cast("GatewayOAuthLoginResponse", await self._call("account/gatewayOAuth/login", params))
+        result: GatewayOAuthLoginResponse = await self._call("account/gatewayOAuth/login", params)
+        return result
 
     async def account_gateway_oauth_cancel(self) -> GatewayOAuthCancelResponse:
         """Call ``account/gatewayOAuth/cancel``."""
-        return cast("GatewayOAuthCancelResponse", await self._call("account/gatewayOAuth/cancel", {}))
+        result: GatewayOAuthCancelResponse = await self._call("account/gatewayOAuth/cancel", {})
+        return result
 
     async def model_provider_list(self) -> ModelProviderListResponse:
         """Call ``modelProvider/list``."""
-        return cast("ModelProviderListResponse", await self._call("modelProvider/list", {}))
+        result: ModelProviderListResponse = await self._call("modelProvider/list", {})
+        return result
 
     async def model_provider_config_write(
         self,
@@ -3960,11 +4141,13 @@ class AsyncRequestMethods:
         Args:
             settings: Sent as ``settings``.
         """
-        return cast("ModelProviderConfigWriteResponse", await self._call("modelProvider/config/write", {"settings": settings}))
+        result: ModelProviderConfigWriteResponse = await self._call("modelProvider/config/write", {"settings": settings})
+        return result
 
     async def model_provider_capabilities_read(self) -> ModelProviderCapabilitiesReadResponse:
         """Call ``modelProvider/capabilities/read``."""
-        return cast("ModelProviderCapabilitiesReadResponse", await self._call("modelProvider/capabilities/read", {}))
+        result: ModelProviderCapabilitiesReadResponse = await self._call("modelProvider/capabilities/read", {})
+        return result
 
     async def experimental_feature_list(
         self,
@@ -3987,7 +4170,8 @@ class AsyncRequestMethods:
             params["limit"] = limit
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("ExperimentalFeatureListResponse", await self._call("experimentalFeature/list", params))
+        result: ExperimentalFeatureListResponse = await self._call("experimentalFeature/list", params)
+        return result
 
     async def permission_profile_list(
         self,
@@ -4010,7 +4194,8 @@ class AsyncRequestMethods:
             params["cwd"] = cwd
         if limit is not None:
             params["limit"] = limit
-        return cast("PermissionProfileListResponse", await self._call("permissionProfile/list", params))
+        result: PermissionProfileListResponse = await self._call("permissionProfile/list", params)
+        return result
 
     async def experimental_feature_enablement_set(
         self,
@@ -4022,7 +4207,8 @@ class AsyncRequestMethods:
         Args:
             enablement: Process-wide runtime feature enablement keyed by canonical feature name.
         """
-        return cast("ExperimentalFeatureEnablementSetResponse", await self._call("experimentalFeature/enablement/set", {"enablement": enablement}))
+        result: ExperimentalFeatureEnablementSetResponse = await self._call("experimentalFeature/enablement/set", {"enablement": enablement})
+        return result
 
     async def mcp_server_oauth_login(
         self,
@@ -4051,11 +4237,13 @@ class AsyncRequestMethods:
             params["thread_id"] = thread_id
         if timeout_secs is not None:
             params["timeout_secs"] = timeout_secs
-        return cast("McpServerOauthLoginResponse", await self._call("mcpServer/oauth/login", params))
+        result: McpServerOauthLoginResponse = await self._call("mcpServer/oauth/login", params)
+        return result
 
     async def config_mcp_server_reload(self) -> McpServerRefreshResponse:
         """Call ``config/mcpServer/reload``."""
-        return cast("McpServerRefreshResponse", await self._call("config/mcpServer/reload", {}))
+        result: McpServerRefreshResponse = await self._call("config/mcpServer/reload", {})
+        return result
 
     async def mcp_server_status_list(
         self,
@@ -4086,7 +4274,8 @@ class AsyncRequestMethods:
             params["server_name"] = server_name
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("ListMcpServerStatusResponse", await self._call("mcpServerStatus/list", params))
+        result: ListMcpServerStatusResponse = await self._call("mcpServerStatus/list", params)
+        return result
 
     async def mcp_server_resource_read(
         self,
@@ -4121,7 +4310,8 @@ class AsyncRequestMethods:
             params["target"] = target
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("McpResourceReadResponse", await self._call("mcpServer/resource/read", params))
+        result: McpResourceReadResponse = await self._call("mcpServer/resource/read", params)
+        return result
 
     async def mcp_server_tool_call(
         self,
@@ -4146,7 +4336,8 @@ class AsyncRequestMethods:
             params["meta"] = meta
         if arguments is not None:
             params["arguments"] = arguments
-        return cast("McpServerToolCallResponse", await self._call("mcpServer/tool/call", params))
+        result: McpServerToolCallResponse = await self._call("mcpServer/tool/call", params)
+        return result
 
     async def windows_sandbox_setup_start(
         self,
@@ -4163,11 +4354,13 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"mode": mode}
         if cwd is not None:
             params["cwd"] = cwd
-        return cast("WindowsSandboxSetupStartResponse", await self._call("windowsSandbox/setupStart", params))
+        result: WindowsSandboxSetupStartResponse = await self._call("windowsSandbox/setupStart", params)
+        return result
 
     async def windows_sandbox_readiness(self) -> WindowsSandboxReadinessResponse:
         """Call ``windowsSandbox/readiness``."""
-        return cast("WindowsSandboxReadinessResponse", await self._call("windowsSandbox/readiness", {}))
+        result: WindowsSandboxReadinessResponse = await self._call("windowsSandbox/readiness", {})
+        return result
 
     async def account_login_start(
         self,
@@ -4178,7 +4371,8 @@ class AsyncRequestMethods:
 
         One of the shapes of ``LoginAccountParamsShape``, held in ``root``.
         """
-        return cast("LoginAccountResponse", await self._call("account/login/start", _dump(params)))
+        result: LoginAccountResponse = await self._call("account/login/start", _dump(params))
+        return result
 
     async def account_login_cancel(
         self,
@@ -4190,15 +4384,18 @@ class AsyncRequestMethods:
         Args:
             login_id: Sent as ``loginId``.
         """
-        return cast("CancelLoginAccountResponse", await self._call("account/login/cancel", {"login_id": login_id}))
+        result: CancelLoginAccountResponse = await self._call("account/login/cancel", {"login_id": login_id})
+        return result
 
     async def account_logout(self) -> LogoutAccountResponse:
         """Call ``account/logout``."""
-        return cast("LogoutAccountResponse", await self._call("account/logout", {}))
+        result: LogoutAccountResponse = await self._call("account/logout", {})
+        return result
 
     async def account_security_setup_read(self) -> GetAccountSecuritySetupResponse:
         """Call ``account/securitySetup/read``."""
-        return cast("GetAccountSecuritySetupResponse", await self._call("account/securitySetup/read", {}))
+        result: GetAccountSecuritySetupResponse = await self._call("account/securitySetup/read", {})
+        return result
 
     async def account_rate_limits_read(
         self,
@@ -4219,7 +4416,8 @@ class AsyncRequestMethods:
             params["exclude_reset_credit_details"] = exclude_reset_credit_details
         if supports_luna_reserve is not None:
             params["supports_luna_reserve"] = supports_luna_reserve
-        return cast("GetAccountRateLimitsResponse", await self._call("account/rateLimits/read", params))
+        result: GetAccountRateLimitsResponse = await self._call("account/rateLimits/read", params)
+        return result
 
     async def account_rate_limit_reset_credit_consume(
         self,
@@ -4236,7 +4434,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"idempotency_key": idempotency_key}
         if credit_id is not None:
             params["credit_id"] = credit_id
-        return cast("ConsumeAccountRateLimitResetCreditResponse", await self._call("account/rateLimitResetCredit/consume", params))
+        result: ConsumeAccountRateLimitResetCreditResponse = await self._call("account/rateLimitResetCredit/consume", params)
+        return result
 
     async def account_usage_read(
         self,
@@ -4251,11 +4450,13 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {}
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("GetAccountTokenUsageResponse", await self._call("account/usage/read", params))
+        result: GetAccountTokenUsageResponse = await self._call("account/usage/read", params)
+        return result
 
     async def account_workspace_messages_read(self) -> GetWorkspaceMessagesResponse:
         """Call ``account/workspaceMessages/read``."""
-        return cast("GetWorkspaceMessagesResponse", await self._call("account/workspaceMessages/read", {}))
+        result: GetWorkspaceMessagesResponse = await self._call("account/workspaceMessages/read", {})
+        return result
 
     async def account_send_add_credits_nudge_email(
         self,
@@ -4267,7 +4468,8 @@ class AsyncRequestMethods:
         Args:
             credit_type: Sent as ``creditType``.
         """
-        return cast("SendAddCreditsNudgeEmailResponse", await self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type}))
+        result: SendAddCreditsNudgeEmailResponse = await self._call("account/sendAddCreditsNudgeEmail", {"credit_type": credit_type})
+        return result
 
     async def feedback_upload(
         self,
@@ -4300,7 +4502,8 @@ class AsyncRequestMethods:
             params["tags"] = tags
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("FeedbackUploadResponse", await self._call("feedback/upload", params))
+        result: FeedbackUploadResponse = await self._call("feedback/upload", params)
+        return result
 
     async def feedback_save(
         self,
@@ -4335,7 +4538,8 @@ class AsyncRequestMethods:
             params["tags"] = tags
         if thread_id is not None:
             params["thread_id"] = thread_id
-        return cast("FeedbackSaveResponse", await self._call("feedback/save", params))
+        result: FeedbackSaveResponse = await self._call("feedback/save", params)
+        return result
 
     async def command_exec(
         self,
@@ -4398,7 +4602,8 @@ class AsyncRequestMethods:
             params["timeout_ms"] = timeout_ms
         if tty is not None:
             params["tty"] = tty
-        return cast("CommandExecResponse", await self._call("command/exec", params))
+        result: CommandExecResponse = await self._call("command/exec", params)
+        return result
 
     async def command_exec_write(
         self,
@@ -4421,7 +4626,8 @@ class AsyncRequestMethods:
             params["close_stdin"] = close_stdin
         if delta_base64 is not None:
             params["delta_base64"] = delta_base64
-        return cast("CommandExecWriteResponse", await self._call("command/exec/write", params))
+        result: CommandExecWriteResponse = await self._call("command/exec/write", params)
+        return result
 
     async def command_exec_terminate(
         self,
@@ -4435,7 +4641,8 @@ class AsyncRequestMethods:
         Args:
             process_id: Client-supplied, connection-scoped `processId` from the original `command/exec` request.
         """
-        return cast("CommandExecTerminateResponse", await self._call("command/exec/terminate", {"process_id": process_id}))
+        result: CommandExecTerminateResponse = await self._call("command/exec/terminate", {"process_id": process_id})
+        return result
 
     async def command_exec_resize(
         self,
@@ -4451,7 +4658,8 @@ class AsyncRequestMethods:
             process_id: Client-supplied, connection-scoped `processId` from the original `command/exec` request.
             size: New PTY size in character cells.
         """
-        return cast("CommandExecResizeResponse", await self._call("command/exec/resize", {"process_id": process_id, "size": size}))
+        result: CommandExecResizeResponse = await self._call("command/exec/resize", {"process_id": process_id, "size": size})
+        return result
 
     async def config_read(
         self,
@@ -4470,7 +4678,8 @@ class AsyncRequestMethods:
             params["cwd"] = cwd
         if include_layers is not None:
             params["include_layers"] = include_layers
-        return cast("ConfigReadResponse", await self._call("config/read", params))
+        result: ConfigReadResponse = await self._call("config/read", params)
+        return result
 
     async def external_agent_config_detect(
         self,
@@ -4505,7 +4714,8 @@ class AsyncRequestMethods:
             params["migration_source"] = migration_source
         if source is not None:
             params["source"] = source
-        return cast("ExternalAgentConfigDetectResponse", await self._call("externalAgentConfig/detect", params))
+        result: ExternalAgentConfigDetectResponse = await self._call("externalAgentConfig/detect", params)
+        return result
 
     async def external_agent_config_import(
         self,
@@ -4530,7 +4740,8 @@ class AsyncRequestMethods:
             params["provider_id"] = provider_id
         if source is not None:
             params["source"] = source
-        return cast("ExternalAgentConfigImportResponse", await self._call("externalAgentConfig/import", params))
+        result: ExternalAgentConfigImportResponse = await self._call("externalAgentConfig/import", params)
+        return result
 
     async def external_agent_config_import_record_history(
         self,
@@ -4544,11 +4755,13 @@ class AsyncRequestMethods:
             item_type_results: Completed results grouped by imported item type.
             provider_id: Opaque provider identifier for the externally completed import.
         """
-        return cast("ExternalAgentConfigImportHistoryRecordResponse", await self._call("externalAgentConfig/import/recordHistory", {"item_type_results": item_type_results, "provider_id": provider_id}))
+        result: ExternalAgentConfigImportHistoryRecordResponse = await self._call("externalAgentConfig/import/recordHistory", {"item_type_results": item_type_results, "provider_id": provider_id})
+        return result
 
     async def external_agent_config_import_read_histories(self) -> ExternalAgentConfigImportHistoriesReadResponse:
         """Call ``externalAgentConfig/import/readHistories``."""
-        return cast("ExternalAgentConfigImportHistoriesReadResponse", await self._call("externalAgentConfig/import/readHistories", {}))
+        result: ExternalAgentConfigImportHistoriesReadResponse = await self._call("externalAgentConfig/import/readHistories", {})
+        return result
 
     async def config_value_write(
         self,
@@ -4573,7 +4786,8 @@ class AsyncRequestMethods:
             params["expected_version"] = expected_version
         if file_path is not None:
             params["file_path"] = file_path
-        return cast("ConfigWriteResponse", await self._call("config/value/write", params))
+        result: ConfigWriteResponse = await self._call("config/value/write", params)
+        return result
 
     async def config_batch_write(
         self,
@@ -4598,11 +4812,13 @@ class AsyncRequestMethods:
             params["file_path"] = file_path
         if reload_user_config is not None:
             params["reload_user_config"] = reload_user_config
-        return cast("ConfigWriteResponse", await self._call("config/batchWrite", params))
+        result: ConfigWriteResponse = await self._call("config/batchWrite", params)
+        return result
 
     async def config_requirements_read(self) -> ConfigRequirementsReadResponse:
         """Call ``configRequirements/read``."""
-        return cast("ConfigRequirementsReadResponse", await self._call("configRequirements/read", {}))
+        result: ConfigRequirementsReadResponse = await self._call("configRequirements/read", {})
+        return result
 
     async def account_read(
         self,
@@ -4617,7 +4833,8 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {}
         if refresh_token is not None:
             params["refresh_token"] = refresh_token
-        return cast("GetAccountResponse", await self._call("account/read", params))
+        result: GetAccountResponse = await self._call("account/read", params)
+        return result
 
     async def fuzzy_file_search(
         self,
@@ -4636,4 +4853,5 @@ class AsyncRequestMethods:
         params: dict[str, Any] = {"query": query, "roots": roots}
         if cancellation_token is not None:
             params["cancellation_token"] = cancellation_token
-        return cast("FuzzyFileSearchResponse", await self._call("fuzzyFileSearch", params))
+        result: FuzzyFileSearchResponse = await self._call("fuzzyFileSearch", params)
+        return result
