@@ -330,30 +330,10 @@ class Inbox:
         return item
 
 
-class _ReplySlot:
-    """Where one reply is left for the thread blocked in ``request()``, under the room's lock."""
-
-    __slots__ = ("_error", "_result", "done")
-
-    def __init__(self) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self.done = False
-
-    def fill(self, result: Any, error: BaseException | None) -> None:
-        """Hand over the reply (the first one counts)."""
-        if not self.done:
-            self._result, self._error, self.done = result, error, True
-
-    def is_done(self) -> bool:
-        """Whether the reply came (the waiting thread's test)."""
-        return self.done
-
-    def value(self) -> Any:
-        """The result, or the error raised."""
-        if self._error is not None:
-            raise self._error
-        return self._result
+#: Where one reply is left for the thread blocked in ``exchange()``, under the room's lock:
+#: empty until the reply or the error to raise is put in (the first one counts). A list, so
+#: the waiting thread's test is ``slot.__len__``: a C call, which it makes on every wake-up.
+_ReplySlot = list[Response | BaseException]
 
 
 class Connection(_ConnectionBase[_ReplySlot, Inbox]):
@@ -416,10 +396,12 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         self._handler_pool.shutdown(wait=False)
 
     def _resolve(self, waiter: _ReplySlot, reply: Response) -> None:
-        waiter.fill(reply, None)
+        if not waiter:
+            waiter.append(reply)
 
     def _reject(self, waiter: _ReplySlot, error: BaseException) -> None:
-        waiter.fill(None, error)
+        if not waiter:
+            waiter.append(error)
 
     def _deliver(self, sink: Inbox, items: list[Notification | _Closed]) -> None:
         sink.put_locked(items)
@@ -468,7 +450,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         """
         if timeout is _USE_CONFIG:
             timeout = self.config.request_timeout
-        waiter = _ReplySlot()
+        waiter: _ReplySlot = []
         with self._lock:
             if self._closed_error is not None:
                 self._ensure_open()
@@ -476,15 +458,17 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             self._waiters[request_id] = waiter
         try:
             self._write(line)
-            if not self._room.wait(waiter.is_done, timeout):
+            if not self._room.wait(waiter.__len__, timeout):
                 raise RequestTimeoutError(
                     f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
                     "slow methods)"
                 )
-            reply: Response = waiter.value()
+            reply = waiter[0]
+            if isinstance(reply, BaseException):
+                raise reply
             return reply
         finally:
-            if not waiter.done:
+            if not waiter:
                 # Timed out or interrupted (Ctrl-C): stop expecting the reply so nothing leaks.
                 with self._lock:
                     self._core.forget(request_id)

@@ -466,6 +466,8 @@ def _encode(message: Mapping[str, Any]) -> bytes:
 
 
 @functools.lru_cache(maxsize=512)
+# Cached: a connection calls a handful of methods, each many times.
+@functools.lru_cache(maxsize=256)
 def _json_string(text: str) -> bytes:
     return _ENCODER.encode(text).encode()
 
