@@ -218,8 +218,9 @@ _METHOD_START = len(_METHOD_PREFIX)
 #: How many abandoned request ids are remembered (see :meth:`JsonRpcCore.forget`).
 _ABANDONED_KEPT = 1024
 _REPLY_PREFIX = b'{"id":'
-#: The head of a reply as the server writes it; JSON numbers have no leading zeros.
-_REPLY_HEAD = re.compile(rb'\{"id":(0|[1-9][0-9]{0,17}),"result":').match
+#: A reply as the server writes it, capturing its id and its result's JSON text; JSON
+#: numbers have no leading zeros.
+_REPLY = re.compile(rb'\{"id":(0|[1-9][0-9]{0,17}),"result":(.*)\}', re.DOTALL).fullmatch
 
 #: Types one notification line: given its method (as raw bytes) and the line, returns the
 #: :class:`Notification` with its typed ``model``, or ``None`` to leave the line to the generic
@@ -394,14 +395,15 @@ class JsonRpcCore:
         ``None`` sends the line the general way: another layout, or an id nobody waits for
         (which the general way reports).
         """
-        match = _REPLY_HEAD(line)
-        if match is None or not line.endswith(b"}"):
+        match = _REPLY(line)
+        if match is None:
             return None
-        request_id = int(match[1])
+        head, raw = match.groups()
+        request_id = int(head)
         method = self._claim(request_id)
         if method is None:
             return None
-        return Response(request_id, method, None, line[match.end() : -1], line)
+        return Response(request_id, method, None, raw, line)
 
     def _parse_line(self, line: bytes | str) -> Event:
         try:
