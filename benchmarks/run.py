@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,13 @@ class Cost:
     wall: float
     cpu: float
 
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.wall + other.wall, self.cpu + other.cpu)
+
+    def per(self, count: int) -> Cost:
+        """This cost divided by ``count``."""
+        return Cost(self.wall / count, self.cpu / count)
+
     @staticmethod
     def best(costs: list[Cost]) -> Cost:
         """The least disturbed run of each kind."""
@@ -247,12 +254,22 @@ def compare(
     """
     sdk()
     bare()
-    sdk_costs: list[Cost] = []
-    bare_costs: list[Cost] = []
-    for _ in range(runs):
-        sdk_costs.append(sdk())
-        bare_costs.append(bare())
-    mine, theirs = Cost.best(sdk_costs), Cost.best(bare_costs)
+    return compare_pairs(name, unit, lambda: (sdk(), bare()), runs, target=target, fail=fail)
+
+
+def compare_pairs(
+    name: str,
+    unit: str,
+    pair: Callable[[], tuple[Cost, Cost]],
+    runs: int,
+    *,
+    target: float,
+    fail: float,
+) -> list[Figure]:
+    """The best of ``runs`` (SDK, bare) measurements of each; CPU and wall figures."""
+    pairs = [pair() for _ in range(runs)]
+    mine = Cost.best([sdk for sdk, _ in pairs])
+    theirs = Cost.best([bare for _, bare in pairs])
     us = 1e6
     return [
         Figure(f"{name} (cpu)", mine.cpu * us, theirs.cpu * us, unit, target, fail),
@@ -289,75 +306,90 @@ def bench_streaming(launcher: Path, deltas: int, runs: int) -> list[Figure]:
 # -- request round trip -------------------------------------------------------------------------
 
 
-def calls_sdk_sync(launcher: Path, calls: int) -> Cost:
-    """Cost per typed ``thread_loaded_list()`` call."""
+#: Calls per block: the SDK's and the bare client's blocks alternate, so a busy spell on a
+#: shared machine lands on both alike instead of on one whole run.
+CALL_BLOCK = 500
+
+
+def interleave(
+    sdk: Callable[[], object], bare: Callable[[], object], calls: int
+) -> tuple[Cost, Cost]:
+    """``calls`` calls of each, in alternating blocks; the cost per call of each."""
+    clocks = {sdk: Cost(0.0, 0.0), bare: Cost(0.0, 0.0)}
+    for _ in range(calls // CALL_BLOCK):
+        for call in (sdk, bare):
+            clock = Clock()
+            for _ in range(CALL_BLOCK):
+                call()
+            clocks[call] += clock.per(1)
+    return clocks[sdk].per(calls), clocks[bare].per(calls)
+
+
+async def interleave_async(
+    sdk: Callable[[], Awaitable[object]], bare: Callable[[], Awaitable[object]], calls: int
+) -> tuple[Cost, Cost]:
+    """The asyncio twin of :func:`interleave`."""
+    clocks = {sdk: Cost(0.0, 0.0), bare: Cost(0.0, 0.0)}
+    for _ in range(calls // CALL_BLOCK):
+        for call in (sdk, bare):
+            clock = Clock()
+            for _ in range(CALL_BLOCK):
+                await call()
+            clocks[call] += clock.per(1)
+    return clocks[sdk].per(calls), clocks[bare].per(calls)
+
+
+def calls_sync(launcher: Path, calls: int) -> tuple[Cost, Cost]:
+    """Cost per typed ``thread_loaded_list()`` call and per bare ``thread/loaded/list``."""
     from codex_app_server import Codex
 
-    with Codex(sdk_config(launcher, 1)) as codex:
-        client = codex.client
-        client.thread_loaded_list()  # the first call builds the models' validators
-        clock = Clock()
-        for _ in range(calls):
-            client.thread_loaded_list()
-        return clock.per(calls)
-
-
-def calls_bare_sync(launcher: Path, calls: int) -> Cost:
-    """Cost per bare ``thread/loaded/list`` round trip."""
-    client = BareClient(standin_argv(launcher, 1))
+    bare = BareClient(standin_argv(launcher, 1))
     try:
-        clock = Clock()
-        for _ in range(calls):
-            client.request("thread/loaded/list", {})
-        return clock.per(calls)
+        with Codex(sdk_config(launcher, 1)) as codex:
+            client = codex.client
+            client.thread_loaded_list()  # the first call builds the models' validators
+            return interleave(
+                client.thread_loaded_list,
+                lambda: bare.request("thread/loaded/list", {}),
+                calls,
+            )
     finally:
-        client.close()
+        bare.close()
 
 
-async def calls_sdk_async(launcher: Path, calls: int) -> Cost:
-    """Cost per typed ``await thread_loaded_list()`` call."""
+async def calls_async(launcher: Path, calls: int) -> tuple[Cost, Cost]:
+    """Cost per typed ``await thread_loaded_list()`` call and per asyncio bare round trip."""
     from codex_app_server import AsyncCodex
 
-    async with AsyncCodex(sdk_config(launcher, 1)) as codex:
-        client = codex.client
-        await client.thread_loaded_list()
-        clock = Clock()
-        for _ in range(calls):
-            await client.thread_loaded_list()
-        return clock.per(calls)
-
-
-async def calls_bare_async(launcher: Path, calls: int) -> Cost:
-    """Cost per asyncio bare ``thread/loaded/list`` round trip."""
-    client = await AsyncBareClient.start(standin_argv(launcher, 1))
+    bare = await AsyncBareClient.start(standin_argv(launcher, 1))
     try:
-        clock = Clock()
-        for _ in range(calls):
-            await client.request("thread/loaded/list", {})
-        return clock.per(calls)
+        async with AsyncCodex(sdk_config(launcher, 1)) as codex:
+            client = codex.client
+            await client.thread_loaded_list()
+            return await interleave_async(
+                client.thread_loaded_list,
+                lambda: bare.request("thread/loaded/list", {}),
+                calls,
+            )
     finally:
-        await client.close()
+        await bare.close()
 
 
 def bench_round_trip(launcher: Path, calls: int, runs: int) -> list[Figure]:
     """Sequential cheap calls, typed SDK method against bare, sync and async."""
     return [
-        *compare(
+        *compare_pairs(
             f"{calls} calls, sync",
             "us/call",
-            lambda: calls_sdk_sync(launcher, calls),
-            lambda: calls_bare_sync(launcher, calls),
+            lambda: calls_sync(launcher, calls),
             runs,
             target=1.5,
-            # Not met yet: about 1.7x wall and 2x CPU here, the sync connection's own Python
-            # per call (see docs/performance.md); the bound catches a regression from that.
             fail=9.0,
         ),
-        *compare(
+        *compare_pairs(
             f"{calls} calls, async",
             "us/call",
-            lambda: asyncio.run(calls_sdk_async(launcher, calls)),
-            lambda: asyncio.run(calls_bare_async(launcher, calls)),
+            lambda: asyncio.run(calls_async(launcher, calls)),
             runs,
             target=1.5,
             fail=5.0,
