@@ -266,19 +266,18 @@ def test_fail_all_empties_the_pending_table() -> None:
 def test_router_delivers_by_thread_then_narrows_to_turn() -> None:
     router: Router[str] = Router()
     sub = router.subscribe("t1", "turn-handle")
-    router.add_catch_all("listener")
     assert router.route("t1", None) == ["turn-handle"]
     assert router.route("t1", "u-old") == ["turn-handle"]
     sub.turn_id = "u1"
     assert router.route("t1", "u1") == ["turn-handle"]
-    assert router.route("t1", "u-old") == ["listener"]
+    assert router.route("t1", "u-old") == []
     assert router.route("t1", None) == ["turn-handle"]
-    assert router.route("t2", "u2") == ["listener"]
-    assert router.route(None, None) == ["listener"]
+    assert router.route("t2", "u2") == []
+    assert router.route(None, None) == []
     router.unsubscribe(sub)
     router.unsubscribe(sub)
     assert len(router) == 0
-    assert router.route("t1", "u1") == ["listener"]
+    assert router.route("t1", "u1") == []
 
 
 def test_router_keeps_nothing_for_nobody() -> None:

@@ -514,16 +514,6 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         with self._lock:
             subscription.turn_id = turn_id
 
-    def add_listener(self, inbox: Inbox) -> None:
-        """Also deliver events that no thread subscriber takes to ``inbox``."""
-        with self._lock:
-            self._router.add_catch_all(inbox)
-
-    def remove_listener(self, inbox: Inbox) -> None:
-        """Undo :meth:`add_listener`."""
-        with self._lock:
-            self._router.remove_catch_all(inbox)
-
     def subscriber_count(self) -> int:
         """How many thread subscriptions are live (for leak checks)."""
         with self._lock:
@@ -891,14 +881,6 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def narrow(self, subscription: Subscription[AsyncInbox], turn_id: str) -> None:
         """Restrict a subscription to one turn of its thread."""
         subscription.turn_id = turn_id
-
-    def add_listener(self, inbox: AsyncInbox) -> None:
-        """Also deliver events that no thread subscriber takes to ``inbox``."""
-        self._router.add_catch_all(inbox)
-
-    def remove_listener(self, inbox: AsyncInbox) -> None:
-        """Undo :meth:`add_listener`."""
-        self._router.remove_catch_all(inbox)
 
     def subscriber_count(self) -> int:
         """How many thread subscriptions are live (for leak checks)."""

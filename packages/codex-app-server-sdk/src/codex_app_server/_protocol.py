@@ -499,12 +499,11 @@ class Subscription(Generic[S]):
 class Router(Generic[S]):
     """Maps thread and turn ids to the subscribers waiting for them.
 
-    Events that name no subscribed thread go to the catch-all sinks, if any, and are otherwise
-    dropped: nothing is kept for nobody, so routing tables do not grow with the number of turns.
+    Events that name no subscribed thread are dropped: nothing is kept for nobody, so routing
+    tables do not grow with the number of turns.
     """
 
     _by_thread: dict[str, list[Subscription[S]]] = field(default_factory=dict)
-    _catch_all: list[S] = field(default_factory=list)
 
     def subscribe(self, thread_id: str, sink: S) -> Subscription[S]:
         """Start delivering the events of ``thread_id`` to ``sink``."""
@@ -522,15 +521,6 @@ class Router(Generic[S]):
         if not subscribers:
             del self._by_thread[subscription.thread_id]
 
-    def add_catch_all(self, sink: S) -> None:
-        """Deliver every event no thread subscriber takes to ``sink`` as well."""
-        self._catch_all.append(sink)
-
-    def remove_catch_all(self, sink: S) -> None:
-        """Undo :meth:`add_catch_all`."""
-        if sink in self._catch_all:
-            self._catch_all.remove(sink)
-
     def route(
         self, thread_id: str | None, turn_id: str | None, *, ends_turn: bool = False
     ) -> list[S]:
@@ -546,16 +536,14 @@ class Router(Generic[S]):
                 if ends_turn and turn_id is not None:
                     for done in [s for s in subscribers if s.turn_id == turn_id]:
                         self.unsubscribe(done)
-                if sinks:
-                    return sinks
-        return list(self._catch_all)
+                return sinks
+        return []
 
     def all_sinks(self) -> Iterable[S]:
         """Every sink currently registered (to wake them all when the connection closes)."""
         for subscribers in self._by_thread.values():
             for subscription in subscribers:
                 yield subscription.sink
-        yield from self._catch_all
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_thread.values())
