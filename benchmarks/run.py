@@ -384,7 +384,7 @@ def bench_round_trip(launcher: Path, calls: int, runs: int) -> list[Figure]:
             lambda: calls_sync(launcher, calls),
             runs,
             target=1.5,
-            fail=9.0,
+            fail=5.0,
         ),
         *compare_pairs(
             f"{calls} calls, async",
