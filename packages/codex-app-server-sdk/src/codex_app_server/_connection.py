@@ -164,9 +164,7 @@ class _ConnectionBase(Generic[W, S]):
         scope: tuple[str | None, str | None] | None = None
         sinks: list[S] = []
         for event in events:
-            kind = type(event)
-            if kind is Notification:
-                assert isinstance(event, Notification)
+            if type(event) is Notification:
                 if event.method == "turn/completed":
                     # It ends its turn's subscriptions: later lookups must not reuse the sinks.
                     sinks = self._router.route(event.thread_id, event.turn_id, ends_turn=True)
@@ -185,18 +183,15 @@ class _ConnectionBase(Generic[W, S]):
             if batches:
                 # What arrived before a reply or a request is delivered before it is handled.
                 self._deliver_batches(batches)
-            if kind is Response:
-                assert isinstance(event, Response)
+            if type(event) is Response:
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
                     self._resolve(waiter, event)
-            elif kind is ErrorResponse:
-                assert isinstance(event, ErrorResponse)
+            elif type(event) is ErrorResponse:
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
                     self._reject(waiter, event.error)
-            elif kind is ServerRequest:
-                assert isinstance(event, ServerRequest)
+            elif type(event) is ServerRequest:
                 self._start_handler(event)
             else:
                 assert isinstance(event, ProtocolViolation)
