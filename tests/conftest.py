@@ -4,4 +4,12 @@
 ``codex-cli-bin`` is used.
 """
 
+import signal
+
 pytest_plugins = ["codex_app_server.testing.pytest_plugin"]
+
+# A shell that starts a command in the background sets SIGINT to "ignore", Python keeps that, and
+# children inherit it: the Ctrl-C tests would then wait for a signal that is never delivered. Give
+# this process Python's own handler, as at a terminal; processes it starts then get the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
