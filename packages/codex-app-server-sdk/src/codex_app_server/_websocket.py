@@ -118,6 +118,11 @@ def check_url(url: str, *, token: str | None = None, allow_insecure_token: bool 
             f"url={shown!r} is not a websocket URL; give one like 'ws://127.0.0.1:4500' (the "
             "address passed to `codex app-server --listen`)"
         )
+    if token is not None and "@" in parts.netloc:
+        raise ValueError(
+            f"url={shown!r} carries user:password credentials and ws_token= is given too; the "
+            "server gets only one Authorization header: keep the token in ws_token= alone"
+        )
     credentials = token is not None or "@" in parts.netloc or bool(parts.query)
     if credentials and parts.scheme == "ws" and not is_loopback(host) and not allow_insecure_token:
         raise ValueError(
