@@ -11,6 +11,7 @@ Numbers and booleans are never hidden (``inputTokens`` is a count, not a token).
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -44,23 +45,26 @@ _SECRET_NAMES = frozenset({"auth", "pat", "pwd", "otp"})
 #: Mappings whose keys are kept and whose values are all hidden.
 _VALUE_MAPS = frozenset({"env", "headers", "httpheaders", "requestheaders", "envvars"})
 
-_SECRET_SHAPES = re.compile(
-    r"""
-    (?P<scheme>\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}                   # Authorization values
-    | (?P<basic>\bbasic\s+)(?-i:(?=[a-z]*[A-Z0-9+/=]))[A-Za-z0-9+/]{6,}={0,2}
+_SHAPES = r"""
+    (?P<scheme>\b(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}              # Authorization values
+    | (?P<basic>\b(?i:basic)\s+)(?=[a-z]*[A-Z0-9+/=])[A-Za-z0-9+/]{6,}={0,2}
     | \bsk-[A-Za-z0-9_-]{16,}                                        # OpenAI-style API keys
     | \b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}                  # GitHub tokens
     | \bxox[abprs]-[A-Za-z0-9-]{10,}                                 # Slack tokens
     | \b(?:AKIA|ASIA)[0-9A-Z]{16}\b                                  # AWS access key ids
     | \beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*      # JWTs
-    | (?P<userinfo>\b[a-z][a-z0-9+.-]*://)[^/\s@]+@                  # user:password@ in a URL
-    | (?P<param>[?&][^=&\s]*(?:token|key|secret|password|auth|sig)[^=&\s]*=)[^&\s#]+
+    | (?P<userinfo>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@          # user:password@ in a URL
+    | (?P<param>[?&][^=&\s]*(?i:token|key|secret|password|auth|sig)[^=&\s]*=)[^&\s#]+
     | (?<![A-Za-z0-9+/=_-])[0-9a-fA-F]{32,}(?![A-Za-z0-9+/=_-])      # long hex
     | (?P<random>(?<![A-Za-z0-9+=_-])[A-Za-z0-9+_-]{32,}={0,2}(?![A-Za-z0-9+=_-]))
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+    """
 _MIXED = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
+
+
+@functools.cache
+def _secret_shapes() -> re.Pattern[str]:
+    # Compiled on first use: it costs tens of milliseconds, which an import should not pay.
+    return re.compile(_SHAPES, re.VERBOSE)
 
 
 def _normalise(key: object) -> str:
@@ -94,7 +98,7 @@ def _replace(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with every secret-shaped part replaced by ``<redacted>``."""
-    return _SECRET_SHAPES.sub(_replace, text)
+    return _secret_shapes().sub(_replace, text)
 
 
 def _hide(value: Any) -> Any:
