@@ -115,7 +115,11 @@ def test_url_credentials_stay_out_of_repr_errors_and_health(unused_port: int) ->
 
 def test_secret_config_overrides_and_extra_args_stay_out_of_repr() -> None:
     config = CodexConfig(
-        config_overrides={"model_providers.corp.experimental_bearer_token": URL_SECRET},
+        config_overrides={
+            "model_providers.corp.experimental_bearer_token": URL_SECRET,
+            "mcp_servers.docs.env.DOCS": URL_SECRET,
+            "model": "gpt-5.4",
+        },
         extra_args=["-c", "model_providers.corp.http_headers.Authorization='Bearer abcdefgh12345'"],
         env={"OPENAI_API_KEY": URL_SECRET},
     )
@@ -123,6 +127,7 @@ def test_secret_config_overrides_and_extra_args_stay_out_of_repr() -> None:
     assert URL_SECRET not in shown
     assert "abcdefgh12345" not in shown
     assert "model_providers.corp.experimental_bearer_token" in shown
+    assert "'model': 'gpt-5.4'" in shown
 
 
 def test_the_pool_reports_members_without_their_credentials(ws_server: ListeningAppServer) -> None:

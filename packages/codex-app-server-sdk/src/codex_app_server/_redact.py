@@ -115,10 +115,11 @@ def redact(value: Any) -> Any:
         secret_write = isinstance(key_path, str) and _secret_path(key_path)
         hidden: dict[str, Any] = {}
         for key, item in value.items():
-            if is_secret_key(key) or (secret_write and key == "value"):
-                hidden[key] = _hide(item)
-            elif _normalise(key) in _VALUE_MAPS and isinstance(item, Mapping):
+            if _normalise(key) in _VALUE_MAPS and isinstance(item, Mapping):
                 hidden[key] = {name: _hide(v) for name, v in item.items()}
+            elif _secret_path(str(key)) or (secret_write and key == "value"):
+                # A dotted key is a config path (config_overrides): any segment may name it.
+                hidden[key] = _hide(item)
             else:
                 hidden[key] = redact(item)
         return hidden
