@@ -158,9 +158,7 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             "req",
             "-x509",
             "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
+            "rsa:2048",  # every openssl and LibreSSL makes these
             "-nodes",
             "-days",
             "1",
