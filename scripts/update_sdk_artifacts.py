@@ -31,7 +31,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SDK_SOURCE = REPO_ROOT / "packages" / "codex-app-server-sdk"
@@ -40,6 +40,11 @@ VERSION_FILE = SDK_SOURCE / "src" / "codex_app_server" / "_version.py"
 GENERATED_INIT = Path("src", "codex_app_server", "generated", "__init__.py")
 
 MANIFEST_NAME = "codex-package.json"
+# The reviewed digests of every runtime package the tool may fetch: version -> platform ->
+# {"integrity": npm's sha512 SRI of the tarball, "binary_sha256": the entrypoint's sha256}.
+LOCK_FILE = Path(__file__).resolve().parent / "runtime-lock.json"
+# The fetched npm tarball, kept in each cache entry so the unpacked files can be re-checked.
+TARBALL_NAME = "package.tgz"
 BUILD_INFO_NAME = "build-info.json"
 # The voice runtime (a GStreamer bundle) serves the interactive CLI's voice mode only; the
 # app-server never loads it, and leaving it out saves a few MB per wheel.
@@ -184,31 +189,69 @@ def _new_dir(dest: Path) -> Iterator[Path]:
         raise
 
 
-def _extract_vendor(tarball: Path, target: str, dest: Path) -> None:
-    """Unpack ``package/vendor/<target>/`` of an npm tarball into ``dest``, keeping exec bits."""
+def _safe_member(member: tarfile.TarInfo, prefix: str, dest: Path, tarball: str) -> Path | None:
+    """Where ``member`` of an npm tarball may be written inside ``dest``, or ``None`` to skip it.
+
+    Only ``prefix`` (``package/vendor/<target>/``) is unpacked, and only as regular files and
+    folders that stay inside ``dest``: an absolute name, a drive letter, a backslash, an empty,
+    ``.`` or ``..`` component, a link or a device is refused. (``tarfile``'s own ``data`` filter
+    is not in every supported Python.)
+    """
+    if not member.name.startswith(prefix):
+        return None
+    relative = member.name[len(prefix) :]
+    if member.isdir():
+        relative = relative.rstrip("/")
+        if not relative:
+            return None  # the prefix folder itself
+    parts = relative.split("/")
+    unsafe = (
+        not relative
+        or relative.startswith("/")
+        or "\\" in relative
+        or "\0" in relative
+        or any(part in ("", ".", "..") or ":" in part for part in parts)
+    )
+    if unsafe:
+        raise ArtifactError(f"{tarball}: unsafe member name {member.name!r}")
+    if not (member.isfile() or member.isdir()):
+        raise ArtifactError(
+            f"{tarball}: {member.name} is not a regular file or folder (links and devices "
+            "are refused)"
+        )
+    out = dest.joinpath(*parts)
+    if not out.resolve().is_relative_to(dest.resolve()):
+        raise ArtifactError(f"{tarball}: {member.name} would be written outside {dest}")
+    return out
+
+
+def _vendor_members(
+    archive: tarfile.TarFile, tarball: Path, target: str, dest: Path
+) -> Iterator[tuple[tarfile.TarInfo, Path]]:
+    """Each checked member of ``package/vendor/<target>/`` with where it belongs in ``dest``."""
     prefix = f"package/vendor/{target}/"
     found = False
+    for member in archive:
+        out = _safe_member(member, prefix, dest, tarball.name)
+        if out is not None:
+            found = found or member.isfile()
+            yield member, out
+    if not found:
+        raise ArtifactError(f"{tarball.name} has no {prefix} folder")
+
+
+def _extract_vendor(tarball: Path, target: str, dest: Path) -> None:
+    """Unpack ``package/vendor/<target>/`` of an npm tarball into ``dest``, keeping exec bits."""
+    dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball, "r:gz") as archive:
-        for member in archive:
-            if not member.name.startswith(prefix):
-                continue
-            parts = PurePosixPath(member.name[len(prefix) :]).parts
-            if not parts or ".." in parts:
-                raise ArtifactError(f"{tarball.name}: unsafe member name {member.name!r}")
-            out = dest.joinpath(*parts)
+        for member, out in _vendor_members(archive, tarball, target, dest):
             if member.isdir():
                 out.mkdir(parents=True, exist_ok=True)
                 continue
-            source = archive.extractfile(member) if member.isfile() else None
-            if source is None:
-                raise ArtifactError(f"{tarball.name}: {member.name} is not a regular file")
             out.parent.mkdir(parents=True, exist_ok=True)
-            with source, out.open("wb") as sink:
+            with _member_stream(archive, member) as source, out.open("wb") as sink:
                 shutil.copyfileobj(source, sink)
             out.chmod(0o755 if member.mode & 0o100 else 0o644)
-            found = True
-    if not found:
-        raise ArtifactError(f"{tarball.name} has no {prefix} folder")
 
 
 def read_manifest(vendor: Path) -> dict[str, Any]:
@@ -221,49 +264,254 @@ def read_manifest(vendor: Path) -> dict[str, Any]:
     return data
 
 
-def fetch_runtime(version: str, platform: str) -> Path:
-    """Return the cached, unpacked ``vendor/<target>/`` of ``@openai/codex@<version>-<platform>``.
+@dataclass(frozen=True)
+class LockEntry:
+    """The reviewed digests of one runtime package (one version, one platform)."""
 
-    The package is fetched once with ``npm pack`` (npm's own configuration chooses the registry)
-    and kept under ``cache_root()/runtime/``; later calls return the cached folder at once.
-    """
-    plat = platform_named(platform)
-    root = cache_root() / "runtime" / f"{_check_version(version)}-{plat.name}"
-    vendor = root / plat.target
-    if (vendor / MANIFEST_NAME).is_file():
-        return vendor
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ArtifactError("npm is not installed; it is needed to fetch the Codex runtime")
-    if root.exists():  # incomplete, e.g. partly deleted by hand: not trustworthy
-        shutil.rmtree(root)
+    #: npm's Subresource Integrity string of the tarball: ``sha512-<base64>``.
+    integrity: str
+    #: The hex sha256 of the package's Codex binary, when it was recorded.
+    binary_sha256: str | None = None
+
+
+def _digest(stream: IO[bytes], algorithm: str) -> Any:
+    """The ``hashlib`` digest of everything ``stream`` holds, read in chunks."""
+    digest = hashlib.new(algorithm)
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest
+
+
+def sri_sha512(path: Path) -> str:
+    """Return the ``sha512-<base64>`` integrity string of a file, as npm writes it."""
+    with path.open("rb") as stream:
+        raw = _digest(stream, "sha512").digest()
+    return "sha512-" + base64.b64encode(raw).decode("ascii")
+
+
+def _spec(version: str, plat: Platform) -> str:
+    return f"@openai/codex@{version}-{plat.name}"
+
+
+def _read_lock(lock: Path) -> dict[str, Any]:
     try:
-        _download_runtime(npm, version, plat, root)
-    except (OSError, ArtifactError):
-        if (vendor / MANIFEST_NAME).is_file():  # a concurrent fetch finished first
-            return vendor
-        raise
+        data = json.loads(lock.read_text(encoding="utf-8")) if lock.exists() else {}
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"cannot read the runtime lock {lock}: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.setdefault("versions", {}), dict):
+        raise ArtifactError(f"{lock} is not a runtime lock (no versions table)")
+    return data
+
+
+def lock_entry(version: str, platform: str, lock: Path | None = None) -> LockEntry:
+    """Return the reviewed digests of ``version`` for ``platform`` from the lock file."""
+    lock = lock or LOCK_FILE
+    plat = platform_named(platform)
+    found = _read_lock(lock)["versions"].get(version, {}).get(plat.name)
+    if not isinstance(found, dict) or not str(found.get("integrity", "")).startswith("sha512-"):
+        raise ArtifactError(
+            f"{plat.name}: {lock.name} records no sha512 integrity for {_spec(version, plat)}; "
+            f"run `update_sdk_artifacts.py lock --runtime-version {version}` and review the diff"
+        )
+    binary = found.get("binary_sha256")
+    return LockEntry(str(found["integrity"]), str(binary) if binary else None)
+
+
+def _mismatch(plat: Platform, what: str, expected: str, got: str, remedy: str) -> ArtifactError:
+    return ArtifactError(
+        f"{plat.name}: {what} does not match the runtime lock: expected {expected}, got {got}; "
+        f"{remedy}"
+    )
+
+
+def _check_binary(vendor: Path, plat: Platform, entry: LockEntry, remedy: str) -> None:
+    if entry.binary_sha256 is not None:
+        got = sha256_file(vendor / plat.entrypoint)
+        if got != entry.binary_sha256:
+            what = f"the Codex binary {vendor / plat.entrypoint} (sha256)"
+            raise _mismatch(plat, what, entry.binary_sha256, got, remedy)
+
+
+def _verify_cached(root: Path, plat: Platform, entry: LockEntry) -> Path:
+    """Check a cache entry against the lock: its tarball, then every unpacked file against it.
+
+    Files added, removed or changed after unpacking are found (each is compared with its
+    member of the locked tarball); the binary is also compared with the lock's sha256.
+    """
+    remedy = f"the cache was changed after it was verified: delete {root} and fetch again"
+    tarball = root / TARBALL_NAME
+    vendor = root / plat.target
+    got = sri_sha512(tarball)
+    if got != entry.integrity:
+        raise _mismatch(plat, f"the cached {tarball}", entry.integrity, got, remedy)
+    present = {
+        path.relative_to(vendor).as_posix(): path
+        for path in vendor.rglob("*")
+        if path.is_file() or path.is_symlink()
+    }
+    with tarfile.open(tarball, "r:gz") as archive:
+        for member, out in _vendor_members(archive, tarball, plat.target, vendor):
+            if member.isfile() and not _same_content(archive, member, out):
+                expected = _digest(_member_stream(archive, member), "sha256").hexdigest()
+                got = "nothing" if out.is_symlink() or not out.is_file() else sha256_file(out)
+                got = got if got == "nothing" else f"sha256 {got}"
+                raise _mismatch(plat, f"the cached file {out}", f"sha256 {expected}", got, remedy)
+            present.pop(out.relative_to(vendor).as_posix(), None)
+    if present:
+        extra = min(present.values())
+        raise _mismatch(
+            plat, f"the cache folder {vendor}", "the package's files", f"{extra} too", remedy
+        )
+    _check_binary(vendor, plat, entry, remedy)
     return vendor
 
 
-def _download_runtime(npm: str, version: str, plat: Platform, root: Path) -> None:
-    """npm-pack the release and unpack its ``vendor/<target>/`` as ``root/<target>``, atomically."""
-    spec = f"@openai/codex@{version}-{plat.name}"
+def _member_stream(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    stream = archive.extractfile(member)
+    assert stream is not None  # a regular file, checked by _safe_member
+    return stream
+
+
+def _same_content(archive: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``member``'s bytes."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size != member.size:
+        return False
+    with _member_stream(archive, member) as source, path.open("rb") as disk:
+        while chunk := source.read(1 << 20):
+            if disk.read(len(chunk)) != chunk:
+                return False
+    return True
+
+
+def fetch_runtime(version: str, platform: str, lock: Path | None = None) -> Path:
+    """Return the cached, unpacked ``vendor/<target>/`` of ``@openai/codex@<version>-<platform>``.
+
+    The package is fetched once with ``npm pack`` (npm's own configuration chooses the registry)
+    and kept, with its tarball, under ``cache_root()/runtime/``. Whatever serves it, the tarball
+    must match the registry's ``dist.integrity`` and the reviewed lock (``lock``, default
+    :data:`LOCK_FILE`); a cached entry is re-checked against the lock on every call.
+    """
+    plat = platform_named(platform)
+    entry = lock_entry(_check_version(version), plat.name, lock)
+    root = cache_root() / "runtime" / f"{version}-{plat.name}"
+    if (root / TARBALL_NAME).is_file():
+        return _verify_cached(root, plat, entry)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ArtifactError("npm is not installed; it is needed to fetch the Codex runtime")
+    if root.exists():  # incomplete, or unpacked without its tarball: cannot be re-checked
+        shutil.rmtree(root)
+    try:
+        _download_runtime(npm, version, plat, root, entry)
+    except (OSError, ArtifactError):
+        if (root / TARBALL_NAME).is_file():  # a concurrent fetch finished first
+            return _verify_cached(root, plat, entry)
+        raise
+    return root / plat.target
+
+
+def _npm(npm: str, args: Sequence[str], cwd: Path) -> str:
+    result = subprocess.run([npm, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise ArtifactError(f"npm {' '.join(args)} failed: {lines[-1]}")
+    return result.stdout
+
+
+def registry_integrity(npm: str, version: str, plat: Platform, cwd: Path) -> str:
+    """The ``dist.integrity`` npm's configured registry gives for the package (no download)."""
+    spec = _spec(version, plat)
+    output = _npm(npm, ["view", spec, "dist.integrity", "--json"], cwd)
+    try:
+        integrity = json.loads(output)
+    except ValueError:
+        integrity = None
+    if not isinstance(integrity, str) or not integrity.startswith("sha512-"):
+        raise ArtifactError(f"npm view {spec} gave no sha512 dist.integrity: {output.strip()!r}")
+    return integrity
+
+
+def _download_runtime(npm: str, version: str, plat: Platform, root: Path, entry: LockEntry) -> None:
+    """npm-pack the release, check it, and unpack its ``vendor/<target>/`` as ``root``'s."""
+    spec = _spec(version, plat)
+    remedy = (
+        "the package served is not the reviewed release: check npm's registry "
+        "(`npm config get registry`); if the lock is what is wrong, re-run "
+        f"`update_sdk_artifacts.py lock --runtime-version {version}` and review the diff"
+    )
     with _new_dir(root) as tmp:
         download = tmp / "download"
         download.mkdir()
-        result = subprocess.run(
-            [npm, "pack", spec], cwd=download, capture_output=True, text=True, check=False
-        )
+        registry = registry_integrity(npm, version, plat, download)
+        if registry != entry.integrity:
+            raise _mismatch(
+                plat, f"the registry's dist.integrity of {spec}", entry.integrity, registry, remedy
+            )
+        _npm(npm, ["pack", spec], download)
         tarballs = list(download.glob("*.tgz"))
-        if result.returncode != 0 or len(tarballs) != 1:
-            lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-            raise ArtifactError(f"npm pack {spec} failed: {lines[-1]}")
-        _extract_vendor(tarballs[0], plat.target, tmp / plat.target)
+        if len(tarballs) != 1:
+            raise ArtifactError(f"npm pack {spec} failed: it wrote {len(tarballs)} tarballs")
+        got = sri_sha512(tarballs[0])
+        if got != entry.integrity:
+            raise _mismatch(plat, f"the downloaded {spec}", entry.integrity, got, remedy)
+        tarballs[0].rename(tmp / TARBALL_NAME)
         shutil.rmtree(download)
+        _extract_vendor(tmp / TARBALL_NAME, plat.target, tmp / plat.target)
         found = read_manifest(tmp / plat.target).get("version")
         if found != version:
             raise ArtifactError(f"{spec} contains Codex {found}, not {version}")
+        _check_binary(tmp / plat.target, plat, entry, remedy)
+
+
+def write_lock(
+    version: str, platforms: Sequence[str] = tuple(PLATFORMS), lock: Path | None = None
+) -> Path:
+    """Record the registry's integrity of ``version`` for ``platforms`` in the lock; return it.
+
+    Only package metadata is read (``npm view``), nothing is downloaded. The binary's sha256
+    is recorded for each platform whose package is in the cache and matches. A recorded
+    integrity that the registry now contradicts is an error: a published npm version never
+    changes, so the registry is not the one the lock was made from (remove the entry by hand
+    to replace it). The result is meant to be reviewed in the diff and committed.
+    """
+    lock = lock or LOCK_FILE
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ArtifactError("npm is not installed; it is needed to read the registry's digests")
+    data = _read_lock(lock)
+    data.setdefault(
+        "about",
+        "Reviewed digests of the Codex runtime packages (version -> platform): npm's sha512 "
+        "integrity of each tarball and the sha256 of its binary. Written by "
+        "`scripts/update_sdk_artifacts.py lock --runtime-version V`; fetch-runtime refuses "
+        "anything else.",
+    )
+    entries: dict[str, Any] = data["versions"].setdefault(_check_version(version), {})
+    for plat in map(platform_named, platforms):
+        integrity = registry_integrity(npm, version, plat, REPO_ROOT)
+        known = entries.get(plat.name) or {}
+        if known.get("integrity", integrity) != integrity:
+            raise _mismatch(
+                plat,
+                f"the registry's dist.integrity of {_spec(version, plat)}",
+                str(known["integrity"]),
+                integrity,
+                "a published version never changes: check npm's registry "
+                f"(`npm config get registry`), or delete the entry from {lock.name} to replace it",
+            )
+        record: dict[str, str] = {"integrity": integrity}
+        root = cache_root() / "runtime" / f"{version}-{plat.name}"
+        if (root / TARBALL_NAME).is_file():
+            vendor = _verify_cached(root, plat, LockEntry(integrity))
+            record["binary_sha256"] = sha256_file(vendor / plat.entrypoint)
+        elif known.get("binary_sha256"):
+            record["binary_sha256"] = str(known["binary_sha256"])
+        entries[plat.name] = record
+    ordered = sorted(data["versions"].items(), key=lambda item: tuple(map(int, item[0].split("."))))
+    data["versions"] = {v: dict(sorted(by_platform.items())) for v, by_platform in ordered}
+    about_first = {"about": data.pop("about"), **data}
+    lock.write_text(json.dumps(about_first, indent=2) + "\n", encoding="utf-8")
+    return lock
 
 
 @dataclass(frozen=True)
@@ -342,11 +590,8 @@ def _check_binary_version(binary: Path, version: str) -> None:
 
 def sha256_file(path: Path) -> str:
     """Return the hex sha256 of a file."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return str(_digest(stream, "sha256").hexdigest())
 
 
 def _copy_template(source: Path, dest: Path, names: Sequence[str]) -> None:
@@ -707,10 +952,10 @@ def _twine_check(files: list[Path]) -> list[str]:
     return [f"twine check --strict: {line}" for line in result.stdout.splitlines() if line]
 
 
-def copy_runtime(version: str, platform: str, dest: Path) -> Path:
+def copy_runtime(version: str, platform: str, dest: Path, lock: Path | None = None) -> Path:
     """Fetch (or reuse the cached) runtime and copy its ``vendor/<target>/`` into ``dest``."""
     _require_empty(dest)
-    vendor = fetch_runtime(version, platform)
+    vendor = fetch_runtime(version, platform, lock)
     with _new_dir(dest) as tmp:
         shutil.copytree(vendor, tmp, dirs_exist_ok=True)
     return dest
@@ -736,7 +981,13 @@ def _cmd_runtime_version(args: argparse.Namespace) -> int:
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     version = args.runtime_version or read_runtime_version()
-    print(copy_runtime(version, args.platform or host_platform(), args.dest))
+    print(copy_runtime(version, args.platform or host_platform(), args.dest, args.lock))
+    return 0
+
+
+def _cmd_lock(args: argparse.Namespace) -> int:
+    version = args.runtime_version or read_runtime_version()
+    print(write_lock(version, args.platform or tuple(PLATFORMS), args.lock))
     return 0
 
 
@@ -795,6 +1046,29 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--runtime-version", metavar="V", help="default: the pinned version")
     fetch.add_argument("--platform", metavar="P", help=f"one of {', '.join(PLATFORMS)}")
     fetch.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
+    fetch.add_argument(
+        "--lock",
+        type=Path,
+        metavar="FILE",
+        help=f"digests to check against (default: {LOCK_FILE.name})",
+    )
+
+    lock = command(
+        "lock",
+        "Record the registry's sha512 of @openai/codex@V-P (and the binary's sha256, when the "
+        "package is cached) in the runtime lock, for review in the diff.",
+        _cmd_lock,
+    )
+    lock.add_argument("--runtime-version", metavar="V", help="default: the pinned version")
+    lock.add_argument(
+        "--platform",
+        metavar="P",
+        action="append",
+        help="repeatable; default: all six platforms",
+    )
+    lock.add_argument(
+        "--lock", type=Path, metavar="FILE", help=f"the lock to update (default: {LOCK_FILE.name})"
+    )
 
     runtime = command(
         "stage-runtime",

@@ -278,7 +278,10 @@ def test_errors_and_retry(run_example: RunExample, model_server: ScriptedModelSe
     )
     out = lines(run_example("errors_and_retry.py"))
     assert len(out) == 5, out
-    assert out[0].startswith("CodexNotFoundError: codex_bin='no-such-dir/codex' is not a file")
+    # The relative path is reported as the absolute one it was resolved to.
+    assert re.match(
+        r"CodexNotFoundError: codex_bin='.+no-such-dir.{1,2}codex' is not a file", out[0]
+    )
     assert re.fullmatch(r"TurnFailedError: turn \S+ failed: .+ \(internalServerError\)", out[1])
     assert out[2:4] == ["thread status: systemError", "answer: Beautiful is better than ugly."]
     assert out[4].startswith("InvalidRequestError -32600 from thread/resume: invalid session id")

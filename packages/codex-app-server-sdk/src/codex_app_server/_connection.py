@@ -34,6 +34,7 @@ from ._protocol import (
     ServerRequest,
     Subscription,
 )
+from ._redact import redact, redact_text
 from ._transport import AsyncStdioProcess, StdioProcess, WaitRoom
 from ._turns import decode_notification
 from ._websocket import AsyncWebSocketTransport, WebSocketTransport
@@ -44,33 +45,8 @@ __all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
 
 logger = logging.getLogger("codex_app_server")
 
-#: Words in a key whose value never reaches a log line (credentials in params and results).
-_SECRET_WORDS = ("secret", "password", "apikey", "api_key", "authorization", "cookie", "credential")
 #: Longest message text in a debug line; the rest is counted, not copied.
 _LOG_EXCERPT = 4000
-
-
-def redact(value: Any) -> Any:
-    """``value`` with credentials and environment values replaced by ``"<redacted>"``.
-
-    A key ending in ``token`` (``accessToken``, not ``inputTokens``) or naming a secret,
-    password, API key, authorization or cookie is hidden; under ``env`` the variable names
-    stay and their values are hidden.
-    """
-    if isinstance(value, Mapping):
-        hidden: dict[str, Any] = {}
-        for key, item in value.items():
-            name = str(key).lower()
-            if name.endswith("token") or any(word in name for word in _SECRET_WORDS):
-                hidden[key] = "<redacted>"
-            elif name == "env" and isinstance(item, Mapping):
-                hidden[key] = dict.fromkeys(item, "<redacted>")
-            else:
-                hidden[key] = redact(item)
-        return hidden
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
 
 
 def _excerpt(message: Any) -> str:
@@ -89,8 +65,8 @@ def _describe(event: Event) -> str:
     if isinstance(event, Response):
         return f"reply #{event.request_id} to {event.method} {_excerpt(event.result)}"
     if isinstance(event, ErrorResponse):
-        return f"error #{event.request_id} to {event.method}: {event.error}"
-    return f"unusable: {event.reason}"
+        return redact_text(f"error #{event.request_id} to {event.method}: {event.error}")
+    return redact_text(f"unusable: {event.reason}")
 
 
 def log_sent(line: bytes) -> None:
@@ -353,6 +329,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
                 self._process = WebSocketTransport(
                     config.url,
                     token=config.ws_token,
+                    ssl_context=config.ws_ssl_context,
                     lock=self._lock,
                     on_message=self._on_message,
                     on_eof=self._on_eof,
@@ -632,6 +609,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
             self._process = await AsyncWebSocketTransport.connect(
                 self.config.url,
                 token=self.config.ws_token,
+                ssl_context=self.config.ws_ssl_context,
                 on_message=self._on_message,
                 on_eof=self._on_eof,
             )

@@ -7,6 +7,11 @@ for the async one) present the same surface as the stdio transports, so one JSON
 one connection class serve both. A dropped socket is never reconnected behind the caller's back:
 events sent while disconnected would be lost, so every waiter gets ``TransportClosedError``.
 
+A token is never sent in clear text to another machine: :func:`check_url` refuses a token (or
+credentials inside the URL) over ``ws://`` to a host that is not loopback unless the caller
+opts in, and ``wss://`` is TLS with certificate checks (the system's CAs, or ``ssl_context``).
+URLs in messages go through :func:`~codex_app_server._redact.redact_url`.
+
 The ``websockets`` package is an optional extra:
 ``pip install 'codex-app-server-sdk[websocket]'``.
 
@@ -21,6 +26,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import threading
@@ -29,10 +35,13 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._redact import is_secret_key, redact_text, redact_url
 from ._transport import SHUTDOWN_STEP, StderrTail, WaitRoom
 from .errors import AppServerStartError, CodexError, RequestTimeoutError
 
 if TYPE_CHECKING:
+    import ssl
+
     from websockets.asyncio.client import ClientConnection as AsyncClientConnection
     from websockets.sync.client import ClientConnection
 
@@ -60,14 +69,16 @@ def _missing() -> ImportError:
 
 
 class _HandshakeLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """websockets' client logger with the ``Authorization`` header's value hidden.
+    """websockets' client logger with credentials hidden.
 
-    At DEBUG, websockets logs every handshake header; the bearer token must not be among them.
+    At DEBUG, websockets logs every handshake header (``name``, ``value`` arguments) and the
+    request line; no bearer token, URL credential or secret-looking header may be among them.
     """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if len(args) == 2 and str(args[0]).lower() == "authorization":
+        if len(args) == 2 and is_secret_key(args[0]):
             args = (args[0], "<redacted>")
+        args = tuple(redact_text(a) if isinstance(a, str) else a for a in args)
         super().log(level, msg, *args, **kwargs)
 
 
@@ -78,33 +89,69 @@ def _headers(token: str | None) -> dict[str, str] | None:
     return {"Authorization": f"Bearer {token}"} if token else None
 
 
-def check_url(url: str) -> str:
-    """Return ``url`` if it is a ``ws://``/``wss://`` URL with a host, else raise ``ValueError``."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL's host name) is this machine: ``localhost`` or a loopback IP."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, token: str | None = None, allow_insecure_token: bool = False) -> str:
+    """Return ``url`` if it is a usable websocket URL, else raise ``ValueError``.
+
+    It must be ``ws://`` or ``wss://`` with a host. A ``token``, or credentials inside the URL
+    (``user:password@`` or a query string), must not travel over plain ``ws://`` to a host
+    that is not loopback (anyone on the path could read and replay them) unless
+    ``allow_insecure_token`` says the caller accepts that.
+    """
+    shown = redact_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("ws", "wss") or not host:
         raise ValueError(
-            f"url={url!r} is not a websocket URL; give one like 'ws://127.0.0.1:4500' (the "
+            f"url={shown!r} is not a websocket URL; give one like 'ws://127.0.0.1:4500' (the "
             "address passed to `codex app-server --listen`)"
+        )
+    if token is not None and "@" in parts.netloc:
+        raise ValueError(
+            f"url={shown!r} carries user:password credentials and ws_token= is given too; the "
+            "server gets only one Authorization header: keep the token in ws_token= alone"
+        )
+    credentials = token is not None or "@" in parts.netloc or bool(parts.query)
+    if credentials and parts.scheme == "ws" and not is_loopback(host) and not allow_insecure_token:
+        raise ValueError(
+            f"refusing to send credentials in clear text over {shown}: {host} is not this "
+            "machine. Use wss:// (TLS), reach the server through an SSH tunnel to "
+            "127.0.0.1, or pass allow_insecure_token_over_ws=True if the network is trusted"
         )
     return url
 
 
 def _open_error(url: str, exc: BaseException) -> AppServerStartError:
-    """A clear start error for a refused or failed handshake (never echoing the token)."""
+    """A clear start error for a refused or failed handshake (never echoing a credential)."""
+    url = redact_url(url)
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     if status is not None:
         body = bytes(getattr(response, "body", b"") or b"").decode("utf-8", "replace").strip()
         hint = " (check ws_token)" if status in (401, 403) else ""
         return AppServerStartError(
-            f"the app-server at {url} refused the websocket connection: HTTP {status}"
-            f"{': ' + body if body else ''}{hint}"
+            redact_text(
+                f"the app-server at {url} refused the websocket connection: HTTP {status}"
+                f"{': ' + body if body else ''}{hint}"
+            )
         )
-    return AppServerStartError(f"could not open a websocket to {url}: {exc}")
+    return AppServerStartError(redact_text(f"could not open a websocket to {url}: {exc}"))
 
 
 def _closed_reason(url: str, exc: BaseException) -> str:
-    return f"the websocket to {url} closed: {exc}"
+    return redact_text(f"the websocket to {url} closed: {exc}")
 
 
 class WebSocketTransport:
@@ -123,12 +170,14 @@ class WebSocketTransport:
         lock: threading.Lock,
         on_message: OnMessage,
         on_eof: OnEof,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         try:
             from websockets.sync.client import connect
         except ImportError:
             raise _missing() from None
-        self.url = url
+        #: The server's address as messages show it (credentials hidden).
+        self.url = redact_url(url)
         #: A remote server's stderr cannot be seen; kept so both transports look alike.
         self.stderr = StderrTail()
         #: Where threads wait for messages; only the reader thread reads.
@@ -143,6 +192,7 @@ class WebSocketTransport:
             self._ws: ClientConnection = self._stack.enter_context(
                 connect(
                     url,
+                    ssl=ssl_context,
                     additional_headers=_headers(token),
                     open_timeout=OPEN_TIMEOUT,
                     max_size=None,  # like stdio lines: no limit on a message's size
@@ -210,7 +260,8 @@ class AsyncWebSocketTransport:
     def __init__(
         self, url: str, ws: AsyncClientConnection, on_message: OnMessage, on_eof: OnEof
     ) -> None:
-        self.url = url
+        #: The server's address as messages show it (credentials hidden).
+        self.url = redact_url(url)
         #: A remote server's stderr cannot be seen; kept so both transports look alike.
         self.stderr = StderrTail()
         self._ws = ws
@@ -223,7 +274,13 @@ class AsyncWebSocketTransport:
 
     @classmethod
     async def connect(
-        cls, url: str, *, token: str | None, on_message: OnMessage, on_eof: OnEof
+        cls,
+        url: str,
+        *,
+        token: str | None,
+        on_message: OnMessage,
+        on_eof: OnEof,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> AsyncWebSocketTransport:
         """Open the socket (the handshake checks the token) and start the reader."""
         try:
@@ -233,6 +290,7 @@ class AsyncWebSocketTransport:
         try:
             ws = await connect(
                 url,
+                ssl=ssl_context,
                 additional_headers=_headers(token),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=None,
@@ -313,14 +371,18 @@ def ready_url(url: str) -> str:
     """The HTTP address of a websocket app-server's readiness probe (``/readyz``)."""
     parts = urllib.parse.urlsplit(check_url(url))
     scheme = "https" if parts.scheme == "wss" else "http"
-    return urllib.parse.urlunsplit((scheme, parts.netloc, "/readyz", "", ""))
+    host = parts.netloc.rpartition("@")[2]  # credentials are for the websocket, not the probe
+    return urllib.parse.urlunsplit((scheme, host, "/readyz", "", ""))
 
 
-def wait_until_ready(url: str, *, timeout: float = 30.0) -> None:
+def wait_until_ready(
+    url: str, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None
+) -> None:
     """Block until the app-server at ``url`` (``ws://HOST:PORT``) answers ``/readyz`` with 200.
 
     For a server that is starting (a container, a process launched elsewhere). Raises
     :class:`~codex_app_server.RequestTimeoutError` if it is not ready within ``timeout`` seconds.
+    ``ssl_context`` is the TLS context for a ``wss://`` server (default: the system's CAs).
     Needs no extra package.
     """
     import urllib.error
@@ -331,7 +393,9 @@ def wait_until_ready(url: str, *, timeout: float = 30.0) -> None:
     last: object = "no answer"
     while True:
         try:
-            with urllib.request.urlopen(probe, timeout=min(2.0, timeout)) as answer:
+            with urllib.request.urlopen(
+                probe, timeout=min(2.0, timeout), context=ssl_context
+            ) as answer:
                 if answer.status == 200:
                     return
                 last = f"HTTP {answer.status}"
@@ -341,7 +405,9 @@ def wait_until_ready(url: str, *, timeout: float = 30.0) -> None:
             last = exc
         if time.monotonic() >= deadline:
             raise RequestTimeoutError(
-                f"the app-server at {url} was not ready in {timeout} s: {last}"
+                redact_text(
+                    f"the app-server at {redact_url(url)} was not ready in {timeout} s: {last}"
+                )
             )
         time.sleep(0.05)
 

@@ -11,12 +11,16 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._redact import redact, redact_url
 from ._version import __version__
 from .errors import CodexNotFoundError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "CodexConfig", "resolve_codex_bin"]
 
@@ -29,8 +33,10 @@ class CodexConfig:
     """How to launch ``codex app-server`` and introduce this client to it.
 
     ``codex_bin``: the executable to run; by default the one from the installed
-    ``codex-cli-bin`` package. ``config_overrides``: values passed as ``-c key=value``
-    (dotted keys, values written as TOML). ``cwd`` and ``env``: the server's working directory
+    ``codex-cli-bin`` package. A relative path is made absolute against this process's
+    working directory when the config is created (never against ``cwd``).
+    ``config_overrides``: values passed as ``-c key=value`` (dotted keys, values written as
+    TOML). ``cwd`` and ``env``: the server's working directory
     and extra environment (merged over this process's environment; values are never logged
     or shown in ``repr``). ``client_name``/``client_title``/``client_version``: the
     ``clientInfo`` sent in ``initialize``. ``experimental_api``: opt in to experimental
@@ -46,7 +52,12 @@ class CodexConfig:
     ``extra_args``) then do not apply and may not be given. Needs the ``websocket`` extra.
     ``ws_token``: the bearer token for a server started with ``--ws-auth`` (a capability token,
     or a JWT from :func:`~codex_app_server.signed_bearer_token`); sent as
-    ``Authorization: Bearer ...``, never logged or shown in ``repr``.
+    ``Authorization: Bearer ...``, never logged or shown in ``repr``. A token (or credentials
+    inside ``url``) is refused over plain ``ws://`` to a host other than this machine;
+    ``allow_insecure_token_over_ws=True`` sends it anyway, for a network you trust. ``wss://``
+    is TLS, checked against the system's certificate authorities unless ``ws_ssl_context``
+    (an :class:`ssl.SSLContext`) says otherwise. ``repr`` hides the credentials in ``url``
+    and secret-looking ``config_overrides`` values.
     """
 
     codex_bin: str | os.PathLike[str] | None = None
@@ -64,12 +75,27 @@ class CodexConfig:
     check_version: bool = True
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
+    allow_insecure_token_over_ws: bool = False
+    ws_ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         if self.url is not None:
             self._check_remote()
-        elif self.ws_token is not None:
-            raise ValueError("ws_token= is only used with url= (a websocket app-server)")
+        else:
+            remote_only = {
+                "ws_token": self.ws_token is not None,
+                "allow_insecure_token_over_ws": self.allow_insecure_token_over_ws,
+                "ws_ssl_context": self.ws_ssl_context is not None,
+            }
+            for name, is_set in remote_only.items():
+                if is_set:
+                    raise ValueError(f"{name}= is only used with url= (a websocket app-server)")
+        if self.codex_bin is not None:
+            # Made absolute now: the server is started in `cwd`, where a relative path would
+            # name a different file than the one the caller meant (and the SDK checked).
+            absolute = os.path.abspath(self.codex_bin)
+            is_path = isinstance(self.codex_bin, os.PathLike)
+            object.__setattr__(self, "codex_bin", Path(absolute) if is_path else absolute)
         if self.request_timeout is not None and not self.request_timeout > 0:
             raise ValueError("request_timeout must be a positive number of seconds or None")
         for key in self.config_overrides:
@@ -84,7 +110,13 @@ class CodexConfig:
     def _check_remote(self) -> None:
         from ._websocket import check_url
 
-        check_url(str(self.url))
+        check_url(
+            str(self.url),
+            token=self.ws_token,
+            allow_insecure_token=self.allow_insecure_token_over_ws,
+        )
+        if self.ws_ssl_context is not None and not str(self.url).startswith("wss:"):
+            raise ValueError("ws_ssl_context= is only used with a wss:// url")
         launch_options = {
             "codex_bin": self.codex_bin is not None,
             "config_overrides": bool(self.config_overrides),
@@ -98,6 +130,17 @@ class CodexConfig:
                 f"{', '.join(given)} configure a launched app-server and do not apply with url=; "
                 "set them on the `codex app-server --listen` command instead"
             )
+
+    def __repr__(self) -> str:
+        shown = {
+            "url": None if self.url is None else redact_url(self.url),
+            "config_overrides": redact(dict(self.config_overrides)),
+            "extra_args": tuple(redact(list(self.extra_args))),
+        }
+        items = (
+            f"{f.name}={shown.get(f.name, getattr(self, f.name))!r}" for f in fields(self) if f.repr
+        )
+        return f"CodexConfig({', '.join(items)})"
 
     def argv(self, codex_bin: Path) -> list[str]:
         """The command line that starts the server (no shell is ever involved)."""
@@ -138,7 +181,7 @@ def resolve_codex_bin(codex_bin: str | os.PathLike[str] | None) -> Path:
     Raises :class:`~codex_app_server.CodexNotFoundError` with what to do when neither works.
     """
     if codex_bin is not None:
-        path = Path(codex_bin)
+        path = Path(os.path.abspath(codex_bin))
         if not path.is_file():
             raise CodexNotFoundError(
                 f"codex_bin={os.fspath(codex_bin)!r} is not a file; pass the path of a codex "

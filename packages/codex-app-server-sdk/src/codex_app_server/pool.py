@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._handlers import ServerRequestHandler
+from ._redact import redact_url
 from .api import Codex, Thread
 from .approvals import ApprovalHandler, AsyncApprovalHandler
 from .async_api import AsyncCodex, AsyncThread
@@ -62,7 +63,7 @@ class _Member(Generic[C]):
         closed = connection.closed
         error = connection._closed_error
         config = self.codex.client.config
-        target = config.url if config.url is not None else _pid_label(connection)
+        target = redact_url(config.url) if config.url is not None else _pid_label(connection)
         return MemberHealth(
             index=self.index,
             target=target,
