@@ -8,11 +8,9 @@ The runtime is the released Codex package for this machine, fetched once with np
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nox
@@ -70,44 +68,13 @@ def _build_wheel(session: nox.Session, project: Path, outdir: Path) -> None:
 
 
 def _runtime_wheel(session: nox.Session) -> Path:
-    """Return this machine's runtime wheel, built once per runtime binary and staging code.
+    """Return this machine's runtime wheel (``runtime-wheel``: built once per binary, cached).
 
-    Building deflates ~370 MB, so the wheel is cached under the runtime cache, keyed by the
-    version, the binary's sha256 and the content of the template and the staging script.
+    It is built in the session's Python, which has hatchling and build; nox's own may not.
     """
-    version, vendor = _fetch_runtime(session)
-    binary = vendor / str(artifacts.read_manifest(vendor)["entrypoint"])
-    key = hashlib.sha256(artifacts.sha256_file(binary).encode())
-    template = sorted(
-        path
-        for path in artifacts.RUNTIME_SOURCE.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    )
-    for path in [*template, SCRIPT]:
-        key.update(path.relative_to(ROOT).as_posix().encode())
-        key.update(artifacts.sha256_file(path).encode())
-    wheels = artifacts.cache_root() / "wheels"
-    out = wheels / f"codex-cli-bin-{version}-{key.hexdigest()[:20]}"
-    built = sorted(out.glob("*.whl"))
-    if built:
-        session.log(f"using the cached runtime wheel {built[0].name}")
-        return built[0]
-    wheels.mkdir(parents=True, exist_ok=True)
-    # Built next to its final place and renamed, so an interrupted build leaves no wheel.
-    with tempfile.TemporaryDirectory(dir=wheels) as tmp:
-        stage = Path(tmp, "stage")
-        session.run(
-            "python",
-            str(SCRIPT),
-            "stage-runtime",
-            str(stage),
-            str(vendor),
-            "--runtime-version",
-            version,
-        )
-        _build_wheel(session, stage, Path(tmp, "dist"))
-        Path(tmp, "dist").rename(out)
-    return next(out.glob("*.whl"))
+    wheel = session.run("python", str(SCRIPT), "runtime-wheel", silent=True)
+    assert isinstance(wheel, str)
+    return Path(wheel.strip().splitlines()[-1])
 
 
 @nox.session
