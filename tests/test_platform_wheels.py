@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from _runtime_fixture import VERSION, artifacts
-
 from codex_app_server import Codex, final_text
 from codex_app_server.testing import (
     ScriptedModelServer,
