@@ -256,6 +256,11 @@ _get_handler: Callable[[int], Any] = _c_signal.getsignal
 # server.
 _NEW_SESSION = sys.platform != "win32"
 _NEW_GROUP_FLAGS: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+# The largest write a pipe takes whole or not at all; Windows pipes are never written this way.
+if sys.platform == "win32":
+    _PIPE_BUF = 0
+else:
+    _PIPE_BUF = select.PIPE_BUF
 
 
 class StdioProcess:
@@ -304,7 +309,7 @@ class StdioProcess:
         # cannot: there a background thread reads alone and the writer thread writes alone.
         self._poll: Any = None
         self._stdin_poll: Any = None
-        if hasattr(select, "poll"):
+        if sys.platform != "win32":
             self._poll = select.poll()
             self._poll.register(self._stdout_fd, select.POLLIN)
             self._stdin_poll = select.poll()
@@ -349,7 +354,7 @@ class StdioProcess:
             # A pipe takes a non-blocking write of at most PIPE_BUF bytes whole or not at
             # all, so a line written here never breaks, even when a signal follows; it saves
             # the hand-off to the writer thread on every request.
-            if not self._queued and self._stdin_poll is not None and len(data) <= select.PIPE_BUF:
+            if not self._queued and self._stdin_poll is not None and len(data) <= _PIPE_BUF:
                 try:
                     os.write(self._stdin_fd, data)
                     return
