@@ -183,9 +183,9 @@ def stage_all(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: build both wheels, pip install them into a fresh venv, run the demo.
 
-    The demo (examples/demo.py, driven by scripts/run_demo.py) streams an answer from a
-    scripted model on 127.0.0.1 and runs a command its approval handler accepts; no account
-    or network is needed.
+    The demo (examples/demo.py, driven by scripts/run_demo.py through scripts/native_wheel.py
+    smoke) streams an answer from a scripted model on 127.0.0.1 and runs a command its
+    approval handler accepts; no account or network is needed.
     """
     dist = _build_dist(session)
     user_env = Path(session.create_tmp()) / "user-venv"
@@ -213,8 +213,11 @@ def demo(session: nox.Session) -> None:
         "'with runtime', codex_cli_bin.bin_path())",
         external=True,
     )
-    session.log("running examples/demo.py against the scripted model")
-    session.run(str(python), str(ROOT / "scripts" / "run_demo.py"), external=True)
+    # The same check cibuildwheel runs on every platform's runner (wheels.yml): the binary
+    # reports its version, then examples/demo.py runs against the scripted model.
+    session.log("running the installed-wheel smoke test: version, then examples/demo.py")
+    smoke = [str(ROOT / "scripts" / "native_wheel.py"), "smoke", "--sdk-dist", str(dist)]
+    session.run(str(python), *smoke, external=True)
 
 
 @nox.session
