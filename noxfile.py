@@ -100,6 +100,14 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built strictly into build/site (``-- serve`` to preview it)."""
+    session.install(*_dev("pydantic", "mkdocs", "mkdocs-material", "mkdocstrings"))
+    command = session.posargs or ["build"]
+    session.run("mkdocs", *command, "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """pytest against this machine's real runtime wheel and the editable SDK.
 
