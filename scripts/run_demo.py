@@ -44,10 +44,12 @@ def main() -> int:
         )
         model.raise_for_failures()
         print(f"demo: the model received {len(model.requests)} request(s)", flush=True)
-        if result.returncode == 0 and len(model.requests) == 2:
-            outputs = model.requests[1].function_call_outputs
-            print(f"demo: the command's output went back to the model: {outputs}", flush=True)
-        return result.returncode
+        if result.returncode != 0:
+            return result.returncode
+        # The approved command must have run and its output gone back to the model.
+        outputs = model.requests[1].function_call_outputs if len(model.requests) == 2 else {}
+        print(f"demo: the command's output went back to the model: {outputs}", flush=True)
+        return 0 if any("hello, world" in output for output in outputs.values()) else 1
 
 
 if __name__ == "__main__":

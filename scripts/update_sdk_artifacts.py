@@ -961,6 +961,39 @@ def copy_runtime(version: str, platform: str, dest: Path, lock: Path | None = No
     return dest
 
 
+def runtime_wheel(version: str, platform: str) -> Path:
+    """Return one platform's runtime wheel, built once per binary and staging code, cached.
+
+    Building deflates a few hundred MB, so the wheel is kept under ``cache_root()/wheels``,
+    keyed by the version, the platform, the entrypoint's sha256 and the content of the runtime
+    template and this script: a change to any of them builds afresh. It is built with this
+    Python's hatchling (``build --no-isolation``), next to its final place and renamed, so an
+    interrupted build leaves no wheel.
+    """
+    vendor = fetch_runtime(version, platform)
+    key = hashlib.sha256(f"{version}\n{platform}\n".encode())
+    key.update(sha256_file(vendor / str(read_manifest(vendor)["entrypoint"])).encode())
+    template = sorted(
+        path
+        for path in RUNTIME_SOURCE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    for path in [*template, Path(__file__).resolve()]:
+        key.update(path.name.encode())
+        key.update(sha256_file(path).encode())
+    wheels = cache_root() / "wheels"
+    out = wheels / f"codex-cli-bin-{version}-{platform}-{key.hexdigest()[:20]}"
+    built = sorted(out.glob("*.whl"))
+    if built:
+        return built[0]
+    wheels.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=wheels) as tmp:
+        stage = stage_runtime(Path(tmp, "stage"), vendor, version, platform)
+        build_wheel(stage, Path(tmp, "dist"), isolation=False)
+        Path(tmp, "dist").rename(out)
+    return next(out.glob("*.whl"))
+
+
 def generate_types(codex_bin: Path | None) -> None:
     """Regenerate the SDK's models from ``codex_bin`` (default: the pinned, fetched runtime)."""
     version = read_runtime_version()
@@ -1003,6 +1036,12 @@ def _cmd_stage_sdk(args: argparse.Namespace) -> int:
 
 def _cmd_build_wheel(args: argparse.Namespace) -> int:
     print(build_wheel(args.dir, args.outdir, isolation=not args.no_isolation))
+    return 0
+
+
+def _cmd_runtime_wheel(args: argparse.Namespace) -> int:
+    version = args.runtime_version or read_runtime_version()
+    print(runtime_wheel(version, args.platform or host_platform()))
     return 0
 
 
@@ -1101,6 +1140,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build with this Python's hatchling instead of a fresh build environment",
     )
+
+    cached = command(
+        "runtime-wheel",
+        "Print the path of one platform's runtime wheel, fetched, staged and built once (cached).",
+        _cmd_runtime_wheel,
+    )
+    cached.add_argument("--runtime-version", metavar="V", help="default: the pinned version")
+    cached.add_argument("--platform", metavar="P", help="default: this machine's")
 
     check = command("verify", "Check the wheels in DIST before publishing.", _cmd_verify)
     check.add_argument("dist", type=Path, metavar="DIST")

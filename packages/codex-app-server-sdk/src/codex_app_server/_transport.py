@@ -251,11 +251,26 @@ _set_handler: Callable[[int, Any], Any] = _c_signal.signal
 _get_handler: Callable[[int], Any] = _c_signal.getsignal
 
 
-# The server gets its own session (POSIX) or process group (Windows) so a Ctrl-C in the
-# user's terminal reaches only Python: the SDK then interrupts the turn instead of losing the
-# server.
-_NEW_SESSION = sys.platform != "win32"
-_NEW_GROUP_FLAGS: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+def detached_from_ctrl_c(platform: str = sys.platform) -> dict[str, Any]:
+    """Popen options that keep the user's Ctrl-C away from the server on ``platform``.
+
+    The server gets its own session (POSIX) or process group (Windows, where a new group does
+    not receive the console's Ctrl-C), so the key reaches only Python: the SDK then interrupts
+    the turn instead of losing the server.
+    """
+    if platform == "win32":
+        # The constant exists only on Windows; its value is documented and fixed.
+        flag: int = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+        return {"start_new_session": False, "creationflags": flag}
+    return {"start_new_session": True, "creationflags": 0}
+
+
+_DETACHED = detached_from_ctrl_c()
+# The largest write a pipe takes whole or not at all; Windows pipes are never written this way.
+if sys.platform == "win32":
+    _PIPE_BUF = 0
+else:
+    _PIPE_BUF = select.PIPE_BUF
 
 
 class StdioProcess:
@@ -292,8 +307,7 @@ class StdioProcess:
             env=env,
             cwd=cwd,
             close_fds=True,
-            start_new_session=_NEW_SESSION,
-            creationflags=_NEW_GROUP_FLAGS,
+            **_DETACHED,
         )
         assert self._proc.stdout is not None
         assert self._proc.stdin is not None
@@ -304,7 +318,7 @@ class StdioProcess:
         # cannot: there a background thread reads alone and the writer thread writes alone.
         self._poll: Any = None
         self._stdin_poll: Any = None
-        if hasattr(select, "poll"):
+        if sys.platform != "win32":
             self._poll = select.poll()
             self._poll.register(self._stdout_fd, select.POLLIN)
             self._stdin_poll = select.poll()
@@ -349,7 +363,7 @@ class StdioProcess:
             # A pipe takes a non-blocking write of at most PIPE_BUF bytes whole or not at
             # all, so a line written here never breaks, even when a signal follows; it saves
             # the hand-off to the writer thread on every request.
-            if not self._queued and self._stdin_poll is not None and len(data) <= select.PIPE_BUF:
+            if not self._queued and self._stdin_poll is not None and len(data) <= _PIPE_BUF:
                 try:
                     os.write(self._stdin_fd, data)
                     return
@@ -511,8 +525,7 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
             env=env,
             cwd=Path(cwd) if cwd is not None else None,
             close_fds=True,
-            start_new_session=_NEW_SESSION,
-            creationflags=_NEW_GROUP_FLAGS,
+            **_DETACHED,
         )
         # Reads that came before this point were posted to pipe_data_received already, and
         # run before any read that comes after it: the order of the bytes holds.
