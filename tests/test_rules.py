@@ -383,6 +383,10 @@ def test_a_move_destination_is_a_written_path(tmp_path: Path) -> None:
     rules = ApprovalRules(allow_writes_inside=[tmp_path], ask=lambda r: "cancel")
     assert rules.decide(patch_request(inside)).rule == "allow_writes_inside"
     assert rules.decide(patch_request(inside, move_to=outside)).rule == "ask"
+    root = ApplyPatchApprovalParams(
+        call_id="c", conversation_id="t", file_changes={}, grant_root=str(tmp_path.parent)
+    )
+    assert rules.decide(root).rule == "ask"
     strict = ApprovalRules(deny_writes_outside=[tmp_path], ask=accept_all)
     outcome = strict.decide(patch_request(inside, move_to=outside))
     assert (outcome.rule, outcome.reason) == (
@@ -552,3 +556,13 @@ def test_the_sync_thread_refuses_an_async_handler(codex: Codex) -> None:
 
     with pytest.raises(TypeError, match="cannot await"):
         codex.thread_start(approval_handler=ApprovalRules(ask=Async()))
+
+
+def test_every_guarantee_in_the_guide_names_a_test_that_exists() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "approval-rules.md").read_text()
+    section = guide.split("## What the rules guarantee, and the test that holds each")[1]
+    named = re.findall(r"`(test_rules\w*\.py)::(\w+)`", section)
+    assert len(named) >= 15
+    for file, test in named:
+        source = (Path(__file__).parent / file).read_text()
+        assert f"def {test}(" in source, f"docs/approval-rules.md names {file}::{test}"

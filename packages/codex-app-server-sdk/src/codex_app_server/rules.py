@@ -53,7 +53,7 @@ from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, TypeAlias
 
 from ._protocol import Notification
-from .approvals import ApprovalDecision, AsyncApprovalHandler
+from .approvals import ApprovalDecision, AsyncApprovalHandler, is_async_handler
 from .errors import RequestTimeoutError, TransportClosedError
 
 __all__ = [
@@ -285,8 +285,6 @@ class ApprovalRules:
     @property
     def asynchronous(self) -> bool:
         """Whether ``ask`` must be awaited (only the async client can use these rules then)."""
-        from .approvals import is_async_handler  # approvals imports nothing from here
-
         return self.ask is not None and is_async_handler(self.ask)
 
     def __call__(self, request: Any) -> ApprovalDecision | Awaitable[ApprovalDecision]:
