@@ -5,7 +5,12 @@ An *approval handler* is a function that receives the typed params of an approva
 ``PermissionsRequestApprovalParams``, or the legacy ``ExecCommandApprovalParams`` /
 ``ApplyPatchApprovalParams``) and returns a decision: ``True``/``False``, one of the strings
 ``"accept"``, ``"acceptForSession"``, ``"decline"``, ``"cancel"``, or the full response model
-(or dict) for full control. The SDK turns the simple answers into each method's wire form.
+(or dict) for full control. The SDK turns the simple answers into each method's wire form,
+in one place (:func:`answering`), however the handler was installed: ``approval_handler=``,
+a thread's handler, or a function given for an approval method in ``handlers=``.
+
+With the async client a handler may be a coroutine function (or return an awaitable); the
+sync client refuses such a handler when it is installed (:func:`refuse_async`).
 
 Nothing is approved unless a handler says so: with no handler every request is declined.
 """
@@ -129,7 +134,8 @@ def is_async_handler(handler: Any) -> bool:
 
     if isinstance(handler, ApprovalRules):
         return handler.asynchronous
-    call = getattr(handler, "__call__", None)  # noqa: B004 - an object's async __call__ counts
+    # An object whose __call__ is a coroutine function counts too.
+    call = type(handler).__call__ if callable(handler) else None
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
