@@ -342,28 +342,12 @@ class ApprovalRules:
         flagged = _flagged_update(request)
         if flagged is not None:
             return RuleDecision("cancel", "patch_updated", flagged)
-        command = getattr(request, "command", None)
-        words: list[str] | None = None
-        problem = ""
-        if (
-            command is None
-            and self.deny_commands
-            and _plain_run(request)
-            and hasattr(request, "command")
-        ):
-            return RuleDecision("decline", "deny_commands", "the command is not given")
-        if isinstance(command, (str, list)):
-            try:
-                words = parse_command(command)
-            except CommandNotUnderstood as exc:
-                problem = str(exc)
-            if self.deny_commands:
-                if words is None:
-                    reason = f"with deny rules, a command the rules cannot parse: {problem}"
-                    return RuleDecision("decline", "deny_commands", reason)
-                denied = _denied(words, self.deny_commands)
-                if denied is not None:
-                    return RuleDecision("decline", "deny_commands", f"command runs {denied!r}")
+        words, problem = _read_command(request)
+        if self.deny_commands and problem:
+            return RuleDecision("decline", "deny_commands", problem)
+        denied = None if words is None else _denied(words, self.deny_commands)
+        if denied is not None:
+            return RuleDecision("decline", "deny_commands", f"command runs {denied!r}")
         writes = _is_write(request)
         paths = written_paths(request) if writes else None
         if writes and self.deny_writes_outside:
@@ -406,6 +390,21 @@ def _discard(pending: Awaitable[Any]) -> None:
     close = getattr(pending, "close", None)
     if close is not None:
         close()  # never awaited: close it so Python does not warn about it
+
+
+def _read_command(request: Any) -> tuple[list[str] | None, str]:
+    """The words of the command ``request`` carries, or ``None`` and why (``""``: no command)."""
+    command = getattr(request, "command", None)
+    if command is None:
+        # A plain run must say what it runs; other kinds (a human checkpoint) may not.
+        missing = hasattr(request, "command") and _plain_run(request)
+        return None, "the command is not given" if missing else ""
+    if not isinstance(command, (str, list)):
+        return None, f"the command is a {type(command).__name__}"
+    try:
+        return parse_command(command), ""
+    except CommandNotUnderstood as exc:
+        return None, f"with deny rules, a command the rules cannot parse: {exc}"
 
 
 def _plain_run(request: Any) -> bool:
