@@ -264,6 +264,7 @@ def test_commands_that_are_not_one_plain_program_run_are_refused(command: str, w
         "'rm' -f x",
         "r\\m -f x",
         "/bin/bash -lc '/bin/rm -rf x'",
+        "/bin/RM -f x",
     ],
 )
 def test_deny_rules_fail_closed_and_name_themselves(

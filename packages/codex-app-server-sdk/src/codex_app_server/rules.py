@@ -631,7 +631,8 @@ def _matching_exact(words: list[str], commands: list[list[ExactWord]]) -> str | 
 def _denied(words: list[str], prefixes: list[list[str]]) -> str | None:
     """The deny prefix ``words`` run: same program base name, the other words in order."""
     for prefix in prefixes:
-        if _base(words[0]) != _base(prefix[0]):
+        # Case folded: on a case-insensitive file system `/bin/RM` runs rm.
+        if _base(words[0]).casefold() != _base(prefix[0]).casefold():
             continue
         rest = iter(words[1:])
         if all(any(word == wanted for word in rest) for wanted in prefix[1:]):
