@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from codex_app_server import ApprovalRules, AsyncCodex, Codex, accept_all
+from codex_app_server._handlers import HandlerTable
+from codex_app_server._protocol import Notification
+from codex_app_server.errors import RequestTimeoutError
 from codex_app_server.generated import (
     ApplyPatchApprovalParams,
     CommandExecutionRequestApprovalParams,
     ExecCommandApprovalParams,
     FileChangeRequestApprovalParams,
+    PermissionsRequestApprovalParams,
 )
-from codex_app_server.rules import command_words
+from codex_app_server.rules import (
+    CommandNotUnderstood,
+    command_words,
+    parse_command,
+    watch_turn,
+)
 from codex_app_server.testing import (
     ScriptedModelServer,
     exec_command,
@@ -24,15 +35,50 @@ from codex_app_server.testing import (
 )
 
 
-def command_request(command: str) -> CommandExecutionRequestApprovalParams:
-    return CommandExecutionRequestApprovalParams(
-        item_id="call_1", started_at_ms=0, thread_id="t", turn_id="u", command=command
+def command_request(command: str, **fields: Any) -> CommandExecutionRequestApprovalParams:
+    return CommandExecutionRequestApprovalParams.model_validate(
+        {
+            "itemId": "call_1",
+            "startedAtMs": 0,
+            "threadId": "t",
+            "turnId": "u",
+            "command": command,
+            **fields,
+        }
     )
 
 
-def patch_request(*paths: str) -> ApplyPatchApprovalParams:
+def patch_request(*paths: str, move_to: str | None = None) -> ApplyPatchApprovalParams:
     changes: dict[str, Any] = {path: {"type": "add", "content": "x"} for path in paths}
+    if move_to is not None:
+        changes[paths[0]] = {"type": "update", "unified_diff": "", "move_path": move_to}
     return ApplyPatchApprovalParams(call_id="c", conversation_id="t", file_changes=changes)
+
+
+def file_change_request(item_id: str, turn_id: str = "u") -> FileChangeRequestApprovalParams:
+    return FileChangeRequestApprovalParams(
+        item_id=item_id, started_at_ms=0, thread_id="t", turn_id=turn_id
+    )
+
+
+class ScriptedInbox:
+    """A turn subscription holding given events, as the rules' watch reads one."""
+
+    def __init__(self) -> None:
+        self.events: list[Notification] = []
+
+    def add(self, method: str, params: dict[str, Any]) -> None:
+        self.events.append(Notification(method, params, "t", params.get("turnId")))
+
+    def get(self, timeout: float) -> Notification:
+        if not self.events:
+            raise RequestTimeoutError("empty")
+        return self.events.pop(0)
+
+
+def change(path: Path, move_to: Path | None = None) -> dict[str, Any]:
+    kind: dict[str, Any] = {"type": "update", "move_path": str(move_to)} if move_to else {}
+    return {"path": str(path), "diff": "", "kind": kind or {"type": "add"}}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +109,10 @@ def test_command_prefixes_match_word_by_word_and_deny_wins() -> None:
     assert decide("/bin/bash -lc 'git status --short'") == ("accept", "allow_commands")
     assert decide("pytest -q tests") == ("accept", "allow_commands")
     assert decide("git statusx") == ("decline", "default")
-    assert decide("/bin/bash -lc 'git status && git push'") == ("decline", "default")
+    # With a deny rule, what the rules cannot read as one program run is declined by it.
+    assert decide("/bin/bash -lc 'git status && git push'") == ("decline", "deny_commands")
+    allow_only = ApprovalRules(allow_commands=["git status"])
+    assert allow_only.decide(command_request("git status && git push")).rule == "default"
     strict = ApprovalRules(allow_commands=["git"], deny_commands=["git push"])
     assert strict.decide(command_request("git push origin")).rule == "deny_commands"
     legacy = ExecCommandApprovalParams(
@@ -160,3 +209,361 @@ async def test_async_rules_see_file_changes(
 
     assert (codex_workdir / "ok.txt").read_text() == "1\n"
     assert not (codex_workdir.parent / "nope.txt").exists()
+
+
+# --- Commands: one parser decides, and refuses what it cannot read -------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("true; rm -f x", "chains"),
+        ("true && rm -f x", "chains"),
+        ("true || rm -f x", "pipes"),
+        ("ls | rm -f x", "pipes"),
+        ("sleep 1 & rm -f x", "chains"),
+        ("bash -c 'rm -f x' sh", "runs another program"),
+        ("/bin/bash -lc \"bash -c 'rm -f x'\"", "runs another program"),
+        ("env rm -f x", "runs another program"),
+        ("xargs rm -f < list", "redirects"),
+        ("echo x | xargs rm", "pipes"),
+        ("sudo rm -f x", "runs another program"),
+        ("find . -name x -exec rm {} +", "braces"),
+        ("find . -name x -exec rm ;", "chains"),
+        ("find . -name x -delete -execdir rm x", "'find -exec'"),
+        ("echo 'unbalanced", "cannot be split"),
+        ("echo `rm -f x`", "substitutes"),
+        ('echo "$(rm -f x)"', "inside double quotes"),
+        ('echo "\\$(rm -f x)"', "escaped"),
+        ("rm -f $HOME/x", "expands"),
+        ("echo hi > x", "redirects"),
+        ("(rm -f x)", "subshell"),
+        ("true\nrm -f x", "newline"),
+        ("X=1 rm -f x", "sets a variable"),
+        ("/bin/r? -f x", "glob"),
+        ("~/bin/rm x", "home folder"),
+        ("! rm -f x", "negates"),
+        ("true # ; rm", "comment"),
+        ("", "empty"),
+    ],
+)
+def test_commands_that_are_not_one_plain_program_run_are_refused(command: str, why: str) -> None:
+    with pytest.raises(CommandNotUnderstood, match=re.escape(why)):
+        parse_command(command)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "true; rm -f x",
+        "true && rm -f x",
+        "/bin/rm -f x",
+        "/usr/bin/rm -f x",
+        "bash -c 'rm -f x' sh",
+        "echo 'unbalanced",
+        "'rm' -f x",
+        "r\\m -f x",
+        "/bin/bash -lc '/bin/rm -rf x'",
+        "/bin/RM -f x",
+    ],
+)
+def test_deny_rules_fail_closed_and_name_themselves(
+    command: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    asked: list[Any] = []
+    rules = ApprovalRules(deny_commands=["rm"], ask=lambda request: asked.append(request) or True)
+    with caplog.at_level(logging.INFO, logger="codex_app_server"):
+        assert rules(command_request(command)) == "decline"
+    assert asked == []
+    [record] = caplog.records
+    assert "by rule deny_commands" in record.getMessage()
+
+
+def test_a_deny_prefix_matches_its_words_anywhere_after_the_program() -> None:
+    rules = ApprovalRules(deny_commands=["git push"], ask=accept_all)
+    assert rules.decide(command_request("git -C /x push origin")).rule == "deny_commands"
+    assert rules.decide(command_request("/usr/bin/git --no-pager push")).rule == "deny_commands"
+    assert rules.decide(command_request("git status")).rule == "ask"
+    # The legacy request carries argv; the same parser reads it.
+    legacy = ExecCommandApprovalParams(
+        call_id="c",
+        command=["/bin/bash", "-lc", "git push"],
+        conversation_id="t",
+        cwd="/",
+        parsed_cmd=[],
+    )
+    assert rules.decide(legacy).rule == "deny_commands"
+
+
+def test_allow_prefixes_allow_any_arguments_but_never_chains_or_other_paths() -> None:
+    rules = ApprovalRules(allow_commands=["git diff"])
+    # A prefix vouches for the words after it, whatever they are: documented, not hidden.
+    assert rules.decide(command_request("git diff --output=/tmp/x")).decision == "accept"
+    for command in ("git diff; rm x", "git diff > x", "git diff $(id)", "./git diff", "git diff *"):
+        assert rules.decide(command_request(command)).rule == "default", command
+
+
+def test_exact_commands_and_word_patterns() -> None:
+    rules = ApprovalRules(
+        allow_exact=["git status", ["git", "log", re.compile(r"-[0-9]{1,3}")], ["pytest", "-q"]]
+    )
+
+    def rule(command: str) -> str:
+        return rules.decide(command_request(command)).rule
+
+    assert rule("git status") == "allow_exact"
+    assert rule("/bin/bash -lc 'git log -20'") == "allow_exact"
+    assert rule("pytest -q") == "allow_exact"
+    assert rule("git status --short") == "default"
+    assert rule("git log -20 --output=x") == "default"
+    assert rule("git log -2000") == "default"
+    assert rule("git log '-1; rm x'") == "default"
+    assert "command is git log /-[0-9]{1,3}/" in rules.decide(command_request("git log -5")).reason
+    with pytest.raises(TypeError, match=r"re\.compile"):
+        ApprovalRules(allow_exact=[["git", 3]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="empty exact command"):
+        ApprovalRules(allow_exact=[""])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "writeStdin"},
+        {"kind": "humanCommand"},
+        {"kind": "somethingNew"},
+        {"networkApprovalContext": {"host": "example.com", "protocol": "https"}},
+    ],
+)
+def test_command_rules_settle_only_plain_command_runs(fields: dict[str, Any]) -> None:
+    rules = ApprovalRules(
+        allow_commands=["git"], allow_exact=["git status"], ask=lambda r: "cancel"
+    )
+    outcome = rules.decide(command_request("git status", **fields))
+    assert (outcome.decision, outcome.rule) == ("cancel", "ask")
+
+
+def test_network_requests_are_accepted_only_for_allowed_hosts() -> None:
+    rules = ApprovalRules(allow_network_hosts=["Example.com"], deny_commands=["curl"])
+
+    def network(command: str, host: str) -> Any:
+        context = {"host": host, "protocol": "https"}
+        return rules.decide(command_request(command, networkApprovalContext=context))
+
+    assert network("pip download x", "example.com.").rule == "allow_network_hosts"
+    assert network("pip download x", "example.org").rule == "default"
+    assert network("curl example.com", "example.com").rule == "deny_commands"
+    # A plain run of an allowed host's name is no network grant, and the reverse.
+    assert rules.decide(command_request("example.com")).rule == "default"
+
+
+def test_a_command_request_without_its_command_is_declined_by_deny_rules() -> None:
+    rules = ApprovalRules(deny_commands=["rm"], ask=accept_all)
+    request = CommandExecutionRequestApprovalParams(
+        item_id="c", started_at_ms=0, thread_id="t", turn_id="u"
+    )
+    assert rules.decide(request).reason == "the command is not given"
+    permissions = PermissionsRequestApprovalParams.model_validate(
+        {
+            "itemId": "p",
+            "threadId": "t",
+            "turnId": "u",
+            "permissions": {},
+            "startedAtMs": 0,
+            "cwd": "/",
+        }
+    )
+    assert rules.decide(permissions).rule == "ask"
+
+
+# --- File changes: every path a change writes counts ------------------------------------
+
+
+def test_a_move_destination_is_a_written_path(tmp_path: Path) -> None:
+    inside = str(tmp_path / "inside.txt")
+    outside = str(tmp_path.parent / "outside.txt")
+    rules = ApprovalRules(allow_writes_inside=[tmp_path], ask=lambda r: "cancel")
+    assert rules.decide(patch_request(inside)).rule == "allow_writes_inside"
+    assert rules.decide(patch_request(inside, move_to=outside)).rule == "ask"
+    root = ApplyPatchApprovalParams(
+        call_id="c", conversation_id="t", file_changes={}, grant_root=str(tmp_path.parent)
+    )
+    assert rules.decide(root).rule == "ask"
+    strict = ApprovalRules(deny_writes_outside=[tmp_path], ask=accept_all)
+    outcome = strict.decide(patch_request(inside, move_to=outside))
+    assert (outcome.rule, outcome.reason) == (
+        "deny_writes_outside",
+        f"{outside} is outside the folders",
+    )
+
+
+def test_relative_or_unknown_kinds_of_paths_are_not_guessed(tmp_path: Path) -> None:
+    rules = ApprovalRules(deny_writes_outside=[tmp_path], ask=accept_all)
+    assert rules.decide(patch_request("relative.txt")).reason == "the changed files are not known"
+    request = ApplyPatchApprovalParams.model_validate(
+        {
+            "callId": "c",
+            "conversationId": "t",
+            "fileChanges": {str(tmp_path / "a"): {"type": "rename", "to": "/etc/x"}},
+        }
+    )
+    assert rules.decide(request).reason == "the changed files are not known"
+
+
+def test_the_watch_sees_moves_and_every_patch_update(tmp_path: Path) -> None:
+    inbox = ScriptedInbox()
+    watch_turn(inbox, "t", "u")
+    rules = ApprovalRules(allow_writes_inside=[tmp_path], ask=lambda r: "decline")
+    inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+
+    inbox.add(
+        "item/started",
+        {
+            "turnId": "u",
+            "item": {"type": "fileChange", "id": "m", "changes": [change(inside, outside)]},
+        },
+    )
+    assert rules(file_change_request("m")) == "decline"
+    # Updates before the request add to what the item writes.
+    inbox.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "p", "changes": [change(inside)]}},
+    )
+    inbox.add(
+        "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "p", "changes": [change(outside)]}
+    )
+    assert rules.decide(file_change_request("p")).rule == "ask"
+    # A field the SDK does not know in a change's kind could name another destination.
+    inbox.add(
+        "item/started",
+        {
+            "turnId": "u",
+            "item": {
+                "type": "fileChange",
+                "id": "k",
+                "changes": [
+                    {
+                        "path": str(inside),
+                        "diff": "",
+                        "kind": {"type": "update", "movePath": str(outside)},
+                    }
+                ],
+            },
+        },
+    )
+    assert rules.decide(file_change_request("k")).rule == "ask"
+
+
+def test_an_update_beyond_an_accepted_change_cancels_the_turns_next_request(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = ScriptedInbox()
+    watch_turn(inbox, "t", "u")
+    rules = ApprovalRules(allow_writes_inside=[tmp_path], allow_commands=["ls"])
+    inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+    inbox.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "f", "changes": [change(inside)]}},
+    )
+    assert rules(file_change_request("f")) == "accept"
+    # The same path again is no news; a new one, after the decision, is.
+    inbox.add(
+        "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "f", "changes": [change(inside)]}
+    )
+    assert rules(command_request("ls")) == "accept"
+    inbox.add(
+        "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "f", "changes": [change(outside)]}
+    )
+    with caplog.at_level(logging.INFO, logger="codex_app_server"):
+        assert rules(command_request("ls")) == "cancel"
+    assert f"an update to accepted file change f added {outside}" in caplog.text
+    assert "WARNING" in {record.levelname for record in caplog.records}
+    # Another turn of the thread is not affected.
+    watch_turn(other := ScriptedInbox(), "t", "v")
+    assert rules(command_request("ls", turnId="v")) == "accept"
+    del other
+
+
+# --- Decisions: logged once, accepted wherever a handler is -------------------------------
+
+
+def test_rules_log_each_decision_once_through_the_handler_table(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table = HandlerTable(
+        {"item/commandExecution/requestApproval": ApprovalRules(allow_commands=["ls"])}
+    )
+    handler = table.find("item/commandExecution/requestApproval", "t")
+    assert handler is not None
+    with caplog.at_level(logging.INFO, logger="codex_app_server"):
+        assert handler(command_request("ls")) == {"decision": "accept"}
+    assert len(caplog.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "wire"),
+    [
+        ("item/commandExecution/requestApproval", accept_all, {"decision": "accept"}),
+        ("item/commandExecution/requestApproval", ApprovalRules(), {"decision": "decline"}),
+        ("execCommandApproval", lambda r: True, {"decision": "approved"}),
+        ("item/fileChange/requestApproval", lambda r: "cancel", {"decision": "cancel"}),
+    ],
+)
+def test_handlers_given_per_method_answer_with_the_same_decision_values(
+    method: str, answer: Any, wire: dict[str, Any]
+) -> None:
+    table = HandlerTable()
+    table.set(method, answer, thread_id="t")
+    handler = table.find(method, "t")
+    assert handler is not None
+    assert handler(None) == wire
+
+
+async def test_an_async_ask_is_awaited() -> None:
+    async def ask(request: Any) -> str:
+        await asyncio.sleep(0)
+        return "acceptForSession"
+
+    class AskObject:
+        async def __call__(self, request: Any) -> bool:
+            return True
+
+    for asker, wire in ((ask, "acceptForSession"), (AskObject(), "accept")):
+        rules = ApprovalRules(deny_commands=["rm"], ask=asker)
+        assert rules.asynchronous
+        table = HandlerTable({"item/commandExecution/requestApproval": rules})
+        handler = table.find("item/commandExecution/requestApproval", None)
+        assert handler is not None
+        # Rules still decide without waiting on ask; ask's answer is awaited when it decides.
+        assert handler(command_request("rm x")) == {"decision": "decline"}
+        assert await handler(command_request("make")) == {"decision": wire}
+        with pytest.raises(TypeError, match="asynchronous"):
+            rules.decide(command_request("make"))
+
+
+def test_the_sync_client_refuses_async_handlers_before_starting(codex_config: Any) -> None:
+    async def ask(request: Any) -> bool:
+        return True
+
+    with pytest.raises(TypeError, match="use AsyncCodex"):
+        Codex(codex_config, approval_handler=ApprovalRules(ask=ask))
+    with pytest.raises(TypeError, match="use AsyncCodex"):
+        Codex(codex_config, handlers={"item/fileChange/requestApproval": ask})
+
+
+def test_the_sync_thread_refuses_an_async_handler(codex: Codex) -> None:
+    class Async:
+        async def __call__(self, request: Any) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match="cannot await"):
+        codex.thread_start(approval_handler=ApprovalRules(ask=Async()))
+
+
+def test_every_guarantee_in_the_guide_names_a_test_that_exists() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "approval-rules.md").read_text()
+    section = guide.split("## What the rules guarantee, and the test that holds each")[1]
+    named = re.findall(r"`(test_rules\w*\.py)::(\w+)`", section)
+    assert len(named) >= 15
+    for file, test in named:
+        source = (Path(__file__).parent / file).read_text()
+        assert f"def {test}(" in source, f"docs/approval-rules.md names {file}::{test}"

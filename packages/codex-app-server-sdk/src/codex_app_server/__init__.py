@@ -174,7 +174,13 @@ if TYPE_CHECKING:
         ApprovalRules as ApprovalRules,
     )
     from .rules import (
+        CommandNotUnderstood as CommandNotUnderstood,
+    )
+    from .rules import (
         RuleDecision as RuleDecision,
+    )
+    from .rules import (
+        parse_command as parse_command,
     )
     from .telemetry import (
         Telemetry as Telemetry,
@@ -236,6 +242,8 @@ _EXPORTS: dict[str, str] = {
     "tool": ".tools",
     "ApprovalRules": ".rules",
     "RuleDecision": ".rules",
+    "CommandNotUnderstood": ".rules",
+    "parse_command": ".rules",
     "BoundExceededError": ".bounds",
     "TokenBudgetExceededError": ".bounds",
     "TurnBounds": ".bounds",
@@ -262,6 +270,7 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexPool",
+    "CommandNotUnderstood",
     "ImageInput",
     "IncompatibleServerError",
     "Input",
@@ -295,6 +304,7 @@ __all__ = [
     "accept_all",
     "decline_all",
     "final_text",
+    "parse_command",
     "parse_output",
     "retry_on_overload",
     "retry_on_overload_async",

@@ -106,7 +106,9 @@ class HandlerTable:
 
     def __init__(self, handlers: Mapping[str, ServerRequestHandler] | None = None) -> None:
         self._lock = threading.Lock()
-        self._global: dict[str, ServerRequestHandler] = dict(handlers or {})
+        self._global: dict[str, ServerRequestHandler] = {
+            method: _answering(method, handler) for method, handler in (handlers or {}).items()
+        }
         self._per_thread: dict[str, dict[str, ServerRequestHandler]] = {}
 
     def set(
@@ -120,7 +122,7 @@ class HandlerTable:
             if handler is None:
                 table.pop(method, None)
             else:
-                table[method] = handler
+                table[method] = _answering(method, handler)
             if thread_id is not None and not table:
                 self._per_thread.pop(thread_id, None)
 
@@ -155,3 +157,12 @@ class HandlerTable:
                 f"the client's handler for {method!r} failed: {type(exc).__name__}: {exc}",
             )
         )
+
+
+def _answering(method: str, handler: ServerRequestHandler) -> ServerRequestHandler:
+    """Approval handlers answer through one helper, however they were installed."""
+    if method not in APPROVAL_METHODS:
+        return handler
+    from .approvals import answering  # approvals imports this module
+
+    return answering(method, handler)

@@ -27,7 +27,12 @@ from ._turns import (
     turn_params,
     typed,
 )
-from .approvals import ApprovalHandler, approval_handlers, set_thread_approval_handler
+from .approvals import (
+    ApprovalHandler,
+    approval_handlers,
+    refuse_async,
+    set_thread_approval_handler,
+)
 from .bounds import (
     INTERRUPT_GRACE,
     BoundExceededError,
@@ -124,6 +129,8 @@ class Codex:
         handlers: Mapping[str, ServerRequestHandler] | None = None,
         **options: Any,
     ) -> None:
+        for handler in (approval_handler, *(handlers or {}).values()):
+            refuse_async(handler)  # nothing on the sync client's worker threads can await
         self.client = CodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
@@ -229,6 +236,7 @@ class Thread:
 
     def set_approval_handler(self, handler: ApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        refuse_async(handler)
         self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
