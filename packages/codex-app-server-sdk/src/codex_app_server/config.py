@@ -47,6 +47,9 @@ class CodexConfig:
     ``ws_token``: the bearer token for a server started with ``--ws-auth`` (a capability token,
     or a JWT from :func:`~codex_app_server.signed_bearer_token`); sent as
     ``Authorization: Bearer ...``, never logged or shown in ``repr``.
+
+    ``max_concurrent_turns``: the most turns this client runs at once (``None``: no cap); a
+    turn started beyond it waits in ``turn()``/``run()`` until a running one ends.
     """
 
     codex_bin: str | os.PathLike[str] | None = None
@@ -64,8 +67,18 @@ class CodexConfig:
     check_version: bool = True
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
+    max_concurrent_turns: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_concurrent_turns is not None and (
+            isinstance(self.max_concurrent_turns, bool)
+            or not isinstance(self.max_concurrent_turns, int)
+            or self.max_concurrent_turns < 1
+        ):
+            raise ValueError(
+                "max_concurrent_turns must be a whole number of turns, 1 or more, or None "
+                f"(no cap), not {self.max_concurrent_turns!r}"
+            )
         if self.url is not None:
             self._check_remote()
         elif self.ws_token is not None:
