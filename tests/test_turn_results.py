@@ -208,9 +208,11 @@ def test_thread_run_parsed_takes_the_model_once(
             message('{"goal": "tea", "steps": [{"title": "boil", "minutes": 3}], "note": null}')
         )
     )
-    plan = codex.thread_start().run_parsed("plan tea", Plan)
+    # The pydantic class is positional: model= is still the turn's language model.
+    plan = codex.thread_start().run_parsed("plan tea", Plan, model="other-model")
     assert plan == Plan(goal="tea", steps=[Step(title="boil", minutes=3)])
     assert model_server.requests[0].output_schema == strict_schema(Plan)
+    assert model_server.requests[0].model == "other-model"
 
 
 def test_handle_run_parsed_remembers_the_output_schema_model(

@@ -336,6 +336,7 @@ class Thread:
         self,
         input: Input,
         model: type[ModelT],
+        /,
         *,
         timeout: float | None = None,
         bounds: TurnBounds | None = None,
@@ -343,8 +344,10 @@ class Thread:
     ) -> ModelT:
         """Run a turn whose answer must fit ``model`` and return it as an instance.
 
-        ``model``'s strict schema is the turn's ``output_schema``. Raises
-        :class:`~codex_app_server.StructuredOutputError` if the answer does not validate.
+        ``model`` (the pydantic class) is positional, so ``model="..."`` among ``params`` is
+        still the turn's language model. Its strict schema is the turn's ``output_schema``.
+        Raises :class:`~codex_app_server.StructuredOutputError` if the answer does not
+        validate.
         """
         handle = self.turn(input, output_schema=model, **params)
         parsed: ModelT = handle.run_parsed(model, timeout=timeout, bounds=bounds)
@@ -529,7 +532,7 @@ class TurnHandle:
         """
         for observe in self.thread.codex.turn_observers:
             observe(event)
-        if event.method in RECORDED:
+        if event.method in RECORDED and event.turn_id == self.id:
             model = typed_or_skip(event, self.thread.codex.client.connection)
             if model is not None:
                 self._record.observe(model)
