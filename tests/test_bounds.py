@@ -21,8 +21,6 @@ from codex_app_server import (
     TurnBounds,
     TurnInactivityError,
     TurnTimeLimitError,
-    api,
-    async_api,
     bounds,
 )
 from codex_app_server._protocol import Notification
@@ -133,19 +131,19 @@ def test_the_message_says_how_the_turn_really_ended() -> None:
         usage_event(12), now=1.0
     )
     assert budget is not None
-    budget._settle(ended("completed"))
+    budget._settle(ended("completed"), 10.0)
     assert str(budget) == (
         "thread t used 12 tokens, reaching its budget of 10; "
         "turn u had already ended (completed) when the interruption arrived"
     )
     silent = BoundsClock(TurnBounds(inactivity=1), "u", now=0.0).expired(5.0)
     assert silent is not None
-    silent._settle(None)
+    silent._settle(None, 10.0)
     assert str(silent) == (
         "turn u got no event for 1 s; it was told to stop, but the server did not confirm "
         "its end within 10 s"
     )
-    silent._settle(ended("interrupted"))
+    silent._settle(ended("interrupted"), 10.0)
     assert str(silent) == "turn u got no event for 1 s; it was interrupted"
 
 
@@ -192,8 +190,7 @@ async def test_async_turns_honour_bounds(
 @pytest.fixture
 def short_grace(monkeypatch: pytest.MonkeyPatch) -> float:
     """A one-second grace (10 s in production) so the wedged-server tests stay quick."""
-    for module in (api, async_api, bounds):
-        monkeypatch.setattr(module, "INTERRUPT_GRACE", 1.0)
+    monkeypatch.setattr(bounds, "INTERRUPT_GRACE", 1.0)
     return 1.0
 
 

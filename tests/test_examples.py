@@ -139,11 +139,11 @@ def test_run_turn(run_example: RunExample, model_server: ScriptedModelServer) ->
         "thread <id>",
         "",
         "> Name a prime number greater than 10.",
-        "turn <id>: status=completed, items=['agentMessage']",
+        "turn <id>: status=completed, items=['userMessage', 'agentMessage']",
         "11 is prime.",
         "",
         "> Now double it.",
-        "turn <id>: status=completed, items=['agentMessage']",
+        "turn <id>: status=completed, items=['userMessage', 'agentMessage']",
         "22.",
     ]
     assert out.startswith("connected to codex_app_server_sdk/")

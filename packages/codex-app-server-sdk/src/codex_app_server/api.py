@@ -32,10 +32,10 @@ from ._turns import (
 )
 from .approvals import ApprovalHandler, approval_handlers, set_thread_approval_handler
 from .bounds import (
-    INTERRUPT_GRACE,
     BoundExceededError,
     BoundsClock,
     TurnBounds,
+    interrupt_grace,
     next_wait,
     with_timeout,
 )
@@ -501,12 +501,12 @@ class TurnHandle:
                         if exceeded is None:
                             raise
                         self._stop(exceeded)
-                end = self._see(event)
+                end, model = self._see(event, typed)
                 if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
                     self._stop(exceeded)
                 if not typed:
                     yield event
-                elif (model := typed_or_skip(event, connection)) is not None:
+                elif model is not None:
                     yield model
                 if end:
                     return
@@ -525,21 +525,24 @@ class TurnHandle:
     def _done(self) -> bool:
         return self._completed is not None
 
-    def _see(self, event: Notification) -> bool:
+    def _see(self, event: Notification, typed: bool = False) -> tuple[bool, Any]:
         """Show ``event`` to the observers and record it; at the turn's end, keep the turn.
 
-        Returns whether ``event`` ended the turn.
+        Returns whether ``event`` ended the turn, and its typed model when ``typed`` or
+        recorded (``None``: a line that proved not to be JSON, skipped and counted once).
         """
         for observe in self.thread.codex.turn_observers:
             observe(event)
-        if event.method in RECORDED and event.turn_id == self.id:
+        model = None
+        recorded = event.method in RECORDED and event.turn_id == self.id
+        if typed or recorded:
             model = typed_or_skip(event, self.thread.codex.client.connection)
-            if model is not None:
+            if recorded and model is not None:
                 self._record.observe(model)
-        elif is_turn_end(event, self.id):
+        if is_turn_end(event, self.id):
             self._completed = self._record.complete(completed_turn(event))
-            return True
-        return False
+            return True, model
+        return False, model
 
     def _give_back_slot(self) -> None:
         slot, self._slot = self._slot, None
@@ -549,18 +552,19 @@ class TurnHandle:
     def _stop(self, error: BoundExceededError) -> NoReturn:
         """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``.
 
-        The answer to ``turn/interrupt`` and the turn's end share one wait of
-        ``INTERRUPT_GRACE`` seconds; whatever happens meanwhile, ``error`` is what is raised.
+        The answer to ``turn/interrupt`` and the turn's end share one wait (``interrupt_grace``);
+        whatever happens meanwhile, ``error`` is what is raised.
         """
-        deadline = time.monotonic() + INTERRUPT_GRACE
         client = self.thread.codex.client
+        grace = interrupt_grace(client.config.request_timeout)
+        deadline = time.monotonic() + grace
         failure: CodexError | None = None
         try:
             if not client.connection.closed:
                 client.request(
                     "turn/interrupt",
                     {"threadId": self.thread.id, "turnId": self.id},
-                    timeout=INTERRUPT_GRACE,
+                    timeout=grace,
                 )
         except CodexError as exc:  # ended meanwhile, or no answer: the bound's error still wins
             failure = exc
@@ -571,7 +575,7 @@ class TurnHandle:
             failure = failure or exc
         finally:
             self._give_back_slot()
-        error._settle(self._completed)
+        error._settle(self._completed, grace)
         raise error from failure
 
     def interrupt(self) -> None:

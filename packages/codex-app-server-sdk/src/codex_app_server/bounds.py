@@ -1,10 +1,10 @@
 """Limits on a running turn: wall-clock time, inactivity, and the thread's token budget.
 
 Give :class:`TurnBounds` to ``run(bounds=...)`` or ``stream(bounds=...)``. When a bound is hit
-the SDK interrupts the turn, waits up to :data:`INTERRUPT_GRACE` seconds in all for the server
-to answer and confirm the turn's end, and raises the :class:`BoundExceededError` subclass naming
-the bound, whatever the server did meanwhile. The per-request bound is
-``CodexConfig.request_timeout``.
+the SDK interrupts the turn, waits up to :data:`INTERRUPT_GRACE` seconds in all (or
+``request_timeout``, if shorter) for the server to answer and confirm the turn's end, and
+raises the :class:`BoundExceededError` subclass naming the bound, whatever the server did
+meanwhile. The per-request bound is ``CodexConfig.request_timeout``.
 
 :class:`BoundsClock` is the bookkeeping, without I/O: the sync and async turn handles feed it
 the time and each event, and ask it how long they may wait for the next one.
@@ -77,21 +77,20 @@ class BoundExceededError(CodexError):
         self.reason = message
         super().__init__(message)
 
-    def _settle(self, turn: Any) -> None:
-        """Record the turn's end after the interruption (``None``: unconfirmed) in the error."""
+    def _settle(self, turn: Any, waited: float) -> None:
+        """Record the turn's end after the interruption (``None``: not confirmed within
+        ``waited`` seconds) in the error."""
         self.turn = turn
-        self.args = (f"{self.reason}; {self._subject()} {_outcome(turn)}",)
+        self.args = (f"{self.reason}; {self._subject()} {_outcome(turn, waited)}",)
 
     def _subject(self) -> str:
         return "it"
 
 
-def _outcome(turn: Any) -> str:
+def _outcome(turn: Any, waited: float) -> str:
     """How a turn stopped for a bound ended, as the end of a sentence."""
     if turn is None:
-        return (
-            f"was told to stop, but the server did not confirm its end within {INTERRUPT_GRACE:g} s"
-        )
+        return f"was told to stop, but the server did not confirm its end within {waited:g} s"
     status: Any = turn.status
     status = str(getattr(status, "value", status))
     if status == "interrupted":
@@ -183,6 +182,14 @@ def total_tokens(params: Mapping[str, Any]) -> int | None:
     total = usage.get("total") if isinstance(usage, Mapping) else None
     value = total.get("totalTokens") if isinstance(total, Mapping) else None
     return value if isinstance(value, int) else None
+
+
+def interrupt_grace(request_timeout: float | None) -> float:
+    """Seconds to wait, in all, for a bound's interrupt to be answered and the turn to end:
+    :data:`INTERRUPT_GRACE`, or ``request_timeout`` if that is shorter."""
+    if request_timeout is None:
+        return INTERRUPT_GRACE
+    return min(INTERRUPT_GRACE, request_timeout)
 
 
 def with_timeout(bounds: TurnBounds | None, timeout: float | None) -> TurnBounds | None:
