@@ -408,6 +408,13 @@ async def test_cancelling_a_waiting_turn_starts_nothing_and_frees_nothing(
         with pytest.raises(asyncio.CancelledError):
             await running
         assert final_text(await second.run("next", timeout=20)) == "after"
+        statuses: list[str] = []
+        for _ in range(50):
+            statuses = [t.status.value for t in (await first.read(include_turns=True)).turns]
+            if statuses != ["inProgress"]:
+                break
+            await asyncio.sleep(0.1)
+        assert statuses == ["interrupted"]
 
 
 def test_sync_turns_under_a_cap_all_complete_in_order(
