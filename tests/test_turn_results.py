@@ -36,7 +36,7 @@ from codex_app_server.testing import (
     stall,
     write_file,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 def kinds(items: list[Any]) -> list[str]:
@@ -240,6 +240,28 @@ def test_an_answer_that_does_not_fit_raises_a_codex_error_with_the_details(
     assert ("steps", 0, "title") in locations
     assert ("note",) not in locations  # a field with a default may be omitted on the way back
     assert "steps.0.title" in str(error)
+
+
+def test_a_hostile_key_in_the_answer_is_quoted_in_the_message() -> None:
+    from codex_app_server import parse_output
+    from codex_app_server.generated import Turn
+
+    class Closed(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        a: int
+
+    text = '{"a": 1, "\\u001b[2J": 2}'
+    turn = Turn.model_validate(
+        {
+            "id": "u",
+            "status": "completed",
+            "items": [{"type": "agentMessage", "id": "m", "text": text}],
+        }
+    )
+    with pytest.raises(StructuredOutputError) as caught:
+        parse_output(turn, Closed)
+    assert "\x1b" not in str(caught.value)
+    assert '"\\u001b[2J": Extra inputs are not permitted' in str(caught.value)
 
 
 def test_run_parsed_needs_a_model_when_the_schema_was_a_dict(

@@ -327,10 +327,7 @@ def parse_output(turn: Turn, model: type[ModelT]) -> ModelT:
         return model.model_validate_json(text)
     except ValidationError as exc:
         errors: list[dict[str, Any]] = [dict(error) for error in exc.errors(include_url=False)]
-        where = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(root)'}: {error['msg']}"
-            for error in errors[:5]
-        )
+        where = "; ".join(f"{_path(error['loc'])}: {error['msg']}" for error in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise StructuredOutputError(
             f"turn {turn.id}'s final message is not a valid {model.__name__}: {where}{more}\n"
@@ -340,6 +337,16 @@ def parse_output(turn: Turn, model: type[ModelT]) -> ModelT:
             text=text,
             errors=errors,
         ) from exc
+
+
+def _path(loc: Any) -> str:
+    """A validation error's location as ``a.0.b``; keys that came from the model's text and are
+    not plain names are quoted as JSON, so no control character reaches a terminal."""
+    parts = [
+        str(part) if isinstance(part, int) or str(part).isidentifier() else json.dumps(str(part))
+        for part in loc
+    ]
+    return ".".join(parts) or "(root)"
 
 
 @dataclass(frozen=True)
