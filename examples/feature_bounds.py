@@ -1,8 +1,10 @@
 """Bound a turn: wall-clock time, silence, and the thread's token budget.
 
 Hitting a bound interrupts the turn and raises the ``BoundExceededError`` subclass naming it
-(``TurnTimeLimitError``, ``TurnInactivityError``, ``TokenBudgetExceededError``). The thread
-stays usable. Each single request is bounded by ``CodexConfig.request_timeout``.
+(``TurnTimeLimitError``, ``TurnInactivityError``, ``TokenBudgetExceededError``); its message
+and ``exc.turn`` say how the turn ended (usage is reported after a reply, so a turn can reach
+its token budget just as it completes). The thread stays usable. Each single request is
+bounded by ``CodexConfig.request_timeout``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ def main() -> None:
             try:
                 print(final_text(thread.run(prompt, bounds=BOUNDS)))
             except BoundExceededError as exc:
+                status = exc.turn.status.value if exc.turn else "unconfirmed"
                 print(f"stopped by {exc.bound}: {exc}")
+                print(f"turn status: {status}")
 
 
 if __name__ == "__main__":

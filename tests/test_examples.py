@@ -139,11 +139,11 @@ def test_run_turn(run_example: RunExample, model_server: ScriptedModelServer) ->
         "thread <id>",
         "",
         "> Name a prime number greater than 10.",
-        "turn <id>: status=completed, items=['agentMessage']",
+        "turn <id>: status=completed, items=['userMessage', 'agentMessage']",
         "11 is prime.",
         "",
         "> Now double it.",
-        "turn <id>: status=completed, items=['agentMessage']",
+        "turn <id>: status=completed, items=['userMessage', 'agentMessage']",
         "22.",
     ]
     assert out.startswith("connected to codex_app_server_sdk/")
@@ -411,14 +411,45 @@ def test_structured_output(run_example: RunExample, model_server: ScriptedModelS
             {"name": "Rust", "first_appeared": 2015, "typing": "static"},
         ]
     }
-    model_server.enqueue(response(message(json.dumps(answer))))
+    model_server.enqueue(
+        response(message(json.dumps(answer))),
+        response(message(json.dumps({"name": "Mojo", "typing": "static"}))),
+    )
     out = lines(run_example("structured_output.py"))
     assert out[:2] == ["Python (1991): dynamic typing", "Rust (2015): static typing"]
     assert re.fullmatch(r"turn \S+ completed; parse_output gives the same answer: True", out[2])
-    (request,) = model_server.requests
-    assert request.output_schema is not None
-    assert request.output_schema["required"] == ["languages"]
-    assert "first_appeared" in json.dumps(request.output_schema)
+    assert out[3] == "the answer did not fit Language: first_appeared: Field required"
+    assert len(out) == 4
+    first, second = model_server.requests
+    assert first.output_schema is not None
+    assert first.output_schema["required"] == ["languages"]
+    # Strict: the field with a default is required too, and no object takes extra keys.
+    language = first.output_schema["$defs"]["Language"]
+    assert language["required"] == ["name", "first_appeared", "typing"]
+    assert language["additionalProperties"] is False
+    assert second.output_schema is not None
+    assert second.output_schema["required"] == ["name", "first_appeared", "typing"]
+
+
+@example("batch.py")
+def test_batch(run_example: RunExample, model_server: ScriptedModelServer) -> None:
+    # Requests are answered in arrival order: five answers, then one failure.
+    answers: list[str | None] = [f"answer {i}" for i in range(5)]
+    answers.append(None)
+    model_server.enqueue(*(response(message(a)) for a in answers if a is not None))
+    model_server.enqueue(http_error(400, "bad prompt"))
+    out = lines(run_example("batch.py"))
+
+    # Which prompt got which answer, from what the model was asked.
+    expected: dict[int, str] = {}
+    for request, answer in zip(model_server.requests, answers, strict=True):
+        asked = re.search(r"What is (\d+) squared", request.user_texts[-1])
+        assert asked is not None
+        number = int(asked.group(1))
+        expected[number] = (
+            f"{number}: failed: TurnFailedError" if answer is None else f"{number}: {answer}"
+        )
+    assert out == [expected[number] for number in range(1, 7)]
 
 
 @example("demo.py")

@@ -30,10 +30,19 @@ if TYPE_CHECKING:
         CodexClient as CodexClient,
     )
     from ._turns import (
+        StructuredOutputError as StructuredOutputError,
+    )
+    from ._turns import (
+        TurnSummary as TurnSummary,
+    )
+    from ._turns import (
         final_text as final_text,
     )
     from ._turns import (
         parse_output as parse_output,
+    )
+    from ._turns import (
+        strict_schema as strict_schema,
     )
     from ._websocket import (
         signed_bearer_token as signed_bearer_token,
@@ -127,6 +136,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         ServerBusyError as ServerBusyError,
+    )
+    from .errors import (
+        ThreadNotFoundError as ThreadNotFoundError,
     )
     from .errors import (
         TransportClosedError as TransportClosedError,
@@ -250,6 +262,10 @@ _EXPORTS: dict[str, str] = {
     "TurnInactivityError": ".bounds",
     "TurnTimeLimitError": ".bounds",
     "Telemetry": ".telemetry",
+    "StructuredOutputError": "._turns",
+    "TurnSummary": "._turns",
+    "strict_schema": "._turns",
+    "ThreadNotFoundError": ".errors",
 }
 
 __all__ = [
@@ -289,9 +305,11 @@ __all__ = [
     "RuleDecision",
     "ServerBusyError",
     "SkillInput",
+    "StructuredOutputError",
     "Telemetry",
     "TextInput",
     "Thread",
+    "ThreadNotFoundError",
     "TokenBudgetExceededError",
     "Tool",
     "TransportClosedError",
@@ -299,6 +317,7 @@ __all__ = [
     "TurnFailedError",
     "TurnHandle",
     "TurnInactivityError",
+    "TurnSummary",
     "TurnTimeLimitError",
     "__version__",
     "accept_all",
@@ -309,6 +328,7 @@ __all__ = [
     "retry_on_overload",
     "retry_on_overload_async",
     "signed_bearer_token",
+    "strict_schema",
     "tool",
     "wait_until_ready",
 ]

@@ -7,19 +7,22 @@ every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 from ._client import CodexClient
 from ._connection import Inbox, _ConnectionBase
 from ._handlers import HandlerTable, ServerRequestHandler
 from ._protocol import Notification, Subscription, _excerpt
 from ._turns import (
+    RECORDED,
     OutputSchema,
+    TurnRecord,
+    TurnSummary,
     check_turn,
     completed_turn,
     is_turn_end,
@@ -34,15 +37,15 @@ from .approvals import (
     set_thread_approval_handler,
 )
 from .bounds import (
-    INTERRUPT_GRACE,
     BoundExceededError,
     BoundsClock,
     TurnBounds,
+    interrupt_grace,
     next_wait,
     with_timeout,
 )
 from .config import CodexConfig
-from .errors import JsonRpcError, RequestTimeoutError
+from .errors import CodexError, JsonRpcError, RequestTimeoutError, ThreadNotFoundError
 from .inputs import Input, to_wire_input
 from .rules import wants_watch, watch_turn
 
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
     from .generated import (
         InitializeResponse,
         ModelListResponse,
+        ThreadGoal,
+        ThreadGoalStatus,
         ThreadListResponse,
         ThreadStartResponse,
         Turn,
@@ -100,6 +105,38 @@ def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) ->
         raise  # JSON that does not fit the model: a real incompatibility, not line noise
 
 
+def thread_not_found(exc: JsonRpcError, thread_id: str) -> JsonRpcError:
+    """``exc`` as a :class:`~codex_app_server.ThreadNotFoundError` when it says the thread
+    does not exist (the server has no typed code for that, only its message)."""
+    if isinstance(exc, ThreadNotFoundError) or not any(
+        marker in exc.message for marker in _NOT_FOUND_MARKERS
+    ):
+        return exc
+    return ThreadNotFoundError(
+        exc.code, exc.message, exc.data, method=exc.method, thread_id=thread_id
+    )
+
+
+#: How the server words "no such thread" (``thread/resume`` and ``thread/fork``, 0.169.0).
+_NOT_FOUND_MARKERS = ("no rollout found",)
+
+
+def structured_model(output_schema: OutputSchema | None) -> type[BaseModel] | None:
+    """The pydantic model class given as ``output_schema``, if it is one."""
+    return None if output_schema is None or isinstance(output_schema, Mapping) else output_schema
+
+
+def parse_with(turn: Turn, given: type[ModelT] | None, remembered: type[BaseModel] | None) -> Any:
+    """``parse_output`` with ``run_parsed``'s model: the one given, else the turn's schema's."""
+    model = given or remembered
+    if model is None:
+        raise TypeError(
+            "run_parsed() needs the model: give it (run_parsed(Model)) or start the turn with "
+            "output_schema=Model"
+        )
+    return parse_output(turn, model)
+
+
 def make_handlers(
     approval_handler: Any, handlers: Mapping[str, ServerRequestHandler] | None
 ) -> HandlerTable:
@@ -138,6 +175,9 @@ class Codex:
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
+        cap = self.client.config.max_concurrent_turns
+        # Turns past the cap wait in turn() for a running one to end (see TurnHandle).
+        self._turn_slots = None if cap is None else threading.BoundedSemaphore(cap)
 
     @property
     def metadata(self) -> InitializeResponse:
@@ -172,15 +212,24 @@ class Codex:
     def thread_resume(
         self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
     ) -> Thread:
-        """Load a stored thread so new turns can run on it."""
-        response = self.client.thread_resume(thread_id=thread_id, **params)
+        """Load a stored thread so new turns can run on it.
+
+        Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
+        """
+        try:
+            response = self.client.thread_resume(thread_id=thread_id, **params)
+        except JsonRpcError as exc:
+            raise thread_not_found(exc, thread_id) from None
         return Thread(self, response.thread, approval_handler)
 
     def thread_fork(
         self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
     ) -> Thread:
-        """Copy a thread's history into a new thread."""
-        response = self.client.thread_fork(thread_id=thread_id, **params)
+        """Copy a thread's history into a new thread (``ThreadNotFoundError`` if none)."""
+        try:
+            response = self.client.thread_fork(thread_id=thread_id, **params)
+        except JsonRpcError as exc:
+            raise thread_not_found(exc, thread_id) from None
         return Thread(self, response.thread, approval_handler)
 
     def thread_list(self, **params: Any) -> ThreadListResponse:
@@ -243,8 +292,16 @@ class Thread:
     def turn(
         self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
     ) -> TurnHandle:
-        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case."""
+        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
+
+        A pydantic model as ``output_schema`` is sent as its strict schema
+        (:func:`~codex_app_server.strict_schema`) and remembered by :meth:`TurnHandle.run_parsed`.
+        With ``max_concurrent_turns`` set, this waits while that many turns are running.
+        """
         wire_params = turn_params(self.id, input, output_schema, params)
+        slots = self.codex._turn_slots
+        if slots is not None:
+            slots.acquire()
         connection = self.codex.client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = connection.subscribe(self.id)
@@ -257,12 +314,17 @@ class Thread:
             connection.unsubscribe(subscription)
             if watch:
                 connection.unsubscribe(watch)
+            if slots is not None:
+                slots.release()
             raise
         connection.narrow(subscription, response.turn.id)
         if watch:
             connection.narrow(watch, response.turn.id)
             watch_turn(watch.sink, self.id, response.turn.id)
-        return TurnHandle(self, response.turn, subscription)
+        handle = TurnHandle(self, response.turn, subscription)
+        handle._model = structured_model(output_schema)
+        handle._slot = None if slots is None else slots.release
+        return handle
 
     def run(
         self,
@@ -277,6 +339,50 @@ class Thread:
         :meth:`TurnHandle.run`)."""
         handle = self.turn(input, output_schema=output_schema, **params)
         return handle.run(timeout=timeout, bounds=bounds)
+
+    def run_parsed(
+        self,
+        input: Input,
+        model: type[ModelT],
+        /,
+        *,
+        timeout: float | None = None,
+        bounds: TurnBounds | None = None,
+        **params: Any,
+    ) -> ModelT:
+        """Run a turn whose answer must fit ``model`` and return it as an instance.
+
+        ``model`` (the pydantic class) is positional, so ``model="..."`` among ``params`` is
+        still the turn's language model. Its strict schema is the turn's ``output_schema``.
+        Raises :class:`~codex_app_server.StructuredOutputError` if the answer does not
+        validate.
+        """
+        handle = self.turn(input, output_schema=model, **params)
+        parsed: ModelT = handle.run_parsed(model, timeout=timeout, bounds=bounds)
+        return parsed
+
+    def goal(self) -> ThreadGoal | None:
+        """The thread's goal (``thread/goal/get``), or ``None`` if it has none."""
+        return self.codex.client.thread_goal_get(thread_id=self.id).goal
+
+    def set_goal(
+        self,
+        objective: str | None = None,
+        *,
+        status: ThreadGoalStatus | str | None = None,
+        token_budget: int | None = None,
+    ) -> ThreadGoal:
+        """Set or update the thread's goal and return it; omitted fields keep their value.
+
+        Changes arrive as ``thread/goal/updated`` notifications in a running turn's stream.
+        """
+        return self.codex.client.thread_goal_set(
+            thread_id=self.id, objective=objective, status=status, token_budget=token_budget
+        ).goal
+
+    def clear_goal(self) -> bool:
+        """Remove the thread's goal; ``False`` if it had none."""
+        return self.codex.client.thread_goal_clear(thread_id=self.id).cleared
 
     def set_name(self, name: str) -> None:
         """Give the thread a name."""
@@ -295,6 +401,9 @@ class TurnHandle:
     """A running turn: consume it with :meth:`run` or :meth:`stream`, steer or interrupt it.
 
     ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
+    Under ``max_concurrent_turns`` the handle holds one of the client's slots until
+    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, Ctrl-C or a closed
+    connection stopped it: consume every handle you start.
     """
 
     def __init__(self, thread: Thread, turn: Turn, subscription: Subscription[Inbox]) -> None:
@@ -302,6 +411,11 @@ class TurnHandle:
         self.turn = turn
         self._subscription = subscription
         self._completed: Turn | None = None
+        self._record = TurnRecord()
+        #: The pydantic model given as ``output_schema`` (``run_parsed()`` uses it).
+        self._model: type[BaseModel] | None = None
+        #: Gives back this turn's slot under ``max_concurrent_turns``; ``None`` once given.
+        self._slot: Callable[[], None] | None = None
 
     @property
     def id(self) -> str:
@@ -324,33 +438,66 @@ class TurnHandle:
     def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
 
-        Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
-        bounds the whole turn: when it passes, the turn is interrupted and
-        :class:`~codex_app_server.TurnTimeLimitError` (a ``RequestTimeoutError``) is raised.
-        ``bounds`` adds inactivity and token limits; each raises its
-        :class:`~codex_app_server.BoundExceededError`.
+        Its ``items`` are every item the turn completed (messages, reasoning, commands, file
+        changes, tool calls), in order. Raises :class:`~codex_app_server.TurnFailedError` if
+        the turn failed. ``timeout`` bounds the whole turn: when it passes, the turn is
+        interrupted and :class:`~codex_app_server.TurnTimeLimitError` (a
+        ``RequestTimeoutError``) is raised. ``bounds`` adds inactivity and token limits;
+        each raises its :class:`~codex_app_server.BoundExceededError`.
         """
         for _ in self._events(None, with_timeout(bounds, timeout)):
             pass
         assert self._completed is not None
         return check_turn(self._completed)
 
-    def run_parsed(self, model: type[ModelT], *, timeout: float | None = None) -> ModelT:
-        """Run the turn and validate its final message into ``model`` (structured output)."""
-        return parse_output(self.run(timeout=timeout), model)
+    @overload
+    def run_parsed(
+        self, model: type[ModelT], *, timeout: float | None = ..., bounds: TurnBounds | None = ...
+    ) -> ModelT: ...
+
+    @overload
+    def run_parsed(
+        self, model: None = ..., *, timeout: float | None = ..., bounds: TurnBounds | None = ...
+    ) -> Any: ...
+
+    def run_parsed(
+        self,
+        model: type[ModelT] | None = None,
+        *,
+        timeout: float | None = None,
+        bounds: TurnBounds | None = None,
+    ) -> Any:
+        """Run the turn and validate its final message into ``model`` (structured output).
+
+        ``model`` defaults to the pydantic model the turn was started with as
+        ``output_schema``. Raises :class:`~codex_app_server.StructuredOutputError` (a
+        ``CodexError``, with the turn and the validation errors) if it does not validate.
+        """
+        return parse_with(self.run(timeout=timeout, bounds=bounds), model, self._model)
+
+    def summary(self) -> TurnSummary:
+        """The finished turn at a glance: final text, status, error, token usage, timings.
+
+        Call it after :meth:`run` or :meth:`stream` saw the turn end (also when ``run()``
+        raised ``TurnFailedError``); raises :class:`~codex_app_server.CodexError` before.
+        """
+        if self._completed is None:
+            raise CodexError(
+                f"turn {self.id} has not finished: call run() or read stream() to its end first"
+            )
+        return self._record.summary(self._completed)
 
     def _events(
         self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
     ) -> Iterator[Any]:
         # One generator between the inbox and the caller, typing the events itself when asked
         # (stream()); an event that has arrived already is taken without the wait machinery.
-        if self._completed is not None:
+        if self._done():
             return
         codex = self.thread.codex
         connection = codex.client.connection
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         inbox = self._subscription.sink
-        turn_id = self.id
         try:
             while True:
                 event = inbox.get_ready()
@@ -362,43 +509,82 @@ class TurnHandle:
                         if exceeded is None:
                             raise
                         self._stop(exceeded)
-                for observe in codex.turn_observers:
-                    observe(event)
+                end, model = self._see(event, typed)
                 if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
                     self._stop(exceeded)
-                end = is_turn_end(event, turn_id)
-                if end:
-                    self._completed = completed_turn(event)
                 if not typed:
                     yield event
-                elif (model := typed_or_skip(event, connection)) is not None:
+                elif model is not None:
                     yield model
                 if end:
                     return
         except KeyboardInterrupt:
-            self.interrupt()
+            try:
+                self.interrupt()
+            finally:
+                self._give_back_slot()
             raise
         finally:
-            if self._completed is not None:
+            if self._done():
                 connection.unsubscribe(self._subscription)
+            if self._done() or connection.closed:
+                self._give_back_slot()
 
-    def _next(self, wait: float | None) -> Notification:
-        event = self._subscription.sink.get(wait)
+    def _done(self) -> bool:
+        return self._completed is not None
+
+    def _see(self, event: Notification, typed: bool = False) -> tuple[bool, Any]:
+        """Show ``event`` to the observers and record it; at the turn's end, keep the turn.
+
+        Returns whether ``event`` ended the turn, and its typed model when ``typed`` or
+        recorded (``None``: a line that proved not to be JSON, skipped and counted once).
+        """
         for observe in self.thread.codex.turn_observers:
             observe(event)
-        return event
+        model = None
+        recorded = event.method in RECORDED and event.turn_id == self.id
+        if typed or recorded:
+            model = typed_or_skip(event, self.thread.codex.client.connection)
+            if recorded and model is not None:
+                self._record.observe(model)
+        if is_turn_end(event, self.id):
+            self._completed = self._record.complete(completed_turn(event))
+            return True, model
+        return False, model
+
+    def _give_back_slot(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot()
 
     def _stop(self, error: BoundExceededError) -> NoReturn:
-        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
-        with contextlib.suppress(JsonRpcError):  # the turn may have ended meanwhile
-            self.interrupt()
-        deadline = time.monotonic() + INTERRUPT_GRACE
-        with contextlib.suppress(RequestTimeoutError):
-            while self._completed is None:
-                event = self._next(max(0.0, deadline - time.monotonic()))
-                if is_turn_end(event, self.id):
-                    self._completed = error.turn = completed_turn(event)
-        raise error
+        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``.
+
+        The answer to ``turn/interrupt`` and the turn's end share one wait (``interrupt_grace``);
+        whatever happens meanwhile, ``error`` is what is raised.
+        """
+        client = self.thread.codex.client
+        grace = interrupt_grace(client.config.request_timeout)
+        deadline = time.monotonic() + grace
+        failure: CodexError | None = None
+        try:
+            if not client.connection.closed:
+                client.request(
+                    "turn/interrupt",
+                    {"threadId": self.thread.id, "turnId": self.id},
+                    timeout=grace,
+                )
+        except CodexError as exc:  # ended meanwhile, or no answer: the bound's error still wins
+            failure = exc
+        try:
+            while self._completed is None and not client.connection.closed:
+                self._see(self._subscription.sink.get(max(0.0, deadline - time.monotonic())))
+        except CodexError as exc:  # no confirmation in time, or the connection closed
+            failure = failure or exc
+        finally:
+            self._give_back_slot()
+        error._settle(self._completed, grace)
+        raise error from failure
 
     def interrupt(self) -> None:
         """Ask the server to stop the turn (it still ends with ``turn/completed``)."""

@@ -8,35 +8,43 @@ the turn on the server, and the connection stays usable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 from ._client import AsyncCodexClient
 from ._connection import AsyncInbox
 from ._handlers import ServerRequestHandler
 from ._protocol import Notification, Subscription
 from ._turns import (
+    RECORDED,
     OutputSchema,
+    TurnRecord,
+    TurnSummary,
     check_turn,
     completed_turn,
     is_turn_end,
-    parse_output,
     turn_params,
 )
-from .api import make_config, make_handlers, typed_or_skip
+from .api import (
+    make_config,
+    make_handlers,
+    parse_with,
+    structured_model,
+    thread_not_found,
+    typed_or_skip,
+)
 from .approvals import AsyncApprovalHandler, set_thread_approval_handler
 from .bounds import (
-    INTERRUPT_GRACE,
     BoundExceededError,
     BoundsClock,
     TurnBounds,
+    interrupt_grace,
     next_wait,
     with_timeout,
 )
 from .config import CodexConfig
-from .errors import RequestTimeoutError
+from .errors import CodexError, JsonRpcError, RequestTimeoutError
 from .inputs import Input, to_wire_input
 from .rules import wants_watch, watch_turn
 
@@ -46,6 +54,8 @@ if TYPE_CHECKING:
     from .generated import (
         InitializeResponse,
         ModelListResponse,
+        ThreadGoal,
+        ThreadGoalStatus,
         ThreadListResponse,
         ThreadStartResponse,
         Turn,
@@ -81,6 +91,9 @@ class AsyncCodex:
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
         self._start_lock = asyncio.Lock()
+        cap = self.client.config.max_concurrent_turns
+        # Turns past the cap wait in turn() for a running one to end (see AsyncTurnHandle).
+        self._turn_slots = None if cap is None else asyncio.BoundedSemaphore(cap)
 
     async def start(self) -> None:
         """Start and initialize the server now (otherwise the first call does it)."""
@@ -127,15 +140,26 @@ class AsyncCodex:
     async def thread_resume(
         self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
     ) -> AsyncThread:
-        """Load a stored thread so new turns can run on it."""
-        response = await (await self._ready()).thread_resume(thread_id=thread_id, **params)
+        """Load a stored thread so new turns can run on it.
+
+        Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
+        """
+        client = await self._ready()
+        try:
+            response = await client.thread_resume(thread_id=thread_id, **params)
+        except JsonRpcError as exc:
+            raise thread_not_found(exc, thread_id) from None
         return AsyncThread(self, response.thread, approval_handler)
 
     async def thread_fork(
         self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
     ) -> AsyncThread:
-        """Copy a thread's history into a new thread."""
-        response = await (await self._ready()).thread_fork(thread_id=thread_id, **params)
+        """Copy a thread's history into a new thread (``ThreadNotFoundError`` if none)."""
+        client = await self._ready()
+        try:
+            response = await client.thread_fork(thread_id=thread_id, **params)
+        except JsonRpcError as exc:
+            raise thread_not_found(exc, thread_id) from None
         return AsyncThread(self, response.thread, approval_handler)
 
     async def thread_list(self, **params: Any) -> ThreadListResponse:
@@ -202,9 +226,17 @@ class AsyncThread:
     async def turn(
         self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
     ) -> AsyncTurnHandle:
-        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case."""
+        """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
+
+        A pydantic model as ``output_schema`` is sent as its strict schema and remembered by
+        :meth:`AsyncTurnHandle.run_parsed`. With ``max_concurrent_turns`` set, this waits
+        while that many turns are running (cancelling the wait starts nothing).
+        """
         wire_params = turn_params(self.id, input, output_schema, params)
         client = await self.codex._ready()
+        slots = self.codex._turn_slots
+        if slots is not None:
+            await slots.acquire()
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = client.connection.subscribe(self.id)
         # Approval rules about written paths read them off the turn's fileChange items.
@@ -216,12 +248,17 @@ class AsyncThread:
             client.connection.unsubscribe(subscription)
             if watch:
                 client.connection.unsubscribe(watch)
+            if slots is not None:
+                slots.release()
             raise
         client.connection.narrow(subscription, response.turn.id)
         if watch:
             client.connection.narrow(watch, response.turn.id)
             watch_turn(watch.sink, self.id, response.turn.id, asyncio.get_running_loop())
-        return AsyncTurnHandle(self, response.turn, subscription)
+        handle = AsyncTurnHandle(self, response.turn, subscription)
+        handle._model = structured_model(output_schema)
+        handle._slot = None if slots is None else slots.release
+        return handle
 
     async def run(
         self,
@@ -236,6 +273,54 @@ class AsyncThread:
         :meth:`AsyncTurnHandle.run`)."""
         handle = await self.turn(input, output_schema=output_schema, **params)
         return await handle.run(timeout=timeout, bounds=bounds)
+
+    async def run_parsed(
+        self,
+        input: Input,
+        model: type[ModelT],
+        /,
+        *,
+        timeout: float | None = None,
+        bounds: TurnBounds | None = None,
+        **params: Any,
+    ) -> ModelT:
+        """Run a turn whose answer must fit ``model`` and return it as an instance.
+
+        ``model`` (the pydantic class) is positional, so ``model="..."`` among ``params`` is
+        still the turn's language model. Its strict schema is the turn's ``output_schema``.
+        Raises :class:`~codex_app_server.StructuredOutputError` if the answer does not
+        validate.
+        """
+        handle = await self.turn(input, output_schema=model, **params)
+        parsed: ModelT = await handle.run_parsed(model, timeout=timeout, bounds=bounds)
+        return parsed
+
+    async def goal(self) -> ThreadGoal | None:
+        """The thread's goal (``thread/goal/get``), or ``None`` if it has none."""
+        client = await self.codex._ready()
+        return (await client.thread_goal_get(thread_id=self.id)).goal
+
+    async def set_goal(
+        self,
+        objective: str | None = None,
+        *,
+        status: ThreadGoalStatus | str | None = None,
+        token_budget: int | None = None,
+    ) -> ThreadGoal:
+        """Set or update the thread's goal and return it; omitted fields keep their value.
+
+        Changes arrive as ``thread/goal/updated`` notifications in a running turn's stream.
+        """
+        client = await self.codex._ready()
+        response = await client.thread_goal_set(
+            thread_id=self.id, objective=objective, status=status, token_budget=token_budget
+        )
+        return response.goal
+
+    async def clear_goal(self) -> bool:
+        """Remove the thread's goal; ``False`` if it had none."""
+        client = await self.codex._ready()
+        return (await client.thread_goal_clear(thread_id=self.id)).cleared
 
     async def set_name(self, name: str) -> None:
         """Give the thread a name."""
@@ -254,6 +339,9 @@ class AsyncTurnHandle:
     """A running turn: ``await run()`` or ``async for`` over :meth:`stream`; steer or interrupt.
 
     ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
+    Under ``max_concurrent_turns`` the handle holds one of the client's slots until
+    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, a cancellation or a
+    closed connection stopped it: consume every handle you start.
     """
 
     def __init__(
@@ -263,6 +351,11 @@ class AsyncTurnHandle:
         self.turn = turn
         self._subscription = subscription
         self._completed: Turn | None = None
+        self._record = TurnRecord()
+        #: The pydantic model given as ``output_schema`` (``run_parsed()`` uses it).
+        self._model: type[BaseModel] | None = None
+        #: Gives back this turn's slot under ``max_concurrent_turns``; ``None`` once given.
+        self._slot: Callable[[], None] | None = None
 
     @property
     def id(self) -> str:
@@ -285,20 +378,54 @@ class AsyncTurnHandle:
     async def run(self, *, timeout: float | None = None, bounds: TurnBounds | None = None) -> Turn:
         """Wait for ``turn/completed`` and return the final ``Turn``.
 
-        Raises :class:`~codex_app_server.TurnFailedError` if the turn failed. ``timeout``
-        bounds the whole turn: when it passes, the turn is interrupted and
-        :class:`~codex_app_server.TurnTimeLimitError` (a ``RequestTimeoutError``) is raised.
-        ``bounds`` adds inactivity and token limits; each raises its
-        :class:`~codex_app_server.BoundExceededError`.
+        Its ``items`` are every item the turn completed (messages, reasoning, commands, file
+        changes, tool calls), in order. Raises :class:`~codex_app_server.TurnFailedError` if
+        the turn failed. ``timeout`` bounds the whole turn: when it passes, the turn is
+        interrupted and :class:`~codex_app_server.TurnTimeLimitError` (a
+        ``RequestTimeoutError``) is raised. ``bounds`` adds inactivity and token limits;
+        each raises its :class:`~codex_app_server.BoundExceededError`.
         """
         async for _ in self._events(None, with_timeout(bounds, timeout)):
             pass
         assert self._completed is not None
         return check_turn(self._completed)
 
-    async def run_parsed(self, model: type[ModelT], *, timeout: float | None = None) -> ModelT:
-        """Run the turn and validate its final message into ``model`` (structured output)."""
-        return parse_output(await self.run(timeout=timeout), model)
+    @overload
+    async def run_parsed(
+        self, model: type[ModelT], *, timeout: float | None = ..., bounds: TurnBounds | None = ...
+    ) -> ModelT: ...
+
+    @overload
+    async def run_parsed(
+        self, model: None = ..., *, timeout: float | None = ..., bounds: TurnBounds | None = ...
+    ) -> Any: ...
+
+    async def run_parsed(
+        self,
+        model: type[ModelT] | None = None,
+        *,
+        timeout: float | None = None,
+        bounds: TurnBounds | None = None,
+    ) -> Any:
+        """Run the turn and validate its final message into ``model`` (structured output).
+
+        ``model`` defaults to the pydantic model the turn was started with as
+        ``output_schema``. Raises :class:`~codex_app_server.StructuredOutputError` (a
+        ``CodexError``, with the turn and the validation errors) if it does not validate.
+        """
+        return parse_with(await self.run(timeout=timeout, bounds=bounds), model, self._model)
+
+    def summary(self) -> TurnSummary:
+        """The finished turn at a glance: final text, status, error, token usage, timings.
+
+        Call it after :meth:`run` or :meth:`stream` saw the turn end (also when ``run()``
+        raised ``TurnFailedError``); raises :class:`~codex_app_server.CodexError` before.
+        """
+        if self._completed is None:
+            raise CodexError(
+                f"turn {self.id} has not finished: await run() or read stream() to its end first"
+            )
+        return self._record.summary(self._completed)
 
     async def _events(
         self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
@@ -306,13 +433,12 @@ class AsyncTurnHandle:
         # One generator between the inbox and the caller, typing the events itself when asked
         # (stream()), and an event that has arrived already is taken without awaiting: per
         # delta, a generator step and a coroutine fewer than a stream() over this generator.
-        if self._completed is not None:
+        if self._done():
             return
         codex = self.thread.codex
         connection = codex.client.connection
         clock = None if bounds is None else BoundsClock(bounds, self.id, time.monotonic())
         inbox = self._subscription.sink
-        turn_id = self.id
         try:
             while True:
                 event = inbox.get_ready()
@@ -324,49 +450,90 @@ class AsyncTurnHandle:
                         if exceeded is None:
                             raise
                         await self._stop(exceeded)
-                for observe in codex.turn_observers:
-                    observe(event)
+                end, model = self._see(event, typed)
                 if clock is not None and (exceeded := clock.observe(event, time.monotonic())):
                     await self._stop(exceeded)
-                end = is_turn_end(event, turn_id)
-                if end:
-                    self._completed = completed_turn(event)
                 if not typed:
                     yield event
-                elif (model := typed_or_skip(event, connection)) is not None:
+                elif model is not None:
                     yield model
                 if end:
                     return
         except asyncio.CancelledError:
             # The caller gave up on the turn: stop it on the server too, even while we are
             # being cancelled, so it does not run on unobserved.
-            await asyncio.shield(self._interrupt_quietly())
+            try:
+                await asyncio.shield(self._interrupt_quietly())
+            finally:
+                self._give_back_slot()
             raise
         finally:
-            if self._completed is not None:
+            if self._done():
                 connection.unsubscribe(self._subscription)
+            if self._done() or connection.closed:
+                self._give_back_slot()
 
-    async def _next(self, wait: float | None) -> Notification:
-        event = await self._subscription.sink.get(wait)
+    def _done(self) -> bool:
+        return self._completed is not None
+
+    def _see(self, event: Notification, typed: bool = False) -> tuple[bool, Any]:
+        """Show ``event`` to the observers and record it; at the turn's end, keep the turn.
+
+        Returns whether ``event`` ended the turn, and its typed model when ``typed`` or
+        recorded (``None``: a line that proved not to be JSON, skipped and counted once).
+        """
         for observe in self.thread.codex.turn_observers:
             observe(event)
-        return event
+        model = None
+        recorded = event.method in RECORDED and event.turn_id == self.id
+        if typed or recorded:
+            model = typed_or_skip(event, self.thread.codex.client.connection)
+            if recorded and model is not None:
+                self._record.observe(model)
+        if is_turn_end(event, self.id):
+            self._completed = self._record.complete(completed_turn(event))
+            return True, model
+        return False, model
+
+    def _give_back_slot(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            slot()
 
     async def _stop(self, error: BoundExceededError) -> NoReturn:
-        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``."""
-        await self._interrupt_quietly()
-        deadline = time.monotonic() + INTERRUPT_GRACE
-        with contextlib.suppress(RequestTimeoutError):
-            while self._completed is None:
-                event = await self._next(max(0.0, deadline - time.monotonic()))
-                if is_turn_end(event, self.id):
-                    self._completed = error.turn = completed_turn(event)
-        raise error
+        """Interrupt the turn for a bound, wait briefly for its end, and raise ``error``.
+
+        The answer to ``turn/interrupt`` and the turn's end share one wait (``interrupt_grace``);
+        whatever happens meanwhile, ``error`` is what is raised.
+        """
+        client = self.thread.codex.client
+        grace = interrupt_grace(client.config.request_timeout)
+        deadline = time.monotonic() + grace
+        failure: CodexError | None = None
+        try:
+            if not client.connection.closed:
+                await client.request(
+                    "turn/interrupt",
+                    {"threadId": self.thread.id, "turnId": self.id},
+                    timeout=grace,
+                )
+        except CodexError as exc:  # ended meanwhile, or no answer: the bound's error still wins
+            failure = exc
+        try:
+            while self._completed is None and not client.connection.closed:
+                wait = max(0.0, deadline - time.monotonic())
+                self._see(await self._subscription.sink.get(wait))
+        except CodexError as exc:  # no confirmation in time, or the connection closed
+            failure = failure or exc
+        finally:
+            self._give_back_slot()
+        error._settle(self._completed, grace)
+        raise error from failure
 
     async def _interrupt_quietly(self) -> None:
         try:
             await self.interrupt()
-        except Exception:  # the turn may have ended meanwhile; nothing left to stop
+        except CodexError:  # the turn may have ended meanwhile; nothing left to stop
             return
 
     async def interrupt(self) -> None:

@@ -1,9 +1,10 @@
 """Limits on a running turn: wall-clock time, inactivity, and the thread's token budget.
 
 Give :class:`TurnBounds` to ``run(bounds=...)`` or ``stream(bounds=...)``. When a bound is hit
-the SDK interrupts the turn, waits briefly for the server to confirm it stopped, and raises the
-:class:`BoundExceededError` subclass naming the bound. The per-request bound is
-``CodexConfig.request_timeout``.
+the SDK interrupts the turn, waits up to :data:`INTERRUPT_GRACE` seconds in all (or
+``request_timeout``, if shorter) for the server to answer and confirm the turn's end, and
+raises the :class:`BoundExceededError` subclass naming the bound, whatever the server did
+meanwhile. The per-request bound is ``CodexConfig.request_timeout``.
 
 :class:`BoundsClock` is the bookkeeping, without I/O: the sync and async turn handles feed it
 the time and each event, and ask it how long they may wait for the next one.
@@ -31,7 +32,8 @@ __all__ = [
 #: The name of a bound, as carried by :attr:`BoundExceededError.bound`.
 Bound: TypeAlias = Literal["wall_clock", "inactivity", "token_budget"]
 
-#: Seconds to wait for ``turn/completed`` after interrupting a turn that hit a bound.
+#: Seconds, in all, to wait for the answer to ``turn/interrupt`` and for ``turn/completed``
+#: after a turn hit a bound.
 INTERRUPT_GRACE = 10.0
 
 
@@ -60,7 +62,9 @@ class BoundExceededError(CodexError):
 
     ``bound`` names it (``"wall_clock"``, ``"inactivity"``, ``"token_budget"``), ``limit`` is
     its value, ``turn_id`` the turn, and ``turn`` the final ``Turn`` model once the server
-    confirmed the interruption (``None`` if it did not in time).
+    confirmed the turn's end (``None`` if it did not in time). The message says how the turn
+    ended: interrupted, already completed (a token budget is checked when usage is reported,
+    which can be after the turn's last message), or not confirmed.
     """
 
     bound: Bound
@@ -69,7 +73,29 @@ class BoundExceededError(CodexError):
         self.turn_id = turn_id
         self.limit = limit
         self.turn: Any = None
+        #: What was exceeded, without how the turn ended.
+        self.reason = message
         super().__init__(message)
+
+    def _settle(self, turn: Any, waited: float) -> None:
+        """Record the turn's end after the interruption (``None``: not confirmed within
+        ``waited`` seconds) in the error."""
+        self.turn = turn
+        self.args = (f"{self.reason}; {self._subject()} {_outcome(turn, waited)}",)
+
+    def _subject(self) -> str:
+        return "it"
+
+
+def _outcome(turn: Any, waited: float) -> str:
+    """How a turn stopped for a bound ended, as the end of a sentence."""
+    if turn is None:
+        return f"was told to stop, but the server did not confirm its end within {waited:g} s"
+    status: Any = turn.status
+    status = str(getattr(status, "value", status))
+    if status == "interrupted":
+        return "was interrupted"
+    return f"had already ended ({status}) when the interruption arrived"
 
 
 class TurnTimeLimitError(BoundExceededError, RequestTimeoutError):
@@ -92,6 +118,9 @@ class TokenBudgetExceededError(BoundExceededError):
     def __init__(self, message: str, *, turn_id: str, limit: float, used: int) -> None:
         self.used = used
         super().__init__(message, turn_id=turn_id, limit=limit)
+
+    def _subject(self) -> str:
+        return f"turn {self.turn_id}"
 
 
 class BoundsClock:
@@ -117,14 +146,14 @@ class BoundsClock:
         wall_clock = self.bounds.wall_clock
         if wall_clock is not None and self._deadline is not None and now >= self._deadline:
             return TurnTimeLimitError(
-                f"turn {self.turn_id} ran longer than {wall_clock} s; it was interrupted",
+                f"turn {self.turn_id} ran longer than {wall_clock} s",
                 turn_id=self.turn_id,
                 limit=wall_clock,
             )
         inactivity = self.bounds.inactivity
         if inactivity is not None and now >= self._last_event + inactivity:
             return TurnInactivityError(
-                f"turn {self.turn_id} got no event for {inactivity} s; it was interrupted",
+                f"turn {self.turn_id} got no event for {inactivity} s",
                 turn_id=self.turn_id,
                 limit=inactivity,
             )
@@ -140,8 +169,7 @@ class BoundsClock:
         if used is None or used < budget:
             return None
         return TokenBudgetExceededError(
-            f"thread {event.thread_id} used {used} tokens, reaching its budget of {budget}; "
-            f"turn {self.turn_id} was interrupted",
+            f"thread {event.thread_id} used {used} tokens, reaching its budget of {budget}",
             turn_id=self.turn_id,
             limit=budget,
             used=used,
@@ -154,6 +182,14 @@ def total_tokens(params: Mapping[str, Any]) -> int | None:
     total = usage.get("total") if isinstance(usage, Mapping) else None
     value = total.get("totalTokens") if isinstance(total, Mapping) else None
     return value if isinstance(value, int) else None
+
+
+def interrupt_grace(request_timeout: float | None) -> float:
+    """Seconds to wait, in all, for a bound's interrupt to be answered and the turn to end:
+    :data:`INTERRUPT_GRACE`, or ``request_timeout`` if that is shorter."""
+    if request_timeout is None:
+        return INTERRUPT_GRACE
+    return min(INTERRUPT_GRACE, request_timeout)
 
 
 def with_timeout(bounds: TurnBounds | None, timeout: float | None) -> TurnBounds | None:

@@ -58,6 +58,9 @@ class CodexConfig:
     is TLS, checked against the system's certificate authorities unless ``ws_ssl_context``
     (an :class:`ssl.SSLContext`) says otherwise. ``repr`` hides the credentials in ``url``
     and secret-looking ``config_overrides`` values.
+
+    ``max_concurrent_turns``: the most turns this client runs at once (``None``: no cap); a
+    turn started beyond it waits in ``turn()``/``run()`` until a running one ends.
     """
 
     codex_bin: str | os.PathLike[str] | None = None
@@ -77,8 +80,18 @@ class CodexConfig:
     ws_token: str | None = field(default=None, repr=False)
     allow_insecure_token_over_ws: bool = False
     ws_ssl_context: ssl.SSLContext | None = None
+    max_concurrent_turns: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_concurrent_turns is not None and (
+            isinstance(self.max_concurrent_turns, bool)
+            or not isinstance(self.max_concurrent_turns, int)
+            or self.max_concurrent_turns < 1
+        ):
+            raise ValueError(
+                "max_concurrent_turns must be a whole number of turns, 1 or more, or None "
+                f"(no cap), not {self.max_concurrent_turns!r}"
+            )
         if self.url is not None:
             self._check_remote()
         else:

@@ -24,6 +24,7 @@ __all__ = [
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "ServerBusyError",
+    "ThreadNotFoundError",
     "TransportClosedError",
     "TurnFailedError",
 ]
@@ -148,6 +149,30 @@ class ServerBusyError(JsonRpcError):
 
 class RetryLimitExceededError(JsonRpcError):
     """The server gave up after retrying the model itself (``responseTooManyFailedAttempts``)."""
+
+
+class ThreadNotFoundError(InvalidRequestError):
+    """The thread named by a request does not exist (unknown or deleted id).
+
+    ``thread_id`` is the id asked for. Resuming falls back on it::
+
+        try:
+            thread = codex.thread_resume(saved_id)
+        except ThreadNotFoundError:
+            thread = codex.thread_start()
+    """
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        data: Any = None,
+        *,
+        method: str | None = None,
+        thread_id: str = "",
+    ) -> None:
+        self.thread_id = thread_id
+        super().__init__(code, message, data, method=method)
 
 
 class TurnFailedError(CodexError):
