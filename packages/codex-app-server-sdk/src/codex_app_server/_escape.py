@@ -5,7 +5,7 @@ shows (an approval prompt, say), a bidi override can reverse it, and a lone surr
 even be encoded. Every character that ``str.isprintable()`` rejects (C0 and C1 controls,
 DEL, ESC, CR, format characters such as bidi overrides and zero-width joiners, line and
 paragraph separators, unassigned and private code points, lone surrogates, spaces other than
-the ASCII one) is shown as a Python-style escape (``\\x1b``, ``\\u202e``) instead.
+the ASCII one) is shown as a Python-style escape (``\\r``, ``\\x1b``, ``\\u202e``) instead.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ __all__ = ["json_line", "printable"]
 _LAYOUT = "\n\t"
 
 
+#: Characters with a short escape, as Python writes them.
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escaped(char: str) -> str:
+    if char in _SHORT:
+        return _SHORT[char]
     code = ord(char)
     if code < 0x100:
         return f"\\x{code:02x}"
