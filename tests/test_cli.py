@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from codex_app_server._escape import json_line, printable
 from codex_app_server.cli import Renderer, Terminal
 from codex_app_server.config import resolve_codex_bin
+from codex_app_server.generated import (
+    ApplyPatchApprovalParams,
+    ExecCommandApprovalParams,
+    FileChangeRequestApprovalParams,
+)
 from codex_app_server.testing import (
     ScriptedModelServer,
     app_server_env,
@@ -439,7 +445,7 @@ def test_output_missing_from_the_deltas_is_shown_from_the_completed_item() -> No
     assert out.getvalue() == (
         "$ /bin/bash -lc 'echo start'\n"
         "end\n"
-        "(the output in full; part of it was not streamed:)\n"
+        "(in full; part of it was not streamed:)\n"
         "start\nend\n"
         "[exit 0, 1013 ms]\n"
     )
@@ -512,3 +518,110 @@ def test_url_with_the_token_from_the_environment(
         mixed = run_cli(["hi"], [*url_args, "--cwd", os.fspath(codex_workdir)], cli_env)
         assert mixed.returncode == 1
         assert "do not apply with url=" in mixed.stderr
+
+
+#: Every kind of character there is: the BMP (surrogates included) and the supplementary
+#: planes' assigned, tag, variation-selector, private-use and unassigned ranges.
+EVERY_CHARACTER = "".join(
+    map(chr, [*range(0x20000), *range(0x2FFF0, 0x30100), *range(0xE0000, 0xE0200), 0x10FFFF])
+)
+
+
+def test_no_character_reaches_the_terminal_unescaped() -> None:
+    one_line = printable(EVERY_CHARACTER)
+    assert one_line.isprintable()
+    kept = printable(EVERY_CHARACTER, lines=True)
+    assert kept.replace("\n", "").replace("\t", "").isprintable()
+    assert kept.count("\n") == 1
+    assert kept.count("\t") == 1
+    visible = "".join(c for c in EVERY_CHARACTER if c.isprintable())
+    assert printable(visible) == visible  # readable text is left alone
+    assert printable("a\x1b[2K\rb\u202ec\U000e0001\n") == "a\\x1b[2K\\rb\\u202ec\\U000e0001\\n"
+
+
+def test_json_lines_are_printable_and_mean_the_same() -> None:
+    # Lone surrogates alone: JSON reads a high one followed by a low one as a single character.
+    text = re.sub("[\ud800-\udfff]", "", EVERY_CHARACTER) + "\ud800 \udfff"
+    event = {"method": "item/agentMessage/delta", "params": {"delta": text}}
+    line = json_line(event)
+    assert line.isprintable()
+    assert json.loads(line) == event
+
+
+def test_legacy_approvals_are_shown_in_full() -> None:
+    # The v1 requests: the real server sends them only to v1 conversations, which this CLI
+    # does not start, so they are built here.
+    out = io.StringIO()
+    renderer = Renderer(Terminal(out, out))
+    command = ExecCommandApprovalParams.model_validate(
+        {
+            "callId": "c1",
+            "conversationId": "t1",
+            "command": ["rm", "-rf", "dir with space", "\x1b[2K"],
+            "cwd": "/work",
+            "parsedCmd": [{"type": "unknown", "cmd": "ls"}],
+            "reason": "clean up",
+        }
+    )
+    patch = ApplyPatchApprovalParams.model_validate(
+        {
+            "callId": "c2",
+            "conversationId": "t1",
+            "fileChanges": {
+                "/work/a.txt": {"type": "update", "unified_diff": "-a\n+b\n", "move_path": "/x"},
+                "/work/gone.txt": {"type": "delete", "content": "old\n"},
+            },
+            "grantRoot": "/",
+        }
+    )
+    assert renderer.approve(command) == "decline"
+    assert renderer.approve(patch) == "decline"
+    assert out.getvalue() == (
+        "Run a command?\n"
+        "  command: rm -rf 'dir with space' '\\x1b[2K'\n"
+        "  cwd: /work\n"
+        "  reason: clean up\n"
+        "  declined (--approve none)\n"
+        "Change 2 files?\n"
+        "  update: /work/a.txt\n"
+        "  moved to: /x\n"
+        "    | -a\n"
+        "    | +b\n"
+        "  delete: /work/gone.txt\n"
+        "    | old\n"
+        "  and allow writes under: / for the rest of the session\n"
+        "  declined (--approve none)\n"
+    )
+
+
+def test_a_file_change_whose_paths_never_came_is_declined_saying_why() -> None:
+    out = io.StringIO()
+    renderer = Renderer(Terminal(out, out), choice="all", item_wait=0)
+    request = FileChangeRequestApprovalParams.model_validate(
+        {"itemId": "never-started", "threadId": "t", "turnId": "u", "startedAtMs": 0}
+    )
+    assert renderer.approve(request) == "decline"
+    assert out.getvalue() == (
+        "Approval requested (FileChangeRequestApprovalParams)\n"
+        "  declined: the server did not say which files this change writes\n"
+    )
+
+
+def test_keys_typed_before_the_question_do_not_answer_it(
+    spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
+) -> None:
+    hold = stall()
+    model_server.enqueue(
+        response(hold, exec_command("echo y > typed.txt", escalated=True)),
+        response(message("finished")),
+    )
+    child = spawn("wait, then ask")
+    hold.wait_reached(timeout=TIMEOUT)
+    child.sendline("y")  # typed ahead, before any question is on the screen
+    hold.release()
+    child.expect_exact("Allow? [y/N] ")
+    child.sendline("n")
+    child.expect_exact("[declined]")
+    child.expect_exact("finished")
+    assert finish(child) == 0
+    assert not (codex_workdir / "typed.txt").exists()

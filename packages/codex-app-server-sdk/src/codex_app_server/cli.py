@@ -13,6 +13,7 @@ terminal sees it, and an approval shows everything it would allow before it is a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import shlex
@@ -122,14 +123,28 @@ class Console:
         return cls(source, sink)
 
     def ask(self, lines: Sequence[str], question: str) -> bool:
-        """Show ``lines`` and ``question``; true only for ``y`` or ``yes``."""
+        """Show ``lines`` and ``question``; true only for ``y`` or ``yes``.
+
+        Keys typed before the question was shown are discarded first: a ``y`` meant for an
+        earlier question must not answer one nobody has read.
+        """
         self.writer.write("".join(f"{line}\n" for line in lines) + question)
         self.writer.flush()
+        self._discard_typeahead()
         answer = self._answer()
         if not answer.endswith("\n"):
             self.writer.write("\n")  # end of input, or closed: keep the next output on its line
             self.writer.flush()
         return answer.strip().lower() in ("y", "yes")
+
+    def _discard_typeahead(self) -> None:
+        if sys.platform == "win32":
+            return  # the console keeps no line typed ahead of a read that is not running
+        import termios
+
+        # Not a terminal after all (a test's stand-in): then nothing was typed ahead.
+        with contextlib.suppress(OSError, termios.error, ValueError):
+            termios.tcflush(self.reader.fileno(), termios.TCIFLUSH)
 
     def _answer(self) -> str:
         box: queue.Queue[str] = queue.Queue()
@@ -239,13 +254,17 @@ def _command_lines(wire: dict[str, Any]) -> list[str]:
 def _changes_lines(changes: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for change in changes:
-        kind = change.get("kind") or {}
+        rest = dict(change)
+        kind = rest.pop("kind", None) or {}
         verb = kind.get("type", "change") if isinstance(kind, Mapping) else str(kind)
-        lines.append(_field(verb, change.get("path", "?")))
+        lines.append(_field(verb, rest.pop("path", "?")))
         move = kind.get("move_path") if isinstance(kind, Mapping) else None
         if move:
             lines.append(_field("moved to", move))
-        lines += _diff_lines(change.get("diff") or "")
+        if isinstance(kind, Mapping) and set(kind) - {"type", "move_path"}:
+            lines.append(_field("kind", json_line(kind)))  # a kind of change this CLI predates
+        lines += _diff_lines(rest.pop("diff", None) or "")
+        lines += [_field(name, json_line(value)) for name, value in rest.items()]
     return lines
 
 
@@ -307,7 +326,7 @@ class Renderer:
 
     ``choice`` is ``ask``, ``all`` or ``none``; ``console`` is the terminal to ask on (``None``
     when there is none, and then ``no_console`` says why); ``why_none`` says why ``none`` was
-    chosen when the user did not choose it.
+    chosen when the user did not choose it. ``item_wait`` bounds the wait for a request's item.
     """
 
     def __init__(
@@ -319,6 +338,7 @@ class Renderer:
         console: Console | None = None,
         no_console: str = "",
         why_none: str = "--approve none",
+        item_wait: float = ITEM_WAIT,
     ) -> None:
         self.terminal = terminal
         self.json_lines = json_lines
@@ -326,6 +346,7 @@ class Renderer:
         self.console = console
         self.no_console = no_console
         self.why_none = why_none
+        self.item_wait = item_wait
         self.streamed: dict[str, str] = {}
         self.turn_usage: dict[str, int] = {}
         self.thread_usage: Mapping[str, Any] = {}
@@ -363,12 +384,12 @@ class Renderer:
         # A permissions request has no item of its own to wait for.
         if item_id is not None and not hasattr(request, "permissions"):
             with self._shown:
-                self._shown.wait_for(lambda: item_id in self._items, timeout=ITEM_WAIT)
+                self._shown.wait_for(lambda: item_id in self._items, timeout=self.item_wait)
                 item = self._items.get(item_id)
         try:
             lines = approval_lines(request, item)
         except Unclear as exc:
-            self._note(["Approval requested", f"  declined: {exc}"])
+            self._note([f"Approval requested ({type(request).__name__})", f"  declined: {exc}"])
             return "decline"
         lines[0] = self.terminal.style(lines[0], "1;33")
         if self.choice == "all":
@@ -380,12 +401,10 @@ class Renderer:
         if self.console is None:
             self._note([*lines, f"  declined: {self.no_console}"])
             return "decline"
+        if not self.json_lines:
+            self._end_line()
         with self.terminal.lock:
             self.terminal.out.flush()
-            if not self.json_lines and not self.at_line_start:
-                self.terminal.out.write("\n")
-                self.terminal.out.flush()
-                self.at_line_start = True
             return self.console.ask(lines, QUESTION)
 
     def _note(self, lines: Sequence[str]) -> None:
@@ -414,21 +433,17 @@ class Renderer:
         kind = item.get("type")
         style = self.terminal.style
         if method == "item/agentMessage/delta":
-            self.streamed[params.get("itemId", "")] = ""
-            self._write(printable(params.get("delta", ""), lines=True))
+            self._delta(params, "")
         elif method == "item/completed" and kind == "agentMessage":
-            if item.get("id") not in self.streamed:
-                self._write(printable(item.get("text", ""), lines=True))
+            self._whole(item, item.get("text") or "", "")
             self._end_line()
         elif method == "item/started" and kind == "commandExecution":
             self._line(style(f"$ {printable(str(item.get('command', '')))}", "1"))
         elif method == "item/commandExecution/outputDelta":
-            item_id = params.get("itemId", "")
-            delta = params.get("delta", "")
-            self.streamed[item_id] = self.streamed.get(item_id, "") + delta
-            self._write(style(printable(delta, lines=True), "2"))
+            self._delta(params, "2")
         elif method == "item/completed" and kind == "commandExecution":
-            self._command_completed(item)
+            self._whole(item, item.get("aggregatedOutput") or "", "2")
+            self._line(style(_command_outcome(item), "2"))
         elif method == "item/completed" and kind == "fileChange":
             applied = item.get("status") == "completed"
             for change in item.get("changes") or []:
@@ -451,18 +466,27 @@ class Renderer:
                 self.errors_shown.add(str(error.get("message")))
                 self._line(style(f"error: {_error_text(error)}", "31"))
 
-    def _command_completed(self, item: Mapping[str, Any]) -> None:
-        # Deltas may miss part of the output (the server can send a command's first chunk in
-        # no delta); the completed item has all of it.
-        whole = item.get("aggregatedOutput") or ""
-        streamed = self.streamed.get(item.get("id", ""), "")
-        style = self.terminal.style
-        if whole and whole.startswith(streamed):
-            self._write(style(printable(whole[len(streamed) :], lines=True), "2"))
-        elif whole and streamed not in ("", whole):
-            self._line(style("(the output in full; part of it was not streamed:)", "2"))
-            self._write(style(printable(whole, lines=True), "2"))
-        self._line(style(_command_outcome(item), "2"))
+    def _delta(self, params: Mapping[str, Any], code: str) -> None:
+        """Show a piece of an item's text as it arrives, and keep it to check the whole."""
+        item_id, delta = params.get("itemId", ""), params.get("delta", "")
+        self.streamed[item_id] = self.streamed.get(item_id, "") + delta
+        self._write(self._styled(printable(delta, lines=True), code))
+
+    def _whole(self, item: Mapping[str, Any], whole: str, code: str) -> None:
+        """Show what of an item's final text its deltas did not.
+
+        The server can leave part of it out of the deltas (a command's first chunk, say);
+        what was missing at the end is added, anything else is shown again in full.
+        """
+        streamed = self.streamed.pop(item.get("id", ""), "")
+        if whole.startswith(streamed):
+            self._write(self._styled(printable(whole[len(streamed) :], lines=True), code))
+        elif whole:
+            self._line(self._styled("(in full; part of it was not streamed:)", "2"))
+            self._write(self._styled(printable(whole, lines=True), code))
+
+    def _styled(self, text: str, code: str) -> str:
+        return self.terminal.style(text, code) if code and text else text
 
     def summary(self, turn: Mapping[str, Any], thread_id: str) -> None:
         """The closing lines: outcome, duration, token usage and how to continue."""
