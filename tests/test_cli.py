@@ -173,13 +173,14 @@ def test_a_hostile_command_cannot_disguise_itself_in_the_prompt(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
     # The attack: erase the line and return to its start, so that what the terminal shows
-    # reads "git status" while the command creates a file; a bidi override reverses the rest.
-    hostile = "touch pwned\x1b[2K\rgit status # \u202etxt.evil"
+    # reads "git status" while the command creates a file; a bidi override reverses the rest,
+    # and a line break starts what would pass for the prompt's own cwd line.
+    hostile = "touch pwned\x1b[2K\rgit status # \u202etxt.evil\n  cwd: /safe"
     model_server.enqueue(
         response(exec_command(hostile, escalated=True)), response(message("never mind"))
     )
     child = spawn("check the status")
-    shown = "touch pwned\\x1b[2K\\rgit status # \\u202etxt.evil"
+    shown = "touch pwned\\x1b[2K\\rgit status # \\u202etxt.evil\\n  cwd: /safe"
     child.expect_exact(f"  command: /bin/bash -lc '{shown}'\r\n  cwd: {codex_workdir}\r\n")
     child.expect_exact("Allow? [y/N] ")
     assert normalised(transcript(child), codex_workdir) == doc_session(1)
