@@ -70,12 +70,17 @@ def spawn(cli_args: list[str], cli_env: dict[str, str]) -> Spawn:
     """Start the CLI on a pseudo terminal; always reaped at teardown."""
     children: list[pexpect.spawn] = []
 
-    def start(*args: str, stdin: str | None = None) -> pexpect.spawn:
-        """The CLI on a terminal; with ``stdin``, its stdin is a pipe holding that text."""
+    def start(*args: str, stdin: str | None = None, stdout: Path | None = None) -> pexpect.spawn:
+        """The CLI on a terminal; with ``stdin``, its stdin is a pipe holding that text, and
+        with ``stdout`` its output goes to that file."""
         command = [sys.executable, "-m", "codex_app_server", "run", *args, *cli_args]
-        if stdin is not None:
-            piped = f"printf %s {shlex.quote(stdin)} | exec {shlex.join(command)}"
-            command = ["/bin/sh", "-c", piped]
+        if stdin is not None or stdout is not None:
+            shell = f"exec {shlex.join(command)}"
+            if stdout is not None:
+                shell += f" > {shlex.quote(str(stdout))}"
+            if stdin is not None:
+                shell = f"printf %s {shlex.quote(stdin)} | {shell}"
+            command = ["/bin/sh", "-c", shell]
         child = pexpect.spawn(
             command[0],
             command[1:],
@@ -275,21 +280,30 @@ def test_the_permissions_prompt_lists_every_permission(
 
 
 def test_answers_are_read_from_the_terminal_not_from_stdin(
-    spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
+    spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path, tmp_path: Path
 ) -> None:
-    # The prompt comes through a pipe; the answer must still come from the person.
+    # The prompt comes through a pipe and the output goes to a file; the question still
+    # reaches the person, and the answer comes from them.
     model_server.enqueue(
         response(exec_command("echo yes > answered.txt", escalated=True)),
         response(message("done")),
     )
-    child = spawn("-", "--approve", "ask", stdin="write answered.txt")
+    log = tmp_path / "out.log"
+    child = spawn("-", "--approve", "ask", stdin="write answered.txt", stdout=log)
     child.expect_exact("  command: /bin/bash -lc 'echo yes > answered.txt'\r\n")
     child.expect_exact("Allow? [y/N] ")
     child.sendline("y")
-    child.expect_exact("done")
     assert finish(child) == 0
     assert (codex_workdir / "answered.txt").read_text() == "yes\n"
     assert model_server.requests[0].user_texts[-1] == "write answered.txt"
+    # The redirected output records what was asked and answered.
+    assert (
+        "Run a command?\n"
+        "  command: /bin/bash -lc 'echo yes > answered.txt'\n"
+        f"  cwd: {codex_workdir}\n"
+        "  accepted on the terminal\n"
+    ) in log.read_text()
+    assert "done" in log.read_text()
 
 
 def test_the_docs_example_is_what_a_run_shows(

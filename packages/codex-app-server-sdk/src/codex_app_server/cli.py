@@ -405,7 +405,11 @@ class Renderer:
             self._end_line()
         with self.terminal.lock:
             self.terminal.out.flush()
-            return self.console.ask(lines, QUESTION)
+            accepted = self.console.ask(lines, QUESTION)
+        if not self.terminal.notes.isatty():
+            # The question went to the terminal only; the redirected output keeps a record.
+            self._note([*lines, f"  {'accepted' if accepted else 'declined'} on the terminal"])
+        return accepted
 
     def _note(self, lines: Sequence[str]) -> None:
         if not self.json_lines:
