@@ -105,6 +105,7 @@ class Console:
         self.writer = writer
         self._closed = False
         self._pending: queue.Queue[str] | None = None
+        self._reading: threading.Thread | None = None
         self._guard = threading.Lock()
 
     @classmethod
@@ -128,13 +129,26 @@ class Console:
         Keys typed before the question was shown are discarded first: a ``y`` meant for an
         earlier question must not answer one nobody has read.
         """
-        self.writer.write("".join(f"{line}\n" for line in lines) + question)
-        self.writer.flush()
-        self._discard_typeahead()
-        answer = self._answer()
-        if not answer.endswith("\n"):
-            self.writer.write("\n")  # end of input, or closed: keep the next output on its line
+        box: queue.Queue[str] = queue.Queue()
+        with self._guard:
+            if self._closed:
+                return False
+            self._pending = box
+        try:
+            self.writer.write("".join(f"{line}\n" for line in lines) + question)
             self.writer.flush()
+            self._discard_typeahead()
+            reading = threading.Thread(target=lambda: box.put(self.reader.readline()), daemon=True)
+            with self._guard:
+                self._reading = reading
+            reading.start()
+            answer = box.get()
+            if not answer.endswith("\n"):
+                self.writer.write("\n")  # end of input, or closed: the next output on its line
+                self.writer.flush()
+        finally:
+            with self._guard:
+                self._pending = None
         return answer.strip().lower() in ("y", "yes")
 
     def _discard_typeahead(self) -> None:
@@ -146,24 +160,20 @@ class Console:
         with contextlib.suppress(OSError, termios.error, ValueError):
             termios.tcflush(self.reader.fileno(), termios.TCIFLUSH)
 
-    def _answer(self) -> str:
-        box: queue.Queue[str] = queue.Queue()
-        with self._guard:
-            if self._closed:
-                return ""
-            self._pending = box
-        threading.Thread(target=lambda: box.put(self.reader.readline()), daemon=True).start()
-        answer = box.get()
-        with self._guard:
-            self._pending = None
-        return answer
-
     def close(self) -> None:
-        """Decline the open question, if any, and every later one."""
+        """Decline the open question, if any, and every later one; close the terminal.
+
+        With a question open, its reader thread still holds the terminal, until the process
+        exits.
+        """
         with self._guard:
             self._closed = True
             if self._pending is not None:
                 self._pending.put("")
+            if self._pending is not None or (self._reading and self._reading.is_alive()):
+                return  # closing a file another thread reads would wait for that read
+        self.reader.close()
+        self.writer.close()
 
 
 class Unclear(Exception):
