@@ -1,24 +1,30 @@
 """``python -m codex_app_server doctor``: check that this machine can run the SDK, and say why not.
 
-It reports which ``codex`` binary the SDK would start and why, that binary's version against the
-runtime this SDK pins, whether the generated models match it, the ``CODEX_HOME`` in use, the
-sign-in state the app-server reports (``account/read``), and the sandbox's prerequisites
-(bubblewrap and user namespaces on Linux, ``sandbox-exec`` on macOS). Each check prints one
-line; the exit status is 1 when any check failed.
+It reports which ``codex`` binary the SDK would start and why (and that it is one: its
+``--version`` must read ``codex-cli X.Y.Z``), that binary's version against the runtime this SDK
+pins, whether the protocol it prints (``app-server generate-json-schema``) has the methods the
+generated models were made from, the ``CODEX_HOME`` in use, the sign-in state the app-server
+reports (``account/read``), and the sandbox's prerequisites (bubblewrap and user namespaces on
+Linux, ``sandbox-exec`` on macOS). Each check prints one line; the exit status is 1 when any
+check failed. What the binary and the server print is escaped before it is shown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from ._escape import printable
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig, resolve_codex_bin
 from .errors import CodexError
@@ -31,6 +37,16 @@ Status = Literal["ok", "warn", "fail"]
 PROBE_TIMEOUT = 30.0
 #: Keys whose presence lets a provider authenticate without a stored sign-in.
 API_KEY_VARIABLES = ("OPENAI_API_KEY", "CODEX_API_KEY")
+#: What ``codex --version`` prints: the program's name, then its release.
+CODEX_VERSION = re.compile(r"codex(-cli)? \d+\.\d+\.\d+")
+#: The message lists of the protocol, as ``generate-json-schema`` names their files.
+#: Each list's file, its table in ``generated.registry`` and what the report calls it.
+PROTOCOL_LISTS = {
+    "ClientRequest.json": ("CLIENT_REQUESTS", "client requests"),
+    "ServerNotification.json": ("SERVER_NOTIFICATIONS", "server notifications"),
+    "ServerRequest.json": ("SERVER_REQUESTS", "server requests"),
+    "ClientNotification.json": ("CLIENT_NOTIFICATIONS", "client notifications"),
+}
 
 
 @dataclass(frozen=True)
@@ -71,43 +87,85 @@ def compare_versions(found: str, expected: str, what: str) -> tuple[Status, str]
     )
 
 
-def check_binary(codex_bin: str | os.PathLike[str] | None) -> tuple[Check, Path | None]:
-    """Which binary would run and why."""
+def check_binary(codex_bin: str | os.PathLike[str] | None) -> tuple[Check, Path | None, str]:
+    """Which binary would run and why, and whether it is a codex binary at all.
+
+    Returns the check, the binary's path (``None`` when it cannot be used) and what its
+    ``--version`` printed.
+    """
     try:
         path = resolve_codex_bin(codex_bin)
     except CodexError as exc:
-        return Check("binary", "fail", str(exc)), None
-    if codex_bin is not None:
-        return Check("binary", "ok", f"{path} (given explicitly)"), path
-    import codex_cli_bin
-
-    version = getattr(codex_cli_bin, "__version__", "?")
-    return Check("binary", "ok", f"{path} (from the installed codex-cli-bin {version})"), path
-
-
-def check_version(path: Path) -> tuple[Check, str | None]:
-    """The binary's ``--version`` against the SDK's pinned runtime."""
+        return Check("binary", "fail", str(exc)), None, ""
     try:
         done = subprocess.run(
             [os.fspath(path), "--version"],
             capture_output=True,
             text=True,
+            errors="replace",
             timeout=PROBE_TIMEOUT,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("version", "fail", f"`codex --version` did not run: {exc}"), None
-    output = done.stdout.strip()
-    if done.returncode != 0 or not output:
-        reason = done.stderr.strip() or f"exit status {done.returncode}"
-        return Check("version", "fail", f"`codex --version` failed: {reason}"), None
+        return Check("binary", "fail", f"`{path} --version` did not run: {exc}"), None, ""
+    lines = done.stdout.strip().splitlines()
+    output = lines[0] if lines else ""
+    if done.returncode != 0 or CODEX_VERSION.match(output) is None:
+        said = f"printed {output[:80]!r}" if output else "printed nothing"
+        if done.returncode != 0:
+            said += f" and exited with status {done.returncode}"
+            if done.stderr.strip():
+                said += f": {done.stderr.strip()}"
+        return (
+            Check(
+                "binary",
+                "fail",
+                f"{path} is not a codex executable: `--version` {said}, not `codex-cli X.Y.Z`",
+            ),
+            None,
+            output,
+        )
+    if codex_bin is not None:
+        return Check("binary", "ok", f"{path} (given explicitly)"), path, output
+    import codex_cli_bin
+
+    version = getattr(codex_cli_bin, "__version__", "?")
+    return (
+        Check("binary", "ok", f"{path} (from the installed codex-cli-bin {version})"),
+        path,
+        output,
+    )
+
+
+def check_version(output: str) -> Check:
+    """The binary's ``--version`` output against the SDK's pinned runtime."""
     status, detail = compare_versions(output, RUNTIME_VERSION, "SDK's pinned runtime")
-    return Check("version", status, detail), output
+    return Check("version", status, detail)
 
 
-def check_schema(binary_version: str | None) -> Check:
-    """Whether the generated models come from the pinned runtime and match the binary."""
-    from .generated import GENERATED_FROM_RUNTIME
+def protocol_methods(path: Path) -> dict[str, set[str]]:
+    """The methods of each message list in the protocol schema the binary prints."""
+    with tempfile.TemporaryDirectory(prefix="codex-doctor-") as out:
+        subprocess.run(
+            [os.fspath(path), "app-server", "generate-json-schema", "--out", out],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            check=True,
+        )
+        methods = {}
+        for name in PROTOCOL_LISTS:
+            schema = json.loads(Path(out, name).read_text(encoding="utf-8"))
+            methods[name] = {
+                method
+                for variant in schema["oneOf"]
+                for method in variant["properties"]["method"]["enum"]
+            }
+    return methods
+
+
+def check_schema(path: Path | None) -> Check:
+    """Whether the binary's protocol has the methods the generated models were made from."""
+    from .generated import GENERATED_FROM_RUNTIME, registry
 
     if GENERATED_FROM_RUNTIME != RUNTIME_VERSION:
         return Check(
@@ -116,10 +174,71 @@ def check_schema(binary_version: str | None) -> Check:
             f"the models were generated from codex {GENERATED_FROM_RUNTIME} but the SDK pins "
             f"{RUNTIME_VERSION}: this SDK build is inconsistent; reinstall it",
         )
-    if binary_version is None:
-        return Check("schema", "warn", "the binary's version is unknown, so is its schema")
-    status, detail = compare_versions(binary_version, GENERATED_FROM_RUNTIME, "models' schema")
-    return Check("schema", status, detail)
+    if path is None:
+        return Check("schema", "warn", "not compared: there is no codex binary to ask")
+    try:
+        found = protocol_methods(path)
+    except (OSError, ValueError, KeyError, TypeError, subprocess.SubprocessError) as exc:
+        return Check(
+            "schema", "warn", f"`{path} app-server generate-json-schema` gave no schema: {exc}"
+        )
+    missing: set[str] = set()
+    extra: set[str] = set()
+    for name, (table, _) in PROTOCOL_LISTS.items():
+        known = set(getattr(registry, table))
+        missing |= known - found[name]
+        extra |= found[name] - known
+    models = f"the models (generated from codex {GENERATED_FROM_RUNTIME})"
+    if missing:
+        return Check(
+            "schema",
+            "fail",
+            f"the binary lacks {len(missing)} method(s) of {models}: {_some(missing)}; "
+            f"install codex-cli-bin=={RUNTIME_VERSION}",
+        )
+    if extra:
+        return Check(
+            "schema",
+            "warn",
+            f"the binary has {len(extra)} method(s) {models} do not know: {_some(extra)}; "
+            "the SDK has no typed models for them",
+        )
+    counts = ", ".join(
+        f"{label}: {len(found[name])}" for name, (_, label) in PROTOCOL_LISTS.items()
+    )
+    return Check("schema", "ok", f"the binary's protocol has the methods of {models}: {counts}")
+
+
+def _some(methods: set[str], shown: int = 5) -> str:
+    names = sorted(methods)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def login_hint(codex_bin: str | os.PathLike[str] | None) -> str:
+    """How to sign in, naming commands that exist here.
+
+    ``codex`` is rarely on PATH for a pip user; the installed runtime runs as
+    ``python -m codex_cli_bin``, and an explicitly given binary by its own path.
+    """
+    if codex_bin is None:
+        program = f"{_python_command()} -m codex_cli_bin"
+    else:
+        program = shlex.quote(os.fspath(codex_bin))
+    return (
+        f"run `{program} login` (a ChatGPT account) or "
+        f"`printenv OPENAI_API_KEY | {program} login --with-api-key` (an API key)"
+    )
+
+
+def _python_command() -> str:
+    """This interpreter as the user can type it: its PATH name if that finds it, else its path."""
+    here = Path(sys.executable)
+    for name in ("python", "python3"):
+        found = shutil.which(name)
+        if found and Path(found).resolve() == here.resolve():
+            return name
+    return shlex.quote(sys.executable)
 
 
 def check_codex_home(environ: Mapping[str, str]) -> Check:
@@ -138,8 +257,14 @@ def check_codex_home(environ: Mapping[str, str]) -> Check:
     return Check("codex_home", "ok", f"{home} ({source}; {has_config})")
 
 
-def check_server(path: Path, environ: Mapping[str, str]) -> list[Check]:
-    """Start the app-server; report the sign-in state it sees (``account/read``)."""
+def check_server(
+    path: Path, environ: Mapping[str, str], codex_bin: str | os.PathLike[str] | None = None
+) -> list[Check]:
+    """Start the app-server; report the sign-in state it sees (``account/read``).
+
+    ``codex_bin`` is the binary as the user named it (``None``: the installed runtime), for
+    the sign-in hint.
+    """
     from .api import Codex
 
     config = CodexConfig(
@@ -162,9 +287,7 @@ def check_server(path: Path, environ: Mapping[str, str]) -> list[Check]:
     elif any(environ.get(name) for name in API_KEY_VARIABLES):
         checks.append(Check("auth", "warn", "not signed in; an API key is set in the environment"))
     else:
-        checks.append(
-            Check("auth", "fail", "not signed in: run `codex login` or set OPENAI_API_KEY")
-        )
+        checks.append(Check("auth", "fail", f"not signed in: {login_hint(codex_bin)}"))
     return checks
 
 
@@ -230,16 +353,14 @@ def diagnose(
         if progress is not None:
             progress(check)
 
-    binary, path = check_binary(codex_bin)
+    binary, path, version = check_binary(codex_bin)
     record(binary)
-    version = None
     if path is not None:
-        version_check, version = check_version(path)
-        record(version_check)
-    record(check_schema(version))
+        record(check_version(version))
+    record(check_schema(path))
     record(check_codex_home(env))
     if path is not None:
-        for check in check_server(path, env):
+        for check in check_server(path, env, codex_bin):
             record(check)
         record(check_sandbox(path))
     return checks
@@ -250,7 +371,7 @@ _MARKS: dict[Status, str] = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
 def render(check: Check) -> str:
     """One check as a line of the report."""
-    detail = check.detail.rstrip().replace("\n", "\n" + " " * 20)
+    detail = printable(check.detail.rstrip(), lines=True).replace("\n", "\n" + " " * 20)
     return f"  {_MARKS[check.status]}  {check.name:<11} {detail}"
 
 
