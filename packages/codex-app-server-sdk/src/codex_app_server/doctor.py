@@ -143,7 +143,11 @@ def check_server(path: Path, environ: Mapping[str, str]) -> list[Check]:
     from .api import Codex
 
     config = CodexConfig(
-        codex_bin=path, env=dict(environ), inherit_env=False, request_timeout=PROBE_TIMEOUT
+        codex_bin=path,
+        env=dict(environ),
+        inherit_env=False,
+        request_timeout=PROBE_TIMEOUT,
+        require_sign_in=False,  # the sign-in state is reported below, not an error here
     )
     try:
         with Codex(config) as codex:
