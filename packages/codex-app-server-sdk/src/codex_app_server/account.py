@@ -23,12 +23,17 @@ from .errors import (
     MethodNotFoundError,
     NotSignedInError,
     RequestTimeoutError,
+    TransportClosedError,
 )
 
 if TYPE_CHECKING:
     from ._client import AsyncCodexClient, CodexClient
     from ._connection import AsyncInbox, Inbox
-    from .generated import AccountLoginCompletedNotification, GetAccountResponse
+    from .generated import (
+        AccountLoginCompletedNotification,
+        CancelLoginAccountResponse,
+        GetAccountResponse,
+    )
 
 __all__ = [
     "LOGIN_START_TIMEOUT",
@@ -44,6 +49,9 @@ __all__ = [
 #: Seconds a sign-in may take to start (the server asks OpenAI for a device code first);
 #: without a network it fails at once, and it never waits longer than this.
 LOGIN_START_TIMEOUT = 60.0
+
+#: Seconds ``cancel()`` waits for the server to report the cancelled attempt's end.
+CANCEL_GRACE = 10.0
 
 _COMPLETED = "account/login/completed"
 
@@ -144,6 +152,11 @@ def _outcome(done: AccountLoginCompletedNotification) -> AccountLoginCompletedNo
     )
 
 
+def _was_cancelled(reply: CancelLoginAccountResponse) -> bool:
+    """Whether the server stopped a running attempt (it then reports the attempt's end)."""
+    return bool(reply.status == "canceled")
+
+
 def _cancelled(login_id: str) -> LoginFailedError:
     return LoginFailedError(f"sign-in {login_id} was cancelled", login_id=login_id)
 
@@ -219,12 +232,24 @@ class _Login:
                 return _outcome(done)
 
     def cancel(self) -> None:
-        """Stop the attempt (the browser flow's local callback server closes); idempotent."""
-        if self._subscription is None:
+        """Stop the attempt and wait (briefly) until the server has (its local callback server
+        is closed then); afterwards :meth:`wait` raises. Safe to call twice."""
+        subscription = self._subscription
+        if subscription is None:
             return
-        self._release()
-        if not self._client.connection.closed:
-            self._client.account_login_cancel(login_id=self.login_id)
+        try:
+            if self._client.connection.closed:
+                return
+            reply = self._client.account_login_cancel(login_id=self.login_id)
+            deadline = time.monotonic() + CANCEL_GRACE
+            while _was_cancelled(reply):
+                event = subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                if _completion(event, self.login_id) is not None:
+                    break
+        except (RequestTimeoutError, TransportClosedError):
+            pass  # the attempt is over for this client either way
+        finally:
+            self._release()
 
     def _release(self) -> None:
         if self._subscription is not None:
@@ -355,12 +380,24 @@ class _AsyncLogin:
                 return _outcome(done)
 
     async def cancel(self) -> None:
-        """Stop the attempt (the browser flow's local callback server closes); idempotent."""
-        if self._subscription is None:
+        """Stop the attempt and wait (briefly) until the server has (its local callback server
+        is closed then); afterwards :meth:`wait` raises. Safe to call twice."""
+        subscription = self._subscription
+        if subscription is None:
             return
-        self._release()
-        if not self._client.connection.closed:
-            await self._client.account_login_cancel(login_id=self.login_id)
+        try:
+            if self._client.connection.closed:
+                return
+            reply = await self._client.account_login_cancel(login_id=self.login_id)
+            deadline = time.monotonic() + CANCEL_GRACE
+            while _was_cancelled(reply):
+                event = await subscription.sink.get(max(0.0, deadline - time.monotonic()))
+                if _completion(event, self.login_id) is not None:
+                    break
+        except (RequestTimeoutError, TransportClosedError):
+            pass  # the attempt is over for this client either way
+        finally:
+            self._release()
 
     def _release(self) -> None:
         if self._subscription is not None:
