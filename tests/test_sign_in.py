@@ -12,6 +12,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -58,6 +59,16 @@ def port_is_open(url: str) -> bool:
     with socket.socket() as probe:
         probe.settimeout(5)
         return probe.connect_ex((parsed.hostname or "", parsed.port or 80)) == 0
+
+
+def closes(url: str, within: float = 10.0) -> bool:
+    """Whether the port of ``url`` stops accepting connections within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while port_is_open(url):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def callback_of(auth_url: str) -> tuple[str, str]:
@@ -172,7 +183,7 @@ def test_browser_sign_in_has_a_loopback_callback_and_cancels_cleanly(
             handle.wait()
         assert codex.client.connection.subscriber_count() == 0
         # The callback server is gone, and a new attempt can start.
-        assert not port_is_open(callback)
+        assert closes(callback)
         again = codex.login_chatgpt()
         again.cancel()
 
