@@ -66,6 +66,11 @@ def turn_params(
     return merged
 
 
+def is_turn_start(event: Notification, turn_id: str) -> bool:
+    """Whether ``event`` is the ``turn/started`` of ``turn_id``."""
+    return event.method == "turn/started" and event.turn_id == turn_id
+
+
 def is_turn_end(event: Notification, turn_id: str | None) -> bool:
     """Whether ``event`` is the ``turn/completed`` of ``turn_id``."""
     return event.method == "turn/completed" and event.turn_id == turn_id

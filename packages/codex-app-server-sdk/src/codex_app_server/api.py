@@ -24,6 +24,7 @@ from ._turns import (
     check_turn,
     completed_turn,
     is_turn_end,
+    is_turn_start,
     parse_output,
     turn_params,
     typed,
@@ -471,15 +472,35 @@ class TurnHandle:
         if self._completed is None and not self.thread.codex.client.connection.closed:
             self.thread.codex.client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
 
+    def _join(self, message: ExternalMessage) -> None:
+        if self._completed is not None:
+            raise not_joined(self.id)
+        client = self.thread.codex.client
+        connection = client.connection
+        watch = connection.subscribe(self.thread.id)
+        try:
+            started = client.turn_start(**external_join_params(self.thread.id, message)).turn.id
+            if started == self.id:
+                return
+            # The turn had ended, so the server started another that nobody reads: stop it
+            # once it runs (an interrupt before its turn/started finds no turn to stop).
+            deadline = time.monotonic() + INTERRUPT_GRACE
+            with contextlib.suppress(RequestTimeoutError):
+                while not is_turn_start(
+                    watch.sink.get(max(0.0, deadline - time.monotonic())), started
+                ):
+                    pass
+            with contextlib.suppress(JsonRpcError):
+                client.turn_interrupt(thread_id=self.thread.id, turn_id=started)
+            raise not_joined(self.id, started)
+        finally:
+            connection.unsubscribe(watch)
+
     def steer(self, input: Input) -> None:
         """Add input to the running turn; an :class:`~codex_app_server.ExternalMessage`
         joins it as a tool's output."""
         if isinstance(input, ExternalMessage):
-            client = self.thread.codex.client
-            joined = client.turn_start(**external_join_params(self.thread.id, input)).turn.id
-            if joined != self.id:
-                client.turn_interrupt(thread_id=self.thread.id, turn_id=joined)
-                raise not_joined(self.id, joined)
+            self._join(input)
             return
         self.thread.codex.client.turn_steer(
             thread_id=self.thread.id,

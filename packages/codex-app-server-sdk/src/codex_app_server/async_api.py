@@ -23,6 +23,7 @@ from ._turns import (
     check_turn,
     completed_turn,
     is_turn_end,
+    is_turn_start,
     parse_output,
     turn_params,
 )
@@ -37,7 +38,7 @@ from .bounds import (
     with_timeout,
 )
 from .config import CodexConfig
-from .errors import RequestTimeoutError
+from .errors import JsonRpcError, RequestTimeoutError
 from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
 from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
 from .rules import wants_watch, watch_turn
@@ -445,15 +446,36 @@ class AsyncTurnHandle:
         if self._completed is None and not client.connection.closed:
             await client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
 
+    async def _join(self, message: ExternalMessage) -> None:
+        if self._completed is not None:
+            raise not_joined(self.id)
+        client = self.thread.codex.client
+        connection = client.connection
+        watch = connection.subscribe(self.thread.id)
+        try:
+            reply = await client.turn_start(**external_join_params(self.thread.id, message))
+            started = reply.turn.id
+            if started == self.id:
+                return
+            # The turn had ended, so the server started another that nobody reads: stop it
+            # once it runs (an interrupt before its turn/started finds no turn to stop).
+            deadline = time.monotonic() + INTERRUPT_GRACE
+            with contextlib.suppress(RequestTimeoutError):
+                while not is_turn_start(
+                    await watch.sink.get(max(0.0, deadline - time.monotonic())), started
+                ):
+                    pass
+            with contextlib.suppress(JsonRpcError):
+                await client.turn_interrupt(thread_id=self.thread.id, turn_id=started)
+            raise not_joined(self.id, started)
+        finally:
+            connection.unsubscribe(watch)
+
     async def steer(self, input: Input) -> None:
         """Add input to the running turn; an :class:`~codex_app_server.ExternalMessage`
         joins it as a tool's output."""
         if isinstance(input, ExternalMessage):
-            client = self.thread.codex.client
-            started = await client.turn_start(**external_join_params(self.thread.id, input))
-            if started.turn.id != self.id:
-                await client.turn_interrupt(thread_id=self.thread.id, turn_id=started.turn.id)
-                raise not_joined(self.id, started.turn.id)
+            await self._join(input)
             return
         await self.thread.codex.client.turn_steer(
             thread_id=self.thread.id,

@@ -222,11 +222,12 @@ def external_join_params(thread_id: str, message: ExternalMessage) -> dict[str, 
     return {"thread_id": thread_id, "input": [], "tool_output": message.to_wire()}
 
 
-def not_joined(turn_id: str, started_id: str) -> CodexError:
-    """The error when an external message found ``turn_id`` ended and started another turn
-    (which the caller interrupts: nobody is reading it)."""
+def not_joined(turn_id: str, started_id: str | None = None) -> CodexError:
+    """The error when an external message finds ``turn_id`` ended: seen so here, or found so
+    by the server, which then started the turn ``started_id`` (the caller interrupts it:
+    nobody reads it)."""
+    instead = "" if started_id is None else f"; the turn {started_id} it started was interrupted"
     return CodexError(
-        f"turn {turn_id} had ended before the external message could join it; the turn "
-        f"{started_id} it started instead was interrupted. Give the message to a new turn: "
-        "thread.run(message)"
+        f"turn {turn_id} had ended before the external message could join it{instead}. Give "
+        "the message to a new turn instead: thread.run(message)"
     )
