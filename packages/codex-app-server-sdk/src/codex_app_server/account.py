@@ -206,9 +206,13 @@ class _Login:
 
     def __init__(self, client: CodexClient, login_id: str, subscription: Subscription[Inbox]):
         self._client = client
-        #: The server's id of this sign-in attempt.
-        self.login_id = login_id
+        self._login_id = login_id
         self._subscription: Subscription[Inbox] | None = subscription
+
+    @property
+    def login_id(self) -> str:
+        """The server's id of this sign-in attempt."""
+        return self._login_id
 
     def wait(self, timeout: float | None = None) -> AccountLoginCompletedNotification:
         """Wait for the sign-in to end; return the server's ``account/login/completed``.
@@ -354,9 +358,13 @@ class _AsyncLogin:
         self, client: AsyncCodexClient, login_id: str, subscription: Subscription[AsyncInbox]
     ) -> None:
         self._client = client
-        #: The server's id of this sign-in attempt.
-        self.login_id = login_id
+        self._login_id = login_id
         self._subscription: Subscription[AsyncInbox] | None = subscription
+
+    @property
+    def login_id(self) -> str:
+        """The server's id of this sign-in attempt."""
+        return self._login_id
 
     async def wait(self, timeout: float | None = None) -> AccountLoginCompletedNotification:
         """Wait for the sign-in to end; return the server's ``account/login/completed``.
