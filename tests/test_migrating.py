@@ -123,3 +123,11 @@ def test_the_after_program_runs(
     review = model_server.requests[1]
     (output,) = [i for i in review.input if i.get("type") == "function_call_output"]
     assert (output["name"], output["output"]) == ("describer", "A Python SDK.")
+
+
+def test_the_official_error_names_catch_this_sdks_errors(codex: codex_app_server.Codex) -> None:
+    with pytest.raises(codex_app_server.CodexRpcError) as caught:
+        codex.thread_read("00000000-0000-0000-0000-000000000000")
+    assert isinstance(caught.value, codex_app_server.JsonRpcError)
+    assert caught.value.code == caught.value.CODE  # the specific subclass, caught by the base
+    assert codex_app_server.InternalRpcError is codex_app_server.InternalError
