@@ -106,22 +106,19 @@ def _api_key_params(api_key: str) -> dict[str, Any]:
 
 
 def _start_timeout(request_timeout: float | None) -> float:
-    return (
-        LOGIN_START_TIMEOUT
-        if request_timeout is None
-        else min(request_timeout, LOGIN_START_TIMEOUT)
-    )
+    return min(request_timeout or LOGIN_START_TIMEOUT, LOGIN_START_TIMEOUT)
 
 
-def _start_failed(kind: str, exc: JsonRpcError, secret: str | None = None) -> LoginFailedError:
-    reason = exc.message if secret is None else exc.message.replace(secret, "<redacted>")
-    advice = (
-        ""
-        if secret is not None
-        else "; check that this machine can reach OpenAI, or sign in "
-        "with an API key (login_api_key)"
+def _start_failed(exc: JsonRpcError, *, api_key: str | None = None) -> LoginFailedError:
+    """The error for a refused ``account/login/start``; never quotes ``api_key``."""
+    if api_key is not None:
+        reason = exc.message.replace(api_key, "<redacted>")
+        return LoginFailedError(f"API-key sign-in could not start: {reason}", error=reason)
+    return LoginFailedError(
+        f"ChatGPT sign-in could not start: {exc.message}; check that this machine can reach "
+        "OpenAI, or sign in with an API key (login_api_key)",
+        error=exc.message,
     )
-    return LoginFailedError(f"{kind} sign-in could not start: {reason}{advice}", error=reason)
 
 
 def _started(kind: str, result: Any) -> Any:
@@ -179,7 +176,7 @@ def login_api_key(client: CodexClient, api_key: str) -> None:
             "account/login/start", params, timeout=_start_timeout(client.config.request_timeout)
         )
     except JsonRpcError as exc:
-        raise _start_failed("API-key", exc, api_key) from None
+        raise _start_failed(exc, api_key=api_key) from None
     _started("apiKey", result)
 
 
@@ -195,7 +192,7 @@ def _start(client: CodexClient, kind: str) -> tuple[Any, Subscription[Inbox]]:
         return _started(kind, result), subscription
     except JsonRpcError as exc:
         client.connection.unsubscribe(subscription)
-        raise _start_failed("ChatGPT", exc) from None
+        raise _start_failed(exc) from None
     except BaseException:
         client.connection.unsubscribe(subscription)
         raise
@@ -330,7 +327,7 @@ async def async_login_api_key(client: AsyncCodexClient, api_key: str) -> None:
             "account/login/start", params, timeout=_start_timeout(client.config.request_timeout)
         )
     except JsonRpcError as exc:
-        raise _start_failed("API-key", exc, api_key) from None
+        raise _start_failed(exc, api_key=api_key) from None
     _started("apiKey", result)
 
 
@@ -345,7 +342,7 @@ async def _async_start(client: AsyncCodexClient, kind: str) -> tuple[Any, Subscr
         return _started(kind, result), subscription
     except JsonRpcError as exc:
         client.connection.unsubscribe(subscription)
-        raise _start_failed("ChatGPT", exc) from None
+        raise _start_failed(exc) from None
     except BaseException:
         client.connection.unsubscribe(subscription)
         raise
