@@ -7,6 +7,7 @@ permission instructions the server writes for the model.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -116,6 +117,27 @@ def wait_until_idle(thread: Thread, deadline: float) -> None:
     while thread.read().status.type != "idle":
         assert time.monotonic() < deadline, "the thread's turn did not end"
         time.sleep(0.05)
+
+
+async def test_async_a_turn_that_ended_on_the_server_only_is_not_joined(
+    async_codex: AsyncCodex, model_server: ScriptedModelServer
+) -> None:
+    model_server.enqueue(response(message("First.")), response(stall()))
+    thread = await async_codex.thread_start()
+    handle = await thread.turn("hi")
+    await asyncio.to_thread(model_server.wait_for_requests, 1)
+    deadline = time.monotonic() + 60
+    while (await thread.read()).status.type != "idle":
+        assert time.monotonic() < deadline, "the first turn did not end"
+        await asyncio.sleep(0.05)
+
+    with pytest.raises(CodexError, match="it started was interrupted"):
+        await handle.steer(ExternalMessage("agent", "late"))
+    while (await thread.read()).status.type != "idle":
+        assert time.monotonic() < deadline, "the stray turn was not interrupted"
+        await asyncio.sleep(0.05)
+    turn = (await thread.read(include_turns=True)).turns[-1]
+    assert (turn.id != handle.id, turn.status.value) == (True, "interrupted")
 
 
 def test_external_messages_are_checked_and_kept_out_of_reprs() -> None:
