@@ -50,6 +50,18 @@ if TYPE_CHECKING:
     from ._websocket import (
         wait_until_ready as wait_until_ready,
     )
+    from .account import (
+        AsyncChatgptLoginHandle as AsyncChatgptLoginHandle,
+    )
+    from .account import (
+        AsyncDeviceCodeLoginHandle as AsyncDeviceCodeLoginHandle,
+    )
+    from .account import (
+        ChatgptLoginHandle as ChatgptLoginHandle,
+    )
+    from .account import (
+        DeviceCodeLoginHandle as DeviceCodeLoginHandle,
+    )
     from .api import (
         Codex as Codex,
     )
@@ -108,10 +120,16 @@ if TYPE_CHECKING:
         CodexNotFoundError as CodexNotFoundError,
     )
     from .errors import (
+        CodexRpcError as CodexRpcError,
+    )
+    from .errors import (
         IncompatibleServerError as IncompatibleServerError,
     )
     from .errors import (
         InternalError as InternalError,
+    )
+    from .errors import (
+        InternalRpcError as InternalRpcError,
     )
     from .errors import (
         InvalidParamsError as InvalidParamsError,
@@ -123,7 +141,13 @@ if TYPE_CHECKING:
         JsonRpcError as JsonRpcError,
     )
     from .errors import (
+        LoginFailedError as LoginFailedError,
+    )
+    from .errors import (
         MethodNotFoundError as MethodNotFoundError,
+    )
+    from .errors import (
+        NotSignedInError as NotSignedInError,
     )
     from .errors import (
         ParseError as ParseError,
@@ -145,6 +169,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         TurnFailedError as TurnFailedError,
+    )
+    from .inputs import (
+        ExternalMessage as ExternalMessage,
     )
     from .inputs import (
         ImageInput as ImageInput,
@@ -175,6 +202,12 @@ if TYPE_CHECKING:
     )
     from .pool import (
         MemberHealth as MemberHealth,
+    )
+    from .presets import (
+        ApprovalMode as ApprovalMode,
+    )
+    from .presets import (
+        Sandbox as Sandbox,
     )
     from .retry import (
         retry_on_overload as retry_on_overload,
@@ -215,6 +248,17 @@ _EXPORTS: dict[str, str] = {
     "AsyncThread": ".async_api",
     "AsyncTurnHandle": ".async_api",
     "CodexConfig": ".config",
+    "AsyncChatgptLoginHandle": ".account",
+    "AsyncDeviceCodeLoginHandle": ".account",
+    "ChatgptLoginHandle": ".account",
+    "DeviceCodeLoginHandle": ".account",
+    "ApprovalMode": ".presets",
+    "Sandbox": ".presets",
+    "ExternalMessage": ".inputs",
+    "CodexRpcError": ".errors",
+    "InternalRpcError": ".errors",
+    "LoginFailedError": ".errors",
+    "NotSignedInError": ".errors",
     "ImageInput": ".inputs",
     "Input": ".inputs",
     "InputItem": ".inputs",
@@ -272,37 +316,48 @@ __all__ = [
     "RUNTIME_VERSION",
     "AppServerStartError",
     "ApprovalHandler",
+    "ApprovalMode",
     "ApprovalRules",
     "AsyncApprovalHandler",
+    "AsyncChatgptLoginHandle",
     "AsyncCodex",
     "AsyncCodexClient",
     "AsyncCodexPool",
+    "AsyncDeviceCodeLoginHandle",
     "AsyncThread",
     "AsyncTurnHandle",
     "BoundExceededError",
+    "ChatgptLoginHandle",
     "Codex",
     "CodexClient",
     "CodexConfig",
     "CodexError",
     "CodexNotFoundError",
     "CodexPool",
+    "CodexRpcError",
     "CommandNotUnderstood",
+    "DeviceCodeLoginHandle",
+    "ExternalMessage",
     "ImageInput",
     "IncompatibleServerError",
     "Input",
     "InputItem",
     "InternalError",
+    "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
     "JsonRpcError",
     "LocalImageInput",
+    "LoginFailedError",
     "MemberHealth",
     "MentionInput",
     "MethodNotFoundError",
+    "NotSignedInError",
     "ParseError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "RuleDecision",
+    "Sandbox",
     "ServerBusyError",
     "SkillInput",
     "StructuredOutputError",

@@ -198,10 +198,17 @@ class ProtocolViolation:
 Event = Response | ErrorResponse | Notification | ServerRequest | ProtocolViolation
 
 
+#: The routing scope of messages about a sign-in (``account/login/completed``): they name a
+#: login, not a thread. A thread id is a UUID, so this key never collides with one.
+LOGIN_SCOPE = "account/login"
+
+
 def _scope(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The ``(thread_id, turn_id)`` a message's params refer to, if any."""
     # Legacy approval requests name the thread "conversationId".
     thread_id = params.get("threadId", params.get("conversationId"))
+    if thread_id is None and "loginId" in params:
+        thread_id = LOGIN_SCOPE
     turn_id = params.get("turnId")
     if turn_id is None:
         turn = params.get("turn")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._protocol import Notification
 from .errors import CodexError, TurnFailedError
 from .generated import registry
-from .inputs import Input, to_wire_input
+from .inputs import Input, to_wire_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -112,10 +112,17 @@ def turn_params(
     """The snake_case params of ``turn/start`` (the typed client maps them to the wire)."""
     merged: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
     merged["thread_id"] = thread_id
-    merged["input"] = to_wire_input(input)
+    merged["input"], tool_output = to_wire_turn(input)
+    if tool_output is not None:
+        merged["tool_output"] = tool_output
     if output_schema is not None:
         merged["output_schema"] = schema_to_wire(output_schema)
     return merged
+
+
+def is_turn_start(event: Notification, turn_id: str) -> bool:
+    """Whether ``event`` is the ``turn/started`` of ``turn_id``."""
+    return event.method == "turn/started" and event.turn_id == turn_id
 
 
 def is_turn_end(event: Notification, turn_id: str | None) -> bool:
@@ -169,6 +176,8 @@ def _line_decoder(method: bytes) -> LineDecoder | None:
     attribute = {field.alias or key: key for key, field in params_model.model_fields.items()}
     if "conversationId" in attribute:
         return None  # legacy scoping: left to the generic path
+    if "loginId" in attribute and "threadId" not in attribute:
+        return None  # scoped by its login (``_protocol.LOGIN_SCOPE``): the generic path
     # The ids are those the generic path (``_protocol._scope``) reads from the params dict.
     thread_field = attribute.get("threadId")
     turn_field = attribute.get("turnId")

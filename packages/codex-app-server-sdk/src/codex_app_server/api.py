@@ -7,6 +7,7 @@ every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
+from . import account as sign_in
 from ._client import CodexClient
 from ._connection import Inbox, _ConnectionBase
 from ._handlers import HandlerTable, ServerRequestHandler
@@ -26,6 +28,7 @@ from ._turns import (
     check_turn,
     completed_turn,
     is_turn_end,
+    is_turn_start,
     parse_output,
     turn_params,
     typed,
@@ -46,13 +49,16 @@ from .bounds import (
 )
 from .config import CodexConfig
 from .errors import CodexError, JsonRpcError, RequestTimeoutError, ThreadNotFoundError
-from .inputs import Input, to_wire_input
+from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
+from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
 from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .account import ChatgptLoginHandle, DeviceCodeLoginHandle
     from .generated import (
+        GetAccountResponse,
         InitializeResponse,
         ModelListResponse,
         ThreadGoal,
@@ -171,6 +177,12 @@ class Codex:
         self.client = CodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
+        if self.client.config.require_sign_in:
+            try:
+                sign_in.ensure_signed_in(self.client)
+            except BaseException:
+                self.client.close()
+                raise
         #: The client-wide approval handler (approval rules read turns' file changes).
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
@@ -184,18 +196,49 @@ class Codex:
         """The server's ``initialize`` response (user agent, ``CODEX_HOME``, platform)."""
         return self.client.initialize_response
 
+    def login_api_key(self, api_key: str) -> None:
+        """Sign the app-server in with an OpenAI API key; it is stored in ``CODEX_HOME``.
+
+        The key is sent on the server's stdin only, and never logged, shown or quoted in an
+        error. Raises :class:`~codex_app_server.LoginFailedError` if the server refuses it.
+        """
+        sign_in.login_api_key(self.client, api_key)
+
+    def login_chatgpt(self) -> ChatgptLoginHandle:
+        """Start a browser sign-in with ChatGPT; open the handle's ``auth_url``, then ``wait()``."""
+        return sign_in.login_chatgpt(self.client)
+
+    def login_chatgpt_device_code(self) -> DeviceCodeLoginHandle:
+        """Start a device-code sign-in with ChatGPT; show the handle's ``verification_url``
+        and ``user_code``, then ``wait()``. Without a network it fails at once
+        (:class:`~codex_app_server.LoginFailedError`)."""
+        return sign_in.login_chatgpt_device_code(self.client)
+
+    def account(self, *, refresh_token: bool = False) -> GetAccountResponse:
+        """The sign-in the app-server has (``account``, ``None`` when signed out) and whether
+        its model provider needs one (``requires_openai_auth``)."""
+        return self.client.account_read(refresh_token=refresh_token or None)
+
+    def logout(self) -> None:
+        """Forget the stored sign-in (``CODEX_HOME``'s credentials)."""
+        self.client.account_logout()
+
     def thread_start(
         self,
         *,
         approval_handler: ApprovalHandler | None = None,
         tools: Sequence[Tool | ToolFunction] = (),
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
         **params: Any,
     ) -> Thread:
         """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case.
 
         ``tools`` are functions the model may call (see :func:`~codex_app_server.tool`); they
-        need ``experimental_api=True``.
+        need ``experimental_api=True``. ``approval_mode`` and ``sandbox`` are named presets
+        (:class:`~codex_app_server.ApprovalMode`, :class:`~codex_app_server.Sandbox`).
         """
+        params = thread_presets(params, approval_mode, sandbox)
         if not tools:
             response = self.client.thread_start(**params)
             return Thread(self, response.thread, approval_handler)
@@ -210,12 +253,19 @@ class Codex:
         return Thread(self, started.thread, approval_handler)
 
     def thread_resume(
-        self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
+        self,
+        thread_id: str,
+        *,
+        approval_handler: ApprovalHandler | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> Thread:
-        """Load a stored thread so new turns can run on it.
+        """Load a stored thread so new turns can run on it (presets as in ``thread_start``).
 
         Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
         """
+        params = thread_presets(params, approval_mode, sandbox)
         try:
             response = self.client.thread_resume(thread_id=thread_id, **params)
         except JsonRpcError as exc:
@@ -223,9 +273,19 @@ class Codex:
         return Thread(self, response.thread, approval_handler)
 
     def thread_fork(
-        self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
+        self,
+        thread_id: str,
+        *,
+        approval_handler: ApprovalHandler | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> Thread:
-        """Copy a thread's history into a new thread (``ThreadNotFoundError`` if none)."""
+        """Copy a thread's history into a new thread (presets as in ``thread_start``).
+
+        Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
+        """
+        params = thread_presets(params, approval_mode, sandbox)
         try:
             response = self.client.thread_fork(thread_id=thread_id, **params)
         except JsonRpcError as exc:
@@ -290,14 +350,23 @@ class Thread:
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def turn(
-        self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
+        self,
+        input: Input,
+        *,
+        output_schema: OutputSchema | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> TurnHandle:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
 
         A pydantic model as ``output_schema`` is sent as its strict schema
         (:func:`~codex_app_server.strict_schema`) and remembered by :meth:`TurnHandle.run_parsed`.
         With ``max_concurrent_turns`` set, this waits while that many turns are running.
+        ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
+        for later turns of the thread too.
         """
+        params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
         slots = self.codex._turn_slots
         if slots is not None:
@@ -333,11 +402,19 @@ class Thread:
         output_schema: OutputSchema | None = None,
         timeout: float | None = None,
         bounds: TurnBounds | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
         **params: Any,
     ) -> Turn:
         """Run a turn to completion and return the final ``Turn`` (``bounds``: see
         :meth:`TurnHandle.run`)."""
-        handle = self.turn(input, output_schema=output_schema, **params)
+        handle = self.turn(
+            input,
+            output_schema=output_schema,
+            approval_mode=approval_mode,
+            sandbox=sandbox,
+            **params,
+        )
         return handle.run(timeout=timeout, bounds=bounds)
 
     def run_parsed(
@@ -591,8 +668,36 @@ class TurnHandle:
         if self._completed is None and not self.thread.codex.client.connection.closed:
             self.thread.codex.client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
 
+    def _join(self, message: ExternalMessage) -> None:
+        if self._completed is not None:
+            raise not_joined(self.id)
+        client = self.thread.codex.client
+        connection = client.connection
+        watch = connection.subscribe(self.thread.id)
+        try:
+            started = client.turn_start(**external_join_params(self.thread.id, message)).turn.id
+            if started == self.id:
+                return
+            # The turn had ended, so the server started another that nobody reads: stop it
+            # once it runs (an interrupt before its turn/started finds no turn to stop).
+            deadline = time.monotonic() + interrupt_grace(client.config.request_timeout)
+            with contextlib.suppress(RequestTimeoutError):
+                while not is_turn_start(
+                    watch.sink.get(max(0.0, deadline - time.monotonic())), started
+                ):
+                    pass
+            with contextlib.suppress(JsonRpcError):
+                client.turn_interrupt(thread_id=self.thread.id, turn_id=started)
+            raise not_joined(self.id, started)
+        finally:
+            connection.unsubscribe(watch)
+
     def steer(self, input: Input) -> None:
-        """Add input to the running turn."""
+        """Add input to the running turn; an :class:`~codex_app_server.ExternalMessage`
+        joins it as a tool's output."""
+        if isinstance(input, ExternalMessage):
+            self._join(input)
+            return
         self.thread.codex.client.turn_steer(
             thread_id=self.thread.id,
             expected_turn_id=self.id,

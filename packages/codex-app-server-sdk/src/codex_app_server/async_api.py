@@ -8,10 +8,12 @@ the turn on the server, and the connection stays usable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
+from . import account as sign_in
 from ._client import AsyncCodexClient
 from ._connection import AsyncInbox
 from ._handlers import ServerRequestHandler
@@ -24,6 +26,7 @@ from ._turns import (
     check_turn,
     completed_turn,
     is_turn_end,
+    is_turn_start,
     turn_params,
 )
 from .api import (
@@ -45,13 +48,16 @@ from .bounds import (
 )
 from .config import CodexConfig
 from .errors import CodexError, JsonRpcError, RequestTimeoutError
-from .inputs import Input, to_wire_input
+from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
+from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
 from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .account import AsyncChatgptLoginHandle, AsyncDeviceCodeLoginHandle
     from .generated import (
+        GetAccountResponse,
         InitializeResponse,
         ModelListResponse,
         ThreadGoal,
@@ -100,6 +106,12 @@ class AsyncCodex:
         async with self._start_lock:
             if not self.client.started:
                 await self.client.start()
+                if self.client.config.require_sign_in:
+                    try:
+                        await sign_in.async_ensure_signed_in(self.client)
+                    except BaseException:
+                        await self.client.close()
+                        raise
 
     async def _ready(self) -> AsyncCodexClient:
         if not self.client.started:
@@ -111,18 +123,45 @@ class AsyncCodex:
         """The server's ``initialize`` response; available once started."""
         return self.client.initialize_response
 
+    async def login_api_key(self, api_key: str) -> None:
+        """Sign the app-server in with an OpenAI API key (see :meth:`Codex.login_api_key`)."""
+        await sign_in.async_login_api_key(await self._ready(), api_key)
+
+    async def login_chatgpt(self) -> AsyncChatgptLoginHandle:
+        """Start a browser sign-in with ChatGPT; open the handle's ``auth_url``, then
+        ``await handle.wait()``."""
+        return await sign_in.async_login_chatgpt(await self._ready())
+
+    async def login_chatgpt_device_code(self) -> AsyncDeviceCodeLoginHandle:
+        """Start a device-code sign-in with ChatGPT; show the handle's ``verification_url``
+        and ``user_code``, then ``await handle.wait()``."""
+        return await sign_in.async_login_chatgpt_device_code(await self._ready())
+
+    async def account(self, *, refresh_token: bool = False) -> GetAccountResponse:
+        """The sign-in the app-server has and whether its provider needs one."""
+        return await (await self._ready()).account_read(refresh_token=refresh_token or None)
+
+    async def logout(self) -> None:
+        """Forget the stored sign-in (``CODEX_HOME``'s credentials)."""
+        await (await self._ready()).account_logout()
+
     async def thread_start(
         self,
         *,
         approval_handler: AsyncApprovalHandler | None = None,
         tools: Sequence[Tool | ToolFunction] = (),
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
         **params: Any,
     ) -> AsyncThread:
         """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case.
 
         ``tools`` are functions (plain or ``async``) the model may call (see
         :func:`~codex_app_server.tool`); they need ``experimental_api=True``.
+        ``approval_mode`` and ``sandbox`` are named presets
+        (:class:`~codex_app_server.ApprovalMode`, :class:`~codex_app_server.Sandbox`).
         """
+        params = thread_presets(params, approval_mode, sandbox)
         client = await self._ready()
         if not tools:
             response = await client.thread_start(**params)
@@ -138,12 +177,19 @@ class AsyncCodex:
         return AsyncThread(self, started.thread, approval_handler)
 
     async def thread_resume(
-        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+        self,
+        thread_id: str,
+        *,
+        approval_handler: AsyncApprovalHandler | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> AsyncThread:
-        """Load a stored thread so new turns can run on it.
+        """Load a stored thread so new turns can run on it (presets as in ``thread_start``).
 
         Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
         """
+        params = thread_presets(params, approval_mode, sandbox)
         client = await self._ready()
         try:
             response = await client.thread_resume(thread_id=thread_id, **params)
@@ -152,9 +198,19 @@ class AsyncCodex:
         return AsyncThread(self, response.thread, approval_handler)
 
     async def thread_fork(
-        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+        self,
+        thread_id: str,
+        *,
+        approval_handler: AsyncApprovalHandler | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> AsyncThread:
-        """Copy a thread's history into a new thread (``ThreadNotFoundError`` if none)."""
+        """Copy a thread's history into a new thread (presets as in ``thread_start``).
+
+        Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
+        """
+        params = thread_presets(params, approval_mode, sandbox)
         client = await self._ready()
         try:
             response = await client.thread_fork(thread_id=thread_id, **params)
@@ -224,14 +280,23 @@ class AsyncThread:
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     async def turn(
-        self, input: Input, *, output_schema: OutputSchema | None = None, **params: Any
+        self,
+        input: Input,
+        *,
+        output_schema: OutputSchema | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
+        **params: Any,
     ) -> AsyncTurnHandle:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
 
         A pydantic model as ``output_schema`` is sent as its strict schema and remembered by
         :meth:`AsyncTurnHandle.run_parsed`. With ``max_concurrent_turns`` set, this waits
         while that many turns are running (cancelling the wait starts nothing).
+        ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
+        for later turns of the thread too.
         """
+        params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
         client = await self.codex._ready()
         slots = self.codex._turn_slots
@@ -267,11 +332,19 @@ class AsyncThread:
         output_schema: OutputSchema | None = None,
         timeout: float | None = None,
         bounds: TurnBounds | None = None,
+        approval_mode: ApprovalModeLike | None = None,
+        sandbox: SandboxLike | None = None,
         **params: Any,
     ) -> Turn:
         """Run a turn to completion and return the final ``Turn`` (``bounds``: see
         :meth:`AsyncTurnHandle.run`)."""
-        handle = await self.turn(input, output_schema=output_schema, **params)
+        handle = await self.turn(
+            input,
+            output_schema=output_schema,
+            approval_mode=approval_mode,
+            sandbox=sandbox,
+            **params,
+        )
         return await handle.run(timeout=timeout, bounds=bounds)
 
     async def run_parsed(
@@ -542,8 +615,37 @@ class AsyncTurnHandle:
         if self._completed is None and not client.connection.closed:
             await client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
 
+    async def _join(self, message: ExternalMessage) -> None:
+        if self._completed is not None:
+            raise not_joined(self.id)
+        client = self.thread.codex.client
+        connection = client.connection
+        watch = connection.subscribe(self.thread.id)
+        try:
+            reply = await client.turn_start(**external_join_params(self.thread.id, message))
+            started = reply.turn.id
+            if started == self.id:
+                return
+            # The turn had ended, so the server started another that nobody reads: stop it
+            # once it runs (an interrupt before its turn/started finds no turn to stop).
+            deadline = time.monotonic() + interrupt_grace(client.config.request_timeout)
+            with contextlib.suppress(RequestTimeoutError):
+                while not is_turn_start(
+                    await watch.sink.get(max(0.0, deadline - time.monotonic())), started
+                ):
+                    pass
+            with contextlib.suppress(JsonRpcError):
+                await client.turn_interrupt(thread_id=self.thread.id, turn_id=started)
+            raise not_joined(self.id, started)
+        finally:
+            connection.unsubscribe(watch)
+
     async def steer(self, input: Input) -> None:
-        """Add input to the running turn."""
+        """Add input to the running turn; an :class:`~codex_app_server.ExternalMessage`
+        joins it as a tool's output."""
+        if isinstance(input, ExternalMessage):
+            await self._join(input)
+            return
         await self.thread.codex.client.turn_steer(
             thread_id=self.thread.id,
             expected_turn_id=self.id,

@@ -45,6 +45,9 @@ class CodexConfig:
     waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
     ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
     ``check_version``: refuse a server older than the runtime this SDK was generated for.
+    ``require_sign_in``: fail at start with :class:`~codex_app_server.NotSignedInError` when
+    the configured model provider needs an OpenAI sign-in and none is stored; pass ``False``
+    to start anyway and sign in afterwards (``codex.login_api_key(...)``, ``login_chatgpt()``).
 
     ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
     ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
@@ -76,6 +79,7 @@ class CodexConfig:
     extra_args: Sequence[str] = ()
     inherit_env: bool = True
     check_version: bool = True
+    require_sign_in: bool = True
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
     allow_insecure_token_over_ws: bool = False

@@ -268,7 +268,11 @@ def check_server(
     from .api import Codex
 
     config = CodexConfig(
-        codex_bin=path, env=dict(environ), inherit_env=False, request_timeout=PROBE_TIMEOUT
+        codex_bin=path,
+        env=dict(environ),
+        inherit_env=False,
+        request_timeout=PROBE_TIMEOUT,
+        require_sign_in=False,  # the sign-in state is reported below, not an error here
     )
     try:
         with Codex(config) as codex:

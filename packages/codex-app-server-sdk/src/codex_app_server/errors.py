@@ -14,12 +14,16 @@ __all__ = [
     "AppServerStartError",
     "CodexError",
     "CodexNotFoundError",
+    "CodexRpcError",
     "IncompatibleServerError",
     "InternalError",
+    "InternalRpcError",
     "InvalidParamsError",
     "InvalidRequestError",
     "JsonRpcError",
+    "LoginFailedError",
     "MethodNotFoundError",
+    "NotSignedInError",
     "ParseError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
@@ -184,6 +188,34 @@ class TurnFailedError(CodexError):
         self.error = error
         message = getattr(error, "message", None) or "turn failed without an error message"
         super().__init__(f"turn {getattr(turn, 'id', '?')} failed: {message}")
+
+
+class NotSignedInError(CodexError):
+    """The configured model provider needs an OpenAI sign-in and the app-server has none.
+
+    Raised by ``Codex()`` / ``AsyncCodex`` at start; the message lists the ways to sign in.
+    Pass ``require_sign_in=False`` to start anyway (to sign in through the API afterwards).
+    """
+
+
+class LoginFailedError(CodexError):
+    """A sign-in attempt could not start, failed, or was cancelled.
+
+    ``login_id`` names the attempt when the server gave it one; ``error`` is the server's
+    reason, when it sent one.
+    """
+
+    def __init__(self, message: str, *, login_id: str | None = None, error: str | None = None):
+        self.login_id = login_id
+        self.error = error
+        super().__init__(message)
+
+
+#: The name the ``openai-codex`` SDK gives the base of typed JSON-RPC errors; here it is
+#: :class:`JsonRpcError` itself, so ``except CodexRpcError`` catches every error reply.
+CodexRpcError = JsonRpcError
+#: The ``openai-codex`` SDK's name for the -32603 error: :class:`InternalError`.
+InternalRpcError = InternalError
 
 
 _BY_CODE: dict[int, type[JsonRpcError]] = {
