@@ -99,6 +99,9 @@ if TYPE_CHECKING:
         CodexNotFoundError as CodexNotFoundError,
     )
     from .errors import (
+        ConfigOverrideError as ConfigOverrideError,
+    )
+    from .errors import (
         IncompatibleServerError as IncompatibleServerError,
     )
     from .errors import (
@@ -165,6 +168,9 @@ if TYPE_CHECKING:
         MemberHealth as MemberHealth,
     )
     from .retry import (
+        is_retryable_error as is_retryable_error,
+    )
+    from .retry import (
         retry_on_overload as retry_on_overload,
     )
     from .retry import (
@@ -204,6 +210,7 @@ _EXPORTS: dict[str, str] = {
     "MentionInput": ".inputs",
     "SkillInput": ".inputs",
     "TextInput": ".inputs",
+    "is_retryable_error": ".retry",
     "retry_on_overload": ".retry",
     "retry_on_overload_async": ".retry",
     "ApprovalHandler": ".approvals",
@@ -220,6 +227,7 @@ _EXPORTS: dict[str, str] = {
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
     "CodexNotFoundError": ".errors",
+    "ConfigOverrideError": ".errors",
     "IncompatibleServerError": ".errors",
     "InternalError": ".errors",
     "InvalidParamsError": ".errors",
@@ -262,6 +270,7 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexPool",
+    "ConfigOverrideError",
     "ImageInput",
     "IncompatibleServerError",
     "Input",
@@ -295,6 +304,7 @@ __all__ = [
     "accept_all",
     "decline_all",
     "final_text",
+    "is_retryable_error",
     "parse_output",
     "retry_on_overload",
     "retry_on_overload_async",

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ._version import __version__
 from .errors import CodexNotFoundError
@@ -39,6 +39,9 @@ class CodexConfig:
     waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
     ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
     ``check_version``: refuse a server older than the runtime this SDK was generated for.
+    ``check_overrides``: after start, compare ``config_overrides`` with the configuration the
+    server reports and raise :class:`~codex_app_server.ConfigOverrideError` (``"error"``, the
+    default), warn (``"warn"``) or do nothing (``"off"``) when one was not taken.
 
     ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
     ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
@@ -62,6 +65,7 @@ class CodexConfig:
     extra_args: Sequence[str] = ()
     inherit_env: bool = True
     check_version: bool = True
+    check_overrides: Literal["error", "warn", "off"] = "error"
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
 
@@ -78,6 +82,8 @@ class CodexConfig:
                     f"config_overrides key {key!r} must be a dotted name like "
                     "'model' or 'sandbox_workspace_write.network_access'"
                 )
+        if self.check_overrides not in ("error", "warn", "off"):
+            raise ValueError("check_overrides must be 'error', 'warn' or 'off'")
         if isinstance(self.opt_out_notification_methods, str):
             raise TypeError("opt_out_notification_methods must be a list of method names")
 
