@@ -272,8 +272,11 @@ class _ConnectionBase(Generic[W, S]):
 
     def _ensure_open(self) -> None:
         if self._closed_error is not None:
+            reason = self._closed_error.reason
+            if reason != CLOSED_BY_OWNER:
+                reason = "the connection to the app-server is closed"
             raise TransportClosedError(
-                f"{self._closed_error.reason}; start a new client",
+                f"{reason}; start a new client",
                 exit_code=self._closed_error.exit_code,
                 stderr_tail=self._closed_error.stderr_tail,
             )

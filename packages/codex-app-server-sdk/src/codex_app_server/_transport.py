@@ -49,6 +49,8 @@ _NOISE = re.compile(
     r"|.*WARNING: proceeding, even though we could not create PATH aliases.*"
     r"|.*Codex could not find bubblewrap on PATH.*"
 )
+#: A log line's timestamp, ignored when telling whether lines repeat.
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z\s+")
 
 
 class StderrTail:
@@ -78,7 +80,19 @@ class StderrTail:
         with self._lock:
             raw = [*self._lines, self._partial]
         lines = [printable(line.rstrip()) for line in raw]
-        kept = [line for line in lines if not _NOISE.fullmatch(line)]
+        kept: list[str] = []
+        last, repeats = None, 0
+        # A warning logged once per request (an unknown model) would fill the tail: say it once.
+        for line in [*(line for line in lines if not _NOISE.fullmatch(line)), None]:
+            key = None if line is None else _TIMESTAMP.sub("", line)
+            if key is not None and key == last:
+                repeats += 1
+                continue
+            if repeats:
+                kept[-1] += f" [{repeats + 1} times]"
+            if line is not None:
+                kept.append(line)
+            last, repeats = key, 0
         # Blank lines that only separated the dropped ones would be all that is left of them.
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
         return text[-self._max_chars :]

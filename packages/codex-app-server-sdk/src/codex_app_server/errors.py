@@ -172,12 +172,13 @@ class InvalidRequestError(JsonRpcError):
     CODE = -32600
 
 
-class MethodNotFoundError(JsonRpcError):
+class MethodNotFoundError(InvalidRequestError):
     """The server does not know this method (it may be older than the SDK).
 
     JSON-RPC's code for it is -32601, but the app-server answers an unknown method with -32600
     and ``Invalid request: unknown variant `METHOD`, expected one of ...``; both become this
-    error (``code`` keeps what the server sent, ``message`` the whole list it gave).
+    error (``code`` keeps what the server sent, ``message`` the whole list it gave). It is
+    also an :class:`InvalidRequestError`, the kind of the code the server sends.
     """
 
     CODE = -32601
