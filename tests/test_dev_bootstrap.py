@@ -34,11 +34,14 @@ def repack(name: str, out: Path, seen: set[str]) -> None:
         return
     seen.add(key)
     dist = metadata.distribution(name)
-    tag = next(
-        line.split(":", 1)[1].strip()
+    # A universal wheel lists one tag per Python (py2-none-any, py3-none-any): name them all.
+    tags = [
+        line.split(":", 1)[1].strip().split("-")
         for line in (dist.read_text("WHEEL") or "Tag: py3-none-any").splitlines()
         if line.startswith("Tag:")
-    )
+    ]
+    pythons = ".".join(sorted({python for python, _, _ in tags}))
+    tag = f"{pythons}-{tags[0][1]}-{tags[0][2]}"
     wheel = out / f"{key.replace('-', '_')}-{dist.version}-{tag}.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         for file in dist.files or []:
