@@ -31,8 +31,8 @@ __all__ = [
 ]
 
 
-#: The longest piece of server text an exception's message quotes; the whole text stays on an
-#: attribute (``JsonRpcError.message``, ``TransportClosedError.stderr_tail``).
+#: The longest piece of server text a JSON-RPC or turn error's message quotes; the whole text
+#: stays on an attribute (``JsonRpcError.message``, ``TurnFailedError.error.message``).
 QUOTE_LIMIT = 500
 
 # Terminal escape sequences (CSI such as colours, OSC such as titles or hyperlinks, and the
@@ -100,8 +100,8 @@ class ConfigOverrideError(CodexError, ValueError):
 
     A key it does not know is ignored by the server, and a value it cannot use is replaced by
     a default, both without an error of their own; the SDK compares the overrides with the
-    effective configuration the server reports (``config/read``) and raises this, the server
-    stopped. ``problems`` lists one line per override. ``check_overrides="warn"`` warns
+    effective configuration the server reports (``config/read``), stops the server and
+    raises this. ``problems`` lists one line per override. ``check_overrides="warn"`` warns
     instead, ``"off"`` skips the check.
     """
 
@@ -267,8 +267,6 @@ _UNKNOWN_VARIANT = re.compile(r"unknown variant `([^`]*)`, expected one of `init
 
 
 def _names_unknown_method(code: int, message: str, method: str | None) -> bool:
-    if code == MethodNotFoundError.CODE:
-        return True
     found = _UNKNOWN_VARIANT.search(message) if code == InvalidRequestError.CODE else None
     return found is not None and method in (None, found.group(1))
 
