@@ -39,10 +39,10 @@ def _cause_source(config: CodexConfig, stderr: str) -> str:
     for key in config.config_overrides:
         if any(name == key or key.startswith(f"{name}.") for name in named):
             return f"config_overrides[{key!r}]"
-    if "CODEX_HOME" in stderr or "config.toml" in stderr:
-        home = config.env.get("CODEX_HOME") or (
-            os.environ.get("CODEX_HOME") if config.inherit_env else None
-        )
+    home = config.env.get("CODEX_HOME") or (
+        os.environ.get("CODEX_HOME") if config.inherit_env else None
+    )
+    if "CODEX_HOME" in stderr or (home and home in stderr):
         where = "env=" if "CODEX_HOME" in config.env else "the environment"
         return f"CODEX_HOME ({printable(home)!r}, from {where})" if home else "CODEX_HOME"
     for arg in config.extra_args:
