@@ -279,7 +279,8 @@ def test_errors_and_retry(run_example: RunExample, model_server: ScriptedModelSe
     out = lines(run_example("errors_and_retry.py"))
     assert len(out) == 5, out
     assert out[0].startswith("CodexNotFoundError: codex_bin='no-such-dir/codex' is not a file")
-    assert re.fullmatch(r"TurnFailedError: turn \S+ failed: .+ \(internalServerError\)", out[1])
+    cause = r"\(internalServerError, HTTP 500\)"
+    assert re.fullmatch(rf"TurnFailedError: turn \S+ failed: .+ {cause}", out[1])
     assert out[2:4] == ["thread status: systemError", "answer: Beautiful is better than ugly."]
     assert out[4].startswith("InvalidRequestError -32600 from thread/resume: invalid session id")
     first, second = model_server.requests
