@@ -13,6 +13,7 @@ go to the sessions: ``python3 scripts/dev.py test -- -k staging``. The standard 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,8 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: The nox sessions each command runs.
 COMMANDS = {"demo": ["demo"], "test": ["lint", "typecheck", "tests"]}
+
+
+def _nox_requirement() -> str:
+    # pyproject.toml's dev list names the nox version once (tomllib is not in Python 3.10).
+    found = re.search(r'^\s*"(nox\b[^"]*)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    return found.group(1) if found else "nox"
+
+
 #: What the bootstrap environment installs; changing it remakes the environment.
-NOX_REQUIREMENT = "nox>=2024.4.15"
+NOX_REQUIREMENT = _nox_requirement()
 BOOTSTRAP = ROOT / ".nox" / ".dev-bootstrap"
 
 
