@@ -2,11 +2,12 @@
 
 - ``CodexNotFoundError``: no ``codex`` executable (raised by the constructor).
 - ``TurnFailedError``: the turn ended with status ``failed`` (for example the model API
-  returned an error); ``exc.turn`` and ``exc.error`` are the generated models.
+  returned an error); its message ends with the cause (``(internalServerError, HTTP 500)``),
+  and ``exc.turn`` and ``exc.error`` are the generated models.
 - ``JsonRpcError`` subclasses: the server refused a request (``InvalidRequestError``,
   ``InvalidParamsError``, ``ServerBusyError``, ...), with ``code``, ``message`` and ``data``.
-- ``retry_on_overload`` retries only ``ServerBusyError``: the server did not start that work,
-  so repeating the call cannot do anything twice.
+- ``retry_on_overload`` retries only ``ServerBusyError`` (``is_retryable_error`` is the same
+  test): the server did not start that work, so repeating the call cannot do anything twice.
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ def main() -> None:
                 turn = thread.run(prompt, timeout=300)
                 print(f"answer: {final_text(turn)}")
             except TurnFailedError as exc:
-                # codex_error_info is an enum value, or an object with details.
-                info = exc.error.codex_error_info if exc.error else None
-                print(f"TurnFailedError: {exc} ({getattr(info, 'value', info)})")
+                print(f"TurnFailedError: {exc}")
                 # The failure belongs to the turn: the thread reports it and stays usable.
                 print(f"thread status: {thread.read().status.type}")
             except RequestTimeoutError as exc:

@@ -1047,10 +1047,10 @@ def _cmd_runtime_wheel(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     problems = verify(args.dist, args.all_platforms)
-    for problem in problems:
-        print(problem, file=sys.stderr)
     if problems:
-        return 1
+        # Like any bad input: one `error:` line (main prints it) and exit code 2.
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise ArtifactError(f"{args.dist} does not check out, {count}: {'; '.join(problems)}")
     print(f"{args.dist}: all artifacts check out")
     return 0
 

@@ -282,7 +282,8 @@ def test_errors_and_retry(run_example: RunExample, model_server: ScriptedModelSe
     assert re.match(
         r"CodexNotFoundError: codex_bin='.+no-such-dir.{1,2}codex' is not a file", out[0]
     )
-    assert re.fullmatch(r"TurnFailedError: turn \S+ failed: .+ \(internalServerError\)", out[1])
+    cause = r"\(internalServerError, HTTP 500\)"
+    assert re.fullmatch(rf"TurnFailedError: turn \S+ failed: .+ {cause}", out[1])
     assert out[2:4] == ["thread status: systemError", "answer: Beautiful is better than ugly."]
     assert out[4].startswith("InvalidRequestError -32600 from thread/resume: invalid session id")
     first, second = model_server.requests

@@ -129,6 +129,20 @@ def test_verify_requires_every_platform_for_a_release(
     assert artifacts.verify(tmp_path) == []
 
 
+def test_verify_of_an_incomplete_release_is_one_error_line(
+    runtime_wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    # docs/runtime-package.md: "Bad input ends with one `error:` line and exit code 2".
+    shutil.copy(runtime_wheels["linux-x64"], tmp_path)
+    result = run_tool("verify", "--all-platforms", tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    missing = len(artifacts.PLATFORMS) - 1 + 1  # the other platforms and the SDK wheel
+    assert line.startswith(f"error: {tmp_path} does not check out, {missing} problems: ")
+    assert "no runtime wheel for darwin-arm64" in line
+    assert "no codex-app-server-sdk wheel" in line
+
+
 def _rewrite(wheel: Path, out: Path, change: dict[str, tuple[bytes | None, int | None]]) -> Path:
     """Copy a wheel member by member, replacing content and/or mode, without fixing RECORD."""
     target = out / wheel.name
@@ -145,7 +159,7 @@ def _rewrite(wheel: Path, out: Path, change: dict[str, tuple[bytes | None, int |
 def test_verify_reports_a_tampered_binary(runtime_wheels: dict[str, Path], tmp_path: Path) -> None:
     _rewrite(runtime_wheels["linux-x64"], tmp_path, {"codex_cli_bin/bin/codex": (b"evil", None)})
     result = run_tool("verify", tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "codex_cli_bin/bin/codex does not match its recorded sha256" in result.stderr
     assert "RECORD does not match the contents of codex_cli_bin/bin/codex" in result.stderr
 

@@ -74,7 +74,7 @@ def test_turns_and_requests_are_counted_and_traced(
     methods = [span.attributes["rpc.method"] for span in spans(exporter, "codex.request")]
     assert methods == ["thread/start", "turn/start", "turn/start", "no/such/method"]
     failed_request = spans(exporter, "codex.request")[-1]
-    assert failed_request.attributes["codex.outcome"] == "InvalidRequestError"
+    assert failed_request.attributes["codex.outcome"] == "MethodNotFoundError"
     assert failed_request.status.status_code == StatusCode.ERROR
 
     ok_turn, failed_turn = spans(exporter, "codex.turn")

@@ -123,6 +123,9 @@ if TYPE_CHECKING:
         CodexRpcError as CodexRpcError,
     )
     from .errors import (
+        ConfigOverrideError as ConfigOverrideError,
+    )
+    from .errors import (
         IncompatibleServerError as IncompatibleServerError,
     )
     from .errors import (
@@ -210,6 +213,9 @@ if TYPE_CHECKING:
         Sandbox as Sandbox,
     )
     from .retry import (
+        is_retryable_error as is_retryable_error,
+    )
+    from .retry import (
         retry_on_overload as retry_on_overload,
     )
     from .retry import (
@@ -266,6 +272,7 @@ _EXPORTS: dict[str, str] = {
     "MentionInput": ".inputs",
     "SkillInput": ".inputs",
     "TextInput": ".inputs",
+    "is_retryable_error": ".retry",
     "retry_on_overload": ".retry",
     "retry_on_overload_async": ".retry",
     "ApprovalHandler": ".approvals",
@@ -282,6 +289,7 @@ _EXPORTS: dict[str, str] = {
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
     "CodexNotFoundError": ".errors",
+    "ConfigOverrideError": ".errors",
     "IncompatibleServerError": ".errors",
     "InternalError": ".errors",
     "InvalidParamsError": ".errors",
@@ -336,6 +344,7 @@ __all__ = [
     "CodexPool",
     "CodexRpcError",
     "CommandNotUnderstood",
+    "ConfigOverrideError",
     "DeviceCodeLoginHandle",
     "ExternalMessage",
     "ImageInput",
@@ -378,6 +387,7 @@ __all__ = [
     "accept_all",
     "decline_all",
     "final_text",
+    "is_retryable_error",
     "parse_command",
     "parse_output",
     "retry_on_overload",

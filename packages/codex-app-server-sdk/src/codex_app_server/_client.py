@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING, Any
 from ._connection import AsyncConnection, Connection
 from ._handlers import HandlerTable, ServerRequestHandler
 from ._protocol import Response
+from ._startup import check_overrides, override_queries, start_error
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig
-from .errors import (
-    AppServerStartError,
-    CodexError,
-    IncompatibleServerError,
-    TransportClosedError,
-)
+from .errors import CodexError, IncompatibleServerError, TransportClosedError
 from .generated import registry
 from .generated.methods import AsyncRequestMethods, SyncRequestMethods
 
@@ -116,14 +112,6 @@ def check_server(config: CodexConfig, response: InitializeResponse) -> Initializ
     return response
 
 
-def _start_error(exc: TransportClosedError) -> AppServerStartError:
-    return AppServerStartError(
-        "the app-server exited during start-up",
-        exit_code=exc.exit_code,
-        stderr_tail=exc.stderr_tail,
-    )
-
-
 class CodexClient(SyncRequestMethods):
     """A blocking, typed client for one ``codex app-server`` process.
 
@@ -146,7 +134,7 @@ class CodexClient(SyncRequestMethods):
             self.connection.notify("initialized")
         except TransportClosedError as exc:
             self.connection.close()
-            raise _start_error(exc) from None
+            raise start_error(self.config, exc) from None
         except BaseException:
             self.connection.close()
             raise
@@ -154,6 +142,8 @@ class CodexClient(SyncRequestMethods):
             self.initialize_response: InitializeResponse = check_server(
                 self.config, CODECS["initialize"].result(result)
             )
+            queries = override_queries(self.config)
+            check_overrides(self.config, [self.connection.request(*query) for query in queries])
         except BaseException:
             self.connection.close()
             raise
@@ -225,14 +215,15 @@ class AsyncCodexClient(AsyncRequestMethods):
             await self.connection.notify("initialized")
         except TransportClosedError as exc:
             await self.connection.close()
-            raise _start_error(exc) from None
+            raise start_error(self.config, exc) from None
         except BaseException:
             await self.connection.close()
             raise
         try:
-            self._initialize_response = check_server(
-                self.config, CODECS["initialize"].result(result)
-            )
+            response = check_server(self.config, CODECS["initialize"].result(result))
+            queries = override_queries(self.config)
+            check_overrides(self.config, [await self.connection.request(*q) for q in queries])
+            self._initialize_response = response
         except BaseException:
             await self.connection.close()
             raise

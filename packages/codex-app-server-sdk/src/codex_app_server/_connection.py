@@ -39,7 +39,7 @@ from ._transport import AsyncStdioProcess, StdioProcess, WaitRoom
 from ._turns import decode_notification
 from ._websocket import AsyncWebSocketTransport, WebSocketTransport
 from .config import CodexConfig, resolve_codex_bin
-from .errors import CodexError, RequestTimeoutError, TransportClosedError
+from .errors import CLOSED_BY_OWNER, CodexError, RequestTimeoutError, TransportClosedError
 
 __all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
 
@@ -240,10 +240,19 @@ class _ConnectionBase(Generic[W, S]):
             }
         )
 
+    def _close_by_owner(self) -> None:
+        # Before the server is stopped: the report of its output ending then keeps this
+        # reason, and its stderr, which cannot say why it stopped, is not quoted.
+        if self._closed_error is None:
+            self._closed_error = TransportClosedError(CLOSED_BY_OWNER)
+
     def _ensure_open(self) -> None:
         if self._closed_error is not None:
+            reason = self._closed_error.reason
+            if reason != CLOSED_BY_OWNER:
+                reason = "the connection to the app-server is closed"
             raise TransportClosedError(
-                "the connection to the app-server is closed; start a new client",
+                f"{reason}; start a new client",
                 exit_code=self._closed_error.exit_code,
                 stderr_tail=self._closed_error.stderr_tail,
             )
@@ -498,6 +507,8 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
 
     def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice or concurrently."""
+        with self._lock:
+            self._close_by_owner()
         self._process.close()
         with self._lock:
             self._closed_by(
@@ -865,6 +876,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
 
     async def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice."""
+        self._close_by_owner()
         if self._process is None:
             self._closed_by(None, "", "the connection was closed")
             return

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._redact import redact, redact_url
 from ._version import __version__
@@ -48,6 +48,9 @@ class CodexConfig:
     ``require_sign_in``: fail at start with :class:`~codex_app_server.NotSignedInError` when
     the configured model provider needs an OpenAI sign-in and none is stored; pass ``False``
     to start anyway and sign in afterwards (``codex.login_api_key(...)``, ``login_chatgpt()``).
+    ``check_overrides``: after start, compare ``config_overrides`` with the configuration the
+    server reports and raise :class:`~codex_app_server.ConfigOverrideError` (``"error"``, the
+    default), warn (``"warn"``) or do nothing (``"off"``) when one was not taken.
 
     ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
     ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
@@ -80,6 +83,7 @@ class CodexConfig:
     inherit_env: bool = True
     check_version: bool = True
     require_sign_in: bool = True
+    check_overrides: Literal["error", "warn", "off"] = "error"
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
     allow_insecure_token_over_ws: bool = False
@@ -121,6 +125,8 @@ class CodexConfig:
                     f"config_overrides key {key!r} must be a dotted name like "
                     "'model' or 'sandbox_workspace_write.network_access'"
                 )
+        if self.check_overrides not in ("error", "warn", "off"):
+            raise ValueError("check_overrides must be 'error', 'warn' or 'off'")
         if isinstance(self.opt_out_notification_methods, str):
             raise TypeError("opt_out_notification_methods must be a list of method names")
 

@@ -7,6 +7,7 @@ failure they know how to handle (``except ServerBusyError: retry``) without pars
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ __all__ = [
     "CodexError",
     "CodexNotFoundError",
     "CodexRpcError",
+    "ConfigOverrideError",
     "IncompatibleServerError",
     "InternalError",
     "InternalRpcError",
@@ -34,6 +36,30 @@ __all__ = [
 ]
 
 
+#: The longest piece of server text a JSON-RPC or turn error's message quotes; the whole text
+#: stays on an attribute (``JsonRpcError.message``, ``TurnFailedError.error.message``).
+QUOTE_LIMIT = 500
+
+# Terminal escape sequences (CSI such as colours, OSC such as titles or hyperlinks, and the
+# two-character ones), then any other control or bidirectional-override character.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` from the server made safe to show on a terminal, at most ``limit`` characters.
+
+    Server text is hostile: colour codes are dropped and other control characters written as
+    escapes, so quoting it cannot move the cursor, retitle the window or reverse the line.
+    Newlines and tabs stay.
+    """
+    text = _ESCAPES.sub("", text)
+    text = _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
+    return text
+
+
 class CodexError(Exception):
     """Base class of every exception the SDK raises deliberately."""
 
@@ -42,16 +68,24 @@ class CodexNotFoundError(CodexError, FileNotFoundError):
     """No ``codex`` executable could be found or the one given cannot be run."""
 
 
+#: The reason a client's calls fail after its owner closed it (``close()``, or leaving ``with``).
+CLOSED_BY_OWNER = "the client was closed by its owner (close() or the end of its with block)"
+
+
 class TransportClosedError(CodexError):
     """The app-server process exited or its pipe closed.
 
-    ``exit_code`` is the process's exit status when known; ``stderr_tail`` holds the last lines
-    the server wrote to stderr, which usually say why it stopped.
+    ``reason`` is what happened, in the SDK's words; ``exit_code`` is the process's exit status
+    when known; ``stderr_tail`` holds the last lines the server wrote to stderr (colour codes
+    and known noise removed), which usually say why it stopped. A client closed by its owner
+    (``close()`` or the end of its ``with`` block) has neither: the server's stderr is not
+    why it stopped.
     """
 
     def __init__(
         self, message: str, *, exit_code: int | None = None, stderr_tail: str = ""
     ) -> None:
+        self.reason = message
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
         detail = message
@@ -66,6 +100,21 @@ class AppServerStartError(TransportClosedError):
     """The app-server exited before completing the ``initialize`` handshake."""
 
 
+class ConfigOverrideError(CodexError, ValueError):
+    """The started app-server did not take some ``config_overrides``.
+
+    A key it does not know is ignored by the server, and a value it cannot use is replaced by
+    a default, both without an error of their own; the SDK compares the overrides with the
+    effective configuration the server reports (``config/read``), stops the server and
+    raises this. ``problems`` lists one line per override. ``check_overrides="warn"`` warns
+    instead, ``"off"`` skips the check.
+    """
+
+    def __init__(self, message: str, *, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(message)
+
+
 class IncompatibleServerError(CodexError):
     """The app-server is older than the protocol this SDK was generated for."""
 
@@ -77,8 +126,9 @@ class RequestTimeoutError(CodexError, TimeoutError):
 class JsonRpcError(CodexError):
     """The server answered a request with a JSON-RPC error.
 
-    Attributes mirror the wire: ``code``, ``message`` and the optional ``data``; ``method`` names
-    the request that failed, when known.
+    Attributes mirror the wire: ``code``, ``message`` (the server's whole text) and the optional
+    ``data``; ``method`` names the request that failed, when known. The exception's own text
+    quotes at most :data:`QUOTE_LIMIT` characters of the message, made safe for a terminal.
     """
 
     #: The JSON-RPC error code this class stands for (``None`` on the base class).
@@ -92,7 +142,7 @@ class JsonRpcError(CodexError):
         self.data = data
         self.method = method
         where = f" from {method!r}" if method else ""
-        super().__init__(f"JSON-RPC error {code}{where}: {message}")
+        super().__init__(f"JSON-RPC error {code}{where}: {_readable(message)}")
 
     @staticmethod
     def from_error(error: Mapping[str, Any], *, method: str | None = None) -> JsonRpcError:
@@ -107,8 +157,11 @@ class JsonRpcError(CodexError):
         cls: type[JsonRpcError] = _BY_CODE.get(code, JsonRpcError)
         if _data_mentions(data, "responseTooManyFailedAttempts"):
             cls = RetryLimitExceededError
-        elif cls is JsonRpcError and _data_mentions(data, "serverOverloaded"):
+        elif _data_mentions(data, "serverOverloaded"):
+            # Whatever the code, the server says it refused the work: safe to retry.
             cls = ServerBusyError
+        elif _names_unknown_method(code, message, method):
+            cls = MethodNotFoundError
         return cls(code, message, data, method=method)
 
 
@@ -124,8 +177,14 @@ class InvalidRequestError(JsonRpcError):
     CODE = -32600
 
 
-class MethodNotFoundError(JsonRpcError):
-    """-32601: the server does not know this method (it may be older than the SDK)."""
+class MethodNotFoundError(InvalidRequestError):
+    """The server does not know this method (it may be older than the SDK).
+
+    JSON-RPC's code for it is -32601, but the app-server answers an unknown method with -32600
+    and ``Invalid request: unknown variant `METHOD`, expected one of ...``; both become this
+    error (``code`` keeps what the server sent, ``message`` the whole list it gave). It is
+    also an :class:`InvalidRequestError`, the kind of the code the server sends.
+    """
 
     CODE = -32601
 
@@ -143,9 +202,11 @@ class InternalError(JsonRpcError):
 
 
 class ServerBusyError(JsonRpcError):
-    """-32001: the server is overloaded; the request is safe to retry later.
+    """-32001, or any error whose data says ``serverOverloaded``: the server is overloaded.
 
-    :func:`codex_app_server.retry_on_overload` retries exactly this error.
+    The server did not start the work, so the request is safe to retry later;
+    :func:`codex_app_server.retry_on_overload` retries exactly this error (see
+    :func:`codex_app_server.is_retryable_error`). ``code`` keeps what the server sent.
     """
 
     CODE = -32001
@@ -180,14 +241,23 @@ class ThreadNotFoundError(InvalidRequestError):
 
 
 class TurnFailedError(CodexError):
-    """A turn completed with status ``failed``; ``turn`` is the generated ``Turn`` model."""
+    """A turn completed with status ``failed``; ``turn`` is the generated ``Turn`` model.
+
+    ``error`` is the turn's ``TurnError``. The message quotes its text and then its cause:
+    ``codex_error_info`` (for example ``internalServerError``) and the model provider's HTTP
+    status where Codex reports one, as in ``(httpConnectionFailed, HTTP 503)``. Codex reports
+    a provider's HTTP 500 as ``internalServerError`` without the status; the message adds it.
+    """
 
     def __init__(self, turn: Any) -> None:
         self.turn = turn
         error = getattr(turn, "error", None)
         self.error = error
         message = getattr(error, "message", None) or "turn failed without an error message"
-        super().__init__(f"turn {getattr(turn, 'id', '?')} failed: {message}")
+        cause = _turn_error_cause(getattr(error, "codex_error_info", None))
+        super().__init__(
+            f"turn {getattr(turn, 'id', '?')} failed: {printable(message, QUOTE_LIMIT)}{cause}"
+        )
 
 
 class NotSignedInError(CodexError):
@@ -230,6 +300,56 @@ _BY_CODE: dict[int, type[JsonRpcError]] = {
     )
     if cls.CODE is not None
 }
+
+
+# serde's "expected one of `a`, `b`, ..." lists every name it knows: for a method, 200 of them.
+_NAME_LIST = re.compile(r"expected one of (`[^`]*`(?:(?:, | or )`[^`]*`){5,})")
+
+
+def _readable(message: str) -> str:
+    """A server message to quote: long lists of names counted, at most QUOTE_LIMIT characters."""
+    message = _NAME_LIST.sub(
+        lambda found: (
+            f"expected one of {found.group(1).count('`') // 2} names "
+            "(the full list is on the exception's .message)"
+        ),
+        message,
+    )
+    return printable(message, QUOTE_LIMIT)
+
+
+# The app-server decodes a request's method as an enum: an unknown one fails as an invalid
+# request naming the variant and listing every method it knows.
+_UNKNOWN_VARIANT = re.compile(r"unknown variant `([^`]*)`, expected one of `initialize`")
+
+
+def _names_unknown_method(code: int, message: str, method: str | None) -> bool:
+    found = _UNKNOWN_VARIANT.search(message) if code == InvalidRequestError.CODE else None
+    return found is not None and method in (None, found.group(1))
+
+
+#: What Codex's ``codex_error_info`` implies about the provider's HTTP status when it says none.
+_IMPLIED_STATUS = {"internalServerError": 500}
+
+
+def _turn_error_cause(info: Any) -> str:
+    """`` (kind, HTTP status)`` from a turn error's ``codex_error_info``, or ``""``."""
+    if info is None:
+        return ""
+    dump = getattr(info, "model_dump", None)
+    wire = dump(by_alias=True, mode="json") if callable(dump) else info
+    wire = getattr(wire, "value", wire)  # an enum member
+    if isinstance(wire, str):
+        kind, status = wire, _IMPLIED_STATUS.get(wire)
+    elif isinstance(wire, Mapping) and len(wire) == 1:
+        ((kind, detail),) = wire.items()
+        status = detail.get("httpStatusCode") if isinstance(detail, Mapping) else None
+    else:
+        return ""
+    parts = [printable(str(kind), 80)]
+    if isinstance(status, int):
+        parts.append(f"HTTP {status}")
+    return f" ({', '.join(parts)})"
 
 
 def _data_mentions(data: Any, key: str) -> bool:

@@ -1,9 +1,11 @@
 """Retrying requests the server refused because it was overloaded.
 
-Only :class:`~codex_app_server.ServerBusyError` (JSON-RPC ``-32001``) is retried: the server
-says it did not start the work, so trying again cannot run anything twice. Every other error
-is raised at once. Delays grow exponentially with full jitter, and the number of attempts is
-bounded, so a persistently busy server surfaces as the last ``ServerBusyError``.
+Only what :func:`is_retryable_error` accepts is retried: a
+:class:`~codex_app_server.ServerBusyError` (JSON-RPC ``-32001``, or an error of another code
+whose data says ``serverOverloaded``). The server says it did not start the work, so trying
+again cannot run anything twice. Every other error is raised at once. Delays grow
+exponentially with full jitter, and the number of attempts is bounded, so a persistently busy
+server surfaces as the last ``ServerBusyError``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,20 @@ from typing import TypeVar
 
 from .errors import ServerBusyError
 
-__all__ = ["retry_on_overload", "retry_on_overload_async"]
+__all__ = ["is_retryable_error", "retry_on_overload", "retry_on_overload_async"]
 
 T = TypeVar("T")
+
+
+def is_retryable_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is safe to retry as it is: the server refused the work without starting it.
+
+    True for :class:`~codex_app_server.ServerBusyError` only (an overload, whatever code the
+    server sent it with). A failed turn, a timeout or a closed connection is not: the work may
+    have run, so repeating it is the caller's decision. This is the test
+    :func:`retry_on_overload` applies.
+    """
+    return isinstance(exc, ServerBusyError)
 
 
 def _delays(attempts: int, initial_delay: float, max_delay: float) -> list[float]:
@@ -38,7 +51,10 @@ def retry_on_overload(
     initial_delay: float = 0.25,
     max_delay: float = 4.0,
 ) -> T:
-    """Call ``op()``; while it raises ``ServerBusyError``, wait and call it again.
+    """Call ``op()``; while it raises a retryable error, wait and call it again.
+
+    Retryable is what :func:`is_retryable_error` says (a ``ServerBusyError``); anything else is
+    raised at once, and after ``attempts`` calls the last error is.
 
     ``attempts`` bounds the total number of calls. Example::
 
@@ -47,7 +63,9 @@ def retry_on_overload(
     for delay in _delays(attempts, initial_delay, max_delay):
         try:
             return op()
-        except ServerBusyError:
+        except Exception as exc:
+            if not is_retryable_error(exc):
+                raise
             time.sleep(delay)
     return op()
 
@@ -68,6 +86,8 @@ async def retry_on_overload_async(
     for delay in _delays(attempts, initial_delay, max_delay):
         try:
             return await op()
-        except ServerBusyError:
+        except Exception as exc:
+            if not is_retryable_error(exc):
+                raise
             await asyncio.sleep(delay)
     return await op()

@@ -1,7 +1,8 @@
 """An offline test kit: run real turns on the real ``codex app-server`` against a scripted model.
 
 :class:`ScriptedModelServer` is a Responses API server on 127.0.0.1 that answers each model
-request with the next scripted :func:`response` (or :func:`http_error`) and records every request.
+request with the next scripted :func:`response` (or :func:`http_error`), or with what a
+:data:`Responder` makes of the request, and records every request.
 :func:`write_codex_home` points a private ``CODEX_HOME`` at it and :func:`app_server_env` gives
 the environment to start the app-server with. No account, network or API key is needed.
 
@@ -30,7 +31,7 @@ from ._script import (
     stall,
     write_file,
 )
-from ._server import ModelServerError, RecordedRequest, ScriptedModelServer
+from ._server import ModelServerError, RecordedRequest, Responder, ScriptedModelServer
 
 __all__ = [
     "FunctionCall",
@@ -41,6 +42,7 @@ __all__ = [
     "Output",
     "Reasoning",
     "RecordedRequest",
+    "Responder",
     "ScriptItem",
     "ScriptedModelServer",
     "Stall",

@@ -1,4 +1,8 @@
-"""The scripted model: a Responses API server on 127.0.0.1 answering from a queue."""
+"""The scripted model: a Responses API server on 127.0.0.1 answering from a queue.
+
+A responder, a function of each request, may answer before the queue does: with concurrent
+turns the order in which requests arrive is not the order the test started them in.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import json
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
 from ._script import HttpError, ModelResponse, ScriptItem, Stall
 
-__all__ = ["ModelServerError", "RecordedRequest", "ScriptedModelServer"]
+__all__ = ["ModelServerError", "RecordedRequest", "Responder", "ScriptedModelServer"]
 
 
 class ModelServerError(AssertionError):
@@ -134,6 +139,11 @@ class RecordedRequest:
         return [str(tool.get("name", tool.get("type"))) for tool in tools if isinstance(tool, dict)]
 
 
+Responder: TypeAlias = Callable[[RecordedRequest], ScriptItem | None]
+"""Answers a model request from what it holds (:class:`RecordedRequest`): a :func:`response`,
+an :func:`http_error`, or ``None`` to let the queue answer. Build a new answer on every call."""
+
+
 # Codex wraps the context it adds as user messages in tags (<environment_context>, ...) or an
 # AGENTS.md heading; real user text rarely starts like that.
 _CONTEXT_PREFIXES = ("<", "# AGENTS.md")
@@ -153,11 +163,16 @@ class ScriptedModelServer:
     :attr:`base_url` with :func:`write_codex_home`. Every request is recorded in :attr:`requests`;
     a request that finds the script empty is answered with HTTP 500 and recorded in
     :attr:`failures` (see :meth:`raise_for_failures`).
+
+    ``responder`` (or the :attr:`responder` attribute) answers by what a request holds rather
+    than by its arrival: it is asked first, and the queue answers when it returns ``None``.
     """
 
-    def __init__(self, *script: ScriptItem) -> None:
-        """Start serving on a free port of 127.0.0.1 with the given script."""
+    def __init__(self, *script: ScriptItem, responder: Responder | None = None) -> None:
+        """Start serving on a free port of 127.0.0.1 with the given script and responder."""
         self._lock = threading.Condition()
+        #: Asked for each request's answer before the queue; ``None`` defers to the queue.
+        self.responder = responder
         self._script: deque[ScriptItem] = deque()
         self._requests: list[RecordedRequest] = []
         self._failures: list[str] = []
@@ -183,20 +198,20 @@ class ScriptedModelServer:
     def enqueue(self, *items: ScriptItem) -> None:
         """Append answers to the script; each model request consumes the next one."""
         for item in items:
-            if not isinstance(item, (ModelResponse, HttpError)):
-                raise TypeError(
-                    f"enqueue() takes response(...) or http_error(...), got {type(item).__name__};"
-                    " wrap outputs in response(...)"
-                )
+            _check_item(item, "enqueue()")
         with self._lock:
             self._script.extend(items)
-            self._stalls.extend(
-                output
-                for item in items
-                if isinstance(item, ModelResponse)
-                for output in item.outputs
-                if isinstance(output, Stall)
-            )
+            self._track_stalls(items)
+
+    def _track_stalls(self, items: tuple[ScriptItem, ...]) -> None:
+        # Called with the lock held: close() releases every stall it knows of.
+        self._stalls.extend(
+            output
+            for item in items
+            if isinstance(item, ModelResponse)
+            for output in item.outputs
+            if isinstance(output, Stall)
+        )
 
     @property
     def remaining(self) -> int:
@@ -296,18 +311,47 @@ class ScriptedModelServer:
     def _take(self, request: RecordedRequest) -> ScriptItem | str:
         with self._lock:
             self._requests.append(request)
+            number = len(self._requests)
             self._lock.notify_all()
+            responder = self.responder
             if request.method != "POST" or request.path.rstrip("/") != "/v1/responses":
-                failure = f"unexpected model request {request.method} {request.path}"
-            elif self._script:
+                return self._fail(f"unexpected model request {request.method} {request.path}")
+        if responder is not None:
+            # Outside the lock: a responder may look at the server (requests, remaining).
+            try:
+                answer = responder(request)
+                if answer is not None:
+                    _check_item(answer, "the responder")
+            except Exception as exc:
+                with self._lock:
+                    return self._fail(f"the responder failed on request #{number}: {exc!r}")
+            if answer is not None:
+                with self._lock:
+                    self._track_stalls((answer,))
+                    if self._closed:
+                        for pending in self._stalls:
+                            pending.release()
+                return answer
+        with self._lock:
+            if self._script:
                 return self._script.popleft()
-            else:
-                failure = (
-                    f"the model script ran out: request #{len(self._requests)} to {request.path}"
-                    " has no scripted response left"
-                )
-            self._failures.append(failure)
-            return failure
+            return self._fail(
+                f"the model script ran out: request #{number} to {request.path}"
+                " has no scripted response left"
+            )
+
+    def _fail(self, failure: str) -> str:
+        # Called with the lock held.
+        self._failures.append(failure)
+        return failure
+
+
+def _check_item(item: object, where: str) -> None:
+    if not isinstance(item, (ModelResponse, HttpError)):
+        raise TypeError(
+            f"{where} takes response(...) or http_error(...), got {type(item).__name__};"
+            " wrap outputs in response(...)"
+        )
 
 
 class _HTTPServer(ThreadingHTTPServer):
