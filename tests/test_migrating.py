@@ -27,8 +27,6 @@ from test_examples import runtime_installed  # noqa: F401
 GUIDE = ROOT / "docs" / "migrating.md"
 OFFICIAL = "openai-codex==0.163.0"
 
-# Names other work adds to this SDK alongside this guide; each must exist once it has landed.
-PENDING = {"is_retryable_error"}
 #: What pip prints when it cannot reach any index (then the check cannot run here).
 OFFLINE = re.compile(
     r"NewConnectionError|Failed to establish a new connection|Temporary failure in name "
@@ -92,9 +90,7 @@ def test_every_counterpart_exists() -> None:
         for name in re.findall(r"`codex_app_server\.(\w+)`", column)
     ]
     assert len(referenced) >= 36
-    missing = [
-        name for name in referenced if name not in codex_app_server.__all__ and name not in PENDING
-    ]
+    missing = [name for name in referenced if name not in codex_app_server.__all__]
     assert missing == []
 
 
