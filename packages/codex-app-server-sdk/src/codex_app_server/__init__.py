@@ -120,6 +120,9 @@ if TYPE_CHECKING:
         ParseError as ParseError,
     )
     from .errors import (
+        ProtocolViolationError as ProtocolViolationError,
+    )
+    from .errors import (
         RequestTimeoutError as RequestTimeoutError,
     )
     from .errors import (
@@ -227,6 +230,7 @@ _EXPORTS: dict[str, str] = {
     "JsonRpcError": ".errors",
     "MethodNotFoundError": ".errors",
     "ParseError": ".errors",
+    "ProtocolViolationError": ".errors",
     "RequestTimeoutError": ".errors",
     "RetryLimitExceededError": ".errors",
     "ServerBusyError": ".errors",
@@ -275,6 +279,7 @@ __all__ = [
     "MentionInput",
     "MethodNotFoundError",
     "ParseError",
+    "ProtocolViolationError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "RuleDecision",

@@ -39,6 +39,10 @@ class CodexConfig:
     waits forever). ``extra_args``: further command-line arguments for ``codex app-server``.
     ``inherit_env``: start from this process's environment (the default) or from ``env`` alone.
     ``check_version``: refuse a server older than the runtime this SDK was generated for.
+    ``handler_workers``: how many plain-function server-request handlers (approvals, tools)
+    run at once; more wait their turn (the SDK's own answers, such as token refresh, have a
+    lane of their own). ``handler_timeout``: seconds a server request may wait for its
+    handler, from its arrival; then the safe default (decline) is sent (``None``: no limit).
 
     ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
     ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
@@ -64,8 +68,16 @@ class CodexConfig:
     check_version: bool = True
     url: str | None = None
     ws_token: str | None = field(default=None, repr=False)
+    handler_workers: int = 8
+    handler_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.handler_workers, bool) or not (
+            isinstance(self.handler_workers, int) and self.handler_workers >= 1
+        ):
+            raise ValueError("handler_workers must be a whole number of at least 1")
+        if self.handler_timeout is not None and not self.handler_timeout > 0:
+            raise ValueError("handler_timeout must be a positive number of seconds or None")
         if self.url is not None:
             self._check_remote()
         elif self.ws_token is not None:

@@ -21,6 +21,7 @@ __all__ = [
     "JsonRpcError",
     "MethodNotFoundError",
     "ParseError",
+    "ProtocolViolationError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "ServerBusyError",
@@ -63,6 +64,10 @@ class AppServerStartError(TransportClosedError):
 
 class IncompatibleServerError(CodexError):
     """The app-server is older than the protocol this SDK was generated for."""
+
+
+class ProtocolViolationError(CodexError):
+    """The app-server sent a reply this SDK cannot read (not JSON, or nested too deeply)."""
 
 
 class RequestTimeoutError(CodexError, TimeoutError):
