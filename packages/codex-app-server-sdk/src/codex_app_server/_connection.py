@@ -546,8 +546,10 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         self._internal_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="codex-internal"
         )
-        #: Handler timeouts not yet fired or cancelled (with ``handler_timeout``).
+        #: Handler timeouts not yet fired or cancelled (with ``handler_timeout``), under their
+        #: own lock: they are armed on the reader, which holds the connection's.
         self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
         self._process: StdioProcess | WebSocketTransport
         # The reader takes the lock, so a socket that closes at once waits for _process.
         with self._lock:
@@ -610,23 +612,23 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
 
     def _start_handler(self, request: ServerRequest, handler: ServerRequestHandler) -> None:
         answer = _Answer()
+        timeout = self.config.handler_timeout
+        if timeout is not None:
+            # Counted from arrival: a request queued behind busy handlers is bounded too.
+            answer.timer = threading.Timer(timeout, self._expire, (request, answer))
+            answer.timer.daemon = True
         pool = self._internal_pool if request.method in INTERNAL_METHODS else self._handler_pool
         try:
             pool.submit(self._answer, request, handler, answer)
         except RuntimeError:
             return  # closing
-        timeout = self.config.handler_timeout
-        if timeout is not None:
-            # Counted from arrival: a request queued behind busy handlers is bounded too.
-            timer = threading.Timer(timeout, self._expire, (request, answer))
-            timer.daemon = True
-            answer.timer = timer
-            with self._lock:
-                self._timers.add(timer)
-            timer.start()
+        if answer.timer is not None:
+            with self._timers_lock:
+                self._timers.add(answer.timer)
+            answer.timer.start()
 
     def _expire(self, request: ServerRequest, answer: _Answer) -> None:
-        with self._lock:
+        with self._timers_lock:
             self._timers.discard(answer.timer)
         if answer.claim():
             self._write_reply(self._timed_out(request))
@@ -657,7 +659,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _cancel_timer(self, answer: _Answer) -> None:
         if answer.timer is not None:
             answer.timer.cancel()
-            with self._lock:
+            with self._timers_lock:
                 self._timers.discard(answer.timer)
 
     def _write_reply(self, line: bytes) -> None:
@@ -795,7 +797,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _stop_handlers(self) -> None:
         self._handler_pool.shutdown(wait=False, cancel_futures=True)
         self._internal_pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
+        with self._timers_lock:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
