@@ -248,7 +248,9 @@ class _ConnectionBase(Generic[W, S]):
                 self._deliver_batches(batches)
             if type(event) is Response:
                 if event.method in _THREAD_REPLIES:
-                    self._observe_thread(event.result)
+                    # An unreadable reply: its caller gets the error when typing it.
+                    with contextlib.suppress(CodexError):
+                        self._observe_thread(event.result)
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
                     self._resolve(waiter, event)
@@ -297,13 +299,13 @@ class _ConnectionBase(Generic[W, S]):
                     root = root if isinstance(root, str) else None
                     parent = self.handlers.turn_started(event.thread_id, turn_id, root)
                     if parent is not None:
-                        self._link_subscribers(event.thread_id, parent, root)
+                        self._router.link(event.thread_id, parent, root)
         elif not event.raw or any(marker in event.raw for marker in _SPAWN_MARKERS):
             item = event.params.get("item")
             if isinstance(item, Mapping) and event.thread_id is not None:
                 for child, parent in _spawned(item, event.thread_id):
                     if self.handlers.link(child, parent):
-                        self._link_subscribers(child, parent, event.turn_id)
+                        self._router.link(child, parent, event.turn_id)
 
     def _observe_thread(self, result: Any) -> None:
         """A ``Thread`` this client now drives (a reply or ``thread/started``)."""
@@ -313,11 +315,7 @@ class _ConnectionBase(Generic[W, S]):
         parent, spawned = thread_links(thread)
         self.handlers.add_root(thread["id"], parent, spawned=spawned)
         if parent is not None:
-            self._link_subscribers(thread["id"], parent, None)
-
-    def _link_subscribers(self, child: str, parent: str, parent_turn: str | None) -> None:
-        """Route ``child``'s events to the turn handles of ``parent`` that asked for them."""
-        self._router.link(child, parent, parent_turn)
+            self._router.link(thread["id"], parent, None)
 
     def forget_thread(self, thread_id: str) -> None:
         """Release everything held for ``thread_id`` and its sub-agents (handlers, tools,
