@@ -7,7 +7,8 @@ the server's requests is reported back as a ``fake/clientReplied`` notification 
 
 ``utf8``     the turn sends a command approval whose line is not valid UTF-8.
 ``deep``     the request ``fake/deep`` is answered with a result nested 100,000 levels deep.
-``orphan``   the turn sends a command approval naming a thread the client never saw.
+``orphan``   the turn sends a command approval naming a thread the client never saw, and one
+             of a sub-agent thread spawned on behalf of a turn the client never saw.
 ``lanes``    the turn sends ``LANES_APPROVALS`` command approvals, a user-input request and an
              ``account/chatgptAuthTokens/refresh`` at once, then waits for all their replies.
 ``release``  ``thread/archive``, ``thread/delete`` and ``thread/unsubscribe`` are answered, each
@@ -114,7 +115,18 @@ class Server:
                     "params": stranger,
                 }
             )
-            asked.append("srv-orphan")
+            # A sub-agent's turn on behalf of a turn the client never saw: spawned, by whom
+            # is not known.
+            adrift = {**turn("turn-adrift", "inProgress"), "rootTurnId": "turn-unknown"}
+            notify("turn/started", {"threadId": "thread-adrift", "turn": adrift})
+            send(
+                {
+                    "id": "srv-adrift",
+                    "method": "item/commandExecution/requestApproval",
+                    "params": {**approval, "threadId": "thread-adrift", "itemId": "cmd-2"},
+                }
+            )
+            asked += ["srv-orphan", "srv-adrift"]
         elif self.mode == "lanes":
             for n in range(LANES_APPROVALS):
                 send(

@@ -263,14 +263,18 @@ async def test_deeply_nested_reply_raises_protocol_violation_error_async(tmp_pat
 def test_request_of_an_unknown_thread_gets_the_safe_default(tmp_path: Path) -> None:
     with Codex(stand_in(tmp_path, "orphan"), approval_handler=accept_all) as codex:
         events = list(codex.thread_start().turn("go").stream(timeout=PATIENCE))
-    assert replies(events)["srv-orphan"]["result"] == {"decision": "decline"}
+    got = replies(events)
+    assert got["srv-orphan"]["result"] == {"decision": "decline"}
+    assert got["srv-adrift"]["result"] == {"decision": "decline"}
 
 
 async def test_request_of_an_unknown_thread_gets_the_safe_default_async(tmp_path: Path) -> None:
     async with AsyncCodex(stand_in(tmp_path, "orphan"), approval_handler=accept_all) as codex:
         handle = await (await codex.thread_start()).turn("go")
         events = [e async for e in handle.stream(timeout=PATIENCE)]
-    assert replies(events)["srv-orphan"]["result"] == {"decision": "decline"}
+    got = replies(events)
+    assert got["srv-orphan"]["result"] == {"decision": "decline"}
+    assert got["srv-adrift"]["result"] == {"decision": "decline"}
 
 
 # -- threads that ended leave nothing behind ---------------------------------------------------

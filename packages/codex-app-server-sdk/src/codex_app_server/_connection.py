@@ -946,6 +946,11 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
         self._stop_expiry()
+        self._stop_executors()
+
+    def _stop_executors(self) -> None:
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _resolve(self, waiter: asyncio.Future[Any], reply: Response) -> None:
         if not waiter.done():
@@ -1215,5 +1220,4 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._stop_expiry()
         for task in list(self._tasks):
             task.cancel()
-        for executor in self._executors.values():
-            executor.shutdown(wait=False, cancel_futures=True)
+        self._stop_executors()
