@@ -156,6 +156,9 @@ if TYPE_CHECKING:
         ParseError as ParseError,
     )
     from .errors import (
+        ProtocolViolationError as ProtocolViolationError,
+    )
+    from .errors import (
         RequestTimeoutError as RequestTimeoutError,
     )
     from .errors import (
@@ -297,6 +300,7 @@ _EXPORTS: dict[str, str] = {
     "JsonRpcError": ".errors",
     "MethodNotFoundError": ".errors",
     "ParseError": ".errors",
+    "ProtocolViolationError": ".errors",
     "RequestTimeoutError": ".errors",
     "RetryLimitExceededError": ".errors",
     "ServerBusyError": ".errors",
@@ -363,6 +367,7 @@ __all__ = [
     "MethodNotFoundError",
     "NotSignedInError",
     "ParseError",
+    "ProtocolViolationError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "RuleDecision",

@@ -21,7 +21,15 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
 
-from ._handlers import HandlerTable, Reply, decode_params, encode_result
+from ._handlers import (
+    INTERNAL_METHODS,
+    HandlerTable,
+    Reply,
+    ServerRequestHandler,
+    decode_params,
+    encode_result,
+)
+from ._lineage import thread_links
 from ._protocol import (
     ErrorResponse,
     Event,
@@ -78,6 +86,21 @@ def log_sent(line: bytes) -> None:
 _USE_CONFIG: Any = object()
 
 
+def _spawned(item: Mapping[str, Any], thread_id: str) -> list[tuple[str, str]]:
+    """``(child, parent)`` pairs an item of ``thread_id`` shows a spawn of."""
+    kind = item.get("type")
+    if kind == "collabAgentToolCall" and item.get("tool") == "spawnAgent":
+        sender = item.get("senderThreadId")
+        receivers = item.get("receiverThreadIds")
+        if isinstance(sender, str) and isinstance(receivers, list):
+            return [(child, sender) for child in receivers if isinstance(child, str)]
+    elif kind == "subAgentActivity" and item.get("kind") == "started":
+        child = item.get("agentThreadId")
+        if isinstance(child, str):
+            return [(child, thread_id)]
+    return []
+
+
 class _Closed:
     """Queued to every inbox when the connection ends, carrying the reason."""
 
@@ -85,6 +108,42 @@ class _Closed:
 
     def __init__(self, error: TransportClosedError) -> None:
         self.error = error
+
+
+class _Raised:
+    """Queued to the inboxes of a request's turn when its handler raised a ``BaseException``
+    (``KeyboardInterrupt``, ``SystemExit``...): the reader of the turn raises it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+#: What an inbox holds.
+_Item = Notification | _Closed | _Raised
+
+#: Notifications that tell which thread spawned which, or that a thread is gone.
+_OBSERVED = frozenset(
+    {
+        "thread/started",
+        "turn/started",
+        "turn/completed",
+        "item/started",
+        "item/completed",
+        "thread/closed",
+        "thread/archived",
+        "thread/deleted",
+    }
+)
+#: Notifications after which nothing is kept for their thread.
+_THREAD_GONE = frozenset({"thread/closed", "thread/archived", "thread/deleted"})
+#: Replies that name a thread this client now drives.
+_THREAD_REPLIES = frozenset({"thread/start", "thread/resume", "thread/fork"})
+#: Requests after whose success nothing is kept for their thread.
+_RELEASING = frozenset({"thread/archive", "thread/delete", "thread/unsubscribe"})
+#: Item types that link a sub-agent to its parent; lines without them are not parsed.
+_SPAWN_MARKERS = (b'"collabAgentToolCall"', b'"subAgentActivity"')
 
 
 W = TypeVar("W")
@@ -110,10 +169,7 @@ class _ConnectionBase(Generic[W, S]):
     def _reject(self, waiter: W, error: BaseException) -> None:
         raise NotImplementedError
 
-    def _deliver(self, sink: S, items: list[Notification | _Closed]) -> None:
-        raise NotImplementedError
-
-    def _start_handler(self, request: ServerRequest) -> None:
+    def _deliver(self, sink: S, items: list[_Item]) -> None:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------
@@ -126,7 +182,11 @@ class _ConnectionBase(Generic[W, S]):
         if logger.isEnabledFor(logging.DEBUG):
             for event in events:
                 logger.debug("<- %s", _describe(event))
-        elif len(events) == 1 and type(reply := events[0]) is Response:
+        elif (
+            len(events) == 1
+            and type(reply := events[0]) is Response
+            and reply.method not in _THREAD_REPLIES
+        ):
             # A read that brings one reply, as every round trip's does: resolve its caller
             # without the batching below (which would do this, and nothing more).
             waiter = self._waiters.pop(reply.request_id, None)
@@ -135,12 +195,15 @@ class _ConnectionBase(Generic[W, S]):
             return
         # Notifications are handed over a batch per subscriber per read, not one by one: a
         # consumer woken once per read instead of once per delta is most of streaming's cost.
-        batches: dict[S, list[Notification | _Closed]] = {}
+        batches: dict[S, list[_Item]] = {}
         # A read brings runs of deltas of one turn: they share one routing lookup.
         scope: tuple[str | None, str | None] | None = None
         sinks: list[S] = []
         for event in events:
             if type(event) is Notification:
+                if event.method in _OBSERVED:
+                    self._observe(event)
+                    scope = None  # a sub-agent found may add subscriptions
                 if event.method == "turn/completed":
                     # It ends its turn's subscriptions: later lookups must not reuse the sinks.
                     sinks = self._router.route(event.thread_id, event.turn_id, ends_turn=True)
@@ -160,6 +223,10 @@ class _ConnectionBase(Generic[W, S]):
                 # What arrived before a reply or a request is delivered before it is handled.
                 self._deliver_batches(batches)
             if type(event) is Response:
+                if event.method in _THREAD_REPLIES:
+                    # An unreadable reply: its caller gets the error when typing it.
+                    with contextlib.suppress(CodexError):
+                        self._observe_thread(event.result)
                 waiter = self._waiters.pop(event.request_id, None)
                 if waiter is not None:
                     self._resolve(waiter, event)
@@ -168,31 +235,88 @@ class _ConnectionBase(Generic[W, S]):
                 if waiter is not None:
                     self._reject(waiter, event.error)
             elif type(event) is ServerRequest:
-                self._start_handler(event)
+                self._dispatch(event)
             else:
                 assert isinstance(event, ProtocolViolation)
                 self.protocol_violations += 1
                 logger.warning(
                     "skipped a message from the app-server: %s: %s", event.reason, event.excerpt
                 )
+                if event.request_id is not None:
+                    # A request the server waits for: an error reply, or its turn would hang.
+                    refusal = Reply(
+                        error=(-32700, f"the client could not read this request: {event.reason}")
+                    )
+                    self._send_internal(self._reply_line(event.request_id, refusal))
         if batches:
             self._deliver_batches(batches)
 
-    def _deliver_batches(self, batches: dict[S, list[Notification | _Closed]]) -> None:
+    def _deliver_batches(self, batches: dict[S, list[_Item]]) -> None:
         for sink, items in batches.items():
             self._deliver(sink, items)
         batches.clear()
 
-    def _call_handler(self, request: ServerRequest) -> tuple[Reply, Any]:
-        """Find the handler; return the reply now, or the handler and its typed params."""
+    # -- lineage: which thread spawned which (read here, in arrival order) -----------------
+    def _observe(self, event: Notification) -> None:
+        method = event.method
+        if method == "turn/completed":
+            if event.turn_id is not None:
+                self.handlers.turn_ended(event.turn_id)
+        elif method in _THREAD_GONE:
+            if event.thread_id is not None:
+                self.forget_thread(event.thread_id)
+        elif method == "thread/started":
+            self._observe_thread(event.params)
+        elif method == "turn/started":
+            turn = event.params.get("turn")
+            if event.thread_id is not None and isinstance(turn, Mapping):
+                turn_id, root = turn.get("id"), turn.get("rootTurnId")
+                if isinstance(turn_id, str):
+                    root = root if isinstance(root, str) else None
+                    parent = self.handlers.turn_started(event.thread_id, turn_id, root)
+                    if parent is not None:
+                        self._router.link(event.thread_id, parent, root)
+        elif not event.raw or any(marker in event.raw for marker in _SPAWN_MARKERS):
+            item = event.params.get("item")
+            if isinstance(item, Mapping) and event.thread_id is not None:
+                for child, parent in _spawned(item, event.thread_id):
+                    if self.handlers.link(child, parent):
+                        self._router.link(child, parent, event.turn_id)
+
+    def _observe_thread(self, result: Any) -> None:
+        """A ``Thread`` this client now drives (a reply or ``thread/started``)."""
+        thread = result.get("thread") if isinstance(result, Mapping) else None
+        if not isinstance(thread, Mapping) or not isinstance(thread.get("id"), str):
+            return
+        parent, spawned = thread_links(thread)
+        self.handlers.add_root(thread["id"], parent, spawned=spawned)
+        if parent is not None:
+            self._router.link(thread["id"], parent, None)
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Release everything held for ``thread_id`` and its sub-agents (handlers, tools,
+        lineage); called when the thread is closed, archived, deleted or unsubscribed."""
+        self.handlers.forget_thread(thread_id)
+
+    # -- answering server requests ---------------------------------------------------------
+    def _dispatch(self, request: ServerRequest) -> None:
+        """Choose who answers ``request`` (on the reader, so lineage read so far counts)."""
         handler = self.handlers.find(request.method, request.thread_id)
         if handler is None:
-            return HandlerTable.default_reply(request.method), None
-        try:
-            params = decode_params(request.method, request.params)
-        except Exception as exc:
-            return HandlerTable.failure_reply(request.method, exc), None
-        return Reply(), (handler, params)
+            reply = HandlerTable.default_reply(request.method)
+            self._send_internal(self._reply_line(request.request_id, reply))
+        else:
+            self._start_handler(request, handler)
+
+    def _send_internal(self, line: bytes) -> None:
+        """Send an answer the SDK made itself, never behind user handlers."""
+        raise NotImplementedError
+
+    def _start_handler(self, request: ServerRequest, handler: ServerRequestHandler) -> None:
+        raise NotImplementedError
+
+    def _safe_default(self, request: ServerRequest) -> bytes:
+        return self._reply_line(request.request_id, HandlerTable.default_reply(request.method))
 
     def _finish_handler(
         self, request: ServerRequest, outcome: Any, exc: BaseException | None
@@ -208,13 +332,58 @@ class _ConnectionBase(Generic[W, S]):
                     "handler for %s returned an unusable result: %s", request.method, encode_exc
                 )
                 reply = HandlerTable.failure_reply(request.method, encode_exc)
-        return self._reply_bytes(request, reply)
+        return self._reply_line(request.request_id, reply)
 
-    def _reply_bytes(self, request: ServerRequest, reply: Reply) -> bytes:
+    def _reply_line(self, request_id: RequestId, reply: Reply) -> bytes:
         if reply.error is not None:
             code, message = reply.error
-            return self._core.reply_error(request.request_id, code, message)
-        return self._core.reply(request.request_id, reply.result)
+            return self._core.reply_error(request_id, code, message)
+        return self._core.reply(request_id, reply.result)
+
+    def _timed_out(self, request: ServerRequest) -> bytes:
+        logger.warning(
+            "the handler for %s gave no answer within handler_timeout=%s s; sent the safe "
+            "default instead",
+            request.method,
+            self.config.handler_timeout,
+        )
+        return self._safe_default(request)
+
+    def _aborted(self, request: ServerRequest, exc: BaseException) -> bytes:
+        """A handler raised a ``BaseException``: the safe default goes to the server, and the
+        exception to whoever reads the request's turn (or its parent's, for a sub-agent)."""
+        if not self._raise_in_callers(request, exc):
+            logger.error(
+                "the handler for %s raised %r; the request was answered with the safe default "
+                "and no turn handle was there to raise it",
+                request.method,
+                exc,
+            )
+        return self._safe_default(request)
+
+    def _callers(self, request: ServerRequest) -> list[S]:
+        owners = self.handlers.lineage(request.thread_id) if request.thread_id else []
+        sinks: dict[int, S] = {}
+        for index, owner in enumerate(owners):
+            turn_id = request.turn_id if index == 0 else None
+            for sink in self._router.callers(owner, turn_id):
+                sinks.setdefault(id(sink), sink)
+        return list(sinks.values())
+
+    def _raise_in_callers(self, request: ServerRequest, exc: BaseException) -> bool:
+        """Queue ``exc`` to :meth:`_callers`; ``False`` if there were none."""
+        raise NotImplementedError
+
+    def _released(self, method: str, params: Mapping[str, Any] | bytes | None) -> None:
+        """A request that ends this client's use of a thread succeeded: release it."""
+        if isinstance(params, bytes):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                return
+        thread_id = params.get("threadId") if isinstance(params, Mapping) else None
+        if isinstance(thread_id, str):
+            self.forget_thread(thread_id)
 
     def _closed_by(self, exit_code: int | None, stderr_tail: str, reason: str) -> None:
         if self._closed_error is None:
@@ -237,6 +406,7 @@ class _ConnectionBase(Generic[W, S]):
                 (subscription.thread_id, subscription.turn_id or id(subscription))
                 for subscriptions in self._router._by_thread.values()
                 for subscription in subscriptions
+                if not subscription.derived
             }
         )
 
@@ -270,19 +440,19 @@ class Inbox:
 
     def __init__(self, room: WaitRoom | None = None) -> None:
         self._room = room if room is not None else WaitRoom(threading.Lock())
-        self._items: deque[Notification | _Closed] = deque()
+        self._items: deque[_Item] = deque()
 
-    def put(self, item: Notification | _Closed) -> None:
+    def put(self, item: _Item) -> None:
         """Queue an event and wake the consumer."""
         self.put_many([item])
 
-    def put_many(self, items: list[Notification | _Closed]) -> None:
+    def put_many(self, items: list[_Item]) -> None:
         """Queue events in order, waking the consumer once."""
         with self._room.lock:
             self._items.extend(items)
             self._room.notify()
 
-    def put_locked(self, items: list[Notification | _Closed]) -> None:
+    def put_locked(self, items: list[_Item]) -> None:
         """Queue events; the caller holds the room's lock and wakes the consumer afterwards."""
         self._items.extend(items)
 
@@ -293,12 +463,13 @@ class Inbox:
         stream are taken this way, with no waiting to set up.
         """
         items = self._items
-        if not items or type(items[0]) is _Closed:
+        if not items or type(items[0]) is not Notification:
             return None
         return items.popleft()  # type: ignore[return-value]
 
     def get(self, timeout: float | None = None) -> Notification:
-        """The next event; raises ``TransportClosedError`` once the connection has ended."""
+        """The next event; raises ``TransportClosedError`` once the connection has ended, and
+        what a handler of this turn raised if it raised a ``BaseException``."""
         items = self._items
         if not items and not self._room.wait(items.__len__, timeout):
             raise RequestTimeoutError(f"no event arrived within {timeout} s")
@@ -306,8 +477,30 @@ class Inbox:
         if type(item) is _Closed:
             raise item.error  # left in place: every later get() reports the closure too
         items.popleft()
+        if type(item) is _Raised:
+            raise item.error
         assert isinstance(item, Notification)
         return item
+
+
+class _Answer:
+    """The one reply of a server request: whoever claims it first (the handler or its
+    timeout) sends it; the other is dropped."""
+
+    __slots__ = ("_once", "timer")
+
+    def __init__(self) -> None:
+        self._once = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def claim(self) -> bool:
+        """``True`` for the first caller only."""
+        return self._once.acquire(blocking=False)
+
+    @property
+    def done(self) -> bool:
+        """Whether the reply was sent already."""
+        return self._once.locked()
 
 
 #: Where one reply is left for the thread blocked in ``exchange()``, under the room's lock:
@@ -328,9 +521,18 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
         super().__init__(config, handlers)
         self._lock = threading.Lock()
+        # Two lanes: user handlers, at most handler_workers at once, and the SDK's own answers
+        # (safe defaults, token refresh), which never queue behind them.
         self._handler_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=8, thread_name_prefix="codex-handler"
+            max_workers=config.handler_workers, thread_name_prefix="codex-handler"
         )
+        self._internal_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="codex-internal"
+        )
+        #: Handler timeouts not yet fired or cancelled (with ``handler_timeout``), under their
+        #: own lock: they are armed on the reader, which holds the connection's.
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
         self._process: StdioProcess | WebSocketTransport
         # The reader takes the lock, so a socket that closes at once waits for _process.
         with self._lock:
@@ -374,7 +576,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             self._handle(self._core.receive_eof())
             self._closed_by(self._process.exit_code, self._process.stderr.text(), reason)
             self._room.end()
-        self._handler_pool.shutdown(wait=False)
+        self._stop_handlers()
 
     def _resolve(self, waiter: _ReplySlot, reply: Response) -> None:
         if not waiter:
@@ -384,29 +586,79 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         if not waiter:
             waiter.append(error)
 
-    def _deliver(self, sink: Inbox, items: list[Notification | _Closed]) -> None:
+    def _deliver(self, sink: Inbox, items: list[_Item]) -> None:
         sink.put_locked(items)
 
-    def _start_handler(self, request: ServerRequest) -> None:
+    def _send_internal(self, line: bytes) -> None:
         # A shut-down pool means the connection is closing: nobody is left to answer.
         with contextlib.suppress(RuntimeError):
-            self._handler_pool.submit(self._answer, request)
+            self._internal_pool.submit(self._write_reply, line)
 
-    def _answer(self, request: ServerRequest) -> None:
-        reply, call = self._call_handler(request)
-        if call is None:
-            line = self._reply_bytes(request, reply)
-        else:
-            handler, params = call
+    def _start_handler(self, request: ServerRequest, handler: ServerRequestHandler) -> None:
+        answer = _Answer()
+        timeout = self.config.handler_timeout
+        if timeout is not None:
+            # Counted from arrival: a request queued behind busy handlers is bounded too.
+            answer.timer = threading.Timer(timeout, self._expire, (request, answer))
+            answer.timer.daemon = True
+        pool = self._internal_pool if request.method in INTERNAL_METHODS else self._handler_pool
+        try:
+            pool.submit(self._answer, request, handler, answer)
+        except RuntimeError:
+            return  # closing
+        if answer.timer is not None:
+            with self._timers_lock:
+                self._timers.add(answer.timer)
+            answer.timer.start()
+
+    def _expire(self, request: ServerRequest, answer: _Answer) -> None:
+        with self._timers_lock:
+            self._timers.discard(answer.timer)
+        if answer.claim():
+            self._write_reply(self._timed_out(request))
+
+    def _answer(
+        self, request: ServerRequest, handler: ServerRequestHandler, answer: _Answer
+    ) -> None:
+        if answer.done:
+            return  # timed out while queued: the safe default went already
+        try:
             try:
-                outcome, exc = handler(params), None
+                outcome, exc = handler(decode_params(request.method, request.params)), None
             except Exception as error:
                 outcome, exc = None, error
             line = self._finish_handler(request, outcome, exc)
+        except BaseException as error:
+            # Not re-raised here: in a pool thread nobody would see it.
+            line = self._aborted(request, error)
+        if answer.claim():
+            self._cancel_timer(answer)
+            self._write_reply(line)
+        else:
+            logger.warning(
+                "the handler for %s answered after handler_timeout; its answer was dropped",
+                request.method,
+            )
+
+    def _cancel_timer(self, answer: _Answer) -> None:
+        if answer.timer is not None:
+            answer.timer.cancel()
+            with self._timers_lock:
+                self._timers.discard(answer.timer)
+
+    def _write_reply(self, line: bytes) -> None:
         log_sent(line)
         # If the server is gone, its waiters learn that from the reader.
         with contextlib.suppress(OSError):
             self._process.write(line)
+
+    def _raise_in_callers(self, request: ServerRequest, exc: BaseException) -> bool:
+        with self._lock:
+            sinks = self._callers(request)
+            for sink in sinks:
+                sink.put_locked([_Raised(exc)])
+            self._room.notify()
+        return bool(sinks)
 
     def request(
         self,
@@ -447,6 +699,8 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
             reply = waiter[0]
             if isinstance(reply, BaseException):
                 raise reply
+            if method in _RELEASING:
+                self._released(method, params)
             return reply
         finally:
             if not waiter:
@@ -476,11 +730,20 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
                 "could not write to the app-server", stderr_tail=self.stderr_tail()
             ) from None
 
-    def subscribe(self, thread_id: str) -> Subscription[Inbox]:
-        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
+    def subscribe(
+        self, thread_id: str, *, subagents: bool = False, observer: bool = False
+    ) -> Subscription[Inbox]:
+        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``).
+
+        ``subagents``: also the events of the sub-agents it spawns while subscribed.
+        ``observer``: an inbox that only watches (a handler's ``BaseException`` is not
+        raised from it).
+        """
         inbox = Inbox(self._room)
         with self._lock:
-            subscription = self._router.subscribe(thread_id, inbox)
+            subscription = self._router.subscribe(
+                thread_id, inbox, subagents=subagents, observer=observer
+            )
             if self._closed_error is not None:
                 inbox.put_locked([_Closed(self._closed_error)])
         return subscription
@@ -515,7 +778,15 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
                 self._process.exit_code, self._process.stderr.text(), "the connection was closed"
             )
             self._room.end()
+        self._stop_handlers()
+
+    def _stop_handlers(self) -> None:
         self._handler_pool.shutdown(wait=False, cancel_futures=True)
+        self._internal_pool.shutdown(wait=False, cancel_futures=True)
+        with self._timers_lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
 
 
 # -- asynchronous -----------------------------------------------------------------------------
@@ -546,15 +817,15 @@ class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[list[Notification | _Closed]] = asyncio.Queue()
+        self._queue: asyncio.Queue[list[_Item]] = asyncio.Queue()
         #: Events of the batch being read; only the consumer touches it.
-        self._ready: deque[Notification | _Closed] = deque()
+        self._ready: deque[_Item] = deque()
 
-    def put(self, item: Notification | _Closed) -> None:
+    def put(self, item: _Item) -> None:
         """Queue an event (called by the connection, on its loop)."""
         self._queue.put_nowait([item])
 
-    def put_many(self, items: list[Notification | _Closed]) -> None:
+    def put_many(self, items: list[_Item]) -> None:
         """Queue events in order, waking the consumer once (called on the loop)."""
         self._queue.put_nowait(items)
 
@@ -570,10 +841,9 @@ class AsyncInbox:
                 return None
             ready.extend(self._queue.get_nowait())
         item = ready[0]
-        if type(item) is _Closed:
+        if type(item) is not Notification:
             return None
         ready.popleft()
-        assert isinstance(item, Notification)
         return item
 
     async def get(self, timeout: float | None = None) -> Notification:
@@ -591,6 +861,8 @@ class AsyncInbox:
         if type(item) is _Closed:
             self._ready.appendleft(item)
             raise item.error
+        if type(item) is _Raised:
+            raise item.error
         assert isinstance(item, Notification)
         return item
 
@@ -606,6 +878,9 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         super().__init__(config, handlers)
         self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Plain-function handlers run in executors of their own, made on first use: user
+        # handlers at most handler_workers at once, the SDK's own (token refresh) apart.
+        self._executors: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
         #: When each request with a timeout expires: (loop time, method, timeout).
         self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
         #: The one timer that fails overdue requests, armed for the earliest deadline or later.
@@ -660,6 +935,11 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
         self._stop_expiry()
+        self._stop_executors()
+
+    def _stop_executors(self) -> None:
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _resolve(self, waiter: asyncio.Future[Any], reply: Response) -> None:
         if not waiter.done():
@@ -669,37 +949,71 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if not waiter.done():
             waiter.set_exception(error)
 
-    def _deliver(self, sink: AsyncInbox, items: list[Notification | _Closed]) -> None:
+    def _deliver(self, sink: AsyncInbox, items: list[_Item]) -> None:
         sink.put_many(items)
 
-    def _start_handler(self, request: ServerRequest) -> None:
-        task = asyncio.ensure_future(self._answer(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _send_internal(self, line: bytes) -> None:
+        self._write_reply(line)  # the loop's transports queue writes: nothing blocks
 
-    async def _answer(self, request: ServerRequest) -> None:
-        reply, call = self._call_handler(request)
-        if call is None:
-            line = self._reply_bytes(request, reply)
-        else:
-            handler, params = call
-            try:
-                outcome: Any
-                if inspect.iscoroutinefunction(handler):
-                    outcome = await handler(params)
-                else:
-                    loop = asyncio.get_running_loop()
-                    outcome = await loop.run_in_executor(None, handler, params)
-                    if inspect.isawaitable(outcome):
-                        outcome = await outcome
-                exc = None
-            except Exception as error:
-                outcome, exc = None, error
-            line = self._finish_handler(request, outcome, exc)
+    def _write_reply(self, line: bytes) -> None:
         log_sent(line)
         if not self.closed:
             with contextlib.suppress(OSError):
                 self._proc.write(line)
+
+    def _start_handler(self, request: ServerRequest, handler: ServerRequestHandler) -> None:
+        task = asyncio.ensure_future(self._answer(request, handler))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _executor(self, internal: bool) -> concurrent.futures.ThreadPoolExecutor:
+        executor = self._executors.get(internal)
+        if executor is None:
+            executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=2 if internal else self.config.handler_workers,
+                thread_name_prefix="codex-internal" if internal else "codex-handler",
+            )
+            self._executors[internal] = executor
+        return executor
+
+    async def _outcome(self, request: ServerRequest, handler: ServerRequestHandler) -> bytes:
+        try:
+            params = decode_params(request.method, request.params)
+            outcome: Any
+            if inspect.iscoroutinefunction(handler):
+                outcome = await handler(params)
+            else:
+                loop = asyncio.get_running_loop()
+                executor = self._executor(request.method in INTERNAL_METHODS)
+                outcome = await loop.run_in_executor(executor, handler, params)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+            exc = None
+        except Exception as error:
+            outcome, exc = None, error
+        return self._finish_handler(request, outcome, exc)
+
+    async def _answer(self, request: ServerRequest, handler: ServerRequestHandler) -> None:
+        try:
+            try:
+                line = await _within(self.config.handler_timeout, self._outcome(request, handler))
+            except asyncio.TimeoutError:
+                line = self._timed_out(request)
+        except asyncio.CancelledError:
+            if not self.closed:  # cancelled by someone else than close(): still answer
+                self._write_reply(self._safe_default(request))
+            raise
+        except BaseException as error:
+            # KeyboardInterrupt, SystemExit...: raised from the turn's reader instead, so it
+            # does not tear the event loop down from a task nobody awaits.
+            line = self._aborted(request, error)
+        self._write_reply(line)
+
+    def _raise_in_callers(self, request: ServerRequest, exc: BaseException) -> bool:
+        sinks = self._callers(request)
+        for sink in sinks:
+            sink.put(_Raised(exc))
+        return bool(sinks)
 
     async def request(
         self,
@@ -746,6 +1060,8 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
             if not sent:
                 await self._drain_request(request_id, method)
             reply: Response = await waiter
+            if method in _RELEASING:
+                self._released(method, params)
             return reply
         finally:
             if timeout is not None:
@@ -850,10 +1166,17 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
             "could not write to the app-server", stderr_tail=self.stderr_tail()
         ) from None
 
-    def subscribe(self, thread_id: str) -> Subscription[AsyncInbox]:
-        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``)."""
+    def subscribe(
+        self, thread_id: str, *, subagents: bool = False, observer: bool = False
+    ) -> Subscription[AsyncInbox]:
+        """Route the events of ``thread_id`` to a new inbox (``subscription.sink``).
+
+        ``subagents`` and ``observer``: as for :meth:`Connection.subscribe`.
+        """
         inbox = AsyncInbox()
-        subscription = self._router.subscribe(thread_id, inbox)
+        subscription = self._router.subscribe(
+            thread_id, inbox, subagents=subagents, observer=observer
+        )
         if self._closed_error is not None:
             inbox.put(_Closed(self._closed_error))
         return subscription
@@ -887,3 +1210,4 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._stop_expiry()
         for task in list(self._tasks):
             task.cancel()
+        self._stop_executors()

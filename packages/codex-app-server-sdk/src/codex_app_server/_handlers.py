@@ -7,7 +7,12 @@ before it is sent). What no handler covers gets a safe answer: approvals are dec
 requests get a well-formed refusal, and anything unknown gets a JSON-RPC error, never silence.
 
 Both connections use this module; only *where* a handler runs differs (a worker thread for the
-sync client, a task or the loop's executor for the async client), never on the reader.
+sync client, a task or an executor for the async client), never on the reader.
+
+A request of a sub-agent thread is decided as if its parent had sent it (see
+:mod:`~codex_app_server._lineage`): the parent's per-thread handler, then the grandparent's, up to
+the root thread, then the client's. A request of a thread whose lineage is not known gets the
+safe default.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._lineage import ThreadTree
 from .generated import registry
 
 __all__ = [
     "APPROVAL_METHODS",
     "DECLINE_DEFAULTS",
+    "INTERNAL_METHODS",
     "HandlerTable",
     "Reply",
     "ServerRequestHandler",
@@ -60,6 +67,10 @@ APPROVAL_METHODS = frozenset(
         "execCommandApproval",
     }
 )
+
+#: Server requests the SDK answers for itself (token refresh): their handlers run in a lane of
+#: their own, so they never wait behind slow user handlers.
+INTERNAL_METHODS = frozenset({"account/chatgptAuthTokens/refresh"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,11 @@ def _dump(value: Any) -> Any:
 
 
 class HandlerTable:
-    """Which function answers which server request, per connection and per thread."""
+    """Which function answers which server request, per connection and per thread.
+
+    It also holds the connection's :class:`~codex_app_server._lineage.ThreadTree` (which thread
+    spawned which), read under the same lock.
+    """
 
     def __init__(self, handlers: Mapping[str, ServerRequestHandler] | None = None) -> None:
         self._lock = threading.Lock()
@@ -110,6 +125,7 @@ class HandlerTable:
             method: _answering(method, handler) for method, handler in (handlers or {}).items()
         }
         self._per_thread: dict[str, dict[str, ServerRequestHandler]] = {}
+        self._tree = ThreadTree()
 
     def set(
         self, method: str, handler: ServerRequestHandler | None, *, thread_id: str | None = None
@@ -126,19 +142,72 @@ class HandlerTable:
             if thread_id is not None and not table:
                 self._per_thread.pop(thread_id, None)
 
-    def forget_thread(self, thread_id: str) -> None:
-        """Drop every per-thread handler of ``thread_id``."""
+    def forget_thread(self, thread_id: str) -> list[str]:
+        """Drop everything held for ``thread_id`` and its sub-agents: per-thread handlers
+        (approvals, tools) and lineage. Returns the ids dropped."""
         with self._lock:
-            self._per_thread.pop(thread_id, None)
+            dropped = self._tree.forget(thread_id)
+            for gone in dropped:
+                self._per_thread.pop(gone, None)
+            return dropped
+
+    def thread_count(self) -> int:
+        """How many threads this table holds anything for (handlers or lineage)."""
+        with self._lock:
+            return len(self._per_thread.keys() | self._tree.ids())
 
     def find(self, method: str, thread_id: str | None) -> ServerRequestHandler | None:
-        """The handler for a request, thread-specific first; ``None`` means use the default."""
+        """The handler for a request; ``None`` means send the safe default.
+
+        Thread-specific first, then each ancestor's (a sub-agent follows its parent's
+        policy), then the client's; a thread whose lineage is not known gets ``None``.
+        """
         with self._lock:
-            if thread_id is not None:
-                handler = self._per_thread.get(thread_id, {}).get(method)
+            if thread_id is None:
+                return self._global.get(method)
+            lineage = self._tree.lineage(thread_id)
+            for owner in lineage:
+                handler = self._per_thread.get(owner, {}).get(method)
                 if handler is not None:
                     return handler
-            return self._global.get(method)
+            return self._global.get(method) if lineage else None
+
+    # -- lineage (fed by the connection, in arrival order) ---------------------------------
+
+    def add_root(self, thread_id: str, parent: str | None = None, *, spawned: bool = False) -> None:
+        """A thread this client started or resumed; ``parent`` if it is a sub-agent."""
+        with self._lock:
+            if parent is not None:
+                self._tree.link(thread_id, parent)
+            elif spawned:
+                self._tree.add_orphan(thread_id)
+            else:
+                self._tree.add_root(thread_id)
+
+    def link(self, child: str, parent: str) -> bool:
+        """``parent`` spawned ``child`` (an exact protocol field says so); ``True`` if new."""
+        with self._lock:
+            return self._tree.link(child, parent)
+
+    def turn_started(self, thread_id: str, turn_id: str, root_turn_id: str | None) -> str | None:
+        """Note a started turn; returns the parent it placed ``thread_id`` under, if new."""
+        with self._lock:
+            return self._tree.turn_started(thread_id, turn_id, root_turn_id)
+
+    def turn_ended(self, turn_id: str) -> None:
+        """A turn completed."""
+        with self._lock:
+            self._tree.turn_ended(turn_id)
+
+    def lineage(self, thread_id: str) -> list[str]:
+        """``thread_id`` and its known ancestors, nearest first."""
+        with self._lock:
+            return self._tree.lineage(thread_id, broken_ok=True)
+
+    def subagents(self, thread_id: str, *, nested: bool = False) -> list[str]:
+        """The sub-agent threads ``thread_id`` spawned (with ``nested``, theirs too)."""
+        with self._lock:
+            return self._tree.children(thread_id, nested=nested)
 
     @staticmethod
     def default_reply(method: str) -> Reply:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import CodexError, JsonRpcError
+from .errors import JsonRpcError, ProtocolViolationError
 
 __all__ = [
     "ErrorResponse",
@@ -74,6 +74,12 @@ class Response:
                 # More members followed "result", or the line is not JSON at all: the whole
                 # line decides.
                 self._result = _result_of(self._line, self.method)
+            except RecursionError:
+                # Nested deeper than the decoder recurses: the reply cannot be read at all.
+                raise ProtocolViolationError(
+                    f"the app-server's reply to {self.method!r} is nested too deeply to read: "
+                    f"{_excerpt(self.raw)}"
+                ) from None
         return self._result
 
     def __eq__(self, other: object) -> bool:
@@ -99,11 +105,13 @@ def _result_of(line: bytes, method: str) -> Any:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError) as exc:
-        raise CodexError(
+        raise ProtocolViolationError(
             f"the app-server's reply to {method!r} is not JSON: {exc}: {_excerpt(line)}"
         ) from None
     if not isinstance(message, dict) or "result" not in message:
-        raise CodexError(f"the app-server's reply to {method!r} is malformed: {_excerpt(line)}")
+        raise ProtocolViolationError(
+            f"the app-server's reply to {method!r} is malformed: {_excerpt(line)}"
+        )
     return message["result"]
 
 
@@ -189,10 +197,16 @@ class ServerRequest:
 
 @dataclass(frozen=True, slots=True)
 class ProtocolViolation:
-    """Input that is not a message we can use; reported, then skipped."""
+    """Input that is not a message we can use; reported, then skipped.
+
+    ``request_id`` is set when the input was a server request whose id could still be read
+    (its line is not valid UTF-8): the request is answered with an error, so the server is
+    not left waiting for a reply that would never come.
+    """
 
     reason: str
     excerpt: str
+    request_id: RequestId | None = None
 
 
 Event = Response | ErrorResponse | Notification | ServerRequest | ProtocolViolation
@@ -415,6 +429,10 @@ class JsonRpcCore:
     def _parse_line(self, line: bytes | str) -> Event:
         try:
             message = json.loads(line)
+        except UnicodeDecodeError as exc:
+            return ProtocolViolation(
+                f"not valid UTF-8: {exc}", _excerpt(line), _request_id_of(line)
+            )
         except (ValueError, RecursionError) as exc:
             # The decoder recurses per nesting level: a hostile line must not kill the reader.
             return ProtocolViolation(f"not JSON: {exc}", _excerpt(line))
@@ -461,6 +479,23 @@ class JsonRpcCore:
         )
 
 
+def _request_id_of(line: bytes | str) -> RequestId | None:
+    """The id of the server request on a line that is not valid UTF-8, if it is one.
+
+    Only the id is taken from the repaired text, to address the error reply: nothing else of a
+    line that broke the encoding is acted on.
+    """
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("method"), str):
+        return None
+    request_id = message.get("id")
+    return request_id if isinstance(request_id, int | str) else None
+
+
 def _hashable(value: Any) -> bool:
     return isinstance(value, int | str)
 
@@ -496,6 +531,14 @@ class Subscription(Generic[S]):
     thread_id: str
     sink: S
     turn_id: str | None = None
+    #: Also deliver the events of the sub-agents the thread spawns meanwhile.
+    subagents: bool = False
+    #: Only watches: a handler's ``BaseException`` is raised to the other subscribers.
+    observer: bool = False
+    #: The subscriptions to sub-agents made for this one; they end with it.
+    linked: list[Subscription[S]] = field(default_factory=list)
+    #: Made by :meth:`Router.link` for another subscription (not a turn of its own).
+    derived: bool = False
 
     def wants(self, turn_id: str | None) -> bool:
         """Whether an event of ``turn_id`` (None: thread-wide) belongs to this subscriber."""
@@ -512,14 +555,19 @@ class Router(Generic[S]):
 
     _by_thread: dict[str, list[Subscription[S]]] = field(default_factory=dict)
 
-    def subscribe(self, thread_id: str, sink: S) -> Subscription[S]:
+    def subscribe(
+        self, thread_id: str, sink: S, *, subagents: bool = False, observer: bool = False
+    ) -> Subscription[S]:
         """Start delivering the events of ``thread_id`` to ``sink``."""
-        subscription = Subscription(thread_id, sink)
+        subscription = Subscription(thread_id, sink, subagents=subagents, observer=observer)
         self._by_thread.setdefault(thread_id, []).append(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription[S]) -> None:
-        """Stop a subscription; unknown or repeated calls are harmless."""
+        """Stop a subscription (and those made for its sub-agents); repeats are harmless."""
+        for linked in subscription.linked:
+            self.unsubscribe(linked)
+        subscription.linked.clear()
         subscribers = self._by_thread.get(subscription.thread_id)
         if subscribers is None:
             return
@@ -527,6 +575,26 @@ class Router(Generic[S]):
             subscribers.remove(subscription)
         if not subscribers:
             del self._by_thread[subscription.thread_id]
+
+    def link(self, child: str, parent: str, parent_turn: str | None) -> None:
+        """``parent`` spawned ``child`` during ``parent_turn`` (``None``: not known): the
+        subscriptions of ``parent`` that asked for sub-agents get ``child``'s events too."""
+        for origin in list(self._by_thread.get(parent, ())):
+            if not origin.subagents or not origin.wants(parent_turn):
+                continue
+            if any(s.sink is origin.sink for s in self._by_thread.get(child, ())):
+                continue  # already delivered there (a second link of the same child)
+            linked = self.subscribe(child, origin.sink, subagents=True, observer=origin.observer)
+            linked.derived = True
+            origin.linked.append(linked)
+
+    def callers(self, thread_id: str, turn_id: str | None) -> list[S]:
+        """The sinks of ``thread_id``'s non-observer subscriptions that want ``turn_id``."""
+        return [
+            s.sink
+            for s in self._by_thread.get(thread_id, ())
+            if not s.observer and s.wants(turn_id)
+        ]
 
     def route(
         self, thread_id: str | None, turn_id: str | None, *, ends_turn: bool = False

@@ -349,6 +349,14 @@ class Thread:
         self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
+    def subagents(self, *, nested: bool = False) -> list[str]:
+        """The ids of the sub-agent threads this thread spawned, oldest first.
+
+        Those this client saw being spawned (on this connection, since the thread was started
+        or resumed); ``nested`` adds theirs. Each follows this thread's approval handler.
+        """
+        return self.codex.client.handlers.subagents(self.id, nested=nested)
+
     def turn(
         self,
         input: Input,
@@ -356,6 +364,7 @@ class Thread:
         output_schema: OutputSchema | None = None,
         approval_mode: ApprovalModeLike | None = None,
         sandbox: SandboxLike | None = None,
+        include_subagents: bool = False,
         **params: Any,
     ) -> TurnHandle:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
@@ -365,6 +374,9 @@ class Thread:
         With ``max_concurrent_turns`` set, this waits while that many turns are running.
         ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
         for later turns of the thread too.
+        ``include_subagents``: the handle's :meth:`~TurnHandle.stream` also yields the events
+        of the sub-agent threads spawned during the turn (and theirs), each naming its
+        ``thread_id``; the stream still ends with this turn's ``turn/completed``.
         """
         params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
@@ -373,10 +385,10 @@ class Thread:
             slots.acquire()
         connection = self.codex.client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
-        subscription = connection.subscribe(self.id)
+        subscription = connection.subscribe(self.id, subagents=include_subagents)
         # Approval rules about written paths read them off the turn's fileChange items.
         watched = wants_watch(self._approval_handler, self.codex.approval_handler)
-        watch = connection.subscribe(self.id) if watched else None
+        watch = connection.subscribe(self.id, observer=True) if watched else None
         try:
             response = self.codex.client.turn_start(**wire_params)
         except BaseException:

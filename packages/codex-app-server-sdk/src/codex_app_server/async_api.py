@@ -279,6 +279,14 @@ class AsyncThread:
         self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
+    def subagents(self, *, nested: bool = False) -> list[str]:
+        """The ids of the sub-agent threads this thread spawned, oldest first.
+
+        Those this client saw being spawned (on this connection, since the thread was started
+        or resumed); ``nested`` adds theirs. Each follows this thread's approval handler.
+        """
+        return self.codex.client.handlers.subagents(self.id, nested=nested)
+
     async def turn(
         self,
         input: Input,
@@ -286,6 +294,7 @@ class AsyncThread:
         output_schema: OutputSchema | None = None,
         approval_mode: ApprovalModeLike | None = None,
         sandbox: SandboxLike | None = None,
+        include_subagents: bool = False,
         **params: Any,
     ) -> AsyncTurnHandle:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
@@ -295,6 +304,7 @@ class AsyncThread:
         while that many turns are running (cancelling the wait starts nothing).
         ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
         for later turns of the thread too.
+        ``include_subagents``: as for :meth:`codex_app_server.Thread.turn`.
         """
         params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
@@ -303,10 +313,10 @@ class AsyncThread:
         if slots is not None:
             await slots.acquire()
         # Subscribe before starting: the turn's first events can arrive before its reply.
-        subscription = client.connection.subscribe(self.id)
+        subscription = client.connection.subscribe(self.id, subagents=include_subagents)
         # Approval rules about written paths read them off the turn's fileChange items.
         watched = wants_watch(self._approval_handler, self.codex.approval_handler)
-        watch = client.connection.subscribe(self.id) if watched else None
+        watch = client.connection.subscribe(self.id, observer=True) if watched else None
         try:
             response = await client.turn_start(**wire_params)
         except BaseException:

@@ -51,6 +51,10 @@ class CodexConfig:
     ``check_overrides``: after start, compare ``config_overrides`` with the configuration the
     server reports and raise :class:`~codex_app_server.ConfigOverrideError` (``"error"``, the
     default), warn (``"warn"``) or do nothing (``"off"``) when one was not taken.
+    ``handler_workers``: how many plain-function server-request handlers (approvals, tools)
+    run at once; more wait their turn (the SDK's own answers, such as token refresh, have a
+    lane of their own). ``handler_timeout``: seconds a server request may wait for its
+    handler, from its arrival; then the safe default (decline) is sent (``None``: no limit).
 
     ``url``: connect to an app-server already listening there (``ws://HOST:PORT`` or
     ``wss://...``, as started by ``codex app-server --listen ws://HOST:PORT``) instead of
@@ -89,8 +93,16 @@ class CodexConfig:
     allow_insecure_token_over_ws: bool = False
     ws_ssl_context: ssl.SSLContext | None = None
     max_concurrent_turns: int | None = None
+    handler_workers: int = 8
+    handler_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.handler_workers, bool) or not (
+            isinstance(self.handler_workers, int) and self.handler_workers >= 1
+        ):
+            raise ValueError("handler_workers must be a whole number of at least 1")
+        if self.handler_timeout is not None and not self.handler_timeout > 0:
+            raise ValueError("handler_timeout must be a positive number of seconds or None")
         if self.max_concurrent_turns is not None and (
             isinstance(self.max_concurrent_turns, bool)
             or not isinstance(self.max_concurrent_turns, int)

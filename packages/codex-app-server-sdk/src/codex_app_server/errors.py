@@ -27,6 +27,7 @@ __all__ = [
     "MethodNotFoundError",
     "NotSignedInError",
     "ParseError",
+    "ProtocolViolationError",
     "RequestTimeoutError",
     "RetryLimitExceededError",
     "ServerBusyError",
@@ -117,6 +118,10 @@ class ConfigOverrideError(CodexError, ValueError):
 
 class IncompatibleServerError(CodexError):
     """The app-server is older than the protocol this SDK was generated for."""
+
+
+class ProtocolViolationError(CodexError):
+    """The app-server sent a reply this SDK cannot read (not JSON, or nested too deeply)."""
 
 
 class RequestTimeoutError(CodexError, TimeoutError):
