@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,24 @@ def test_repository_links_lead_to_site_pages(site: Path) -> None:
     assert 'href="examples/"' in index
     assert 'href="walkthrough/"' in index
     assert "../examples/README.md" not in index
+
+
+def test_the_api_reference_has_an_entry_for_every_public_name(site: Path) -> None:
+    import codex_app_server
+    import codex_app_server.testing
+
+    page = (site / "api-reference" / "index.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="([\w.]+)"', page))
+    for module in (codex_app_server, codex_app_server.testing):
+        missing = [name for name in module.__all__ if f"{module.__name__}.{name}" not in anchors]
+        assert missing == [], f"{module.__name__}: no reference entry for {missing}"
+    # The code's Sphinx roles become links to the entries they name, not literal text.
+    assert ":class:" not in page
+    assert 'href="#codex_app_server.CodexConfig"' in page
+
+
+def test_every_page_is_in_the_navigation() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r":\s+([\w/.-]+\.md)$", config, re.MULTILINE))
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")}
+    assert sorted(pages - listed) == [], "docs pages missing from mkdocs.yml's nav"

@@ -174,6 +174,8 @@ class Codex:
     ) -> None:
         for handler in (approval_handler, *(handlers or {}).values()):
             refuse_async(handler)  # nothing on the sync client's worker threads can await
+        #: The typed client underneath: one method per protocol request, for what this API
+        #: does not cover.
         self.client = CodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )

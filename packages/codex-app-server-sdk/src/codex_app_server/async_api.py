@@ -89,6 +89,8 @@ class AsyncCodex:
         handlers: Mapping[str, ServerRequestHandler] | None = None,
         **options: Any,
     ) -> None:
+        #: The typed client underneath: one method per protocol request, for what this API
+        #: does not cover.
         self.client = AsyncCodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
