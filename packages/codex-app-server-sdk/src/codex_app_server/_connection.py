@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
 
+from ._escape import quoted
 from ._handlers import (
     INTERNAL_METHODS,
     HandlerTable,
@@ -58,10 +59,10 @@ _LOG_EXCERPT = 4000
 
 
 def _excerpt(message: Any) -> str:
-    text = json.dumps(redact(message), ensure_ascii=False, separators=(",", ":"))
-    if len(text) > _LOG_EXCERPT:
-        return f"{text[:_LOG_EXCERPT]}... ({len(text)} characters)"
-    return text
+    # Redacted, bounded, and safe for the terminal a log handler may write to.
+    return quoted(
+        json.dumps(redact(message), ensure_ascii=False, separators=(",", ":")), _LOG_EXCERPT
+    )
 
 
 def _describe(event: Event) -> str:

@@ -11,9 +11,10 @@ the ASCII one) is shown as a Python-style escape (``\\r``, ``\\x1b``, ``\\u202e`
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["json_line", "printable"]
+__all__ = ["json_line", "printable", "quoted"]
 
 #: What multi-line text may keep: its line breaks and tabs.
 _LAYOUT = "\n\t"
@@ -46,6 +47,23 @@ def printable(text: str, *, lines: bool = False) -> str:
     if plain.isprintable():
         return text
     return "".join(c if c.isprintable() or c in keep else _escaped(c) for c in text)
+
+
+# Terminal escape sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks) and the
+# two-character ones. Quoted in an error they are noise, so they are dropped, not escaped.
+_SEQUENCES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+
+
+def quoted(text: str, limit: int | None = None) -> str:
+    """Server text for an error message or a log: at most ``limit`` characters, safe to show.
+
+    Terminal escape sequences (colours in a stderr tail) are dropped and every other
+    non-printable character escaped as :func:`printable` does; line breaks and tabs stay.
+    """
+    text = printable(_SEQUENCES.sub("", text), lines=True)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
+    return text
 
 
 def _json_escaped(char: str) -> str:

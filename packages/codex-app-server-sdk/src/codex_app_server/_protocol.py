@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ._escape import quoted
 from .errors import JsonRpcError, ProtocolViolationError
 
 __all__ = [
@@ -251,9 +252,7 @@ NotificationDecoder = Callable[[bytes, bytes], "Notification | None"]
 
 def _excerpt(raw: bytes | str) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if len(text) > _VIOLATION_EXCERPT:
-        return f"{text[:_VIOLATION_EXCERPT]}... ({len(text)} characters)"
-    return text
+    return quoted(text, _VIOLATION_EXCERPT)
 
 
 class JsonRpcCore:

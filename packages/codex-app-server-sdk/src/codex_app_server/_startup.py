@@ -15,8 +15,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._escape import quoted
 from .config import CodexConfig
-from .errors import AppServerStartError, ConfigOverrideError, TransportClosedError, printable
+from .errors import AppServerStartError, ConfigOverrideError, TransportClosedError
 
 __all__ = ["check_overrides", "override_queries", "start_error"]
 
@@ -44,7 +45,7 @@ def _cause_source(config: CodexConfig, stderr: str) -> str:
     )
     if "CODEX_HOME" in stderr or (home and home in stderr):
         where = "env=" if "CODEX_HOME" in config.env else "the environment"
-        return f"CODEX_HOME ({printable(home)!r}, from {where})" if home else "CODEX_HOME"
+        return f"CODEX_HOME ({quoted(home)!r}, from {where})" if home else "CODEX_HOME"
     for arg in config.extra_args:
         if f"'{arg}'" in stderr or f"`{arg}`" in stderr:
             return f"extra_args ({arg!r})"
@@ -174,4 +175,4 @@ def _same(effective: Any, wanted: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return printable(repr(value), 120)
+    return quoted(repr(value), 120)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import printable
+from ._escape import quoted
 
 __all__ = ["AsyncStdioProcess", "StderrTail", "StdioProcess", "WaitRoom"]
 
@@ -57,7 +57,7 @@ class StderrTail:
     """The last lines the server wrote to stderr, bounded in lines and characters.
 
     :meth:`text` gives them safe for a terminal (colour codes and control characters removed,
-    see :func:`~codex_app_server.errors.printable`) and without the known noise lines.
+    see :func:`~codex_app_server._escape.quoted`) and without the known noise lines.
     """
 
     def __init__(self, max_lines: int = 200, max_chars: int = 16_000) -> None:
@@ -79,7 +79,7 @@ class StderrTail:
         """The tail as one string without noise, at most ``max_chars`` long."""
         with self._lock:
             raw = [*self._lines, self._partial]
-        lines = [printable(line.rstrip()) for line in raw]
+        lines = [quoted(line.rstrip()) for line in raw]
         kept: list[str] = []
         last, repeats = None, 0
         # A warning logged once per request (an unknown model) would fill the tail: say it once.

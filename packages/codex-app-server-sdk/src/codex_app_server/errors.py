@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ._escape import quoted
+
 __all__ = [
     "AppServerStartError",
     "CodexError",
@@ -40,25 +42,6 @@ __all__ = [
 #: The longest piece of server text a JSON-RPC or turn error's message quotes; the whole text
 #: stays on an attribute (``JsonRpcError.message``, ``TurnFailedError.error.message``).
 QUOTE_LIMIT = 500
-
-# Terminal escape sequences (CSI such as colours, OSC such as titles or hyperlinks, and the
-# two-character ones), then any other control or bidirectional-override character.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    """``text`` from the server made safe to show on a terminal, at most ``limit`` characters.
-
-    Server text is hostile: colour codes are dropped and other control characters written as
-    escapes, so quoting it cannot move the cursor, retitle the window or reverse the line.
-    Newlines and tabs stay.
-    """
-    text = _ESCAPES.sub("", text)
-    text = _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
-    if limit is not None and len(text) > limit:
-        text = f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
-    return text
 
 
 class CodexError(Exception):
@@ -261,7 +244,7 @@ class TurnFailedError(CodexError):
         message = getattr(error, "message", None) or "turn failed without an error message"
         cause = _turn_error_cause(getattr(error, "codex_error_info", None))
         super().__init__(
-            f"turn {getattr(turn, 'id', '?')} failed: {printable(message, QUOTE_LIMIT)}{cause}"
+            f"turn {getattr(turn, 'id', '?')} failed: {quoted(message, QUOTE_LIMIT)}{cause}"
         )
 
 
@@ -320,7 +303,7 @@ def _readable(message: str) -> str:
         ),
         message,
     )
-    return printable(message, QUOTE_LIMIT)
+    return quoted(message, QUOTE_LIMIT)
 
 
 # The app-server decodes a request's method as an enum: an unknown one fails as an invalid
@@ -351,7 +334,7 @@ def _turn_error_cause(info: Any) -> str:
         status = detail.get("httpStatusCode") if isinstance(detail, Mapping) else None
     else:
         return ""
-    parts = [printable(str(kind), 80)]
+    parts = [quoted(str(kind), 80)]
     if isinstance(status, int):
         parts.append(f"HTTP {status}")
     return f" ({', '.join(parts)})"
