@@ -152,13 +152,13 @@ class Console:
         return answer.strip().lower() in ("y", "yes")
 
     def _discard_typeahead(self) -> None:
-        if sys.platform == "win32":
-            return  # the console keeps no line typed ahead of a read that is not running
-        import termios
+        # The Windows console keeps no line typed ahead of a read that is not running.
+        if sys.platform != "win32":
+            import termios
 
-        # Not a terminal after all (a test's stand-in): then nothing was typed ahead.
-        with contextlib.suppress(OSError, termios.error, ValueError):
-            termios.tcflush(self.reader.fileno(), termios.TCIFLUSH)
+            # Not a terminal after all (a test's stand-in): then nothing was typed ahead.
+            with contextlib.suppress(OSError, termios.error, ValueError):
+                termios.tcflush(self.reader.fileno(), termios.TCIFLUSH)
 
     def close(self) -> None:
         """Decline the open question, if any, and every later one; close the terminal.
