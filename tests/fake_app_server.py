@@ -28,11 +28,21 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+#: The runtime version the SDK pins (it refuses older servers), read from the one pin.
+PINNED_VERSION: str = runpy.run_path(
+    str(
+        Path(__file__).resolve().parent.parent
+        / "packages/codex-app-server-sdk/src/codex_app_server/_version.py"
+    )
+)["RUNTIME_VERSION"]
 
 THREAD_ID = "thread-fake-1"
 TEN_MB = 10 * 1024 * 1024
@@ -79,7 +89,7 @@ def thread(thread_id: str) -> dict[str, Any]:
         "status": {"type": "idle"},
         "path": None,
         "cwd": os.getcwd(),
-        "cliVersion": "0.169.0",
+        "cliVersion": PINNED_VERSION,
         "source": "vscode",
         "turns": [],
     }
@@ -132,7 +142,7 @@ class Server:
     def answer(self, request_id: object, method: str, params: dict[str, Any]) -> None:
         if method == "initialize":
             if self.mode != "silent":
-                send(initialize_reply(request_id, "0.100.0" if self.mode == "old" else "0.169.0"))
+                send(initialize_reply(request_id, "0.100.0" if self.mode == "old" else PINNED_VERSION))
             if self.mode == "deaf":
                 time.sleep(3600)
         elif method == "thread/start":
