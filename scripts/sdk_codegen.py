@@ -1254,7 +1254,9 @@ def _union_request_method(
                     "Any",
                     "None",
                 }
-            listed = "".join(f"\n        {argument}," for argument in ["self", "/", "*", *arguments])
+            listed = "".join(
+                f"\n        {argument}," for argument in ["self", "/", "*", *arguments]
+            )
             lines += [
                 "",
                 "    @overload",

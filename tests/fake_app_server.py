@@ -142,7 +142,11 @@ class Server:
     def answer(self, request_id: object, method: str, params: dict[str, Any]) -> None:
         if method == "initialize":
             if self.mode != "silent":
-                send(initialize_reply(request_id, "0.100.0" if self.mode == "old" else PINNED_VERSION))
+                send(
+                    initialize_reply(
+                        request_id, "0.100.0" if self.mode == "old" else PINNED_VERSION
+                    )
+                )
             if self.mode == "deaf":
                 time.sleep(3600)
         elif method == "thread/start":

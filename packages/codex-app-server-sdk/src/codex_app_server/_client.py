@@ -1,6 +1,6 @@
 """Typed clients: one method per app-server request, over a sync or async connection.
 
-The 109 request methods themselves are generated (``generated/methods.py``) from the pinned
+The request methods themselves are generated (``generated/methods.py``) from the pinned
 binary's schema; this module supplies the one hook they call, ``_call``, which validates the
 keyword arguments into the params model, sends them in wire form (camelCase) and validates the
 reply into the response model. The ``initialize`` handshake lives here too.
