@@ -561,6 +561,8 @@ class Emitter:
             f"    Discriminator(open_tag({string_literal(tag)}, {string_literal(tag_field)},"
             f" frozenset({{{known_set}}}))),"
         )
+        # A known variant whose shape changed (a newer server) falls back too, when decoding.
+        lines.append(f"    WrapValidator(or_unrecognized({fallback})),")
         lines.append("]")
         if schema.get("description"):
             lines += docstring(schema["description"], "")
@@ -1048,10 +1050,12 @@ def render_module(
     typing_names = used(("Annotated", "Any", "Literal", "TypeAlias"))
     if typing_names:
         lines += [f"from typing import {typing_names}", ""]
-    pydantic_names = used(("ConfigDict", "Discriminator", "Field", "RootModel", "Tag"))
+    pydantic_names = used(
+        ("ConfigDict", "Discriminator", "Field", "RootModel", "Tag", "WrapValidator")
+    )
     if pydantic_names:
         lines += [f"from pydantic import {pydantic_names}", ""]
-    base_names = used(("UNKNOWN_TAG", *templates.BASE_PUBLIC, "open_tag"))
+    base_names = used(("UNKNOWN_TAG", *templates.BASE_PUBLIC, "open_tag", "or_unrecognized"))
     if base_names:
         lines.append(f"from ._base import {base_names}")
     for module in sorted(imports):

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ._client import (
         CodexClient as CodexClient,
     )
+    from ._lenient import (
+        unfit_parts as unfit_parts,
+    )
     from ._turns import (
         final_text as final_text,
     )
@@ -217,6 +220,7 @@ _EXPORTS: dict[str, str] = {
     "signed_bearer_token": "._websocket",
     "wait_until_ready": "._websocket",
     "parse_output": "._turns",
+    "unfit_parts": "._lenient",
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
     "CodexNotFoundError": ".errors",
@@ -300,6 +304,7 @@ __all__ = [
     "retry_on_overload_async",
     "signed_bearer_token",
     "tool",
+    "unfit_parts",
     "wait_until_ready",
 ]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._legacy_app_path_string import LegacyAppPathString
 
 
@@ -116,6 +116,7 @@ FileSystemPath: TypeAlias = Annotated[
     | Annotated[SpecialFileSystemPath, Tag("special")]
     | Annotated[UnrecognizedFileSystemPath, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"path", "glob_pattern", "special"}))),
+    WrapValidator(or_unrecognized(UnrecognizedFileSystemPath)),
 ]
 
 
@@ -128,4 +129,5 @@ FileSystemSpecialPath: TypeAlias = Annotated[
     | Annotated[UnknownFileSystemSpecialPath, Tag("unknown")]
     | Annotated[UnrecognizedFileSystemSpecialPath, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("kind", "kind", frozenset({"root", "minimal", "project_roots", "tmpdir", "slash_tmp", "unknown"}))),
+    WrapValidator(or_unrecognized(UnrecognizedFileSystemSpecialPath)),
 ]

@@ -5,13 +5,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler
 
 UNKNOWN_TAG = "*"
 """The discriminator tag under which every tagged union files a variant it does not know."""
+
+LENIENT: ContextVar[list[tuple[str, ValidationError]] | None] = ContextVar(
+    "codex_app_server_lenient", default=None
+)
+"""Set (to a list) while the SDK decodes a message that did not fit at first: tagged unions then
+file a known variant that does not validate under their ``Unrecognized`` fallback and note the
+error in the list. Unset, as when users build requests, such a variant is an error."""
 
 
 class CodexModel(BaseModel):
@@ -85,6 +93,31 @@ def open_tag(wire_key: str, attribute: str, known: frozenset[str]) -> Callable[[
         return tag if isinstance(tag, str) and tag in known else UNKNOWN_TAG
 
     return pick
+
+
+def or_unrecognized(
+    fallback: type[BaseModel],
+) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    """Build a union's wrap validator that, while ``LENIENT`` is set, falls back to ``fallback``.
+
+    The fallback keeps the whole JSON object (its tag as a ``str``, the rest as extra fields).
+    """
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            notes = LENIENT.get()
+            if notes is None or not isinstance(value, Mapping):
+                raise
+            try:
+                member = fallback.model_validate(value)
+            except ValidationError:
+                raise error from None
+            notes.append((fallback.__name__, error))
+            return member
+
+    return validate
 
 
 class UnknownServerNotification(CodexModel):

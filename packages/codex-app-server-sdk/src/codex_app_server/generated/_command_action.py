@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Tag
+from pydantic import Discriminator, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._legacy_app_path_string import LegacyAppPathString
 
 
@@ -58,4 +58,5 @@ CommandAction: TypeAlias = Annotated[
     | Annotated[UnknownCommandAction, Tag("unknown")]
     | Annotated[UnrecognizedCommandAction, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"read", "listFiles", "search", "unknown"}))),
+    WrapValidator(or_unrecognized(UnrecognizedCommandAction)),
 ]

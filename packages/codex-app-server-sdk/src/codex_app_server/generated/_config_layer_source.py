@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 
 
@@ -100,4 +100,5 @@ ConfigLayerSource: TypeAlias = Annotated[
     | Annotated[LegacyManagedConfigTomlFromMdmConfigLayerSource, Tag("legacyManagedConfigTomlFromMdm")]
     | Annotated[UnrecognizedConfigLayerSource, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"packagedDefaults", "mdm", "system", "enterpriseManaged", "user", "project", "sessionFlags", "legacyManagedConfigTomlFromFile", "legacyManagedConfigTomlFromMdm"}))),
+    WrapValidator(or_unrecognized(UnrecognizedConfigLayerSource)),
 ]

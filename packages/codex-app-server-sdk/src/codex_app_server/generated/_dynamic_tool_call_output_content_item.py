@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class InputAudioDynamicToolCallOutputContentItem(CodexModel):
@@ -44,4 +44,5 @@ DynamicToolCallOutputContentItem: TypeAlias = Annotated[
     | Annotated[InputAudioDynamicToolCallOutputContentItem, Tag("inputAudio")]
     | Annotated[UnrecognizedDynamicToolCallOutputContentItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"inputText", "inputImage", "inputAudio"}))),
+    WrapValidator(or_unrecognized(UnrecognizedDynamicToolCallOutputContentItem)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class FunctionDynamicToolNamespaceTool(CodexModel):
@@ -56,6 +56,7 @@ DynamicToolNamespaceTool: TypeAlias = Annotated[
     Annotated[FunctionDynamicToolNamespaceTool, Tag("function")]
     | Annotated[UnrecognizedDynamicToolNamespaceTool, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"function"}))),
+    WrapValidator(or_unrecognized(UnrecognizedDynamicToolNamespaceTool)),
 ]
 
 
@@ -64,4 +65,5 @@ DynamicToolSpec: TypeAlias = Annotated[
     | Annotated[NamespaceDynamicToolSpec, Tag("namespace")]
     | Annotated[UnrecognizedDynamicToolSpec, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"function", "namespace"}))),
+    WrapValidator(or_unrecognized(UnrecognizedDynamicToolSpec)),
 ]

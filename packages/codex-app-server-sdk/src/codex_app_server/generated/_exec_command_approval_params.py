@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._request_id import RequestId
 from ._thread_id import ThreadId
 
@@ -82,4 +82,5 @@ ParsedCommand: TypeAlias = Annotated[
     | Annotated[UnknownParsedCommand, Tag("unknown")]
     | Annotated[UnrecognizedParsedCommand, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"read", "list_files", "search", "unknown"}))),
+    WrapValidator(or_unrecognized(UnrecognizedParsedCommand)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Tag
+from pydantic import Discriminator, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class AddPatchChangeKind(CodexModel):
@@ -50,4 +50,5 @@ PatchChangeKind: TypeAlias = Annotated[
     | Annotated[UpdatePatchChangeKind, Tag("update")]
     | Annotated[UnrecognizedPatchChangeKind, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"add", "delete", "update"}))),
+    WrapValidator(or_unrecognized(UnrecognizedPatchChangeKind)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._image_detail import ImageDetail
 
 
@@ -56,6 +56,7 @@ FunctionCallOutputContentItem: TypeAlias = Annotated[
     | Annotated[EncryptedContentFunctionCallOutputContentItem, Tag("encrypted_content")]
     | Annotated[UnrecognizedFunctionCallOutputContentItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"input_text", "input_image", "input_audio", "encrypted_content"}))),
+    WrapValidator(or_unrecognized(UnrecognizedFunctionCallOutputContentItem)),
 ]
 """Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs."""
 

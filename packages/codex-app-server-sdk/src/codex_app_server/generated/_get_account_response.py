@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._plan_type import PlanType
 
 
@@ -63,4 +63,5 @@ Account: TypeAlias = Annotated[
     | Annotated[GcpAccount, Tag("gcp")]
     | Annotated[UnrecognizedAccount, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"apiKey", "chatgpt", "amazonBedrock", "gcp"}))),
+    WrapValidator(or_unrecognized(UnrecognizedAccount)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 from ._legacy_app_path_string import LegacyAppPathString
 from ._network_approval_protocol import NetworkApprovalProtocol
@@ -104,4 +104,5 @@ GuardianApprovalReviewAction: TypeAlias = Annotated[
     | Annotated[RequestPermissionsGuardianApprovalReviewAction, Tag("requestPermissions")]
     | Annotated[UnrecognizedGuardianApprovalReviewAction, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"command", "execve", "writeStdin", "applyPatch", "networkAccess", "mcpToolCall", "requestPermissions"}))),
+    WrapValidator(or_unrecognized(UnrecognizedGuardianApprovalReviewAction)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 from ._hook_event_name import HookEventName
 from ._hook_source import HookSource
@@ -171,4 +171,5 @@ HookMetadata: TypeAlias = Annotated[
     | Annotated[AgentHookMetadata, Tag("agent")]
     | Annotated[UnrecognizedHookMetadata, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("handlerType", "handler_type", frozenset({"command", "mcpTool", "prompt", "agent"}))),
+    WrapValidator(or_unrecognized(UnrecognizedHookMetadata)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 
 
 class LoginAppBrand(OpenEnum):
@@ -88,6 +88,7 @@ LoginAccountParamsShape: TypeAlias = Annotated[
     | Annotated[AmazonBedrockAccessKeysLoginAccountParams, Tag("amazonBedrockAccessKeys")]
     | Annotated[UnrecognizedLoginAccountParams, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"apiKey", "chatgpt", "chatgptDeviceCode", "chatgptAuthTokens", "amazonBedrock", "amazonBedrockAccessKeys"}))),
+    WrapValidator(or_unrecognized(UnrecognizedLoginAccountParams)),
 ]
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class AmazonBedrockLoginAccountResponse(CodexModel):
@@ -63,6 +63,7 @@ LoginAccountResponseShape: TypeAlias = Annotated[
     | Annotated[AmazonBedrockLoginAccountResponse, Tag("amazonBedrock")]
     | Annotated[UnrecognizedLoginAccountResponse, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"apiKey", "chatgpt", "chatgptDeviceCode", "chatgptAuthTokens", "amazonBedrock"}))),
+    WrapValidator(or_unrecognized(UnrecognizedLoginAccountResponse)),
 ]
 
 

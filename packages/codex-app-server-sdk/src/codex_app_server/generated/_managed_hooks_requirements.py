@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class AgentConfiguredHookHandler(CodexModel):
@@ -88,4 +88,5 @@ ConfiguredHookHandler: TypeAlias = Annotated[
     | Annotated[AgentConfiguredHookHandler, Tag("agent")]
     | Annotated[UnrecognizedConfiguredHookHandler, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"command", "mcp_tool", "prompt", "agent"}))),
+    WrapValidator(or_unrecognized(UnrecognizedConfiguredHookHandler)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag
+from pydantic import ConfigDict, Discriminator, Field, RootModel, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._request_id import RequestId
 
 
@@ -286,6 +286,7 @@ McpServerElicitationRequestParamsShape: TypeAlias = Annotated[
     | Annotated[UrlMcpServerElicitationRequestParams, Tag("url")]
     | Annotated[UnrecognizedMcpServerElicitationRequestParams, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("mode", "mode", frozenset({"form", "openai/form", "openaiForm", "url"}))),
+    WrapValidator(or_unrecognized(UnrecognizedMcpServerElicitationRequestParams)),
 ]
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 
 
 class BedrockProviderId(OpenEnum):
@@ -72,5 +72,6 @@ ProviderSettingsPatch: TypeAlias = Annotated[
     | Annotated[GcpProviderSettingsPatch, Tag("gcp")]
     | Annotated[UnrecognizedProviderSettingsPatch, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"customGateway", "bedrock", "gcp"}))),
+    WrapValidator(or_unrecognized(UnrecognizedProviderSettingsPatch)),
 ]
 """Omitted patch fields preserve their values. Explicit null clears a nullable field."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class ModelProviderMismatchModelProviderError(CodexModel):
@@ -46,5 +46,6 @@ ModelProviderError: TypeAlias = Annotated[
     | Annotated[ModelProviderPolicyConflictModelProviderError, Tag("modelProviderPolicyConflict")]
     | Annotated[UnrecognizedModelProviderError, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"modelProviderMismatch", "modelProviderNotConfigured", "modelProviderPolicyConflict"}))),
+    WrapValidator(or_unrecognized(UnrecognizedModelProviderError)),
 ]
 """Structured JSON-RPC error data. Unknown errors must retain the client's normal fallback."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class BedrockProviderSettings(CodexModel):
@@ -92,6 +92,7 @@ GatewayAuth: TypeAlias = Annotated[
     | Annotated[ModeGatewayAuth, Tag("externallyConfigured")]
     | Annotated[UnrecognizedGatewayAuth, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("mode", "mode", frozenset({"none", "environmentVariable", "externallyConfigured"}))),
+    WrapValidator(or_unrecognized(UnrecognizedGatewayAuth)),
 ]
 
 
@@ -102,4 +103,5 @@ ProviderSettings: TypeAlias = Annotated[
     | Annotated[GcpProviderSettings, Tag("gcp")]
     | Annotated[UnrecognizedProviderSettings, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"openai", "customGateway", "bedrock", "gcp"}))),
+    WrapValidator(or_unrecognized(UnrecognizedProviderSettings)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 from ._app_summary import AppSummary
 from ._hook_event_name import HookEventName
@@ -144,4 +144,5 @@ ScheduledTaskSchedule: TypeAlias = Annotated[
     | Annotated[WeeklyScheduledTaskSchedule, Tag("weekly")]
     | Annotated[UnrecognizedScheduledTaskSchedule, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"hourly", "daily", "weekdays", "weekly"}))),
+    WrapValidator(or_unrecognized(UnrecognizedScheduledTaskSchedule)),
 ]

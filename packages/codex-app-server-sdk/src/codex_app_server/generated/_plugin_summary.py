@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 from ._plugin_auth_policy import PluginAuthPolicy
 from ._plugin_share_discoverability import PluginShareDiscoverability
@@ -173,4 +173,5 @@ PluginSource: TypeAlias = Annotated[
     | Annotated[RemotePluginSource, Tag("remote")]
     | Annotated[UnrecognizedPluginSource, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"local", "git", "npm", "remote"}))),
+    WrapValidator(or_unrecognized(UnrecognizedPluginSource)),
 ]

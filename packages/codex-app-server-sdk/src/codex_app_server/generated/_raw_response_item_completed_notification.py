@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._function_call_output_body import FunctionCallOutputBody
 from ._image_detail import ImageDetail
 from ._message_phase import MessagePhase
@@ -396,6 +396,7 @@ AgentMessageInputContent: TypeAlias = Annotated[
     | Annotated[EncryptedContentAgentMessageInputContent, Tag("encrypted_content")]
     | Annotated[UnrecognizedAgentMessageInputContent, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"input_text", "encrypted_content"}))),
+    WrapValidator(or_unrecognized(UnrecognizedAgentMessageInputContent)),
 ]
 
 
@@ -406,6 +407,7 @@ ContentItem: TypeAlias = Annotated[
     | Annotated[OutputTextContentItem, Tag("output_text")]
     | Annotated[UnrecognizedContentItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"input_text", "input_image", "input_audio", "output_text"}))),
+    WrapValidator(or_unrecognized(UnrecognizedContentItem)),
 ]
 
 
@@ -413,6 +415,7 @@ LocalShellAction: TypeAlias = Annotated[
     Annotated[ExecLocalShellAction, Tag("exec")]
     | Annotated[UnrecognizedLocalShellAction, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"exec"}))),
+    WrapValidator(or_unrecognized(UnrecognizedLocalShellAction)),
 ]
 
 
@@ -421,6 +424,7 @@ ReasoningItemContent: TypeAlias = Annotated[
     | Annotated[TextReasoningItemContent, Tag("text")]
     | Annotated[UnrecognizedReasoningItemContent, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"reasoning_text", "text"}))),
+    WrapValidator(or_unrecognized(UnrecognizedReasoningItemContent)),
 ]
 
 
@@ -428,6 +432,7 @@ ReasoningItemReasoningSummary: TypeAlias = Annotated[
     Annotated[SummaryTextReasoningItemReasoningSummary, Tag("summary_text")]
     | Annotated[UnrecognizedReasoningItemReasoningSummary, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"summary_text"}))),
+    WrapValidator(or_unrecognized(UnrecognizedReasoningItemReasoningSummary)),
 ]
 
 
@@ -452,6 +457,7 @@ ResponseItem: TypeAlias = Annotated[
     | Annotated[OtherResponseItem, Tag("other")]
     | Annotated[UnrecognizedResponseItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"additional_tools", "message", "agent_message", "reasoning", "local_shell_call", "function_call", "tool_search_call", "function_call_output", "custom_tool_call", "custom_tool_call_output", "tool_search_output", "web_search_call", "image_generation_call", "compaction", "configuration_update", "compaction_trigger", "context_compaction", "other"}))),
+    WrapValidator(or_unrecognized(UnrecognizedResponseItem)),
 ]
 
 
@@ -462,4 +468,5 @@ ResponsesApiWebSearchAction: TypeAlias = Annotated[
     | Annotated[OtherResponsesApiWebSearchAction, Tag("other")]
     | Annotated[UnrecognizedResponsesApiWebSearchAction, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"search", "open_page", "find_in_page", "other"}))),
+    WrapValidator(or_unrecognized(UnrecognizedResponsesApiWebSearchAction)),
 ]

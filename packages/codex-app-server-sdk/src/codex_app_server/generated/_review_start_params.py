@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 
 
 class ReviewDelivery(OpenEnum):
@@ -68,4 +68,5 @@ ReviewTarget: TypeAlias = Annotated[
     | Annotated[CustomReviewTarget, Tag("custom")]
     | Annotated[UnrecognizedReviewTarget, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"uncommittedChanges", "baseBranch", "commit", "custom"}))),
+    WrapValidator(or_unrecognized(UnrecognizedReviewTarget)),
 ]

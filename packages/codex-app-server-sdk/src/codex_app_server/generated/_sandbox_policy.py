@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 
 
@@ -62,4 +62,5 @@ SandboxPolicy: TypeAlias = Annotated[
     | Annotated[WorkspaceWriteSandboxPolicy, Tag("workspaceWrite")]
     | Annotated[UnrecognizedSandboxPolicy, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"dangerFullAccess", "readOnly", "externalSandbox", "workspaceWrite"}))),
+    WrapValidator(or_unrecognized(UnrecognizedSandboxPolicy)),
 ]

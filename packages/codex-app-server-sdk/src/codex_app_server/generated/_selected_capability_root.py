@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class EnvironmentCapabilityRootLocation(CodexModel):
@@ -39,5 +39,6 @@ CapabilityRootLocation: TypeAlias = Annotated[
     Annotated[EnvironmentCapabilityRootLocation, Tag("environment")]
     | Annotated[UnrecognizedCapabilityRootLocation, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"environment"}))),
+    WrapValidator(or_unrecognized(UnrecognizedCapabilityRootLocation)),
 ]
 """Location used to resolve a selected capability root."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, OpenIntEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, OpenIntEnum, open_tag, or_unrecognized
 from ._absolute_path_buf import AbsolutePathBuf
 from ._command_action import CommandAction
 from ._dynamic_tool_call_output_content_item import DynamicToolCallOutputContentItem
@@ -697,6 +697,7 @@ AgentMessageDisplay: TypeAlias = Annotated[
     | Annotated[BlockAgentMessageDisplay, Tag("block")]
     | Annotated[UnrecognizedAgentMessageDisplay, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("mode", "mode", frozenset({"show", "hide", "block"}))),
+    WrapValidator(or_unrecognized(UnrecognizedAgentMessageDisplay)),
 ]
 """How Chat should present a recovered answer."""
 
@@ -705,6 +706,7 @@ AnswerAnnotation: TypeAlias = Annotated[
     Annotated[WellbeingHelplineAnswerAnnotation, Tag("wellbeingHelpline")]
     | Annotated[UnrecognizedAnswerAnnotation, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("kind", "kind", frozenset({"wellbeingHelpline"}))),
+    WrapValidator(or_unrecognized(UnrecognizedAnswerAnnotation)),
 ]
 
 
@@ -712,6 +714,7 @@ AnswerReplacement: TypeAlias = Annotated[
     Annotated[WellbeingPromptHelplineAnswerReplacement, Tag("wellbeingPromptHelpline")]
     | Annotated[UnrecognizedAnswerReplacement, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("kind", "kind", frozenset({"wellbeingPromptHelpline"}))),
+    WrapValidator(or_unrecognized(UnrecognizedAnswerReplacement)),
 ]
 
 
@@ -720,6 +723,7 @@ BlockReason: TypeAlias = Annotated[
     | Annotated[KindBlockReason, Tag("cyber")]
     | Annotated[UnrecognizedBlockReason, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("kind", "kind", frozenset({"protection", "cyber"}))),
+    WrapValidator(or_unrecognized(UnrecognizedBlockReason)),
 ]
 
 
@@ -727,6 +731,7 @@ ImageGenerationFailure: TypeAlias = Annotated[
     Annotated[UsageLimitExceededImageGenerationFailure, Tag("usageLimitExceeded")]
     | Annotated[UnrecognizedImageGenerationFailure, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"usageLimitExceeded"}))),
+    WrapValidator(or_unrecognized(UnrecognizedImageGenerationFailure)),
 ]
 
 
@@ -752,6 +757,7 @@ ThreadItem: TypeAlias = Annotated[
     | Annotated[ContextCompactionThreadItem, Tag("contextCompaction")]
     | Annotated[UnrecognizedThreadItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"userMessage", "hookPrompt", "agentMessage", "functionCallOutput", "plan", "reasoning", "commandExecution", "fileChange", "mcpToolCall", "dynamicToolCall", "collabAgentToolCall", "subAgentActivity", "webSearch", "imageView", "sleep", "imageGeneration", "enteredReviewMode", "exitedReviewMode", "contextCompaction"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadItem)),
 ]
 """A thread item and its recorded lifecycle times. The payload stays flat on the wire."""
 
@@ -763,4 +769,5 @@ WebSearchAction: TypeAlias = Annotated[
     | Annotated[OtherWebSearchAction, Tag("other")]
     | Annotated[UnrecognizedWebSearchAction, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"search", "openPage", "findInPage", "other"}))),
+    WrapValidator(or_unrecognized(UnrecognizedWebSearchAction)),
 ]

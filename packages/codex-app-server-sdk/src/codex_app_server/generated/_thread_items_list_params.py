@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._sort_direction import SortDirection
 
 
@@ -50,6 +50,7 @@ ThreadItemsListAnchor: TypeAlias = Annotated[
     Annotated[ItemThreadItemsListAnchor, Tag("item")]
     | Annotated[UnrecognizedThreadItemsListAnchor, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"item"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadItemsListAnchor)),
 ]
 """An exclusive item position within the requested visible turn."""
 

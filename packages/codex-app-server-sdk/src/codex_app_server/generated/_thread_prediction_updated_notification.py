@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class CompletedThreadPredictionResult(CodexModel):
@@ -52,4 +52,5 @@ ThreadPredictionResult: TypeAlias = Annotated[
     | Annotated[FailedThreadPredictionResult, Tag("failed")]
     | Annotated[UnrecognizedThreadPredictionResult, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"completed", "failed"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadPredictionResult)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class ThreadReadState(CodexModel):
@@ -58,4 +58,5 @@ ThreadUnreadPosition: TypeAlias = Annotated[
     | Annotated[TurnThreadUnreadPosition, Tag("turn")]
     | Annotated[UnrecognizedThreadUnreadPosition, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"threadStart", "turn"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadUnreadPosition)),
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Tag
+from pydantic import Discriminator, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class ReadThreadReadStateOperation(CodexModel):
@@ -34,4 +34,5 @@ ThreadReadStateOperation: TypeAlias = Annotated[
     | Annotated[UnreadThreadReadStateOperation, Tag("unread")]
     | Annotated[UnrecognizedThreadReadStateOperation, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"read", "unread"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadReadStateOperation)),
 ]

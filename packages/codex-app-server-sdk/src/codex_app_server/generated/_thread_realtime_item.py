@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 
 
 class ThreadRealtimeHandoffMode(OpenEnum):
@@ -172,6 +172,7 @@ ThreadRealtimeBemItemPresentation: TypeAlias = Annotated[
     | Annotated[InlineVisualizationThreadRealtimeBemItemPresentation, Tag("inlineVisualization")]
     | Annotated[UnrecognizedThreadRealtimeBemItemPresentation, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"wholeItem", "inlineMarkdown", "inlineVisualization"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadRealtimeBemItemPresentation)),
 ]
 """EXPERIMENTAL - how an existing agent item appears in a realtime conversation."""
 
@@ -186,5 +187,6 @@ ThreadRealtimeItem: TypeAlias = Annotated[
     | Annotated[SessionEndInputSavedThreadRealtimeItem, Tag("sessionEndInputSaved")]
     | Annotated[UnrecognizedThreadRealtimeItem, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"realtimeSessionStarted", "frame", "transcriptSegment", "bemItemPromoted", "realtimeSessionClosed", "turnInputAccepted", "sessionEndInputSaved"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadRealtimeItem)),
 ]
 """EXPERIMENTAL - a thread-scoped realtime item in the canonical timeline."""

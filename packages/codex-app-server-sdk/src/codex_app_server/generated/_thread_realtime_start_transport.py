@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 
 
 class ExistingCallThreadRealtimeStartTransport(CodexModel):
@@ -45,5 +45,6 @@ ThreadRealtimeStartTransport: TypeAlias = Annotated[
     | Annotated[ExistingCallThreadRealtimeStartTransport, Tag("existingCall")]
     | Annotated[UnrecognizedThreadRealtimeStartTransport, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"websocket", "webrtc", "existingCall"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadRealtimeStartTransport)),
 ]
 """EXPERIMENTAL - transport used by thread realtime."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, OpenEnum, open_tag, or_unrecognized
 
 
 class ThreadActiveFlag(OpenEnum):
@@ -56,4 +56,5 @@ ThreadStatus: TypeAlias = Annotated[
     | Annotated[ActiveThreadStatus, Tag("active")]
     | Annotated[UnrecognizedThreadStatus, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"notLoaded", "idle", "systemError", "active"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadStatus)),
 ]

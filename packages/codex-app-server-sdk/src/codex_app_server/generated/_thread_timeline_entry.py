@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._thread_item import ThreadItem
 from ._thread_realtime_item import ThreadRealtimeItem
 from ._turn_error import TurnError
@@ -67,5 +67,6 @@ ThreadTimelineEntry: TypeAlias = Annotated[
     | Annotated[TurnCompletedThreadTimelineEntry, Tag("turnCompleted")]
     | Annotated[UnrecognizedThreadTimelineEntry, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"item", "realtime", "turnStarted", "turnCompleted"}))),
+    WrapValidator(or_unrecognized(UnrecognizedThreadTimelineEntry)),
 ]
 """EXPERIMENTAL - one item or turn boundary in canonical rollout order."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, WrapValidator
 
-from ._base import UNKNOWN_TAG, CodexModel, open_tag
+from ._base import UNKNOWN_TAG, CodexModel, open_tag, or_unrecognized
 from ._image_detail import ImageDetail
 
 
@@ -101,4 +101,5 @@ UserInput: TypeAlias = Annotated[
     | Annotated[MentionUserInput, Tag("mention")]
     | Annotated[UnrecognizedUserInput, Tag(UNKNOWN_TAG)],
     Discriminator(open_tag("type", "type", frozenset({"text", "image", "localImage", "audio", "localAudio", "skill", "mention"}))),
+    WrapValidator(or_unrecognized(UnrecognizedUserInput)),
 ]
