@@ -270,7 +270,7 @@ def bump(session: nox.Session) -> None:
     Fetches the runtime, regenerates the models, re-records the benchmark recording, rewrites
     the generated figures in the docs, and prints (and adds to CHANGELOG.md) what changed.
     """
-    if len(session.posargs) != 1:
-        session.error("give the new version: nox -s bump -- V")
+    if not session.posargs:
+        session.error("give the new version: nox -s bump -- V [--summary FILE]")
     session.install(*_dev())
     session.run("python", str(SCRIPT), "bump", *session.posargs)

@@ -873,7 +873,10 @@ def bump(version: str, *, record: bool = True) -> str:
 
 
 def _cmd_bump(args: argparse.Namespace) -> int:
-    print(bump(args.version, record=not args.no_record))
+    report = bump(args.version, record=not args.no_record)
+    if args.summary is not None:
+        args.summary.write_text(report + "\n", encoding="utf-8")
+    print(report)
     return 0
 
 
@@ -993,6 +996,9 @@ def _parser() -> argparse.ArgumentParser:
     bump_cmd.add_argument("version", metavar="V", help="the new Codex runtime version")
     bump_cmd.add_argument(
         "--no-record", action="store_true", help="keep benchmarks/recorded.json as it is"
+    )
+    bump_cmd.add_argument(
+        "--summary", type=Path, metavar="FILE", help="also write the summary to FILE (Markdown)"
     )
 
     types = command(
