@@ -321,6 +321,8 @@ def _fallbacks(value: Any, path: str = "") -> list[str]:
             found += _fallbacks(item, f"{path}[{key!r}]")
     elif isinstance(value, generated.OpenEnum) and value.name == value.value:
         found.append(f"{path}: unknown enum value {value.value!r}")
+    elif isinstance(value, generated.OpenIntEnum) and value.name == str(value.value):
+        found.append(f"{path}: unknown enum value {value.value!r}")
     return found
 
 
