@@ -138,7 +138,12 @@ def api_breaks(old_src: Path, new_src: Path, package: str = "codex_app_server") 
 
     Each is one line: ``<object>: <what broke>``. Needs griffe (a dev dependency).
     """
-    import griffe  # a dev tool: the bump and CI have it, the SDK does not need it
+    try:
+        import griffe  # a dev tool: the bump and CI have it, the SDK does not need it
+    except ImportError:
+        raise RuntimeError(
+            "griffe is not installed: pip install griffe (a dev dependency)"
+        ) from None
 
     old = griffe.load(package, search_paths=[str(old_src)], allow_inspection=False)
     new = griffe.load(package, search_paths=[str(new_src)], allow_inspection=False)

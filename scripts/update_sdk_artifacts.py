@@ -860,7 +860,10 @@ def bump(version: str, *, record: bool = True) -> str:
         # write_lock(version, platforms) exists in this module:
         #     write_lock(version, list(PLATFORMS))
         with _step("compare the protocol and the public API (griffe)", times):
-            breaks = protocol_diff.api_breaks(old_src, SDK_SOURCE / "src")
+            try:
+                breaks = protocol_diff.api_breaks(old_src, SDK_SOURCE / "src")
+            except RuntimeError as error:
+                raise ArtifactError(str(error)) from None
             summary = protocol_diff.summarize(
                 protocol_diff.snapshot(old_src / "codex_app_server" / "generated"),
                 protocol_diff.snapshot(GENERATED_DIR),
