@@ -34,7 +34,7 @@ MESSAGE_LISTS = ("ClientRequest.json", "ServerNotification.json", "ServerRequest
 # ``<Stem>Params`` -> ``<Stem>Response``; these methods do not (they take no params or share a
 # response), and are named here, each with what the server was seen to answer. The generator
 # refuses to run if an entry stops resolving or a new method resolves by neither rule, so a
-# runtime upgrade cannot silently mistype a result; tests/test_generated.py sends each of these
+# runtime upgrade cannot silently mistype a result; tests/test_codegen.py sends each of these
 # requests to the real server and checks its answer against the type named here.
 RESPONSE_OVERRIDES: dict[str, str] = {
     # No params; answers {} once the login attempt is cancelled (or there was none).
@@ -51,7 +51,7 @@ RESPONSE_OVERRIDES: dict[str, str] = {
     "config/mcpServer/reload": "McpServerRefreshResponse",
     # Writes one config.toml value: {status, version, filePath, overriddenMetadata}.
     "config/value/write": "ConfigWriteResponse",
-    # Writes model_provider to config.toml (new in 0.171.0, the schema names no response); the
+    # Writes model_provider to config.toml (the schema names no response type); the
     # server answers {status, version, filePath, overriddenMetadata}, a ConfigWriteResponse.
     "modelProvider/default/set": "ConfigWriteResponse",
     # No params; the requirements that managed configuration imposes.
