@@ -319,9 +319,9 @@ def _fallbacks(value: Any, path: str = "") -> list[str]:
     elif isinstance(value, dict):
         for key, item in value.items():
             found += _fallbacks(item, f"{path}[{key!r}]")
-    elif isinstance(value, generated.OpenEnum) and value.name == value.value:
-        found.append(f"{path}: unknown enum value {value.value!r}")
-    elif isinstance(value, generated.OpenIntEnum) and value.name == str(value.value):
+    elif isinstance(value, (generated.OpenEnum, generated.OpenIntEnum)) and value.name == str(
+        value.value
+    ):
         found.append(f"{path}: unknown enum value {value.value!r}")
     return found
 
