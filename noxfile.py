@@ -243,3 +243,16 @@ def benchmark(session: nox.Session) -> None:
     )
     assert isinstance(codex_bin, str)
     session.run("python", "benchmarks/run.py", "--codex-bin", codex_bin.strip(), *session.posargs)
+
+
+@nox.session
+def bump(session: nox.Session) -> None:
+    """Move the pin to a new Codex release: ``nox -s bump -- V`` (see docs/releasing.md).
+
+    Fetches the runtime, regenerates the models, re-records the benchmark recording, rewrites
+    the generated figures in the docs, and prints (and adds to CHANGELOG.md) what changed.
+    """
+    if not session.posargs:
+        session.error("give the new version: nox -s bump -- V [--summary FILE]")
+    session.install(*_dev())
+    session.run("python", str(SCRIPT), "bump", *session.posargs)

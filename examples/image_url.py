@@ -1,7 +1,7 @@
 """Send an image by URL together with text.
 
 ``ImageInput`` takes an image URL; a list mixes it with text (a plain ``str`` is text).
-Codex 0.169.0 accepts inline ``data:`` URLs and refuses remote ``https:`` ones with
+The pinned Codex accepts inline ``data:`` URLs and refuses remote ``https:`` ones with
 ``InvalidRequestError`` ("remote image URLs are not supported"): download the image yourself
 and inline it, or save it and use ``LocalImageInput``. Usage::
 

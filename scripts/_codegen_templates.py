@@ -8,6 +8,7 @@ for unknown methods, and the lazy-import plumbing that keeps ``import codex_app_
 BASE_PUBLIC: tuple[str, ...] = (
     "CodexModel",
     "OpenEnum",
+    "OpenIntEnum",
     "UnknownServerNotification",
     "UnknownServerRequest",
 )
@@ -19,13 +20,21 @@ BASE_MODULE: str = '''\
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler
 
 UNKNOWN_TAG = "*"
 """The discriminator tag under which every tagged union files a variant it does not know."""
+
+LENIENT: ContextVar[list[tuple[str, ValidationError]] | None] = ContextVar(
+    "codex_app_server_lenient", default=None
+)
+"""Set (to a list) while the SDK decodes a message that did not fit at first: tagged unions then
+file a known variant that does not validate under their ``Unrecognized`` fallback and note the
+error in the list. Unset, as when users build requests, such a variant is an error."""
 
 
 class CodexModel(BaseModel):
@@ -64,6 +73,24 @@ class OpenEnum(str, Enum):
         return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
 
 
+class OpenIntEnum(int, Enum):
+    """An integer enum that also accepts values it does not list (``version: 1`` today).
+
+    Members are named ``V_<value>``. A value a newer server added becomes a member-like object
+    of the same class named after its value (``"2"``), so comparing with ``2`` and dumping
+    keep working, as with :class:`OpenEnum`.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenIntEnum | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = str(value)
+        member._value_ = value
+        return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
+
+
 def open_tag(wire_key: str, attribute: str, known: frozenset[str]) -> Callable[[Any], str]:
     """Build a union discriminator that sends tags outside ``known`` to the fallback variant.
 
@@ -81,6 +108,31 @@ def open_tag(wire_key: str, attribute: str, known: frozenset[str]) -> Callable[[
         return tag if isinstance(tag, str) and tag in known else UNKNOWN_TAG
 
     return pick
+
+
+def or_unrecognized(
+    fallback: type[BaseModel],
+) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    """Build a union's wrap validator that, while ``LENIENT`` is set, falls back to ``fallback``.
+
+    The fallback keeps the whole JSON object (its tag as a ``str``, the rest as extra fields).
+    """
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            notes = LENIENT.get()
+            if notes is None or not isinstance(value, Mapping):
+                raise
+            try:
+                member = fallback.model_validate(value)
+            except ValidationError:
+                raise error from None
+            notes.append((fallback.__name__, error))
+            return member
+
+    return validate
 
 
 class UnknownServerNotification(CodexModel):
@@ -277,17 +329,31 @@ Arguments are the params model's fields in snake_case; ``None`` leaves a field o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 if TYPE_CHECKING:
 {type_checking_imports}
 
 
-def _dump(params: Any) -> dict[str, Any]:
-    # A method whose params are one of several shapes takes the shape's model (or a dict).
-    if isinstance(params, dict):
-        return params
-    return cast("dict[str, Any]", params.model_dump(by_alias=False, exclude_none=True))
+def _union_params(
+    params: Any, fields: dict[str, Any], tag: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """The params of a method whose params are one of several shapes.
+
+    Given positionally: the shape's model or a dict. Given as keywords: the shape's fields by
+    their Python names (``None`` leaves one out), the tag under its wire name so the union can
+    pick the shape before validating the rest.
+    """
+    if params is not None:
+        if fields:
+            raise TypeError("give the params as one model or dict, or as keywords, not both")
+        if isinstance(params, dict):
+            return params
+        return cast("dict[str, Any]", params.model_dump(by_alias=False, exclude_none=True))
+    given = {{name: value for name, value in fields.items() if value is not None}}
+    if tag is not None and tag[0] in given:
+        given[tag[1]] = given.pop(tag[0])
+    return given
 
 
 class SyncRequestMethods:

@@ -10,6 +10,7 @@ gives byte-identical files. See docs/generated-models.md for the layout and nami
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import keyword
 import re
@@ -31,18 +32,33 @@ MESSAGE_LISTS = ("ClientRequest.json", "ServerNotification.json", "ServerRequest
 
 # The schema does not link a request to its response type. Most pairs follow
 # ``<Stem>Params`` -> ``<Stem>Response``; these methods do not (they take no params or share a
-# response), and are named here. The generator refuses to run if an entry stops resolving or a
-# new method resolves by neither rule, so a runtime upgrade cannot silently mistype a result.
+# response), and are named here, each with what the server was seen to answer. The generator
+# refuses to run if an entry stops resolving or a new method resolves by neither rule, so a
+# runtime upgrade cannot silently mistype a result; tests/test_codegen.py sends each of these
+# requests to the real server and checks its answer against the type named here.
 RESPONSE_OVERRIDES: dict[str, str] = {
+    # No params; answers {} once the login attempt is cancelled (or there was none).
     "account/gatewayOAuth/cancel": "GatewayOAuthCancelResponse",
+    # No params; answers {}.
     "account/logout": "LogoutAccountResponse",
+    # No params; the account's security setup.
     "account/securitySetup/read": "GetAccountSecuritySetupResponse",
+    # No params; the workspace's messages.
     "account/workspaceMessages/read": "GetWorkspaceMessagesResponse",
+    # Writes config.toml like config/value/write: {status, version, filePath, overriddenMetadata}.
     "config/batchWrite": "ConfigWriteResponse",
+    # No params; answers {} after reloading the MCP servers, as config/mcpServer/refresh did.
     "config/mcpServer/reload": "McpServerRefreshResponse",
+    # Writes one config.toml value: {status, version, filePath, overriddenMetadata}.
     "config/value/write": "ConfigWriteResponse",
+    # Writes model_provider to config.toml (the schema names no response type); the
+    # server answers {status, version, filePath, overriddenMetadata}, a ConfigWriteResponse.
+    "modelProvider/default/set": "ConfigWriteResponse",
+    # No params; the requirements that managed configuration imposes.
     "configRequirements/read": "ConfigRequirementsReadResponse",
+    # No params; the recorded import histories.
     "externalAgentConfig/import/readHistories": "ExternalAgentConfigImportHistoriesReadResponse",
+    # No params; whether the Windows sandbox is set up ({status}, also answered on POSIX).
     "windowsSandbox/readiness": "WindowsSandboxReadinessResponse",
 }
 
@@ -78,7 +94,15 @@ _PRIMITIVES = {"integer": "int", "number": "float", "string": "str", "boolean": 
 
 
 class SchemaError(RuntimeError):
-    """The schema has a shape the generator does not know how to map; extend the generator."""
+    """The schema has a shape the generator does not know how to map; extend the generator.
+
+    ``path`` is where in the schema (a JSON pointer into the v2 bundle's ``definitions``, or a
+    message list's file name); the message starts with it.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 def snake_case(name: str) -> str:
@@ -296,7 +320,13 @@ def _client_request_responses(
             unresolved.append(f"{method} -> {response}")
         pairs.append((method, response))
     if unresolved:
-        raise SchemaError("client requests without a response type: " + ", ".join(unresolved))
+        raise SchemaError(
+            "client requests without a response type: "
+            + ", ".join(unresolved)
+            + "; find what the server answers and add the method to RESPONSE_OVERRIDES in"
+            " scripts/sdk_codegen.py",
+            "ClientRequest.json",
+        )
     return pairs
 
 
@@ -332,15 +362,37 @@ class Emitter:
         self.definitions = definitions
         self.units: dict[str, Unit] = {}
         self.fields: dict[str, list[FieldInfo]] = {}
+        #: Tagged unions: name -> (tag property, [(tag value, variant class)]).
+        self.tagged: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        # The JSON pointer of the node being mapped, for errors that must say where.
+        self._path: list[str] = []
+
+    @contextlib.contextmanager
+    def at(self, *keys: str | int) -> Iterator[None]:
+        """Map the nodes inside this block as children of the current node at ``keys``."""
+        self._path.extend(str(key) for key in keys)
+        try:
+            yield
+        except SchemaError as error:
+            if error.path:
+                raise
+            raise self.error(str(error)) from None  # the deepest node it was raised under
+        finally:
+            del self._path[len(self._path) - len(keys) :]
+
+    def error(self, message: str) -> SchemaError:
+        """A SchemaError naming the schema path being mapped."""
+        return SchemaError(message, "#/" + "/".join(self._path))
 
     def add(self, unit: Unit) -> None:
         if unit.name in self.units:
-            raise SchemaError(f"two generated types are called {unit.name}")
+            raise self.error(f"two generated types are called {unit.name}")
         self.units[unit.name] = unit
 
     def emit_all(self) -> None:
         for name in sorted(self.definitions):
-            self.emit_definition(name, self.definitions[name])
+            with self.at("definitions", name):
+                self.emit_definition(name, self.definitions[name])
 
     # --- definitions ---
 
@@ -383,16 +435,27 @@ class Emitter:
         self.add(Unit(name, "root", lines, {shape}))
 
     def emit_enum(self, name: str, schema: dict[str, Any], values: list[tuple[Any, Any]]) -> None:
-        lines = class_lines(name, "OpenEnum", schema.get("description") or f"Values of ``{name}``.")
+        """Strings: an ``OpenEnum``; integers: an ``OpenIntEnum``; a mix: a ``Literal`` alias."""
+        kinds = {_enum_kind(value) for value, _ in values}
+        if None in kinds:
+            bad = next(value for value, _ in values if _enum_kind(value) is None)
+            raise self.error(f"{name}: enum value {bad!r} is not a string, integer, bool or null")
+        if len(kinds) != 1 or kinds & {"bool", "null"}:
+            # Mixed enums have no enum class that could hold them; the alias still checks.
+            literals = [_python_literal(value) for value, _ in values]
+            lines = [f"{name}: TypeAlias = Literal[{', '.join(dict.fromkeys(literals))}]"]
+            lines += docstring(schema.get("description") or f"Values of ``{name}``.", "")
+            self.add(Unit(name, "alias", lines))
+            return
+        base = "OpenIntEnum" if kinds == {"int"} else "OpenEnum"
+        lines = class_lines(name, base, schema.get("description") or f"Values of ``{name}``.")
         seen: set[str] = set()
         for value, description in values:
-            if not isinstance(value, str):
-                raise SchemaError(f"{name}: non-string enum value {value!r}")
-            member = enum_member_name(value)
+            member = enum_member_name(str(value))
             if member in seen:
-                raise SchemaError(f"{name}: two values map to member {member}")
+                raise self.error(f"{name}: two values map to member {member}")
             seen.add(member)
-            lines.append(f"    {member} = {string_literal(value)}")
+            lines.append(f"    {member} = {_python_literal(value)}")
             if description:
                 lines += docstring(description, "    ")
         self.add(Unit(name, "enum", lines))
@@ -416,16 +479,20 @@ class Emitter:
             self.emit_enum(enum_name, {}, values)
             members.append(enum_name)
             deps.add(enum_name)
-        for alt in alternatives:
+        key = _alternatives_key(schema)
+        for index, alt in enumerate(alternatives):
             if alt in strings:
                 continue
-            if alt.get("type") == "object" and "$ref" not in alt:
-                variant = class_name(alt.get("title") or f"{name}{pascal_case(_first_key(alt))}")
-                self.emit_model(variant, alt)
-                members.append(variant)
-                deps.add(variant)
-            else:
-                members.append(self.annotation(alt, f"{name}Option", deps))
+            with self.at(key, index):
+                if alt.get("type") == "object" and "$ref" not in alt:
+                    variant = class_name(
+                        alt.get("title") or f"{name}{pascal_case(_first_key(alt))}"
+                    )
+                    self.emit_model(variant, alt)
+                    members.append(variant)
+                    deps.add(variant)
+                else:
+                    members.append(self.annotation(alt, f"{name}Option", deps))
         if objects:
             # An object shape a newer server adds still validates, as a plain dict.
             members.append("dict[str, Any]")
@@ -450,8 +517,10 @@ class Emitter:
     ) -> None:
         members = []
         known = []
+        variant_names: list[str] = []
         deps: set[str] = set()
-        for variant in variants:
+        key = _alternatives_key(schema)
+        for index, variant in enumerate(variants):
             (value,) = variant["properties"][tag]["enum"]
             # "slash" keeps apart tags that differ only in punctuation (openai/form, openaiForm).
             variant_name = class_name(
@@ -465,10 +534,13 @@ class Emitter:
             merged["required"] = sorted(
                 set(shared.get("required", [])) | set(variant.get("required", []))
             )
-            self.emit_model(variant_name, merged, tag=tag)
+            with self.at(key, index):
+                self.emit_model(variant_name, merged, tag=tag)
             members.append(f"Annotated[{variant_name}, Tag({string_literal(value)})]")
             known.append(value)
+            variant_names.append(variant_name)
             deps.add(variant_name)
+        self.tagged[name] = (tag, list(zip(known, variant_names, strict=True)))
         fallback = f"Unrecognized{name}"
         self.emit_model(
             fallback,
@@ -489,6 +561,8 @@ class Emitter:
             f"    Discriminator(open_tag({string_literal(tag)}, {string_literal(tag_field)},"
             f" frozenset({{{known_set}}}))),"
         )
+        # A known variant whose shape changed (a newer server) falls back too, when decoding.
+        lines.append(f"    WrapValidator(or_unrecognized({fallback})),")
         lines.append("]")
         if schema.get("description"):
             lines += docstring(schema["description"], "")
@@ -518,7 +592,7 @@ class Emitter:
             prop = properties[wire]
             attr = field_name(wire)
             if attr in used:
-                raise SchemaError(f"{name}: two properties map to attribute {attr}")
+                raise self.error(f"{name}: two properties map to attribute {attr}")
             used.add(attr)
             alias = _alias(wire, attr)
             if wire == tag:
@@ -531,7 +605,8 @@ class Emitter:
                 )
                 lines.append(line)
                 continue
-            annotation = self.annotation(prop, name + pascal_case(wire), deps)
+            with self.at("properties", wire):
+                annotation = self.annotation(prop, name + pascal_case(wire), deps)
             is_required = wire in required
             if not is_required and not _nullable(annotation):
                 annotation += " | None"
@@ -563,19 +638,21 @@ class Emitter:
         if "$ref" in schema:
             name = _ref_name(schema)
             if name not in self.definitions:
-                raise SchemaError(f"{context}: reference to unknown {name}")
+                raise self.error(f"{context}: reference to unknown {name}")
             deps.add(name)
             return name
         if "allOf" in schema:
             if len(schema["allOf"]) != 1:
-                raise SchemaError(f"{context}: allOf with several members")
-            return self.annotation(schema["allOf"][0], context, deps)
+                raise self.error(f"{context}: allOf with several members")
+            with self.at("allOf", 0):
+                return self.annotation(schema["allOf"][0], context, deps)
         alternatives = schema.get("oneOf") or schema.get("anyOf")
         if alternatives is not None and "properties" not in schema:
             rest = [alt for alt in alternatives if alt != {"type": "null"}]
             nullable = len(rest) != len(alternatives)
             if len(rest) == 1:
-                inner = self.annotation(rest[0], context, deps)
+                with self.at(_alternatives_key(schema), alternatives.index(rest[0])):
+                    inner = self.annotation(rest[0], context, deps)
             else:
                 name = class_name(schema.get("title") or context)
                 self.emit_definition(name, {**schema, "oneOf": rest, "anyOf": None})
@@ -601,8 +678,9 @@ class Emitter:
         if types == "array":
             items = schema.get("items", True)
             if isinstance(items, list):
-                raise SchemaError(f"{context}: tuple-typed arrays are not supported")
-            return f"list[{self.annotation(items, context + 'Item', deps)}]"
+                raise self.error(f"{context}: tuple-typed arrays are not supported")
+            with self.at("items"):
+                return f"list[{self.annotation(items, context + 'Item', deps)}]"
         if types == "object":
             if schema.get("properties") or "oneOf" in schema or "anyOf" in schema:
                 name = class_name(schema.get("title") or context)
@@ -612,12 +690,31 @@ class Emitter:
             values = schema.get("additionalProperties", True)
             if values is False:
                 values = True
-            return f"dict[str, {self.annotation(values, context + 'Value', deps)}]"
-        raise SchemaError(f"{context}: unsupported schema {schema!r}")
+            with self.at("additionalProperties"):
+                return f"dict[str, {self.annotation(values, context + 'Value', deps)}]"
+        raise self.error(f"{context}: unsupported schema {json.dumps(schema, sort_keys=True)}")
 
 
 def _only_docs(schema: dict[str, Any]) -> bool:
     return isinstance(schema, dict) and set(schema) <= {"description", "title", "default"}
+
+
+def _alternatives_key(schema: dict[str, Any]) -> str:
+    return "oneOf" if schema.get("oneOf") else "anyOf"
+
+
+def _enum_kind(value: Any) -> str | None:
+    """``"str"``, ``"int"``, ``"bool"`` or ``"null"``: the enum values the generator maps."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    return {str: "str", int: "int"}.get(type(value))
+
+
+def _python_literal(value: str | int | bool | None) -> str:
+    """The Python literal of a JSON enum value."""
+    return repr(value) if isinstance(value, (bool, int)) or value is None else string_literal(value)
 
 
 def _is_string_enum(schema: Any) -> bool:
@@ -687,6 +784,7 @@ class Protocol:
     server_notifications: list[tuple[str, str, str]]  # method, envelope, params
     server_requests: list[tuple[str, str, str, str, str]]  # + envelope
     client_notifications: list[tuple[str, str | None]]
+    tagged: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def build_protocol(schema: Schema) -> Protocol:
@@ -776,6 +874,7 @@ def build_protocol(schema: Schema) -> Protocol:
         notifications,
         server_requests,
         schema.client_notifications,
+        emitter.tagged,
     )
 
 
@@ -951,10 +1050,12 @@ def render_module(
     typing_names = used(("Annotated", "Any", "Literal", "TypeAlias"))
     if typing_names:
         lines += [f"from typing import {typing_names}", ""]
-    pydantic_names = used(("ConfigDict", "Discriminator", "Field", "RootModel", "Tag"))
+    pydantic_names = used(
+        ("ConfigDict", "Discriminator", "Field", "RootModel", "Tag", "WrapValidator")
+    )
     if pydantic_names:
         lines += [f"from pydantic import {pydantic_names}", ""]
-    base_names = used(("UNKNOWN_TAG", *templates.BASE_PUBLIC, "open_tag"))
+    base_names = used(("UNKNOWN_TAG", *templates.BASE_PUBLIC, "open_tag", "or_unrecognized"))
     if base_names:
         lines.append(f"from ._base import {base_names}")
     for module in sorted(imports):
@@ -973,7 +1074,10 @@ def render_init(module_of: dict[str, str], runtime: str) -> tuple[str, str]:
     stub_lines += [
         f"from .{module} import {name} as {name}" for name, module in sorted(module_of.items())
     ]
-    stub_lines += ["", "GENERATED_FROM_RUNTIME: str", "__all__: list[str]", ""]
+    # A literal __all__ in the stub: API tools (griffe) read which names are public from it.
+    stub_lines += ["", "GENERATED_FROM_RUNTIME: str", "", "__all__ = ["]
+    stub_lines += [f"    {string_literal(name)}," for name in sorted(module_of)]
+    stub_lines += ["]", ""]
     return source, "\n".join(stub_lines)
 
 
@@ -1063,42 +1167,38 @@ def _request_method(
     if description:
         doc += ["", description]
     if params is not None and params not in protocol.fields:
-        # A union of params shapes: the caller builds one shape's model.
-        names.add(f"{params}Shape")
-        arguments = ["self", f"params: {params}Shape", "/"]
-        payload = "_dump(params)"
-    else:
-        fields = protocol.fields.get(params, []) if params else []
-        arguments = ["self", *(["*"] if fields else [])]
-        for info in sorted(fields, key=lambda f: not f.required):
-            if info.name in ("self", "params", "result"):
-                raise SchemaError(f"{method}: a parameter is called {info.name}")
-            default = "" if info.required else " = None"
-            arguments.append(f"{info.name}: {_argument_annotation(protocol, info)}{default}")
-            names |= set(re.findall(r"\b[A-Z][A-Za-z0-9]*\b", info.annotation)) - {"Any", "None"}
-        if fields:
-            doc += ["", "Args:"]
-            for info in fields:
-                summary = (
-                    _first_sentence(info.description)
-                    if info.description
-                    else f"Sent as ``{info.wire}``."
-                )
-                doc.append(f"    {info.name}: {summary}")
-        required = ", ".join(f"{string_literal(f.name)}: {f.name}" for f in fields if f.required)
-        optional = [f.name for f in fields if not f.required]
-        payload = f"{{{required}}}"
-        if optional:
-            # None means "not given": the field is left out of the request instead of sent as
-            # null. Statements, not a helper taking keywords: a cheap call's typing is a
-            # fifth of its cost, and a keyword call and a comprehension were a sixth of that.
-            body = [f"        params: dict[str, Any] = {payload}"]
-            for name in optional:
-                body += [
-                    f"        if {name} is not None:",
-                    f"            params[{string_literal(name)}] = {name}",
-                ]
-            payload = "params"
+        return _union_request_method(protocol, method, params, response, python, is_async, doc)
+    fields = protocol.fields.get(params, []) if params else []
+    arguments = ["self", *(["*"] if fields else [])]
+    for info in sorted(fields, key=lambda f: not f.required):
+        if info.name in ("self", "params", "result"):
+            raise SchemaError(f"{method}: a parameter is called {info.name}")
+        default = "" if info.required else " = None"
+        arguments.append(f"{info.name}: {_argument_annotation(protocol, info)}{default}")
+        names |= set(re.findall(r"\b[A-Z][A-Za-z0-9]*\b", info.annotation)) - {"Any", "None"}
+    if fields:
+        doc += ["", "Args:"]
+        for info in fields:
+            summary = (
+                _first_sentence(info.description)
+                if info.description
+                else f"Sent as ``{info.wire}``."
+            )
+            doc.append(f"    {info.name}: {summary}")
+    required = ", ".join(f"{string_literal(f.name)}: {f.name}" for f in fields if f.required)
+    optional = [f.name for f in fields if not f.required]
+    payload = f"{{{required}}}"
+    if optional:
+        # None means "not given": the field is left out of the request instead of sent as
+        # null. Statements, not a helper taking keywords: a cheap call's typing is a
+        # fifth of its cost, and a keyword call and a comprehension were a sixth of that.
+        body = [f"        params: dict[str, Any] = {payload}"]
+        for name in optional:
+            body += [
+                f"        if {name} is not None:",
+                f"            params[{string_literal(name)}] = {name}",
+            ]
+        payload = "params"
     call = f"self._call({string_literal(method)}, {payload})"
     if is_async:
         call = f"await {call}"
@@ -1115,12 +1215,86 @@ def _request_method(
     return lines, names
 
 
+def _union_request_method(
+    protocol: Protocol,
+    method: str,
+    params: str,
+    response: str,
+    python: str,
+    is_async: bool,
+    doc: list[str],
+) -> tuple[list[str], set[str]]:
+    """A method whose params are one of several shapes: a shape's model (or its dict) given
+    positionally, or, for a tagged union, one overload of keywords per shape (tag first)."""
+    shape = f"{params}Shape"
+    names = {response, shape}
+    keyword_def = "async def" if is_async else "def"
+    returns = f") -> {response}:"
+    lines = [
+        "",
+        "    @overload",
+        f"    {keyword_def} {python}(",
+        f"        self, params: {shape} | dict[str, Any], /",
+        f"    {returns} ...",
+    ]
+    tag_arg = ""
+    if params in protocol.tagged:
+        tag, variants = protocol.tagged[params]
+        tag_attr = field_name(tag)
+        tag_arg = f", ({string_literal(tag_attr)}, {string_literal(tag)})"
+        doc += [
+            "",
+            f"Give one shape's model (or dict), or its fields as keywords, ``{tag_attr}`` first:",
+        ]
+        for value, variant in variants:
+            infos = sorted(protocol.fields[variant], key=lambda f: not f.required)
+            arguments = [f"{tag_attr}: Literal[{string_literal(value)}]"]
+            for info in infos:
+                if info.name in ("self", "params", "result", tag_attr):
+                    raise SchemaError(f"{method}: a parameter is called {info.name}")
+                default = "" if info.required else " = None"
+                arguments.append(f"{info.name}: {_argument_annotation(protocol, info)}{default}")
+                names |= set(re.findall(r"\b[A-Z][A-Za-z0-9]*\b", info.annotation)) - {
+                    "Any",
+                    "None",
+                }
+            listed = "".join(
+                f"\n        {argument}," for argument in ["self", "/", "*", *arguments]
+            )
+            lines += [
+                "",
+                "    @overload",
+                f"    {keyword_def} {python}({listed}",
+                f"    {returns} ...",
+            ]
+            doc.append(
+                f"``{tag_attr}={string_literal(value)}`` ({variant}): "
+                + (", ".join(f"``{i.name}``" for i in infos) or "no other field")
+                + "."
+            )
+    lines += [
+        "",
+        f"    {keyword_def} {python}(",
+        f"        self, params: {shape} | dict[str, Any] | None = None, /, **fields: Any",
+        f"    {returns}",
+    ]
+    lines += docstring("\n".join(doc), "        ")
+    call = f"self._call({string_literal(method)}, _union_params(params, fields{tag_arg}))"
+    if is_async:
+        call = f"await {call}"
+    lines += [f"        result: {response} = {call}", "        return result"]
+    return lines, names
+
+
 def _class_description(protocol: Protocol, name: str | None) -> str:
     """The schema description of a generated type, flattened to one paragraph ("" if none)."""
     if name is None:
         return ""
     match = re.search(r'"""(.*?)"""', "\n".join(protocol.units[name].lines), re.S)
-    if not match or match.group(1).strip() == f"The ``{name}`` protocol type.":
+    if not match or match.group(1).strip() in (
+        f"The ``{name}`` protocol type.",
+        f"One of the shapes of ``{name}Shape``, held in ``root``.",
+    ):
         return ""
     return " ".join(match.group(1).split())
 
@@ -1170,11 +1344,14 @@ def render(schema: Schema, runtime_version: str) -> dict[str, str]:
 
 def dump_schema(codex_bin: Path, out_dir: Path) -> None:
     """Run the binary's schema export into ``out_dir``."""
-    subprocess.run(
-        [str(codex_bin), "app-server", "generate-json-schema", "--out", str(out_dir)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    command = [str(codex_bin), "app-server", "generate-json-schema", "--out", str(out_dir)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise SchemaError(f"cannot run {codex_bin}: {error}") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SchemaError(f"{codex_bin} app-server generate-json-schema failed: {last}")
 
 
 def write_tree(files: dict[str, str], target: Path) -> None:
@@ -1201,7 +1378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime-version", required=True)
     parser.add_argument("--out", type=Path, default=GENERATED_DIR)
     args = parser.parse_args(argv)
-    generate_types(args.codex_bin, args.runtime_version, args.out)
+    try:
+        generate_types(args.codex_bin, args.runtime_version, args.out)
+    except SchemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

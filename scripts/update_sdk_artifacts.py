@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ SDK_SOURCE = REPO_ROOT / "packages" / "codex-app-server-sdk"
 RUNTIME_SOURCE = REPO_ROOT / "packages" / "codex-cli-bin"
 VERSION_FILE = SDK_SOURCE / "src" / "codex_app_server" / "_version.py"
 GENERATED_INIT = Path("src", "codex_app_server", "generated", "__init__.py")
+GENERATED_DIR = SDK_SOURCE / GENERATED_INIT.parent
+RECORDING = REPO_ROOT / "benchmarks" / "recorded.json"
+CHANGELOG = REPO_ROOT / "CHANGELOG.md"
+#: Docs with a block of figures computed from the generated package (see ``update_figures``).
+FIGURE_DOCS = (REPO_ROOT / "docs" / "generated-models.md",)
+FIGURES_BEGIN = "<!-- figures:begin (written by update_sdk_artifacts.py bump) -->"
+FIGURES_END = "<!-- figures:end -->"
 
 MANIFEST_NAME = "codex-package.json"
 # The reviewed digests of every runtime package the tool may fetch: version -> platform ->
@@ -1002,9 +1010,156 @@ def generate_types(codex_bin: Path | None) -> None:
             fetch_runtime(version, host_platform()) / platform_named(host_platform()).entrypoint
         )
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from sdk_codegen import generate_types as generate  # written and owned by the protocol work
+    from sdk_codegen import SchemaError
+    from sdk_codegen import generate_types as generate
 
-    generate(codex_bin, version)
+    try:
+        generate(codex_bin, version)
+    except SchemaError as error:
+        # One line naming the schema path; the generator says what to extend.
+        raise ArtifactError(f"cannot generate the models: {error}") from None
+
+
+def generated_figures(generated: Path = GENERATED_DIR) -> str:
+    """The Markdown block of figures computed from a generated package (files, size, names).
+
+    Docs quote these between ``FIGURES_BEGIN`` and ``FIGURES_END``; the bump rewrites them and
+    ``tests/test_versions.py`` fails when they are stale.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from protocol_diff import TABLES, snapshot
+
+    files = sorted(
+        path for path in generated.rglob("*") if path.is_file() and path.suffix != ".pyc"
+    )
+    files = [path for path in files if "__pycache__" not in path.parts]
+    size = sum(path.stat().st_size for path in files)
+    found = snapshot(generated)
+    counts = ", ".join(f"{len(found.methods[table])} {label}" for table, label in TABLES.items())
+    return (
+        f"- {len(files)} files, {size / 1e6:.2f} MB of source, {len(found.public):,} public names"
+        " (classes, enums and union aliases).\n"
+        f"- {counts}."
+    )
+
+
+def update_figures(docs: Sequence[Path] = FIGURE_DOCS) -> list[Path]:
+    """Rewrite the figures block of each doc from the generated package; return those changed."""
+    block = f"{FIGURES_BEGIN}\n{generated_figures()}\n{FIGURES_END}"
+    changed = []
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        start, end = text.find(FIGURES_BEGIN), text.find(FIGURES_END)
+        if start < 0 or end < start:
+            raise ArtifactError(f"{doc} has no figures block ({FIGURES_BEGIN} ... {FIGURES_END})")
+        new = text[:start] + block + text[end + len(FIGURES_END) :]
+        if new != text:
+            doc.write_text(new, encoding="utf-8")
+            changed.append(doc)
+    return changed
+
+
+def add_changelog_entry(summary: str, changelog: Path = CHANGELOG) -> None:
+    """Add the protocol summary to the ``[Unreleased]`` section of the changelog.
+
+    The next release (tagged with the pinned version) turns ``[Unreleased]`` into its entry,
+    together with the SDK's own changes listed there.
+    """
+    text = changelog.read_text(encoding="utf-8")
+    heading = "## [Unreleased]\n"
+    at = text.find(heading)
+    if at < 0:
+        raise ArtifactError(f"{changelog} has no '## [Unreleased]' section")
+    first_line, _, rest = summary.partition("\n")
+    entry = f"\n### Codex runtime\n\n{first_line}\n\n{rest}\n"
+    at += len(heading)
+    changelog.write_text(text[:at] + entry + text[at:], encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _step(name: str, times: list[tuple[str, float]]) -> Iterator[None]:
+    """Time one step of the bump, print it, and keep it for the summary."""
+    print(f"bump: {name} ...", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    yield
+    times.append((name, time.monotonic() - start))
+    print(f"bump: {name}: {times[-1][1]:.1f} s", file=sys.stderr, flush=True)
+
+
+def bump(version: str, *, record: bool = True) -> str:
+    """Move the pin to ``version``: fetch, regenerate, re-record, update figures and changelog.
+
+    Nothing is written until the new runtime's models generated cleanly, so a schema the
+    generator cannot map (one ``error:`` line) leaves the tree as it was. Returns the
+    protocol summary (also added to CHANGELOG.md), followed by the time each step took.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import protocol_diff
+    from sdk_codegen import SchemaError
+    from sdk_codegen import generate_types as generate
+
+    _check_version(version)
+    old_version = read_runtime_version()
+    times: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="codex-bump-") as tmp:
+        # Nothing is fetched that the lock does not list: the registry's digests of every
+        # platform go into the lock first, for review in the bump's diff.
+        with _step(f"lock the {version} packages' digests", times):
+            write_lock(version, list(PLATFORMS))
+        with _step(f"fetch the {version} runtime", times):
+            binary = (
+                fetch_runtime(version, host_platform()) / platform_named(host_platform()).entrypoint
+            )
+            _check_binary_version(binary, version)
+        with _step("generate the models", times):
+            old_src = Path(tmp, "old")
+            shutil.copytree(SDK_SOURCE / "src", old_src)
+            fresh = Path(tmp, "generated")
+            try:
+                generate(binary, version, fresh)
+            except SchemaError as error:
+                raise ArtifactError(f"cannot generate the models: {error}") from None
+            VERSION_FILE.write_text(
+                _stamp(VERSION_FILE.read_text("utf-8"), "RUNTIME_VERSION", version, VERSION_FILE),
+                encoding="utf-8",
+            )
+            shutil.rmtree(GENERATED_DIR)
+            shutil.copytree(fresh, GENERATED_DIR)
+        if record:
+            with _step("re-record benchmarks/recorded.json", times):
+                env = {**os.environ, "PYTHONPATH": str(SDK_SOURCE / "src")}
+                script = Path(__file__).resolve().parent / "record_notifications.py"
+                command = [sys.executable, str(script), "--codex-bin", str(binary)]
+                result = subprocess.run(
+                    [*command, "--out", str(RECORDING)], capture_output=True, text=True, env=env
+                )
+                if result.returncode != 0:
+                    last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                    raise ArtifactError(f"recording the notifications failed: {last}")
+        with _step("update the figures in the docs", times):
+            update_figures()
+        with _step("compare the protocol and the public API (griffe)", times):
+            try:
+                breaks = protocol_diff.api_breaks(old_src, SDK_SOURCE / "src")
+            except RuntimeError as error:
+                raise ArtifactError(str(error)) from None
+            summary = protocol_diff.summarize(
+                protocol_diff.snapshot(old_src / "codex_app_server" / "generated"),
+                protocol_diff.snapshot(GENERATED_DIR),
+                breaks,
+            )
+            if old_version != version:
+                add_changelog_entry(summary)
+    took = "\n".join(f"- {name}: {seconds:.1f} s" for name, seconds in times)
+    return f"{summary}\n\nSteps:\n{took}"
+
+
+def _cmd_bump(args: argparse.Namespace) -> int:
+    report = bump(args.version, record=not args.no_record)
+    if args.summary is not None:
+        args.summary.write_text(report + "\n", encoding="utf-8")
+    print(report)
+    return 0
 
 
 def _cmd_runtime_version(args: argparse.Namespace) -> int:
@@ -1155,6 +1310,20 @@ def _parser() -> argparse.ArgumentParser:
         "--all-platforms",
         action="store_true",
         help="also require a runtime wheel for every platform and the SDK wheel (a release)",
+    )
+
+    bump_cmd = command(
+        "bump",
+        "Move the pin to V: fetch, regenerate, re-record, update figures and CHANGELOG.md, and "
+        "print what changed in the protocol.",
+        _cmd_bump,
+    )
+    bump_cmd.add_argument("version", metavar="V", help="the new Codex runtime version")
+    bump_cmd.add_argument(
+        "--no-record", action="store_true", help="keep benchmarks/recorded.json as it is"
+    )
+    bump_cmd.add_argument(
+        "--summary", type=Path, metavar="FILE", help="also write the summary to FILE (Markdown)"
     )
 
     types = command(

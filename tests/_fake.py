@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from fake_app_server import initialize_reply
+from fake_app_server import PINNED_VERSION, initialize_reply
 
 __all__ = ["child_processes", "fake_server", "minimal_server", "open_fds", "resources"]
 
@@ -29,7 +29,7 @@ def fake_server(tmp_path: Path, mode: str) -> Path:
 
 def minimal_server(tmp_path: Path) -> Path:
     """A shell script that answers ``initialize`` (with its request's id), then reads to EOF."""
-    reply = json.dumps(initialize_reply("ID", "0.169.0")).replace('"ID"', "$id")
+    reply = json.dumps(initialize_reply("ID", PINNED_VERSION)).replace('"ID"', "$id")
     quoted = reply.replace('"', '\\"')
     launcher = tmp_path / "fake-codex-minimal"
     launcher.write_text(

@@ -17,6 +17,10 @@ The mode decides what happens around that:
                an unknown item type, a new enum value, new fields, and an unknown server
                request, whose answer is then reported back in a ``fake/clientReplied``
                notification.
+``reshaped``   known methods in shapes the models do not know (a newer server's): the
+               ``thread/start`` reply's ``serviceTier`` is an object, an agent message's
+               ``text`` is an object (in ``item/completed`` and in the completed turn), and
+               the completed turn's ``durationMs`` is a string.
 ``approval``   a turn asks for a command approval and reports the answer the same way.
 ``silent``     never answers ``initialize``.
 ``stubborn``   ignores SIGTERM and keeps running after its stdin closes.
@@ -28,11 +32,21 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+#: The runtime version the SDK pins (it refuses older servers), read from the one pin.
+PINNED_VERSION: str = runpy.run_path(
+    str(
+        Path(__file__).resolve().parent.parent
+        / "packages/codex-app-server-sdk/src/codex_app_server/_version.py"
+    )
+)["RUNTIME_VERSION"]
 
 THREAD_ID = "thread-fake-1"
 TEN_MB = 10 * 1024 * 1024
@@ -79,7 +93,7 @@ def thread(thread_id: str) -> dict[str, Any]:
         "status": {"type": "idle"},
         "path": None,
         "cwd": os.getcwd(),
-        "cliVersion": "0.169.0",
+        "cliVersion": PINNED_VERSION,
         "source": "vscode",
         "turns": [],
     }
@@ -132,11 +146,18 @@ class Server:
     def answer(self, request_id: object, method: str, params: dict[str, Any]) -> None:
         if method == "initialize":
             if self.mode != "silent":
-                send(initialize_reply(request_id, "0.100.0" if self.mode == "old" else "0.169.0"))
+                send(
+                    initialize_reply(
+                        request_id, "0.100.0" if self.mode == "old" else PINNED_VERSION
+                    )
+                )
             if self.mode == "deaf":
                 time.sleep(3600)
         elif method == "thread/start":
-            send(thread_start_reply(request_id, THREAD_ID))
+            reply = thread_start_reply(request_id, THREAD_ID)
+            if self.mode == "reshaped":
+                reply["result"]["serviceTier"] = {"name": "flex", "discount": 0.5}
+            send(reply)
         elif method == "turn/start":
             self.turns += 1
             self.play_turn(request_id, params["threadId"], f"turn-{self.turns}")
@@ -202,6 +223,11 @@ class Server:
             approval = {**scope, "itemId": "cmd-1", "startedAtMs": 1, "command": "rm -rf /"}
             self.ask(thread_id, turn_id, "item/commandExecution/requestApproval", approval)
         final = turn(turn_id, "completed", [agent_message("done")])
+        if self.mode == "reshaped":
+            parted = {"type": "agentMessage", "id": "msg-2", "text": {"parts": ["hi", "!"]}}
+            notify("item/completed", {**scope, "item": parted, "completedAtMs": 2})
+            final["items"].append(parted)
+            final["durationMs"] = "slow"
         notify("turn/completed", {"threadId": thread_id, "turn": final})
 
 

@@ -365,7 +365,7 @@ def test_stage_sdk_stamps_a_post_release(sdk_source: Path, tmp_path: Path) -> No
     [
         (VERSION, None, None, "generated code missing; run generate-types"),
         (VERSION, None, OTHER_VERSION, f"generated code is from runtime {OTHER_VERSION}"),
-        (VERSION, "0.169.1", VERSION, "must be"),
+        (VERSION, f"{VERSION}1", VERSION, "must be"),  # another version, not a post-release
         (VERSION, f"{VERSION}.dev1", VERSION, "must be"),
         ("1", None, VERSION, "is not of the form"),
     ],

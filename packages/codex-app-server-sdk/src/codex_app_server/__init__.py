@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ._client import (
         CodexClient as CodexClient,
     )
+    from ._lenient import (
+        unfit_parts as unfit_parts,
+    )
     from ._turns import (
         StructuredOutputError as StructuredOutputError,
     )
@@ -289,6 +292,7 @@ _EXPORTS: dict[str, str] = {
     "signed_bearer_token": "._websocket",
     "wait_until_ready": "._websocket",
     "parse_output": "._turns",
+    "unfit_parts": "._lenient",
     "AppServerStartError": ".errors",
     "CodexError": ".errors",
     "CodexNotFoundError": ".errors",
@@ -400,6 +404,7 @@ __all__ = [
     "signed_bearer_token",
     "strict_schema",
     "tool",
+    "unfit_parts",
     "wait_until_ready",
 ]
 

@@ -1,6 +1,6 @@
 """Typed clients: one method per app-server request, over a sync or async connection.
 
-The 109 request methods themselves are generated (``generated/methods.py``) from the pinned
+The request methods themselves are generated (``generated/methods.py``) from the pinned
 binary's schema; this module supplies the one hook they call, ``_call``, which validates the
 keyword arguments into the params model, sends them in wire form (camelCase) and validates the
 reply into the response model. The ``initialize`` handshake lives here too.
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._connection import AsyncConnection, Connection
 from ._handlers import HandlerTable, ServerRequestHandler
+from ._lenient import fit
 from ._protocol import Response
 from ._startup import check_overrides, override_queries, start_error
 from ._version import RUNTIME_VERSION
@@ -33,11 +34,17 @@ __all__ = ["AsyncCodexClient", "CodexClient"]
 class _Codec:
     """One method's models: its keyword arguments to wire JSON, its reply to a model."""
 
-    __slots__ = ("_no_params", "params_model", "response_model")
+    __slots__ = ("_no_params", "method", "params_model", "response_model")
 
-    def __init__(self, params_model: type[BaseModel] | None, response_model: type[BaseModel]):
+    def __init__(
+        self,
+        params_model: type[BaseModel] | None,
+        response_model: type[BaseModel],
+        method: str = "",
+    ):
         self.params_model = params_model
         self.response_model = response_model
+        self.method = method
         #: The wire form of a call with no arguments, once it validated: it never changes.
         self._no_params: bytes | None = None
 
@@ -62,7 +69,10 @@ class _Codec:
                 return model.__pydantic_validator__.validate_json(reply.raw)
             except ValueError:  # pydantic's ValidationError
                 pass
-        return model.model_validate(reply.result)
+        try:
+            return model.model_validate(reply.result)
+        except ValueError:  # a newer server's shape: typed as far as it fits, never lost
+            return fit(model, reply.result, self.method)
 
 
 def _params_json(model: type[BaseModel], params: dict[str, Any]) -> bytes:
@@ -83,7 +93,8 @@ class _Codecs(dict[str, _Codec]):
         if spec is None:
             raise CodexError(f"unknown request method {method!r}; use request() for raw calls")
         params_model = None if spec.params_model is None else registry.load_model(spec.params_model)
-        found = self[method] = _Codec(params_model, registry.load_model(spec.response_model))
+        response_model = registry.load_model(spec.response_model)
+        found = self[method] = _Codec(params_model, response_model, method)
         return found
 
 

@@ -192,6 +192,8 @@ class WaitRoom:
                                 self._take(chunk)
                             if self._sleepers:  # what they wait for may have come
                                 self._changed.notify_all()
+                            if self._urgent:  # the background reader waits for this read
+                                self._background.notify_all()
                         if self._interrupted:
                             held = self._release_interrupts(held)
                     else:
@@ -238,7 +240,9 @@ class WaitRoom:
         while True:
             with self.lock:
                 while not self._ended:
-                    if not self._shared or self._urgent:
+                    # Never while a waiter reads, even when hurried: one poll object cannot be
+                    # polled from two threads at once ("concurrent poll() invocation").
+                    if not self._shared or (self._urgent and not self._reading):
                         break
                     if not self._waiting and not self._reading:
                         idle = time.monotonic() - self._last_wait

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._lenient import fit
 from ._protocol import Notification
 from .errors import CodexError, TurnFailedError
 from .generated import registry
@@ -144,20 +145,38 @@ def _json_validator(method: str) -> Callable[[bytes], Any]:
 
 
 def typed(event: Notification) -> Any:
-    """The generated envelope model of a notification (``method`` plus typed ``params``)."""
+    """The generated envelope model of a notification (``method`` plus typed ``params``).
+
+    A message the models do not fit (a newer server's) is typed as far as it fits (see
+    ``_lenient.fit``); only a line that is not JSON raises (``ValueError``).
+    """
     if event.model is None:
-        if event.raw:
-            # Routed by its sniffed ids: typed here, in one pass from its bytes, by the
-            # consumer (a model nobody keeps dies at once instead of aging into the GC).
-            validate = _validators.get(event.method)
-            if validate is None:
-                validate = _validators[event.method] = _json_validator(event.method)
-            event.model = validate(event.raw)
-        else:
-            event.model = registry.parse_server_notification(
-                {"method": event.method, "params": event.params}
-            )
+        try:
+            if event.raw:
+                # Routed by its sniffed ids: typed here, in one pass from its bytes, by the
+                # consumer (a model nobody keeps dies at once instead of aging into the GC).
+                validate = _validators.get(event.method)
+                if validate is None:
+                    validate = _validators[event.method] = _json_validator(event.method)
+                event.model = validate(event.raw)
+            else:
+                event.model = registry.parse_server_notification(
+                    {"method": event.method, "params": event.params}
+                )
+        except ValueError:  # pydantic's ValidationError: not JSON, or a shape not known
+            event.model = _fit_notification(event)
     return event.model
+
+
+def _fit_notification(event: Notification) -> Any:
+    """Type a notification that did not fit its envelope, as far as it fits."""
+    # Not JSON at all raises here, as before: that is line noise, not a newer shape.
+    message = (
+        json.loads(event.raw) if event.raw else {"method": event.method, "params": event.params}
+    )
+    spec = registry.SERVER_NOTIFICATIONS.get(event.method)
+    envelope = spec.envelope_model if spec is not None else "UnknownServerNotification"
+    return fit(registry.load_model(envelope), message, event.method)
 
 
 LineDecoder = Callable[[bytes], "Notification | None"]

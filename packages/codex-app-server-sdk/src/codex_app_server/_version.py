@@ -5,5 +5,5 @@ generated models' header) is derived from ``RUNTIME_VERSION`` by
 ``scripts/update_sdk_artifacts.py``.
 """
 
-RUNTIME_VERSION = "0.169.0"
+RUNTIME_VERSION = "0.171.0"
 __version__ = RUNTIME_VERSION
