@@ -108,7 +108,7 @@ def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) ->
                 "skipped a message from the app-server: not JSON: %s: %s", exc, _excerpt(event.raw)
             )
             return None
-        raise  # JSON that does not fit the model: a real incompatibility, not line noise
+        raise  # valid JSON that typed() still refused is a bug to see, not line noise to skip
 
 
 def thread_not_found(exc: JsonRpcError, thread_id: str) -> JsonRpcError:
