@@ -224,6 +224,8 @@ class Server:
             self.ask(thread_id, turn_id, "item/commandExecution/requestApproval", approval)
         final = turn(turn_id, "completed", [agent_message("done")])
         if self.mode == "reshaped":
+            # Each item completes on its own first, as with the real server (run() returns these).
+            notify("item/completed", {**scope, "item": final["items"][0], "completedAtMs": 1})
             parted = {"type": "agentMessage", "id": "msg-2", "text": {"parts": ["hi", "!"]}}
             notify("item/completed", {**scope, "item": parted, "completedAtMs": 2})
             final["items"].append(parted)

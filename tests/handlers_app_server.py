@@ -26,6 +26,7 @@ from typing import Any
 
 from fake_app_server import (
     DEEP,
+    PINNED_VERSION,
     agent_message,
     initialize_reply,
     notify,
@@ -58,7 +59,7 @@ class Server:
 
     def answer(self, request_id: object, method: str, params: dict[str, Any]) -> None:
         if method == "initialize":
-            send(initialize_reply(request_id, "0.169.0"))
+            send(initialize_reply(request_id, PINNED_VERSION))
         elif method == "thread/start":
             self.threads += 1
             send(thread_start_reply(request_id, f"thread-{self.threads}"))

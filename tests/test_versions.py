@@ -25,7 +25,7 @@ ALLOWED = {
     "0.100.0": "the fake server's deliberately outdated version (older than any pin)",
 }
 #: Versions of other distributions, recognised by the name written before them.
-OTHER_DISTRIBUTION = re.compile(r"openai-codex(?:-cli-bin)?[\s=`]*(?:version\s*)?$", re.I)
+OTHER_DISTRIBUTION = re.compile(r"openai[-_]codex(?:-cli-bin)?[\s=`-]*(?:version\s*)?$", re.I)
 SCANNED = (
     "README.md",
     "packages/codex-app-server-sdk/README.md",
