@@ -43,7 +43,8 @@ def cli_env(codex_home: Path) -> dict[str, str]:
     return env
 
 
-Spawn = Callable[..., pexpect.spawn]
+Spawn = Callable[..., "pexpect.spawn"]  # a string: pexpect has no spawn on Windows
+PTY = "drives the CLI through a pseudo terminal (pexpect.spawn), which Windows lacks"
 
 
 @pytest.fixture
@@ -91,6 +92,7 @@ def run_cli(
     )
 
 
+@pytest.mark.posix_only(PTY)
 def test_interactive_approvals_and_readable_rendering(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -120,6 +122,7 @@ def test_interactive_approvals_and_readable_rendering(
     assert not (codex_workdir / "refused.txt").exists()
 
 
+@pytest.mark.posix_only(PTY)
 def test_output_shows_before_the_turn_ends(spawn: Spawn, model_server: ScriptedModelServer) -> None:
     hold = stall()
     model_server.enqueue(response(message("first part"), hold, message("second part")))
@@ -134,6 +137,7 @@ def test_output_shows_before_the_turn_ends(spawn: Spawn, model_server: ScriptedM
     assert finish(child) == 0
 
 
+@pytest.mark.posix_only(PTY)
 def test_ctrl_c_interrupts_the_turn(spawn: Spawn, model_server: ScriptedModelServer) -> None:
     model_server.enqueue(response(stall()))
     child = spawn("wait forever", "--approve", "none")

@@ -10,6 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
+from _portable import python_program
 from codex_app_server import RUNTIME_VERSION, doctor
 from codex_app_server.doctor import Check, compare_versions, diagnose
 from codex_app_server.testing import app_server_env
@@ -25,13 +26,11 @@ def real_bin(codex_bin: str | None) -> Path:
 
 def fake_codex(tmp_path: Path, version_line: str) -> Path:
     """An executable that answers ``--version`` like codex and fails anything else."""
-    script = tmp_path / "codex"
-    script.write_text(
-        f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo '{version_line}'; exit 0; fi\n"
-        "echo 'not a real codex' >&2\nexit 3\n"
+    return python_program(
+        tmp_path / "codex",
+        f"import sys\nif sys.argv[1:] == ['--version']:\n    print({version_line!r})\n"
+        "    sys.exit(0)\nsys.exit('not a real codex')\n",
     )
-    script.chmod(0o755)
-    return script
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -135,12 +134,9 @@ def test_versions_compare_by_release(found: str, status: str) -> None:
 
 
 def test_the_linux_sandbox_check_runs_bubblewrap(tmp_path: Path) -> None:
-    working = tmp_path / "bwrap-ok"
-    working.write_text("#!/bin/sh\nexit 0\n")
-    broken = tmp_path / "bwrap-broken"
-    broken.write_text("#!/bin/sh\necho 'No permissions to create new namespace' >&2\nexit 1\n")
-    for script in (working, broken):
-        script.chmod(0o755)
+    working = python_program(tmp_path / "bwrap-ok", "")
+    refusal = "exit('No permissions to create new namespace')"
+    broken = python_program(tmp_path / "bwrap-broken", refusal)
 
     assert doctor.check_linux_sandbox(working).status == "ok"
     failed = doctor.check_linux_sandbox(broken)
