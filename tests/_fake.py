@@ -22,7 +22,7 @@ __all__ = ["child_processes", "fake_server", "minimal_server", "open_fds", "reso
 def fake_server(tmp_path: Path, mode: str) -> Path:
     """An executable that runs tests/fake_app_server.py in ``mode`` with this interpreter."""
     script = Path(__file__).with_name("fake_app_server.py")
-    return launcher(tmp_path / f"fake-codex-{mode}", [sys.executable, script, mode])
+    return launcher(tmp_path / f"fake-codex-{mode}", script, mode)
 
 
 def minimal_server(tmp_path: Path) -> Path:

@@ -166,7 +166,7 @@ def test_an_inbox_keeps_order_across_batches_and_reports_closure_after_them() ->
 
 
 def standin(tmp_path: Path, deltas: int) -> CodexConfig:
-    standin_codex = launcher(tmp_path / "standin-codex", [sys.executable, STANDIN])
+    standin_codex = launcher(tmp_path / "standin-codex", STANDIN)
     return CodexConfig(codex_bin=standin_codex, extra_args=["--deltas", str(deltas)])
 
 
