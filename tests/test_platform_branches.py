@@ -195,7 +195,7 @@ def _record_stops(
     monkeypatch.setattr(transport_module.os, "kill", lambda *a: calls.append(("kill", *a)))
     monkeypatch.setattr(transport_module.os, "killpg", killpg, raising=False)
     monkeypatch.setattr(transport_module.subprocess, "run", run)
-    monkeypatch.setenv("SystemRoot", "D:\\Win")
+    monkeypatch.setenv("SYSTEMROOT", "D:\\Win")
     steps = stop_steps(
         4242, lambda: calls.append(("terminate",)), lambda: calls.append(("kill()",)), system
     )

@@ -276,11 +276,11 @@ def stop_steps(
 
     Each ends the server's whole process group (it has one of its own, see
     :func:`detached_from_ctrl_c`), so what it started goes with it. POSIX: SIGTERM, then
-    SIGKILL, to the group; ``terminate``/``kill`` follow for the server itself. Windows has
-    no SIGTERM (``terminate`` is TerminateProcess, which ends that one process and leaves its
-    children running): the first step is Ctrl-Break to the group, which ends a console program
-    the way the key does, and the second ends the tree of processes it started
-    (``taskkill /T /F``), then the server.
+    SIGKILL, to the group (or ``terminate``/``kill``, the server alone, once the group is
+    gone). Windows has no SIGTERM (``terminate`` is TerminateProcess, which ends that one
+    process and leaves its children running): the first step is Ctrl-Break to the group,
+    which ends a console program the way the key does, and the second ends the tree of
+    processes it started (``taskkill /T /F``), then the server.
     """
     if platform == "win32":
 
@@ -290,7 +290,7 @@ def stop_steps(
 
         def kill_tree() -> None:
             # By full path: a taskkill.exe in the working directory or on PATH is not run.
-            system = os.environ.get("SystemRoot", "C:\\Windows")
+            system = os.environ.get("SYSTEMROOT", "C:\\Windows")
             taskkill = os.path.join(system, "System32", "taskkill.exe")
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(
@@ -307,11 +307,13 @@ def stop_steps(
 
     def group(number: int, then: Callable[[], object]) -> Callable[[], object]:
         def step() -> None:
-            # The group's id is the server's pid (its own session). os.killpg is POSIX only.
-            try:
-                getattr(os, "killpg")(pid, number)
-            except OSError:
-                then()  # no such group any more: the server alone, which reports what it can
+            # The group's id is the server's pid (its own session); os.killpg is POSIX only.
+            killpg = getattr(os, "killpg", None)
+            if killpg is not None:
+                with contextlib.suppress(OSError):
+                    killpg(pid, number)
+                    return
+            then()  # no such group any more: the server alone, which reports what it can
 
         return step
 
