@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -304,6 +305,6 @@ def test_a_relative_codex_bin_never_runs_the_projects_file(
     assert not marker.exists()
 
     monkeypatch.chdir(tmp_path)  # no bin/codex here: a clear error, and still not the project's
-    with pytest.raises(CodexNotFoundError, match=str(tmp_path / "bin" / "codex")):
+    with pytest.raises(CodexNotFoundError, match=re.escape(repr(str(tmp_path / "bin" / "codex")))):
         Codex(codex_bin="bin/codex", cwd=project, env=env, inherit_env=False)
     assert not marker.exists()
