@@ -8,11 +8,12 @@ that a thousand start/stop cycles measure the SDK rather than Python's start-up.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from pathlib import Path
 
+import psutil
+from _portable import launcher
 from fake_app_server import PINNED_VERSION, initialize_reply
 
 __all__ = ["child_processes", "fake_server", "minimal_server", "open_fds", "resources"]
@@ -20,15 +21,14 @@ __all__ = ["child_processes", "fake_server", "minimal_server", "open_fds", "reso
 
 def fake_server(tmp_path: Path, mode: str) -> Path:
     """An executable that runs tests/fake_app_server.py in ``mode`` with this interpreter."""
-    launcher = tmp_path / f"fake-codex-{mode}"
     script = Path(__file__).with_name("fake_app_server.py")
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" {mode}\n')
-    launcher.chmod(0o755)
-    return launcher
+    return launcher(tmp_path / f"fake-codex-{mode}", script, mode)
 
 
 def minimal_server(tmp_path: Path) -> Path:
     """A shell script that answers ``initialize`` (with its request's id), then reads to EOF."""
+    if sys.platform == "win32":
+        return fake_server(tmp_path, "ok")  # the same answers, from Python: no POSIX shell there
     reply = json.dumps(initialize_reply("ID", PINNED_VERSION)).replace('"ID"', "$id")
     quoted = reply.replace('"', '\\"')
     launcher = tmp_path / "fake-codex-minimal"
@@ -47,25 +47,14 @@ def minimal_server(tmp_path: Path) -> Path:
 
 
 def open_fds() -> int:
-    """How many file descriptors this process has open."""
-    return len(os.listdir("/proc/self/fd"))
+    """How many file descriptors (Windows: handles) this process has open."""
+    me = psutil.Process()
+    return me.num_handles() if sys.platform == "win32" else me.num_fds()
 
 
 def child_processes() -> set[int]:
     """Pids of this process's children, running or unreaped (zombies count)."""
-    me = os.getpid()
-    children = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:
-            continue  # it ended while we looked
-        # The fields after the command name (which may hold spaces) are: state, ppid, ...
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            children.add(int(entry))
-    return children
+    return {child.pid for child in psutil.Process().children()}
 
 
 def resources() -> tuple[int, int, set[int]]:

@@ -19,6 +19,7 @@ if str(SCRIPT.parent) not in sys.path:
     sys.path.insert(0, str(SCRIPT.parent))
 
 import update_sdk_artifacts as artifacts  # noqa: E402  (needs the sys.path entry above)
+from _portable import windows_exe  # noqa: E402
 
 VERSION = artifacts.read_runtime_version()
 STAND_IN_EXIT = 7
@@ -32,6 +33,18 @@ def stand_in_script(reported_version: str) -> str:
         'echo "args: $*"\n'
         'echo "PATH=$PATH"\n'
         f"exit {STAND_IN_EXIT}\n"
+    )
+
+
+def stand_in_program(reported_version: str) -> str:
+    """The same stand-in in Python, for a Windows host, where a shell script cannot run."""
+    return (
+        "import os, sys\n"
+        f"if sys.argv[1:2] == ['--version']:\n    print('codex-cli {reported_version}')\n"
+        "    sys.exit(0)\n"
+        "print('args: ' + ' '.join(sys.argv[1:]))\n"
+        "print('PATH=' + os.environ['PATH'])\n"
+        f"sys.exit({STAND_IN_EXIT})\n"
     )
 
 
@@ -53,7 +66,10 @@ def make_package(
     for relative in executables:
         path = vendor / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(script, encoding="utf-8")
+        if plat.is_windows and sys.platform == "win32":
+            path.write_bytes(windows_exe(stand_in_program(reported_version or version)))
+        else:
+            path.write_text(script, encoding="utf-8")
         path.chmod(0o755)
     (vendor / "codex-resources/voice/manifest.json").write_text("{}\n", encoding="utf-8")
     manifest = {

@@ -5,6 +5,9 @@
 """
 
 import signal
+import sys
+
+import pytest
 
 pytest_plugins = ["codex_app_server.testing.pytest_plugin"]
 
@@ -13,3 +16,15 @@ pytest_plugins = ["codex_app_server.testing.pytest_plugin"]
 # this process Python's own handler, as at a terminal; processes it starts then get the default.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a ``posix_only`` test on Windows with its reason (docs/releasing.md lists them)."""
+    marker = item.get_closest_marker("posix_only")
+    if marker is None:
+        return
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise TypeError(f"{item.nodeid}: posix_only takes one argument, the reason")
+    if sys.platform == "win32":
+        pytest.skip(f"POSIX only: {marker.args[0]}")

@@ -62,7 +62,8 @@ def cli_env(codex_home: Path) -> dict[str, str]:
     return env
 
 
-Spawn = Callable[..., pexpect.spawn]
+Spawn = Callable[..., "pexpect.spawn"]  # a string: pexpect has no spawn on Windows
+PTY = "drives the CLI through a pseudo terminal (pexpect.spawn), which Windows lacks"
 
 
 @pytest.fixture
@@ -142,6 +143,7 @@ def run_cli(
     )
 
 
+@pytest.mark.posix_only(PTY)
 def test_interactive_approvals_and_readable_rendering(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -174,6 +176,7 @@ def test_interactive_approvals_and_readable_rendering(
     assert not (codex_workdir / "refused.txt").exists()
 
 
+@pytest.mark.posix_only(PTY)
 def test_a_hostile_command_cannot_disguise_itself_in_the_prompt(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -225,6 +228,7 @@ def test_server_text_is_escaped_wherever_it_is_shown(
         assert not RAW.search(text), RAW.findall(text)
 
 
+@pytest.mark.posix_only(PTY)
 def test_the_file_change_prompt_names_every_path_and_shows_the_diff(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -251,6 +255,7 @@ def test_the_file_change_prompt_names_every_path_and_shows_the_diff(
     assert not (codex_workdir / "new.txt").exists()
 
 
+@pytest.mark.posix_only(PTY)
 def test_the_permissions_prompt_lists_every_permission(
     spawn: Spawn, model_server: ScriptedModelServer, codex_home: Path, codex_workdir: Path
 ) -> None:
@@ -279,6 +284,7 @@ def test_the_permissions_prompt_lists_every_permission(
     assert not RAW.search(transcript(child))
 
 
+@pytest.mark.posix_only(PTY)
 def test_answers_are_read_from_the_terminal_not_from_stdin(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path, tmp_path: Path
 ) -> None:
@@ -306,6 +312,7 @@ def test_answers_are_read_from_the_terminal_not_from_stdin(
     assert "done" in log.read_text()
 
 
+@pytest.mark.posix_only(PTY)
 def test_the_docs_example_is_what_a_run_shows(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -324,6 +331,7 @@ def test_the_docs_example_is_what_a_run_shows(
     assert (codex_workdir / "notes.txt").read_text() == "hello\n"
 
 
+@pytest.mark.posix_only(PTY)
 def test_output_shows_before_the_turn_ends(spawn: Spawn, model_server: ScriptedModelServer) -> None:
     hold = stall()
     model_server.enqueue(response(message("first part"), hold, message("second part")))
@@ -338,6 +346,7 @@ def test_output_shows_before_the_turn_ends(spawn: Spawn, model_server: ScriptedM
     assert finish(child) == 0
 
 
+@pytest.mark.posix_only(PTY)
 def test_ctrl_c_interrupts_the_turn_and_says_how_to_resume(
     spawn: Spawn,
     cli_args: list[str],
@@ -357,6 +366,7 @@ def test_ctrl_c_interrupts_the_turn_and_says_how_to_resume(
     assert "picked up again" in resumed.stdout
 
 
+@pytest.mark.posix_only(PTY)
 def test_ctrl_c_at_an_open_question_declines_it_and_exits(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:
@@ -433,6 +443,7 @@ def test_approve_flag_without_a_terminal(
     assert not (codex_workdir / "unasked.txt").exists()
 
 
+@pytest.mark.posix_only(PTY)
 def test_the_whole_output_of_a_command_is_shown(
     spawn: Spawn, model_server: ScriptedModelServer
 ) -> None:
@@ -622,6 +633,7 @@ def test_a_file_change_whose_paths_never_came_is_declined_saying_why() -> None:
     )
 
 
+@pytest.mark.posix_only(PTY)
 def test_keys_typed_before_the_question_do_not_answer_it(
     spawn: Spawn, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:

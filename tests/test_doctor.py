@@ -13,6 +13,7 @@ import types
 from pathlib import Path
 
 import pytest
+from _portable import python_program
 from codex_app_server import RUNTIME_VERSION, doctor
 from codex_app_server.doctor import Check, compare_versions, diagnose, login_hint
 from codex_app_server.testing import app_server_env
@@ -33,18 +34,20 @@ def fake_codex(tmp_path: Path, version_line: str, schema: Path | None = None) ->
 
     With ``schema``, ``app-server generate-json-schema --out DIR`` copies that folder's files.
     """
-    script = tmp_path / "codex"
     schema_answer = (
-        f'if [ "$2" = generate-json-schema ]; then cp "{schema}"/*.json "$4"; exit 0; fi\n'
+        "if sys.argv[1:3] == ['app-server', 'generate-json-schema']:\n"
+        f"    for name in glob.glob(os.path.join({str(schema)!r}, '*.json')):\n"
+        "        shutil.copy(name, sys.argv[4])\n"
+        "    sys.exit(0)\n"
         if schema is not None
         else ""
     )
-    script.write_text(
-        f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo '{version_line}'; exit 0; fi\n"
-        f"{schema_answer}echo 'not a real codex' >&2\nexit 3\n"
+    return python_program(
+        tmp_path / "codex",
+        "import glob, os, shutil, sys\n"
+        f"if sys.argv[1:] == ['--version']:\n    print({version_line!r})\n    sys.exit(0)\n"
+        f"{schema_answer}sys.exit('not a real codex')\n",
     )
-    script.chmod(0o755)
-    return script
 
 
 def real_schema(real_bin: Path, out: Path) -> Path:
@@ -210,7 +213,9 @@ def test_the_schema_check_compares_the_binary_s_protocol_with_the_models(
     lacking = real_schema(real_bin, tmp_path / "lacking")
     edit_methods(lacking, drop="thread/start")
     (tmp_path / "old").mkdir()
-    older = doctor.check_schema(fake_codex(tmp_path / "old", f"codex-cli {RUNTIME_VERSION}", lacking))
+    older = doctor.check_schema(
+        fake_codex(tmp_path / "old", f"codex-cli {RUNTIME_VERSION}", lacking)
+    )
     assert (older.status, older.detail) == (
         "fail",
         f"the binary lacks 1 method(s) of the models (generated from codex {RUNTIME_VERSION}): "
@@ -219,7 +224,9 @@ def test_the_schema_check_compares_the_binary_s_protocol_with_the_models(
     richer = real_schema(real_bin, tmp_path / "richer")
     edit_methods(richer, add="thread/teleport")
     (tmp_path / "new").mkdir()
-    newer = doctor.check_schema(fake_codex(tmp_path / "new", f"codex-cli {RUNTIME_VERSION}", richer))
+    newer = doctor.check_schema(
+        fake_codex(tmp_path / "new", f"codex-cli {RUNTIME_VERSION}", richer)
+    )
     assert (newer.status, newer.detail) == (
         "warn",
         f"the binary has 1 method(s) the models (generated from codex {RUNTIME_VERSION}) do not "
@@ -293,12 +300,9 @@ def test_versions_compare_by_release(found: str, status: str) -> None:
 
 
 def test_the_linux_sandbox_check_runs_bubblewrap(tmp_path: Path) -> None:
-    working = tmp_path / "bwrap-ok"
-    working.write_text("#!/bin/sh\nexit 0\n")
-    broken = tmp_path / "bwrap-broken"
-    broken.write_text("#!/bin/sh\necho 'No permissions to create new namespace' >&2\nexit 1\n")
-    for script in (working, broken):
-        script.chmod(0o755)
+    working = python_program(tmp_path / "bwrap-ok", "")
+    refusal = "exit('No permissions to create new namespace')"
+    broken = python_program(tmp_path / "bwrap-broken", refusal)
 
     assert doctor.check_linux_sandbox(working).status == "ok"
     failed = doctor.check_linux_sandbox(broken)

@@ -244,6 +244,7 @@ def test_local_image(
     assert model_server.requests[1].images == [image]
 
 
+@pytest.mark.posix_only("shows the command wrapped in bash -lc; Windows Codex uses PowerShell")
 @example("async_parity.py")
 def test_async_parity(
     run_example: RunExample, model_server: ScriptedModelServer, codex_workdir: Path
@@ -376,6 +377,7 @@ def test_interrupt_and_steer(run_example: RunExample, model_server: ScriptedMode
     assert counting.user_texts[-1] == "Count from one to a million, one number per line."
 
 
+@pytest.mark.posix_only("the model runs `touch`, which Windows PowerShell lacks")
 @example("approvals.py")
 def test_approvals(
     run_example: RunExample, model_server: ScriptedModelServer, codex_workdir: Path
@@ -453,6 +455,7 @@ def test_batch(run_example: RunExample, model_server: ScriptedModelServer) -> No
     assert out == [expected[number] for number in range(1, 7)]
 
 
+@pytest.mark.posix_only("shows the command wrapped in bash -lc; Windows Codex uses PowerShell")
 @example("demo.py")
 def test_demo(
     run_example: RunExample, model_server: ScriptedModelServer, codex_workdir: Path

@@ -61,6 +61,7 @@ def test_tools(run: RunExample, model_server: ScriptedModelServer) -> None:
     assert model_server.requests[1].function_call_outputs[call.call_id] == "4"
 
 
+@pytest.mark.posix_only("the model runs `touch`, which Windows PowerShell lacks")
 def test_approval_rules(
     run: RunExample, model_server: ScriptedModelServer, codex_workdir: Path
 ) -> None:

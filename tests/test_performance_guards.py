@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _portable import launcher
 from codex_app_server import Codex, CodexConfig
 from codex_app_server._connection import Inbox, _Closed
 from codex_app_server._protocol import JsonRpcCore, Notification, ProtocolViolation
@@ -165,10 +166,8 @@ def test_an_inbox_keeps_order_across_batches_and_reports_closure_after_them() ->
 
 
 def standin(tmp_path: Path, deltas: int) -> CodexConfig:
-    launcher = tmp_path / "standin-codex"
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STANDIN}" "$@"\n')
-    launcher.chmod(0o755)
-    return CodexConfig(codex_bin=launcher, extra_args=["--deltas", str(deltas)])
+    standin_codex = launcher(tmp_path / "standin-codex", STANDIN)
+    return CodexConfig(codex_bin=standin_codex, extra_args=["--deltas", str(deltas)])
 
 
 def test_a_thousand_turns_on_one_connection_leave_no_routing_state(tmp_path: Path) -> None:

@@ -9,17 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
+import _portable as portable
 import codex_cli_bin.__main__ as cli_bin_main
 import pytest
 from _runtime_fixture import artifacts
 from codex_app_server import CodexNotFoundError
+from codex_app_server import _transport as transport_module
 from codex_app_server import config as config_module
-from codex_app_server._transport import detached_from_ctrl_c
+from codex_app_server._transport import detached_from_ctrl_c, stop_steps
 from codex_app_server.config import resolve_codex_bin
 from codex_app_server.doctor import check_sandbox
+from codex_app_server.testing import write_codex_home
 
 
 @pytest.mark.parametrize(
@@ -168,3 +171,117 @@ def test_the_doctor_checks_each_platforms_own_sandbox(tmp_path: Path) -> None:
     assert check_sandbox(tmp_path, "darwin").name == "sandbox"
     windows = check_sandbox(tmp_path, "win32")
     assert (windows.status, windows.detail) == ("ok", "no prerequisites are checked on win32")
+
+
+#: POSIX's numbers, written out: this module runs on Windows too, where signal has no SIGKILL.
+SIGTERM, SIGKILL = 15, 9
+
+
+def _record_stops(
+    monkeypatch: pytest.MonkeyPatch, system: str, killpg_error: OSError | None = None
+) -> tuple[list[tuple[Any, ...]], tuple[Any, Any]]:
+    """stop_steps for a server of pid 4242 on ``system``, with every effect recorded."""
+    calls: list[tuple[Any, ...]] = []
+
+    def killpg(pid: int, number: int) -> None:
+        calls.append(("killpg", pid, number))
+        if killpg_error is not None:
+            raise killpg_error
+
+    def run(argv: list[str], **options: Any) -> Any:
+        calls.append(("run", argv, options["timeout"]))
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(transport_module.os, "kill", lambda *a: calls.append(("kill", *a)))
+    monkeypatch.setattr(transport_module.os, "killpg", killpg, raising=False)
+    monkeypatch.setattr(transport_module.subprocess, "run", run)
+    monkeypatch.setenv("SYSTEMROOT", "D:\\Win")
+    steps = stop_steps(
+        4242, lambda: calls.append(("terminate",)), lambda: calls.append(("kill()",)), system
+    )
+    return calls, steps
+
+
+def test_closing_on_windows_breaks_the_group_then_kills_the_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls, (first, second) = _record_stops(monkeypatch, "win32")
+    first()
+    # Ctrl-Break (1) to the server's own group, whose id is its pid; TerminateProcess would
+    # end the server alone and leave what it started running.
+    assert calls == [("kill", 4242, 1)]
+    calls.clear()
+    second()
+    taskkill = os.path.join("D:\\Win", "System32", "taskkill.exe")
+    assert calls == [("run", [taskkill, "/PID", "4242", "/T", "/F"], 2.0), ("kill()",)]
+
+
+def test_closing_on_posix_signals_the_servers_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    for system in ("linux", "darwin"):
+        calls, (first, second) = _record_stops(monkeypatch, system)
+        first()
+        second()
+        assert calls == [("killpg", 4242, SIGTERM), ("killpg", 4242, SIGKILL)]
+    # A group that is gone already: the server alone is signalled.
+    calls, (first, second) = _record_stops(monkeypatch, "linux", ProcessLookupError())
+    first()
+    second()
+    assert calls == [
+        ("killpg", 4242, SIGTERM),
+        ("terminate",),
+        ("killpg", 4242, SIGKILL),
+        ("kill()",),
+    ]
+
+
+def test_codex_bin_without_exe_finds_the_exe_on_windows_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    binary = tmp_path / "codex.exe"
+    binary.write_bytes(b"MZ")
+    # As a user writes it on Windows, where "C:/x/codex" runs C:/x/codex.exe.
+    monkeypatch.setattr(config_module, "os", _OsNamed("nt"))
+    assert resolve_codex_bin(tmp_path / "codex") == binary
+    assert resolve_codex_bin(str(tmp_path / "codex")) == binary
+    assert resolve_codex_bin(binary) == binary
+    monkeypatch.setattr(config_module, "os", _OsNamed("posix"))
+    with pytest.raises(CodexNotFoundError, match="is not a file"):
+        resolve_codex_bin(tmp_path / "codex")
+
+
+def test_the_private_codex_home_takes_windows_paths(tmp_path: Path) -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib reads TOML from Python 3.11")
+    project = "C:\\Users\\me\\work \u00e9t\u00e9"
+    roots = ["D:\\out", PureWindowsPath("\\\\server\\share\\x y")]
+    home = write_codex_home(
+        tmp_path,
+        "http://127.0.0.1:9/v1",
+        extra={
+            "projects": {project: {"trust_level": "trusted"}},
+            "sandbox_workspace_write": {"writable_roots": roots},
+        },
+    )
+    config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+    assert config["projects"] == {project: {"trust_level": "trusted"}}
+    assert config["sandbox_workspace_write"]["writable_roots"] == ["D:\\out", str(roots[1])]
+
+
+def test_a_windows_stand_in_is_pips_launcher_running_the_script(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    script = tmp_path / "echo.py"
+    script.write_text("import sys\nprint(sys.argv[1:])\nsys.exit(7)\n", encoding="utf-8")
+    monkeypatch.setattr(portable.sys, "platform", "win32")
+    exe = portable.launcher(tmp_path / "codex", script, "app-server")
+    monkeypatch.undo()
+    program = exe.read_bytes()
+    assert exe.name == "codex.exe"
+    assert program.startswith(b"MZ")  # a Windows executable: pip's console-script launcher
+    assert f'#!"{sys.executable}"\n'.encode() in program
+    # The launcher runs `python <itself> ARGS`; Python runs the zip at the end of the file.
+    ran = subprocess.run(
+        [sys.executable, exe, "--listen", "stdio://"], capture_output=True, text=True, check=False
+    )
+    assert (ran.returncode, ran.stdout) == (7, "['app-server', '--listen', 'stdio://']\n")
+    arm = portable.windows_exe("", machine="ARM64")
+    assert arm != portable.windows_exe("", machine="AMD64")

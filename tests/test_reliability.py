@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from _fake import child_processes, fake_server, minimal_server, resources
+from _portable import kill_hard
 from codex_app_server import (
     AppServerStartError,
     AsyncCodex,
@@ -44,13 +46,11 @@ from codex_app_server.testing import (
     stall,
 )
 
-#: Tests that count processes and descriptors, or read a process's argv, do it through /proc.
-needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
-
 #: Bound on waits that should end at once; generous so a loaded CI machine does not flake.
 PROMPT = 1.0
 TEN_MB = 10 * 1024 * 1024
 SECRET = "sk-test-7f3c9e1d-do-not-leak"
+NO_EXEC = "Windows has no exec bit: any file is runnable by its name"
 
 
 def fake(tmp_path: Path, mode: str, **options: Any) -> CodexConfig:
@@ -94,7 +94,7 @@ def test_killed_mid_turn_fails_every_waiter_promptly(
     waiters = [threading.Thread(target=wait, args=(h,)) for h in handles]
     for waiter in waiters:
         waiter.start()
-    os.kill(codex.client.connection.pid, signal.SIGKILL)
+    killed_with = kill_hard(codex.client.connection.pid)
     killed = time.monotonic()
     for waiter in waiters:
         waiter.join(5)
@@ -102,7 +102,7 @@ def test_killed_mid_turn_fails_every_waiter_promptly(
     assert len(failures) == 2
     for failure in failures:
         assert isinstance(failure, TransportClosedError)
-        assert failure.exit_code == -signal.SIGKILL
+        assert failure.exit_code == killed_with
     with pytest.raises(TransportClosedError, match="connection to the app-server is closed"):
         codex.thread_start()
 
@@ -115,13 +115,13 @@ async def test_killed_mid_turn_fails_every_waiter_promptly_async(
     await asyncio.to_thread(model_server.wait_for_requests, 2)
     runs = [asyncio.ensure_future(h.run()) for h in handles]
     await asyncio.sleep(0)
-    os.kill(async_codex.client.connection.pid, signal.SIGKILL)
+    killed_with = kill_hard(async_codex.client.connection.pid)
     killed = time.monotonic()
     failures = await asyncio.gather(*runs, return_exceptions=True)
     assert time.monotonic() - killed < PROMPT
     for failure in failures:
         assert isinstance(failure, TransportClosedError)
-        assert failure.exit_code == -signal.SIGKILL
+        assert failure.exit_code == killed_with
     with pytest.raises(TransportClosedError, match="connection to the app-server is closed"):
         await async_codex.thread_start()
 
@@ -177,7 +177,6 @@ async def test_server_exiting_on_its_own_fails_turn_and_requests_with_its_stderr
 # -- the app-server fails at start -------------------------------------------------------------
 
 
-@needs_proc
 def test_bad_config_fails_the_constructor_quoting_stderr(
     codex_config: CodexConfig, codex_home: Path
 ) -> None:
@@ -190,7 +189,6 @@ def test_bad_config_fails_the_constructor_quoting_stderr(
     assert child_processes() <= before
 
 
-@needs_proc
 async def test_bad_config_fails_the_start_quoting_stderr_async(
     codex_config: CodexConfig, codex_home: Path
 ) -> None:
@@ -477,7 +475,6 @@ async def test_slow_handler_does_not_hold_up_other_threads_async(
 # -- lifecycle ---------------------------------------------------------------------------------
 
 
-@needs_proc
 def test_close_during_a_turn_from_other_threads_and_twice(
     codex_config: CodexConfig, model_server: ScriptedModelServer
 ) -> None:
@@ -511,7 +508,6 @@ def test_close_during_a_turn_from_other_threads_and_twice(
         codex.thread_start()
 
 
-@needs_proc
 async def test_close_during_a_turn_and_twice_async(
     codex_config: CodexConfig, model_server: ScriptedModelServer
 ) -> None:
@@ -539,7 +535,6 @@ def check_no_leaks(before: tuple[int, int, set[int]]) -> None:
     assert child_processes() <= children
 
 
-@needs_proc
 def test_thousand_open_close_cycles_leak_nothing(tmp_path: Path) -> None:
     config = CodexConfig(codex_bin=minimal_server(tmp_path))
     CodexClient(config).close()  # load what the first client loads once
@@ -549,7 +544,6 @@ def test_thousand_open_close_cycles_leak_nothing(tmp_path: Path) -> None:
     check_no_leaks(before)
 
 
-@needs_proc
 async def test_thousand_open_close_cycles_leak_nothing_async(tmp_path: Path) -> None:
     config = CodexConfig(codex_bin=minimal_server(tmp_path))
     async with AsyncCodexClient(config):
@@ -567,7 +561,6 @@ def run_with_approval(config: CodexConfig, handler: Callable[[Any], Any]) -> Non
     assert client_replies(events) == [{"id": "srv-turn-1", "result": {"decision": "accept"}}]
 
 
-@needs_proc
 def test_clients_whose_handlers_ran_leak_nothing(tmp_path: Path) -> None:
     config = fake(tmp_path, "approval")
     run_with_approval(config, accept_all)
@@ -577,7 +570,6 @@ def test_clients_whose_handlers_ran_leak_nothing(tmp_path: Path) -> None:
     check_no_leaks(before)
 
 
-@needs_proc
 async def test_clients_whose_handlers_ran_leak_nothing_async(tmp_path: Path) -> None:
     config = fake(tmp_path, "approval")
 
@@ -594,7 +586,6 @@ async def test_clients_whose_handlers_ran_leak_nothing_async(tmp_path: Path) -> 
     check_no_leaks(before)
 
 
-@needs_proc
 def test_real_binary_open_close_cycles_leak_nothing(codex_config: CodexConfig) -> None:
     Codex(codex_config).close()
     before = resources()
@@ -604,7 +595,6 @@ def test_real_binary_open_close_cycles_leak_nothing(codex_config: CodexConfig) -
     check_no_leaks(before)
 
 
-@needs_proc
 async def test_real_binary_open_close_cycles_leak_nothing_async(
     codex_config: CodexConfig,
 ) -> None:
@@ -645,6 +635,7 @@ def test_one_client_used_from_eight_threads(
     assert codex.client.connection.subscriber_count() == 0
 
 
+@pytest.mark.posix_only("sends SIGINT to the main thread with signal.pthread_kill")
 def test_ctrl_c_in_the_thread_reading_for_others_loses_none_of_their_replies(
     codex: Codex,
 ) -> None:
@@ -790,7 +781,6 @@ async def test_cancelling_with_a_wedged_server_is_bounded_by_request_timeout_asy
 # -- timeouts ----------------------------------------------------------------------------------
 
 
-@needs_proc
 def test_handshake_is_bounded_by_request_timeout(tmp_path: Path) -> None:
     before = child_processes()
     started = time.monotonic()
@@ -803,7 +793,6 @@ def test_handshake_is_bounded_by_request_timeout(tmp_path: Path) -> None:
     assert child_processes() <= before
 
 
-@needs_proc
 async def test_handshake_is_bounded_by_request_timeout_async(tmp_path: Path) -> None:
     before = child_processes()
     started = time.monotonic()
@@ -893,7 +882,6 @@ async def test_stream_timeout_bounds_the_wait_for_each_event_async(
     assert status(await handle.run(timeout=20)) == "interrupted"
 
 
-@needs_proc
 def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm(tmp_path: Path) -> None:
     client = CodexClient(fake(tmp_path, "stubborn"))
     pid = client.connection.pid
@@ -904,7 +892,6 @@ def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm(tmp_path: Path
     assert pid not in child_processes()
 
 
-@needs_proc
 async def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm_async(
     tmp_path: Path,
 ) -> None:
@@ -917,7 +904,6 @@ async def test_close_is_bounded_when_the_server_ignores_eof_and_sigterm_async(
     assert pid not in child_processes()
 
 
-@needs_proc
 def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded(
     tmp_path: Path,
 ) -> None:
@@ -933,7 +919,6 @@ def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded
     assert pid not in child_processes()
 
 
-@needs_proc
 async def test_request_to_a_server_that_stopped_reading_times_out_and_close_is_bounded_async(
     tmp_path: Path,
 ) -> None:
@@ -995,7 +980,6 @@ def with_secret(config: CodexConfig) -> CodexConfig:
     )
 
 
-@needs_proc
 def test_secrets_in_env_stay_out_of_argv_reprs_and_logs(
     codex_config: CodexConfig, model_server: ScriptedModelServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1007,12 +991,12 @@ def test_secrets_in_env_stay_out_of_argv_reprs_and_logs(
     codex = Codex(config, approval_handler=accept_all)
     pid = codex.client.connection.pid
     # The server does get the key, through its environment only.
-    assert SECRET.encode() in Path(f"/proc/{pid}/environ").read_bytes()
-    assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert psutil.Process(pid).environ()["OPENAI_API_KEY"] == SECRET
+    assert SECRET not in " ".join(psutil.Process(pid).cmdline())
     thread = codex.thread_start()
     thread.run("go", timeout=20)
     shown = [repr(config), str(config), repr(codex), repr(codex.client), repr(thread)]
-    os.kill(pid, signal.SIGKILL)
+    kill_hard(pid)
     with pytest.raises(TransportClosedError) as caught:
         thread.run("again")
     shown += [str(caught.value), repr(caught.value)]
@@ -1022,7 +1006,6 @@ def test_secrets_in_env_stay_out_of_argv_reprs_and_logs(
         assert SECRET not in text
 
 
-@needs_proc
 async def test_secrets_in_env_stay_out_of_argv_reprs_and_logs_async(
     codex_config: CodexConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1030,15 +1013,14 @@ async def test_secrets_in_env_stay_out_of_argv_reprs_and_logs_async(
     config = with_secret(codex_config)
     async with AsyncCodex(config) as codex:
         pid = codex.client.connection.pid
-        assert SECRET.encode() in Path(f"/proc/{pid}/environ").read_bytes()
-        assert SECRET.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert psutil.Process(pid).environ()["OPENAI_API_KEY"] == SECRET
+        assert SECRET not in " ".join(psutil.Process(pid).cmdline())
         thread = await codex.thread_start()
         shown = [repr(config), repr(codex), repr(codex.client), repr(thread)]
     for text in [*shown, caplog.text]:
         assert SECRET not in text
 
 
-@needs_proc
 def test_server_is_started_without_a_shell(codex_config: CodexConfig, codex_workdir: Path) -> None:
     hostile = "$(touch shell-ran); touch shell-ran2"
     config = CodexConfig(
@@ -1050,17 +1032,19 @@ def test_server_is_started_without_a_shell(codex_config: CodexConfig, codex_work
     )
     with Codex(config) as codex:
         pid = codex.client.connection.pid
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
-        assert argv[1:] == [b"app-server", b"-c", f'developer_instructions="{hostile}"'.encode()]
+        argv = psutil.Process(pid).cmdline()
+        assert argv[1:] == ["app-server", "-c", f'developer_instructions="{hostile}"']
         # The server is our own child running the codex binary, with no shell in between.
         assert pid in child_processes()
-        assert os.path.samefile(f"/proc/{pid}/exe", argv[0].decode())
+        assert os.path.samefile(psutil.Process(pid).exe(), argv[0])
         codex.thread_start()
     assert list(codex_workdir.iterdir()) == []
 
 
-@needs_proc
-@pytest.mark.parametrize("kind", ["missing", "directory", "not executable"])
+@pytest.mark.parametrize(
+    "kind",
+    ["missing", "directory", pytest.param("not executable", marks=pytest.mark.posix_only(NO_EXEC))],
+)
 def test_codex_bin_that_is_not_an_executable_file_is_refused_before_launch(
     tmp_path: Path, kind: str
 ) -> None:

@@ -156,7 +156,6 @@ def test_a_failing_command_passes_its_exit_code_through(real_venv: Venv) -> None
     assert real_venv.codex("--no-such-flag").returncode == direct.returncode
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in binary is a POSIX shell script")
 def test_module_passes_arguments_exit_code_and_path(stand_in_venv: Venv) -> None:
     result = stand_in_venv.codex("exec", "two words")
     assert result.returncode == STAND_IN_EXIT

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from codex_app_server import (
     AsyncCodex,
@@ -139,7 +140,7 @@ def test_the_key_reaches_no_argv_log_repr_or_error(
     with Codex(config) as codex:
         codex.login_api_key(KEY)
         pid = codex.client.connection._process.pid
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        argv = " ".join(psutil.Process(pid).cmdline())
         shown = [repr(codex), repr(config), repr(codex.client.config), argv]
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "account/login/start" in logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _portable import python_program
 from codex_app_server import (
     AppServerStartError,
     AsyncCodex,
@@ -279,19 +281,20 @@ def test_an_untrusted_certificate_gets_no_token(wss_front: TlsFront) -> None:
 # -- codex_bin is the file the caller named --------------------------------------------------
 
 
-@pytest.mark.skipif(os.name == "nt", reason="the hostile stand-in is a POSIX shell script")
 def test_a_relative_codex_bin_never_runs_the_projects_file(
     codex_bin: str | None, codex_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = tmp_path / "hostile-binary-ran"
     project = tmp_path / "project"
     (project / "bin").mkdir(parents=True)
-    hostile = project / "bin" / "codex"  # planted in the repository the agent works on
-    hostile.write_text(f"#!/bin/sh\ntouch '{marker}'\nexit 1\n", encoding="utf-8")
-    hostile.chmod(0o755)
+    # Planted in the repository the agent works on.
+    python_program(project / "bin" / "codex", f"open({str(marker)!r}, 'w')\nexit(1)\n")
     caller = tmp_path / "caller"
     (caller / "bin").mkdir(parents=True)
-    (caller / "bin" / "codex").symlink_to(resolve_codex_bin(codex_bin))
+    # Named as Windows names programs: codex_bin="bin/codex" finds bin/codex.exe there.
+    (caller / "bin" / ("codex.exe" if os.name == "nt" else "codex")).symlink_to(
+        resolve_codex_bin(codex_bin)
+    )
     env = app_server_env(codex_home)
 
     monkeypatch.chdir(caller)
@@ -302,6 +305,6 @@ def test_a_relative_codex_bin_never_runs_the_projects_file(
     assert not marker.exists()
 
     monkeypatch.chdir(tmp_path)  # no bin/codex here: a clear error, and still not the project's
-    with pytest.raises(CodexNotFoundError, match=str(tmp_path / "bin" / "codex")):
+    with pytest.raises(CodexNotFoundError, match=re.escape(repr(str(tmp_path / "bin" / "codex")))):
         Codex(codex_bin="bin/codex", cwd=project, env=env, inherit_env=False)
     assert not marker.exists()

@@ -12,6 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from _portable import python_program
 from _runtime_fixture import ROOT, VERSION, artifacts, make_package, run_tool
 
 FAKE_NPM = """\
@@ -72,9 +73,7 @@ def fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Put a fake ``npm`` first on PATH and an empty cache in place; return the npm call log."""
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(FAKE_NPM.format(python=sys.executable), encoding="utf-8")
-    npm.chmod(0o755)
+    python_program(bin_dir / "npm", FAKE_NPM.format(python=sys.executable))  # npm.cmd on Windows
     log = tmp_path / "npm.log"
     log.touch()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")

@@ -33,7 +33,8 @@ __all__ = ["AsyncStdioProcess", "StderrTail", "StdioProcess", "WaitRoom"]
 
 #: Bytes asked for per read; larger lines simply take several reads.
 READ_SIZE = 1 << 16
-#: Seconds allowed for each step of shutdown: EOF on stdin, then SIGTERM, then SIGKILL.
+#: Seconds allowed for each step of shutdown: EOF on stdin, then SIGTERM, then SIGKILL
+#: (on Windows: Ctrl-Break, then the process tree killed; see :func:`stop_steps`).
 SHUTDOWN_STEP = 2.0
 #: Longest uninterrupted wait in the sync API (the Ctrl-C latency bound).
 SIGNAL_SLICE = 0.1
@@ -304,6 +305,60 @@ def detached_from_ctrl_c(platform: str = sys.platform) -> dict[str, Any]:
     return {"start_new_session": True, "creationflags": 0}
 
 
+def stop_steps(
+    pid: int,
+    terminate: Callable[[], object],
+    kill: Callable[[], object],
+    platform: str = sys.platform,
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The two steps that stop server ``pid`` on ``platform`` once EOF on its stdin did not.
+
+    Each ends the server's whole process group (it has one of its own, see
+    :func:`detached_from_ctrl_c`), so what it started goes with it. POSIX: SIGTERM, then
+    SIGKILL, to the group (or ``terminate``/``kill``, the server alone, once the group is
+    gone). Windows has no SIGTERM (``terminate`` is TerminateProcess, which ends that one
+    process and leaves its children running): the first step is Ctrl-Break to the group,
+    which ends a console program the way the key does, and the second ends the tree of
+    processes it started (``taskkill /T /F``), then the server.
+    """
+    if platform == "win32":
+
+        def break_group() -> None:
+            # The constant exists only on Windows; its value is documented and fixed.
+            os.kill(pid, getattr(signal, "CTRL_BREAK_EVENT", 1))
+
+        def kill_tree() -> None:
+            # By full path: a taskkill.exe in the working directory or on PATH is not run.
+            system = os.environ.get("SYSTEMROOT", "C:\\Windows")
+            taskkill = os.path.join(system, "System32", "taskkill.exe")
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    [taskkill, "/PID", str(pid), "/T", "/F"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=SHUTDOWN_STEP,
+                    check=False,
+                )
+            kill()
+
+        return break_group, kill_tree
+
+    def group(number: int, then: Callable[[], object]) -> Callable[[], object]:
+        def step() -> None:
+            # The group's id is the server's pid (its own session); os.killpg is POSIX only.
+            killpg = getattr(os, "killpg", None)
+            if killpg is not None:
+                with contextlib.suppress(OSError):
+                    killpg(pid, number)
+                    return
+            then()  # no such group any more: the server alone, which reports what it can
+
+        return step
+
+    return group(signal.SIGTERM, terminate), group(getattr(signal, "SIGKILL", 9), kill)
+
+
 _DETACHED = detached_from_ctrl_c()
 # The largest write a pipe takes whole or not at all; Windows pipes are never written this way.
 if sys.platform == "win32":
@@ -473,7 +528,7 @@ class StdioProcess:
         proc = self._proc
         self._stop_writer()
         self.room.hurry()  # nobody may be waiting: the background reader must see the EOF
-        for step in (None, proc.terminate, proc.kill):
+        for step in (None, *stop_steps(proc.pid, proc.terminate, proc.kill)):
             if step is not None:
                 with contextlib.suppress(OSError):
                     step()
@@ -673,7 +728,8 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
         stdin = self._stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()  # EOF once what is buffered is written
-        for step in (None, transport.terminate, transport.kill):
+        pid = transport.get_pid()
+        for step in (None, *stop_steps(pid, transport.terminate, transport.kill)):
             if step is not None and transport.get_returncode() is None:
                 with contextlib.suppress(OSError, ProcessLookupError):
                     step()

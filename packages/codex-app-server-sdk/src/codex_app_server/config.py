@@ -217,6 +217,9 @@ def resolve_codex_bin(codex_bin: str | os.PathLike[str] | None) -> Path:
     """
     if codex_bin is not None:
         path = Path(os.path.abspath(codex_bin))
+        if os.name == "nt" and not path.is_file() and path.with_name(path.name + ".exe").is_file():
+            # Windows runs C:/x/codex as C:/x/codex.exe; the checks here must see that file.
+            path = path.with_name(path.name + ".exe")
         if not path.is_file():
             raise CodexNotFoundError(
                 f"codex_bin={os.fspath(codex_bin)!r} is not a file; pass the path of a codex "
