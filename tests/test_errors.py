@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import signal
-import stat
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
+from _portable import kill_hard, python_program
 from codex_app_server import (
     AppServerStartError,
     AsyncCodex,
@@ -77,7 +74,6 @@ async def test_async_calls_after_close_say_the_owner_closed_the_client(
     assert "stderr" not in str(caught.value)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_crashed_server_s_stderr_says_a_repeated_warning_once(
     codex: Codex, model_server: ScriptedModelServer
 ) -> None:
@@ -85,7 +81,7 @@ def test_a_crashed_server_s_stderr_says_a_repeated_warning_once(
     thread = codex.thread_start()
     for _ in range(3):
         thread.run("hello")  # every model request logs that mock-model is unknown
-    os.kill(codex.client.connection.pid, signal.SIGKILL)
+    kill_hard(codex.client.connection.pid)
     with pytest.raises(TransportClosedError) as caught:
         thread.run("hello")
     tail = caught.value.stderr_tail
@@ -134,17 +130,15 @@ def test_a_rejected_extra_argument_fails_start_naming_it(codex_config: CodexConf
         Codex(config)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in server is a shell script")
 def test_hostile_stderr_is_made_safe_before_it_is_quoted(tmp_path: Path) -> None:
     # The real server cannot be made to print escapes on purpose; a stand-in that exits at
     # once shows what reaches the user's terminal.
-    fake = tmp_path / "codex"
-    fake.write_text(
-        "#!/bin/sh\n"
-        r"printf '\033]0;owned\007\033[31mError:\033[0m bad \342\200\256txt.exe\n'" + " >&2\n"
-        "exit 3\n"
+    fake = python_program(
+        tmp_path / "codex",
+        "import sys\n"
+        "sys.stderr.write('\\x1b]0;owned\\x07\\x1b[31mError:\\x1b[0m bad \\u202etxt.exe\\n')\n"
+        "sys.exit(3)\n",
     )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     with pytest.raises(AppServerStartError) as caught:
         Codex(codex_bin=fake)
     text = str(caught.value)

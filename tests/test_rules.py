@@ -492,6 +492,7 @@ def test_rules_log_each_decision_once_through_the_handler_table(
     table = HandlerTable(
         {"item/commandExecution/requestApproval": ApprovalRules(allow_commands=["ls"])}
     )
+    table.add_root("t")  # a thread this client started (unknown ones get the safe default)
     handler = table.find("item/commandExecution/requestApproval", "t")
     assert handler is not None
     with caplog.at_level(logging.INFO, logger="codex_app_server"):
@@ -512,6 +513,7 @@ def test_handlers_given_per_method_answer_with_the_same_decision_values(
     method: str, answer: Any, wire: dict[str, Any]
 ) -> None:
     table = HandlerTable()
+    table.add_root("t")
     table.set(method, answer, thread_id="t")
     handler = table.find(method, "t")
     assert handler is not None

@@ -90,7 +90,10 @@ def test_the_posix_only_tests_are_listed_in_the_release_notes() -> None:
 def test_the_list_names_what_really_is_marked() -> None:
     tests = dict(posix_only_tests())
     # A marker on a plain test, one on a parameter, and one whose reason is a named constant.
-    assert "pseudo terminal" in tests["tests/test_cli.py::test_ctrl_c_interrupts_the_turn"]
+    assert (
+        "pseudo terminal"
+        in tests["tests/test_cli.py::test_ctrl_c_interrupts_the_turn_and_says_how_to_resume"]
+    )
     assert (
         "exec bit"
         in tests[
