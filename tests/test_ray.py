@@ -23,8 +23,6 @@ pytest.importorskip("ray", reason="Ray has no wheel for this platform or Python"
 pyarrow_parquet = pytest.importorskip("pyarrow.parquet", reason="pyarrow has no wheel here")
 
 import ray  # noqa: E402
-from ray import cloudpickle  # noqa: E402
-
 from codex_app_server import CodexConfig  # noqa: E402
 from codex_app_server.ray import (  # noqa: E402
     CodexActor,
@@ -41,6 +39,7 @@ from codex_app_server.testing import (  # noqa: E402
     stall,
     write_codex_home,
 )
+from ray import cloudpickle  # noqa: E402
 
 SCHEMA = {
     "type": "object",
