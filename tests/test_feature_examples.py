@@ -30,6 +30,7 @@ TESTED = {
     "feature_approval_rules.py",
     "feature_bounds.py",
     "feature_doctor.py",
+    "feature_ray.py",  # run on the session's Ray cluster by tests/test_ray.py
     "feature_telemetry.py",
     "feature_tools.py",
 }

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +35,7 @@ from codex_app_server.ray import (  # noqa: E402
 )
 from codex_app_server.testing import (  # noqa: E402
     ScriptedModelServer,
+    app_server_env,
     http_error,
     message,
     response,
@@ -40,6 +43,8 @@ from codex_app_server.testing import (  # noqa: E402
     write_codex_home,
 )
 from ray import cloudpickle  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 SCHEMA = {
     "type": "object",
@@ -365,3 +370,37 @@ def test_a_missing_forwarded_variable_fails_the_task_saying_which(
 
     assert (result.index, result.status, result.error_type) == (7, "error", "ValueError")
     assert "CODEX_RAY_TEST_UNSET" in str(result.error)
+
+
+def test_the_ray_example_runs_a_batch_on_the_cluster(ray_cluster: None, tmp_path: Path) -> None:
+    answer = json.dumps({"prime": True})
+    with ScriptedModelServer(*(response(message(answer)) for _ in range(4))) as model:
+        home = write_codex_home(tmp_path / "home", model)
+        # The example joins the session's cluster (as under `ray job submit`) instead of
+        # starting its own; CODEX_HOME reaches its workers through its runtime environment.
+        env = {**app_server_env(home), "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "feature_ray.py")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT * 2,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        model.raise_for_failures()
+    assert done.stdout.splitlines() == [
+        f"0: completed: {answer}",
+        f"1: completed: {answer}",
+        f"2: completed: {answer}",
+        "3: completed: {'prime': True}",
+    ]
+    assert sorted(r.user_texts[-1] for r in model.requests) == [
+        "In one line: what does `grep` do?",
+        "In one line: what does `ls` do?",
+        "In one line: what does `sed` do?",
+        "Is 7 a prime number?",
+    ]
+    assert sum(r.output_schema is not None for r in model.requests) == 1
+    assert wait_until_gone(home) == []
