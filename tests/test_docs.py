@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import re
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ DOCUMENTS = sorted(
         *ROOT.glob("examples/*.md"),
     ]
 )
-MODULES = ("codex_app_server", "codex_app_server.testing")
+MODULES = ("codex_app_server", "codex_app_server.testing") + (
+    ("codex_app_server.ray",) if importlib.util.find_spec("ray") else ()
+)
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 MEMBER = re.compile(r"^- `([^`]+)`", re.M)

@@ -461,7 +461,7 @@ class CodexActorPool:
         try:
             for result in self._schedule(enumerate(tasks)):
                 if bar is not None:
-                    bar.finished(result)
+                    bar.finished(result, running=sum(slot.running for slot in self._slots))
                 yield result
         finally:
             if bar is not None:
@@ -564,7 +564,7 @@ def _lost(pending: _Pending, exc: BaseException) -> TaskResult:
 
 
 class _Progress:
-    """A tqdm bar counting finished tasks, with done/failed/running in its postfix."""
+    """A tqdm bar counting finished tasks, with done, failed and running in its postfix."""
 
     def __init__(self, total: int | None) -> None:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
@@ -572,13 +572,13 @@ class _Progress:
         self._bar = tqdm(total=total, desc="codex", unit="task")
         self.done = self.failed = 0
 
-    def finished(self, result: TaskResult) -> None:
+    def finished(self, result: TaskResult, *, running: int) -> None:
         if result.ok:
             self.done += 1
         else:
             self.failed += 1
         self._bar.update(1)
-        self._bar.set_postfix(done=self.done, failed=self.failed)
+        self._bar.set_postfix(done=self.done, failed=self.failed, running=running)
 
     def close(self) -> None:
         self._bar.close()
