@@ -205,6 +205,7 @@ class _TurnRunner:
         self._slots: asyncio.Semaphore | None = None
         self._start_lock: asyncio.Lock | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     def _observe(self, event: Notification) -> None:
         if event.method == "thread/tokenUsage/updated" and event.thread_id:
@@ -304,7 +305,14 @@ class _TurnRunner:
         loop = self.loop
         if loop is None or self._codex is None or loop.is_closed():
             return
-        if loop.is_running():
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            # Called on the loop itself: waiting here would block the close it waits for.
+            self._closing = loop.create_task(self.close())
+        elif loop.is_running():
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout)
         else:
@@ -503,7 +511,6 @@ class CodexActorPool:
                     result = _lost(pending, exc)
                 except RayError as exc:
                     result = _lost(pending, exc)
-                    result = replace(result, error_type=type(exc).__name__)
                 if result.error_type in _LOST and pending.attempts < self.max_attempts:
                     retry.append(pending)
                 else:
