@@ -404,3 +404,11 @@ def test_the_ray_example_runs_a_batch_on_the_cluster(ray_cluster: None, tmp_path
     ]
     assert sum(r.output_schema is not None for r in model.requests) == 1
     assert wait_until_gone(home) == []
+
+
+def test_importing_the_sdk_does_not_import_ray() -> None:
+    code = "import sys, codex_app_server; print(sorted(m for m in sys.modules if m == 'ray'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, check=True
+    )
+    assert done.stdout.strip() == "[]"
