@@ -102,6 +102,8 @@ def actual_parameters(obj: Any) -> list[str]:
     names: list[str] = []
     star = False
     for parameter in inspect.signature(obj).parameters.values():
+        if parameter.name == "_ray_trace_ctx":
+            continue  # Ray adds it to the methods of a class it makes an actor of
         if parameter.kind is parameter.VAR_POSITIONAL:
             names.append(f"*{parameter.name}")
             star = True

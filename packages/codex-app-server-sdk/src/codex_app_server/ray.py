@@ -414,12 +414,13 @@ class CodexActorPool:
             raise ValueError(f"turns must be at least 1, not {turns!r}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts!r}")
+        config = _portable(config)
         options: dict[str, Any] = {"num_cpus": 1, **(actor_options or {})}
         # Room for every turn plus the control calls (start, close) beside them.
         options.setdefault("max_concurrency", turns + 2)
         self._actor_class = ray.remote(CodexActor).options(**options)
         self._arguments = (
-            (_portable(config),),
+            (config,),
             {
                 "turns": turns,
                 "fresh_workspace": fresh_workspace,
