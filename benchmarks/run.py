@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -554,10 +555,41 @@ def bench_real_binary(codex_bin: str, folder: Path, deltas: int, runs: int) -> l
     return [figure for figure in figures if figure.name.endswith("(wall)")]
 
 
+# -- Ray ----------------------------------------------------------------------------------------
+
+
+def bench_ray(codex_bin: str, folder: Path, turns: int, runs: int) -> list[Figure]:
+    """Scripted turns over Ray actors beside one process running as many at once directly."""
+    from ray_batch import measure
+
+    best = measure(codex_bin, folder, turns, turns_per_actor=4, runs=runs)
+    return [
+        # Seconds per turn: Ray's throughput at least 0.9x of in-process is a ratio <= 1/0.9.
+        Figure(
+            f"ray, 2 actors x 4 turns, {turns} turns",
+            best["ray_2_actors"] * 1e3,
+            best["in_process"] * 1e3,
+            "ms/turn",
+            target=1 / 0.9,
+            fail=3.0,
+            baseline_name="in-process",
+        ),
+        Figure(
+            "ray, 2 actors x 4 vs 1 actor x 8 turns",
+            best["ray_2_actors"] * 1e3,
+            best["ray_1_actor"] * 1e3,
+            "ms/turn",
+            target=1.0,
+            fail=3.0,
+            baseline_name="1 actor",
+        ),
+    ]
+
+
 # -- driver -------------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("import", "streaming", "round-trip", "memory", "real-binary")
+BENCHMARKS = ("import", "streaming", "round-trip", "memory", "real-binary", "ray")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -590,9 +622,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 codex_bin = find_codex_bin(args.codex_bin)
                 if codex_bin is None:
-                    print("real binary: skipped (no --codex-bin, $CODEX_BIN or codex-cli-bin)")
-                else:
+                    print(f"{name}: skipped (no --codex-bin, $CODEX_BIN or codex-cli-bin)")
+                elif name == "real-binary":
                     new = bench_real_binary(codex_bin, Path(tmp), real_deltas, runs)
+                elif importlib.util.find_spec("ray") is None:
+                    print("ray: skipped (install the ray extra: ray has no wheel here?)")
+                else:
+                    new = bench_ray(codex_bin, Path(tmp), 200, 1 if args.quick else 3)
             for figure in new:
                 print(figure.row(), flush=True)
             figures += new

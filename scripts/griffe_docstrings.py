@@ -29,7 +29,8 @@ def _reference(match: re.Match[str]) -> str:
     shown = target.rsplit(".", 1)[-1] if match["short"] else target
     if match["role"] in ("func", "meth"):
         shown += "()"
-    if PUBLIC.fullmatch(target):
+    # Modules have no entry of their own in the reference; public names do.
+    if match["role"] != "mod" and PUBLIC.fullmatch(target):
         return f"[`{shown}`][{target}]"
     return f"`{shown}`"
 

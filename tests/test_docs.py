@@ -9,6 +9,7 @@ Markdown document may import only names that exist.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -24,7 +25,9 @@ DOCUMENTS = sorted(
         *ROOT.glob("examples/*.md"),
     ]
 )
-MODULES = ("codex_app_server", "codex_app_server.testing")
+MODULES = ("codex_app_server", "codex_app_server.testing") + (
+    ("codex_app_server.ray",) if importlib.util.find_spec("ray") else ()
+)
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 DIRECTIVE = re.compile(r"^::: ([\w.]+)$", re.M)

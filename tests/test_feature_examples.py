@@ -35,6 +35,7 @@ TESTED = {
     "feature_doctor.py",
     "feature_external_message.py",
     "feature_sign_in.py",
+    "feature_ray.py",  # run on the session's Ray cluster by tests/test_ray.py
     "feature_telemetry.py",
     "feature_tools.py",
 }
