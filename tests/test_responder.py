@@ -7,10 +7,7 @@ it, and the mock model's ``warning`` opens every turn's stream.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +28,7 @@ from codex_app_server.testing import (
     stall,
     write_codex_home,
 )
+from test_testing_docs import passes_as_a_users_suite
 
 pytestmark = pytest.mark.real_binary
 
@@ -119,21 +117,7 @@ def test_a_stall_from_a_responder_is_released_by_close() -> None:
 def test_the_documented_responder_example_passes(tmp_path: Path) -> None:
     section = DOC.read_text().split("### Answering by the request", 1)[1]
     (example,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
-    (tmp_path / "conftest.py").write_text(
-        'pytest_plugins = ["codex_app_server.testing.pytest_plugin"]\n'
-    )
-    (tmp_path / "test_user_suite.py").write_text(example)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    passes_as_a_users_suite(tmp_path, example)
 
 
 def test_the_mock_model_warning_opens_every_turn_s_stream(

@@ -17,11 +17,12 @@ def fixture_example() -> str:
     return str(blocks[1])  # blocks[0] is the conftest line
 
 
-def test_the_documented_example_test_passes(tmp_path: Path) -> None:
+def passes_as_a_users_suite(tmp_path: Path, example: str) -> None:
+    """Run ``example`` as a user's own pytest suite with the plugin enabled; it must pass."""
     (tmp_path / "conftest.py").write_text(
         'pytest_plugins = ["codex_app_server.testing.pytest_plugin"]\n'
     )
-    (tmp_path / "test_user_suite.py").write_text(fixture_example())
+    (tmp_path / "test_user_suite.py").write_text(example)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path,
@@ -33,3 +34,7 @@ def test_the_documented_example_test_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_documented_example_test_passes(tmp_path: Path) -> None:
+    passes_as_a_users_suite(tmp_path, fixture_example())
