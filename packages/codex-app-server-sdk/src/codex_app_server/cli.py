@@ -135,9 +135,11 @@ class Console:
                 return False
             self._pending = box
         try:
+            # Discarded before the question shows, never after: a flush after it could also
+            # drop a Ctrl-C typed as it appears, before the terminal had turned it into SIGINT.
+            self._discard_typeahead()
             self.writer.write("".join(f"{line}\n" for line in lines) + question)
             self.writer.flush()
-            self._discard_typeahead()
             reading = threading.Thread(target=lambda: box.put(self.reader.readline()), daemon=True)
             with self._guard:
                 self._reading = reading
