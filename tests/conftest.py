@@ -4,8 +4,10 @@
 ``codex-cli-bin`` is used.
 """
 
+import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +30,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         raise TypeError(f"{item.nodeid}: posix_only takes one argument, the reason")
     if sys.platform == "win32":
         pytest.skip(f"POSIX only: {marker.args[0]}")
+
+
+@pytest.fixture
+def schema_codex_bin() -> Path:
+    """The pinned runtime's binary, from ``CODEX_BIN``, for the checks of the generated code."""
+    path = os.environ.get("CODEX_BIN")
+    if not path:
+        pytest.fail("set CODEX_BIN to the pinned codex executable to check the generated code")
+    return Path(path)

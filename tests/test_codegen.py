@@ -27,14 +27,6 @@ import update_sdk_artifacts as artifacts  # noqa: E402
 GENERATED = ROOT / "packages/codex-app-server-sdk/src/codex_app_server/generated"
 
 
-@pytest.fixture
-def codex_bin() -> Path:
-    path = os.environ.get("CODEX_BIN")
-    if not path:
-        pytest.fail("set CODEX_BIN to the pinned codex executable")
-    return Path(path)
-
-
 # -- enums ----------------------------------------------------------------------------------
 
 
@@ -103,7 +95,7 @@ def _generate(fake: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.real_binary
 def test_an_unmappable_schema_stops_with_one_error_line_and_status_2(
-    codex_bin: Path, tmp_path: Path
+    schema_codex_bin: Path, tmp_path: Path
 ) -> None:
     def add_a_tuple_array(schema: Path) -> None:
         bundle = schema / sdk_codegen.V2_BUNDLE
@@ -115,7 +107,7 @@ def test_an_unmappable_schema_stops_with_one_error_line_and_status_2(
         bundle.write_text(json.dumps(document))
 
     out = tmp_path / "generated"
-    result = _generate(_fake_schema_binary(tmp_path, codex_bin, add_a_tuple_array), out)
+    result = _generate(_fake_schema_binary(tmp_path, schema_codex_bin, add_a_tuple_array), out)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: #/definitions/Zzz/properties/pair: ZzzPair: tuple-typed arrays are not supported"
@@ -125,7 +117,7 @@ def test_an_unmappable_schema_stops_with_one_error_line_and_status_2(
 
 @pytest.mark.real_binary
 def test_a_request_without_a_response_type_stops_the_generator(
-    codex_bin: Path, tmp_path: Path
+    schema_codex_bin: Path, tmp_path: Path
 ) -> None:
     def add_a_request(schema: Path) -> None:
         requests = schema / "ClientRequest.json"
@@ -145,7 +137,7 @@ def test_a_request_without_a_response_type_stops_the_generator(
         requests.write_text(json.dumps(document))
 
     result = _generate(
-        _fake_schema_binary(tmp_path, codex_bin, add_an_unpaired_request), tmp_path / "g"
+        _fake_schema_binary(tmp_path, schema_codex_bin, add_an_unpaired_request), tmp_path / "g"
     )
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
@@ -175,7 +167,9 @@ NEEDS_ACCOUNT = {"account/workspaceMessages/read": "authentication required"}
 
 
 @pytest.mark.real_binary
-def test_each_response_override_matches_the_real_answer(codex_bin: Path, tmp_path: Path) -> None:
+def test_each_response_override_matches_the_real_answer(
+    schema_codex_bin: Path, tmp_path: Path
+) -> None:
     assert set(OVERRIDE_CALLS) | set(NEEDS_ACCOUNT) == set(sdk_codegen.RESPONSE_OVERRIDES)
     home = tmp_path / "home"
     home.mkdir()
@@ -185,7 +179,7 @@ def test_each_response_override_matches_the_real_answer(codex_bin: Path, tmp_pat
     )
     env = {**os.environ, "CODEX_HOME": str(home), "CODEX_APP_SERVER_DISABLE_MANAGED_CONFIG": "1"}
     server = subprocess.Popen(
-        [str(codex_bin), "app-server"],
+        [str(schema_codex_bin), "app-server"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

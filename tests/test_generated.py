@@ -24,15 +24,6 @@ GENERATED = Path(generated.__file__).parent
 VERSION_FILE = GENERATED.parent / "_version.py"
 
 
-@pytest.fixture
-def schema_codex_bin() -> Path:
-    """The pinned runtime's binary, from ``CODEX_BIN``."""
-    path = os.environ.get("CODEX_BIN")
-    if not path:
-        pytest.fail("set CODEX_BIN to the pinned codex executable to check the generated code")
-    return Path(path)
-
-
 def _runtime_version() -> str:
     match = re.search(r'^RUNTIME_VERSION = "([^"]+)"', VERSION_FILE.read_text(), re.M)
     assert match, "RUNTIME_VERSION not found in _version.py"
