@@ -80,10 +80,12 @@ def _runtime_wheel(session: nox.Session) -> Path:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check over packages, scripts, tests and this file."""
+    """Ruff lint and format check over packages, scripts, tests and this file, and a check
+    that every generated sync file is what ``scripts/unasync.py`` writes from its source."""
     session.install(*_dev("ruff"))
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("python", "scripts/unasync.py", "--check")
 
 
 @nox.session
