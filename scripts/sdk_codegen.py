@@ -396,8 +396,7 @@ class Emitter:
         if unit.name in self.units:
             raise self.error(f"two generated types are called {unit.name}")
         if not unit.owner:
-            inside = self._path[1] if self._path[:1] == ["definitions"] else unit.name
-            unit.owner = inside
+            unit.owner = self._path[1] if self._path[:1] == ["definitions"] else unit.name
         self.units[unit.name] = unit
 
     def emit_all(self) -> None:
@@ -988,7 +987,7 @@ def split_modules(
     ``messages`` are the protocol's messages (request params and results, notification params):
     a reader looks them up by method, so each heads a module of its own, and a named schema type
     that only one message uses keeps its own module too (``Account``, used only by
-    ``GetAccountResponse``), unless it is a mere value type (an enum) of that message.
+    ``GetAccountResponse``), unless it is a mere value type of that message (an enum).
     ``attached`` names units (envelopes) that go with another unit (their params), and the
     method unions (which use everything) are left out of the folding.
     """
@@ -1090,11 +1089,12 @@ def render_module(
         return ", ".join(n for n in candidates if re.search(rf"\b{n}\b", text))
 
     headline, *others = names
-    doc = f"The generated protocol type ``{headline}``."
     if others:
-        listed = textwrap.fill(f"Also here: {', '.join(f'``{name}``' for name in others)}.", 99)
+        listed = ", ".join(f"``{name}``" for name in others)
         doc = f"The generated protocol type ``{headline}`` and the types that go with it.\n\n"
-        doc += listed
+        doc += textwrap.fill(f"Also here: {listed}.", 99)
+    else:
+        doc = f"The generated protocol type ``{headline}``."
     lines = [
         _header(runtime) + "\n".join(docstring(doc, "")),
         "",
