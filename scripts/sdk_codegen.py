@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ from typing import Any
 import _codegen_templates as templates
 
 SDK_SRC = Path(__file__).resolve().parent.parent / "packages" / "codex-app-server-sdk" / "src"
+# What is secret is decided in one place, the SDK's own redaction rules (pure standard library).
+sys.path.insert(0, str(SDK_SRC))
+from codex_app_server._redact import hides_values, is_secret_key  # noqa: E402
+
 GENERATED_DIR = SDK_SRC / "codex_app_server" / "generated"
 V2_BUNDLE = "codex_app_server_protocol.v2.schemas.json"
 MESSAGE_LISTS = ("ClientRequest.json", "ServerNotification.json", "ServerRequest.json")
@@ -342,6 +347,9 @@ class Unit:
     kind: str  # "enum", "model", "alias" or "root" (a RootModel over an alias)
     lines: list[str]
     deps: set[str] = field(default_factory=set)
+    #: The schema definition this unit was emitted for: its own name for a definition, the
+    #: enclosing definition for an inline type (a variant, a property's enum, a fallback).
+    owner: str = ""
 
 
 @dataclass
@@ -387,6 +395,8 @@ class Emitter:
     def add(self, unit: Unit) -> None:
         if unit.name in self.units:
             raise self.error(f"two generated types are called {unit.name}")
+        if not unit.owner:
+            unit.owner = self._path[1] if self._path[:1] == ["definitions"] else unit.name
         self.units[unit.name] = unit
 
     def emit_all(self) -> None:
@@ -427,7 +437,7 @@ class Emitter:
         alias = self.units.pop(name)
         shape = f"{name}Shape"
         alias.lines[0] = alias.lines[0].replace(f"{name}: TypeAlias", f"{shape}: TypeAlias", 1)
-        self.add(Unit(shape, "alias", alias.lines, alias.deps))
+        self.add(Unit(shape, "alias", alias.lines, alias.deps, owner=name))
         lines = class_lines(
             name, f"RootModel[{shape}]", f"One of the shapes of ``{shape}``, held in ``root``."
         )
@@ -611,14 +621,16 @@ class Emitter:
             if not is_required and not _nullable(annotation):
                 annotation += " | None"
             default = _default(prop, is_required, annotation)
-            if alias and default:
-                line = f"    {attr}: {annotation} = Field({default}, alias={string_literal(wire)})"
-            elif alias:
-                line = f"    {attr}: {annotation} = Field(alias={string_literal(wire)})"
-            elif default.startswith("default=") and "," not in default:
+            arguments = [default] if default else []
+            if alias:
+                arguments.append(f"alias={string_literal(wire)}")
+            if _holds_secret(wire, annotation):
+                # The value still goes out on the wire; only repr and str leave it out.
+                arguments.append("repr=False")
+            if arguments == [default] and default.startswith("default=") and "," not in default:
                 line = f"    {attr}: {annotation} = {default.removeprefix('default=')}"
-            elif default:
-                line = f"    {attr}: {annotation} = Field({default})"
+            elif arguments:
+                line = f"    {attr}: {annotation} = Field({', '.join(arguments)})"
             else:
                 line = f"    {attr}: {annotation}"
             lines.append(line)
@@ -748,6 +760,14 @@ def _nullable(annotation: str) -> bool:
     return annotation == "Any" or annotation.endswith("| None") or annotation == "None"
 
 
+def _holds_secret(wire: str, annotation: str) -> bool:
+    """Whether a field is text that ``_redact`` hides from logs: a string under a credential's
+    key (``apiKey``), or a string map of an ``env``/``headers`` kind, whose every value it hides."""
+    if is_secret_key(wire):
+        return annotation in ("str", "str | None")
+    return hides_values(wire) and annotation.startswith("dict[str, str")
+
+
 def _alias(wire: str, attr: str) -> str:
     return "" if wire == attr else wire
 
@@ -785,6 +805,13 @@ class Protocol:
     server_requests: list[tuple[str, str, str, str, str]]  # + envelope
     client_notifications: list[tuple[str, str | None]]
     tagged: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
+
+    def messages(self) -> set[str]:
+        """The params and result types of every method (what the registry names)."""
+        found = {params for _, _, params in self.server_notifications}
+        found |= {response for _, _, response, _ in self.client_requests}
+        found |= {params for _, params, _, _ in self.client_requests if params is not None}
+        return found | {name for _, *names, _, _ in self.server_requests for name in names}
 
 
 def build_protocol(schema: Schema) -> Protocol:
@@ -938,22 +965,39 @@ def _strongly_connected(nodes: list[str], edges: dict[str, list[str]]) -> list[l
     return result
 
 
-def split_modules(units: dict[str, Unit], attached: dict[str, str]) -> dict[str, list[str]]:
-    """Group units into modules whose imports form no cycle.
+def _is_value(unit: Unit) -> bool:
+    """An enum or an alias of literals or builtins: a value type that names nothing else."""
+    return unit.kind == "enum" or (unit.kind == "alias" and not unit.deps)
+
+
+def split_modules(
+    units: dict[str, Unit], attached: dict[str, str], messages: set[str]
+) -> dict[str, list[str]]:
+    """Group units into modules whose imports form no cycle, each named after its headline.
+
+    Returns each module's names, its headline first.
 
     Start from strongly connected components (types that refer to each other must share a
     module), then fold every group used by exactly one other group into that user: a type only
-    ``Turn`` needs travels with ``Turn``, a type many messages share gets a module of its own.
-    Importing one class thus loads its own module and the shared modules it needs, not all.
-    ``attached`` names units (envelopes) that go with another unit (their params) instead, and
-    the method unions (which use everything) are left out of the folding.
+    ``Thread`` needs travels with ``Thread``, a type many messages share gets a module of its
+    own. Importing one class thus loads its own module and the shared modules it needs, not all.
+    A module's headline is the type its other types hang from (the group's root), and the
+    module is named after it: ``Account`` lives in ``_account.py``.
+
+    ``messages`` are the protocol's messages (request params and results, notification params):
+    a reader looks them up by method, so each heads a module of its own, and a named schema type
+    that only one message uses keeps its own module too (``Account``, used only by
+    ``GetAccountResponse``), unless it is a mere value type of that message (an enum).
+    ``attached`` names units (envelopes) that go with another unit (their params), and the
+    method unions (which use everything) are left out of the folding.
     """
     names = sorted(name for name in units if name not in attached)
     unions = set(METHOD_UNIONS)
     edges = {name: sorted(units[name].deps - attached.keys()) for name in names}
     components = _strongly_connected(names, edges)
-    group_of = {member: min(component) for component in components for member in component}
-    members = {min(component): set(component) for component in components}
+    # A cycle is headed by a schema definition among its members, not by an inline type.
+    members = {min(c, key=lambda n: (units[n].owner != n, n)): set(c) for c in components}
+    group_of = {member: head for head, group in members.items() for member in group}
     users: dict[str, set[str]] = {head: set() for head in members}
     uses: dict[str, set[str]] = {head: set() for head in members}
     for name in names:
@@ -969,6 +1013,10 @@ def split_modules(units: dict[str, Unit], attached: dict[str, str]) -> dict[str,
             if len(users[head]) != 1:
                 continue
             (owner,) = users[head]
+            named = units[head].owner == head
+            for_message = units[owner].owner in messages
+            if named and (head in messages or (for_message and not _is_value(units[head]))):
+                continue
             members[owner] |= members.pop(head)
             for target in uses.pop(head):
                 users[target].discard(head)
@@ -984,7 +1032,7 @@ def split_modules(units: dict[str, Unit], attached: dict[str, str]) -> dict[str,
         module = "_" + snake_case(head)
         if module in modules:
             raise SchemaError(f"module name {module} is taken twice")
-        modules[module] = sorted(group)
+        modules[module] = [head, *sorted(group - {head})]
     return dict(sorted(modules.items()))
 
 
@@ -1026,7 +1074,7 @@ def _order(names: list[str], units: dict[str, Unit]) -> list[str]:
 def render_module(
     names: list[str], units: dict[str, Unit], module_of: dict[str, str], runtime: str
 ) -> str:
-    """Source of one model module."""
+    """Source of one model module; ``names[0]`` is its headline, named first in its docstring."""
     body: list[str] = []
     for name in _order(names, units):
         body += ["", "", *units[name].lines]
@@ -1040,9 +1088,15 @@ def render_module(
     def used(candidates: Iterable[str]) -> str:
         return ", ".join(n for n in candidates if re.search(rf"\b{n}\b", text))
 
-    summary = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    headline, *others = names
+    if others:
+        listed = ", ".join(f"``{name}``" for name in others)
+        doc = f"The generated protocol type ``{headline}`` and the types that go with it.\n\n"
+        doc += textwrap.fill(f"Also here: {listed}.", 99)
+    else:
+        doc = f"The generated protocol type ``{headline}``."
     lines = [
-        _header(runtime) + f'"""Generated models: {summary}."""',
+        _header(runtime) + "\n".join(docstring(doc, "")),
         "",
         "from __future__ import annotations",
         "",
@@ -1326,7 +1380,7 @@ def render(schema: Schema, runtime_version: str) -> dict[str, str]:
     protocol = build_protocol(schema)
     attached = {envelope: params for _, envelope, params in protocol.server_notifications}
     attached |= {envelope: params for _, params, _, _, envelope in protocol.server_requests}
-    modules = split_modules(protocol.units, attached)
+    modules = split_modules(protocol.units, attached, protocol.messages())
     module_of = {name: module for module, names in modules.items() for name in names}
     for name in templates.BASE_PUBLIC:
         module_of[name] = "_base"

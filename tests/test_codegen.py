@@ -3,17 +3,22 @@ checked against the real server, union params as keywords, the protocol summary,
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from codex_app_server import generated
 from codex_app_server.generated import OpenIntEnum, ShowAgentMessageDisplayVersion, registry
+from codex_app_server.generated._index import MODULE_OF
 from codex_app_server.generated.methods import AsyncRequestMethods, SyncRequestMethods
 from pydantic import BaseModel
 
@@ -268,6 +273,94 @@ async def test_async_union_params_take_keywords() -> None:
 
     result: Any = await Host().account_login_start(type="apiKey", api_key="k")
     assert result == ("account/login/start", {"type": "apiKey", "api_key": "k"})
+
+
+# -- module layout ---------------------------------------------------------------------------
+
+
+def _types_in(tree: ast.Module) -> dict[str, set[str]]:
+    """Each type a generated module defines (classes, aliases), with the names it mentions."""
+    types: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            name = node.name
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+        else:
+            continue
+        types[name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - {name}
+    return types
+
+
+def _envelopes_in(tree: ast.Module) -> dict[str, str]:
+    """The message envelopes a module defines (``method`` and a typed ``params``): their params."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            fields = {
+                statement.target.id: statement.annotation
+                for statement in node.body
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+            }
+            params = fields.get("params")
+            if "method" in fields and isinstance(params, ast.Name):
+                found[node.name] = params.id
+    return found
+
+
+def test_every_generated_module_is_named_after_its_headline_type() -> None:
+    """The headline is the type all others in its module hang from (they are its variants, its
+    fallback, types only it uses, its envelopes); the file and the docstring are named after it.
+    """
+    modules = set(GENERATED.glob("_[!_]*.py")) - {GENERATED / "_base.py", GENERATED / "_index.py"}
+    assert len(modules) > 400
+    for path in sorted(modules):
+        tree = ast.parse(path.read_text())
+        types, envelopes = _types_in(tree), _envelopes_in(tree)
+        named_after = [name for name in types if f"_{sdk_codegen.snake_case(name)}" == path.stem]
+        assert len(named_after) == 1, f"{path.name} defines no type it is named after"
+        headline = named_after[0]
+        hanging = {headline}
+        while True:
+            more = {
+                name
+                for name in types.keys() - hanging
+                if envelopes.get(name) in hanging or any(name in types[h] for h in hanging)
+            }
+            if not more:
+                break
+            hanging |= more
+        assert hanging == types.keys(), f"{path.name}: {sorted(types.keys() - hanging)}"
+        doc = ast.get_docstring(tree) or ""
+        listed = re.findall(r"``(\w+)``", doc)
+        assert f"``{headline}``" in doc.splitlines()[0], path.name
+        assert listed[0] == headline, path.name
+        assert sorted(listed[1:]) == sorted(types.keys() - {headline}), path.name
+        assert {MODULE_OF[name] for name in types} == {path.stem}
+
+
+@pytest.mark.real_binary
+def test_a_message_module_holds_only_its_own_types(schema_codex_bin: Path, tmp_path: Path) -> None:
+    """A request's params or result, or a notification's params, heads its own module and takes
+    in no named schema type but a value type (an enum, an alias of builtins): ``Account`` is not
+    hidden in ``_get_account_response.py``."""
+    sdk_codegen.dump_schema(schema_codex_bin, tmp_path)
+    named = sdk_codegen.read_schema(tmp_path).definitions.keys()
+    messages = {spec.params_model for spec in registry.SERVER_NOTIFICATIONS.values()}
+    for spec in [*registry.CLIENT_REQUESTS.values(), *registry.SERVER_REQUESTS.values()]:
+        messages |= {name for name in spec[:2] if name is not None}
+    assert "GetAccountResponse" in messages
+    for message in sorted(messages):
+        module = MODULE_OF[message]
+        assert module == f"_{sdk_codegen.snake_case(message)}"
+        types = _types_in(ast.parse((GENERATED / f"{module}.py").read_text()))
+        for name in sorted(types.keys() & named - {message}):
+            value = getattr(generated, name)
+            is_enum = isinstance(value, type) and issubclass(value, Enum)
+            plain_alias = not isinstance(value, type) and not types[name] & MODULE_OF.keys()
+            assert is_enum or plain_alias, f"{name} is hidden in {module}"
+    assert MODULE_OF["Account"] == "_account"
+    assert MODULE_OF["GetAccountResponse"] == "_get_account_response"
 
 
 # -- the bump's pieces ------------------------------------------------------------------------

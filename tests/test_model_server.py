@@ -10,6 +10,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -34,6 +35,8 @@ from codex_app_server.testing import (
     write_codex_home,
     write_file,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TIMEOUT = 15.0
 
@@ -189,6 +192,33 @@ def test_codex_home_config_points_at_the_server(tmp_path: Path) -> None:
         "stream_max_retries = 0\n"
         "stream_idle_timeout_ms = 900\n"
     )
+
+
+_SCALARS = (
+    st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(settings_tree=st.dictionaries(st.text(), _VALUES, max_size=4))
+def test_the_written_config_parses_back_to_the_same_settings(settings_tree: dict[str, Any]) -> None:
+    """Any key (quoted where it must be), any text (beyond the BMP, quotes, control characters),
+    nested tables, empty ones and tables inside lists: ``config.toml`` means what was given."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib reads TOML from Python 3.11")
+    with tempfile.TemporaryDirectory() as folder:
+        home = write_codex_home(folder, "http://127.0.0.1:9/v1", extra={"probe": settings_tree})
+        config = tomllib.loads((home / "config.toml").read_text(encoding="utf-8"))
+    assert config.pop("probe") == settings_tree
+    assert config["model_providers"]["mock"]["base_url"] == "http://127.0.0.1:9/v1"
+    assert config["features"] == {"plugins": False}
 
 
 def test_app_server_env_drops_api_keys(tmp_path: Path) -> None:

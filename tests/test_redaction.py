@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-from codex_app_server import Codex
+from codex_app_server import Codex, generated
 from codex_app_server._connection import log_sent
-from codex_app_server._redact import redact, redact_text, redact_url
+from codex_app_server._redact import hides_values, is_secret_key, redact, redact_text, redact_url
 from codex_app_server.generated import (
     ChatgptAuthTokensRefreshResponse,
     CommandExecParams,
@@ -18,6 +18,7 @@ from codex_app_server.generated import (
     LoginAccountParams,
     ThreadStartParams,
 )
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 # Plain words: only the key can tell the log that these are secrets.
 PLAIN = "hunter2-plain-secret"
@@ -205,6 +206,55 @@ def test_a_secret_shaped_value_is_hidden_under_an_innocent_key(
     for part in secret.split():
         if len(part) > 12:
             assert part not in shown
+
+
+def _holds(model: type[BaseModel], attr: str, value: Any) -> bool:
+    """Whether ``model.attr`` keeps ``value`` as plain text (not a count, flag or enum)."""
+    model.model_rebuild()  # models are built on first use; this resolves their annotations
+    try:
+        held = TypeAdapter(model.model_fields[attr].annotation).validate_python(value)
+    except ValidationError:
+        return False
+    texts = held.values() if isinstance(held, dict) else [held]
+    return all(type(text) is str for text in texts)
+
+
+def _secret_fields() -> list[tuple[type[BaseModel], str, Any]]:
+    """Every generated model field under a credential's name that holds text, with a value."""
+    found = []
+    for name in generated.__all__:
+        model = getattr(generated, name)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        for attr, info in model.model_fields.items():
+            wire = info.alias or attr
+            for value in ({"ANY_NAME": PLAIN}, PLAIN):
+                secret = hides_values(wire) if isinstance(value, dict) else is_secret_key(wire)
+                if secret and _holds(model, attr, value):
+                    found.append((model, attr, value))
+    return found
+
+
+def test_no_generated_model_shows_a_secret_in_its_repr() -> None:
+    checked = {f"{model.__name__}.{attr}" for model, attr, _ in _secret_fields()}
+    assert {
+        "ApiKeyLoginAccountParams.api_key",
+        "AmazonBedrockAccessKeysLoginAccountParams.secret_access_key",
+        "ChatgptAuthTokensLoginAccountParams.access_token",
+        "ChatgptAuthTokensRefreshResponse.access_token",
+        "CommandExecParams.env",
+    } <= checked
+    for model, attr, value in _secret_fields():
+        shown = model.model_construct(**{attr: value})
+        assert getattr(shown, attr) == value
+        assert PLAIN not in repr(shown), f"{model.__name__}.{attr}"
+        assert PLAIN not in str(shown), f"{model.__name__}.{attr}"
+    # Validated through the union, as a user builds a login: hidden, yet still sent.
+    login = LoginAccountParams.model_validate({"type": "apiKey", "apiKey": PLAIN})
+    assert PLAIN not in repr(login)
+    assert PLAIN not in str(login)
+    assert "ApiKeyLoginAccountParams" in repr(login)
+    assert _dump(login)["apiKey"] == PLAIN
 
 
 def test_counts_flags_and_ordinary_text_stay_readable() -> None:

@@ -102,9 +102,10 @@ class _Codecs(dict[str, _Codec]):
 CODECS = _Codecs()
 
 
-def server_version(user_agent: str) -> tuple[int, ...] | None:
-    """The codex version in an ``initialize`` user agent (``originator/X.Y.Z (...)``)."""
-    match = re.match(r"[^/\s]+/(\d+)\.(\d+)\.(\d+)", user_agent)
+def server_version(text: str) -> tuple[int, ...] | None:
+    """The codex version in an ``initialize`` user agent (``originator/X.Y.Z (...)``), in what
+    ``codex --version`` prints (``codex-cli X.Y.Z``) or in a bare ``X.Y.Z``."""
+    match = re.match(r"(?:[^/\s]+[/ ])?(\d+)\.(\d+)\.(\d+)", text.strip())
     return tuple(int(part) for part in match.groups()) if match else None
 
 

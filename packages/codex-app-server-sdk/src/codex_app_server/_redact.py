@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_key", "redact", "redact_text", "redact_url"]
+__all__ = ["REDACTED", "hides_values", "is_secret_key", "redact", "redact_text", "redact_url"]
 
 #: What a hidden value is replaced with.
 REDACTED = "<redacted>"
@@ -81,10 +81,15 @@ def is_secret_key(key: object) -> bool:
     )
 
 
+def hides_values(key: object) -> bool:
+    """Whether every value of the mapping under ``key`` is hidden (``env``, ``headers``)."""
+    return _normalise(key) in _VALUE_MAPS
+
+
 def _secret_path(key_path: str) -> bool:
     """Whether a dotted config key (``mcp_servers.x.env.API_KEY``) names a credential."""
     segments = key_path.split(".")
-    return any(is_secret_key(s) or _normalise(s) in _VALUE_MAPS for s in segments)
+    return any(is_secret_key(s) or hides_values(s) for s in segments)
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -115,7 +120,7 @@ def redact(value: Any) -> Any:
         secret_write = isinstance(key_path, str) and _secret_path(key_path)
         hidden: dict[str, Any] = {}
         for key, item in value.items():
-            if _normalise(key) in _VALUE_MAPS and isinstance(item, Mapping):
+            if hides_values(key) and isinstance(item, Mapping):
                 hidden[key] = {name: _hide(v) for name, v in item.items()}
             elif _secret_path(str(key)) or (secret_write and key == "value"):
                 # A dotted key is a config path (config_overrides): any segment may name it.

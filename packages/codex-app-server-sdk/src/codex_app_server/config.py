@@ -248,7 +248,7 @@ def resolve_codex_bin(codex_bin: str | os.PathLike[str] | None) -> Path:
 
 
 def toml_value(value: Any) -> str:
-    """Write ``value`` as a TOML value for ``-c key=value``."""
+    """Write ``value`` as a TOML value, for ``-c key=value`` and for a ``config.toml``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -257,13 +257,13 @@ def toml_value(value: Any) -> str:
         if not math.isfinite(value):
             raise ValueError(f"cannot pass {value!r} as a TOML value")
         return repr(value)
-    if isinstance(value, str):
-        # A JSON string is a valid TOML basic string for everything json.dumps emits.
-        return json.dumps(value)
-    if isinstance(value, os.PathLike):
-        return json.dumps(os.fspath(value))
+    if isinstance(value, (str, os.PathLike)):
+        # A JSON string is a TOML basic string once DEL is escaped as well. Other characters
+        # stay as they are: JSON's escape of a character beyond U+FFFF (a surrogate pair) is
+        # not TOML.
+        return json.dumps(os.fspath(value), ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, Mapping):
-        items = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        items = ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items())
         return "{" + items + "}"
     if isinstance(value, Sequence):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"

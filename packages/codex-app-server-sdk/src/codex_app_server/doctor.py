@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from ._client import server_version
 from ._escape import printable
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig, resolve_codex_bin
@@ -58,18 +59,9 @@ class Check:
     detail: str
 
 
-def version_tuple(text: str) -> tuple[int, int, int] | None:
-    """The first ``X.Y.Z`` in ``text`` as numbers."""
-    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
-    if match is None:
-        return None
-    major, minor, patch = (int(part) for part in match.groups())
-    return major, minor, patch
-
-
 def compare_versions(found: str, expected: str, what: str) -> tuple[Status, str]:
     """How a binary's version ``found`` relates to ``expected`` (the SDK's ``what``)."""
-    have, want = version_tuple(found), version_tuple(expected)
+    have, want = server_version(found), server_version(expected)
     if have is None or want is None:
         return "warn", f"cannot read a version from {found!r}"
     if have == want:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import toml_value
 from ._server import ScriptedModelServer
 
 __all__ = ["app_server_env", "write_codex_home"]
@@ -94,10 +94,10 @@ def app_server_env(
 
 def _toml(table: Mapping[str, Any], name: str = "") -> str:
     scalars = "".join(
-        f"{_key(k)} = {_value(v)}\n" for k, v in table.items() if not isinstance(v, Mapping)
+        f"{_key(k)} = {toml_value(v)}\n" for k, v in table.items() if not isinstance(v, Mapping)
     )
-    # A table holding only sub-tables needs no header of its own.
-    text = f"\n[{name}]\n{scalars}" if name and scalars else scalars
+    # A table holding only sub-tables needs no header of its own; an empty one does.
+    text = f"\n[{name}]\n{scalars}" if name and (scalars or not table) else scalars
     for key, value in table.items():
         if isinstance(value, Mapping):
             text += _toml(value, f"{name}.{_key(key)}" if name else _key(key))
@@ -106,17 +106,4 @@ def _toml(table: Mapping[str, Any], name: str = "") -> str:
 
 def _key(key: str) -> str:
     bare = key.replace("_", "").replace("-", "").isalnum() and key.isascii()
-    return key if bare else json.dumps(key, ensure_ascii=False)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (str, os.PathLike)):
-        # A JSON string literal is a valid TOML basic string.
-        return json.dumps(os.fspath(value), ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to config.toml")
+    return key if bare else toml_value(key)
