@@ -11,7 +11,6 @@ method's wire form.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -24,7 +23,6 @@ __all__ = [
     "accept_all",
     "approval_result",
     "decline_all",
-    "is_coroutine_handler",
 ]
 
 #: The simple answers a handler may give.
@@ -96,9 +94,3 @@ def approval_result(method: str, params: Any, decision: ApprovalDecision) -> Any
         scope = "session" if decision == "acceptForSession" else "turn"
         return {"permissions": granted, "scope": scope}
     raise ValueError(f"{method!r} is not an approval request")
-
-
-def is_coroutine_handler(handler: Any) -> bool:
-    """Whether ``handler`` is a coroutine function, or an object whose ``__call__`` is one."""
-    call = type(handler).__call__ if callable(handler) else None
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)

@@ -49,18 +49,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from ._commands import CommandNotUnderstood, base_name, command_words, parse_command
-from ._decisions import ApprovalDecision, AsyncApprovalHandler, is_coroutine_handler
+from ._commands import CommandNotUnderstood, base_name, parse_command
+from ._decisions import ApprovalDecision, AsyncApprovalHandler
 from ._files import FileChanges, paths_of, server_path
 
-__all__ = [
-    "ApprovalRules",
-    "CommandNotUnderstood",
-    "ExactCommand",
-    "RuleDecision",
-    "command_words",
-    "parse_command",
-]
+__all__ = ["ApprovalRules", "ExactCommand", "RuleDecision", "is_async_handler"]
 
 logger = logging.getLogger("codex_app_server")
 
@@ -304,7 +297,8 @@ def is_async_handler(handler: Any) -> bool:
     whose ``__call__`` is one, or approval rules whose ``ask`` is."""
     if isinstance(handler, ApprovalRules):
         return handler.asynchronous
-    return is_coroutine_handler(handler)
+    call = type(handler).__call__ if callable(handler) else None
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
 def _words(prefix: str | Sequence[str]) -> list[str]:
