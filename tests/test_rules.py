@@ -12,7 +12,7 @@ import pytest
 from codex_app_server import ApprovalRules, AsyncCodex, Codex, accept_all
 from codex_app_server._handlers import HandlerTable
 from codex_app_server._protocol import Notification
-from codex_app_server.errors import RequestTimeoutError
+from codex_app_server.approvals import approval_handlers
 from codex_app_server.generated import (
     ApplyPatchApprovalParams,
     CommandExecutionRequestApprovalParams,
@@ -24,7 +24,6 @@ from codex_app_server.rules import (
     CommandNotUnderstood,
     command_words,
     parse_command,
-    watch_turn,
 )
 from codex_app_server.testing import (
     ScriptedModelServer,
@@ -61,19 +60,27 @@ def file_change_request(item_id: str, turn_id: str = "u") -> FileChangeRequestAp
     )
 
 
-class ScriptedInbox:
-    """A turn subscription holding given events, as the rules' watch reads one."""
+class Reader:
+    """One connection's handler table with ``handler`` installed for every approval, fed
+    notifications as the connection's reader feeds it; requests are answered through it."""
 
-    def __init__(self) -> None:
-        self.events: list[Notification] = []
+    def __init__(self, handler: Any) -> None:
+        self.table = HandlerTable(approval_handlers(handler))
+        self.table.add_root("t")  # a thread this client started
 
     def add(self, method: str, params: dict[str, Any]) -> None:
-        self.events.append(Notification(method, params, "t", params.get("turnId")))
+        self.table.observe(Notification(method, params, "t", params.get("turnId")))
 
-    def get(self, timeout: float) -> Notification:
-        if not self.events:
-            raise RequestTimeoutError("empty")
-        return self.events.pop(0)
+    def answer(self, request: Any) -> Any:
+        """The wire answer the connection would send to ``request``."""
+        method = (
+            "item/fileChange/requestApproval"
+            if isinstance(request, FileChangeRequestApprovalParams)
+            else "item/commandExecution/requestApproval"
+        )
+        handler = self.table.find(method, "t")
+        assert handler is not None
+        return handler(request)
 
 
 def change(path: Path, move_to: Path | None = None) -> dict[str, Any]:
@@ -206,6 +213,23 @@ async def test_async_rules_see_file_changes(
     rules = ApprovalRules(deny_writes_outside=[codex_workdir], allow_writes_inside=[codex_workdir])
     thread = await async_codex.thread_start(approval_handler=rules)
     await thread.run("write", timeout=60)
+
+    assert (codex_workdir / "ok.txt").read_text() == "1\n"
+    assert not (codex_workdir.parent / "nope.txt").exists()
+
+
+def test_rules_given_in_handlers_see_file_changes_too(
+    codex_config: Any, model_server: ScriptedModelServer, codex_workdir: Path
+) -> None:
+    model_server.enqueue(
+        response(write_file("ok.txt", "1\n")),
+        response(write_file("../nope.txt", "2\n")),
+        response(message("done")),
+    )
+    rules = ApprovalRules(allow_writes_inside=[codex_workdir])
+    handlers = {"item/fileChange/requestApproval": rules}
+    with Codex(codex_config, handlers=handlers) as codex:
+        codex.thread_start().run("write", timeout=60)
 
     assert (codex_workdir / "ok.txt").read_text() == "1\n"
     assert not (codex_workdir.parent / "nope.txt").exists()
@@ -409,12 +433,19 @@ def test_relative_or_unknown_kinds_of_paths_are_not_guessed(tmp_path: Path) -> N
     assert rules.decide(request).reason == "the changed files are not known"
 
 
+# Rules never answer "acceptForSession" themselves: that answer says ``ask`` decided.
+ASKED = {"decision": "acceptForSession"}
+
+
 def test_the_watch_sees_moves_and_every_patch_update(tmp_path: Path) -> None:
-    inbox = ScriptedInbox()
-    watch_turn(inbox, "t", "u")
-    rules = ApprovalRules(allow_writes_inside=[tmp_path], ask=lambda r: "decline")
+    inbox = Reader(ApprovalRules(allow_writes_inside=[tmp_path], ask=lambda r: "acceptForSession"))
     inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
 
+    inbox.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "i", "changes": [change(inside)]}},
+    )
+    assert inbox.answer(file_change_request("i")) == {"decision": "accept"}
     inbox.add(
         "item/started",
         {
@@ -422,7 +453,7 @@ def test_the_watch_sees_moves_and_every_patch_update(tmp_path: Path) -> None:
             "item": {"type": "fileChange", "id": "m", "changes": [change(inside, outside)]},
         },
     )
-    assert rules(file_change_request("m")) == "decline"
+    assert inbox.answer(file_change_request("m")) == ASKED
     # Updates before the request add to what the item writes.
     inbox.add(
         "item/started",
@@ -431,7 +462,7 @@ def test_the_watch_sees_moves_and_every_patch_update(tmp_path: Path) -> None:
     inbox.add(
         "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "p", "changes": [change(outside)]}
     )
-    assert rules.decide(file_change_request("p")).rule == "ask"
+    assert inbox.answer(file_change_request("p")) == ASKED
     # A field the SDK does not know in a change's kind could name another destination.
     inbox.add(
         "item/started",
@@ -450,37 +481,82 @@ def test_the_watch_sees_moves_and_every_patch_update(tmp_path: Path) -> None:
             },
         },
     )
-    assert rules.decide(file_change_request("k")).rule == "ask"
+    assert inbox.answer(file_change_request("k")) == ASKED
+
+
+def test_a_file_change_is_decided_only_on_what_its_connection_saw(tmp_path: Path) -> None:
+    inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+    rules = ApprovalRules(deny_writes_outside=[tmp_path], ask=accept_all)
+    first, second = Reader(rules), Reader(rules)
+    declined = {"decision": "decline"}
+    # A request that comes before its item is declined: its files are not known yet.
+    assert first.answer(file_change_request("f")) == declined
+    first.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "f", "changes": [change(inside)]}},
+    )
+    assert first.answer(file_change_request("f")) == {"decision": "accept"}
+    # The same rules on another connection, or called directly, know nothing of that item.
+    assert second.answer(file_change_request("f")) == declined
+    assert rules.decide(file_change_request("f")).reason == "the changed files are not known"
+    # An update naming a path outside, even before any decision, is seen.
+    first.add(
+        "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "g", "changes": [change(outside)]}
+    )
+    assert first.answer(file_change_request("g")) == declined
+    # Once the turn completes, nothing is kept of it.
+    first.add("turn/completed", {"turnId": "u", "turn": {"id": "u"}})
+    assert first.answer(file_change_request("f")) == declined
+    assert first.table.thread_count() == 1  # the thread's lineage only
 
 
 def test_an_update_beyond_an_accepted_change_cancels_the_turns_next_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    inbox = ScriptedInbox()
-    watch_turn(inbox, "t", "u")
-    rules = ApprovalRules(allow_writes_inside=[tmp_path], allow_commands=["ls"])
+    inbox = Reader(ApprovalRules(allow_writes_inside=[tmp_path], allow_commands=["ls"]))
     inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+    accept, cancel = {"decision": "accept"}, {"decision": "cancel"}
     inbox.add(
         "item/started",
         {"turnId": "u", "item": {"type": "fileChange", "id": "f", "changes": [change(inside)]}},
     )
-    assert rules(file_change_request("f")) == "accept"
+    assert inbox.answer(file_change_request("f")) == accept
     # The same path again is no news; a new one, after the decision, is.
     inbox.add(
         "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "f", "changes": [change(inside)]}
     )
-    assert rules(command_request("ls")) == "accept"
+    assert inbox.answer(command_request("ls")) == accept
     inbox.add(
         "item/fileChange/patchUpdated", {"turnId": "u", "itemId": "f", "changes": [change(outside)]}
     )
     with caplog.at_level(logging.INFO, logger="codex_app_server"):
-        assert rules(command_request("ls")) == "cancel"
+        assert inbox.answer(command_request("ls")) == cancel
     assert f"an update to accepted file change f added {outside}" in caplog.text
     assert "WARNING" in {record.levelname for record in caplog.records}
     # Another turn of the thread is not affected.
-    watch_turn(other := ScriptedInbox(), "t", "v")
-    assert rules(command_request("ls", turnId="v")) == "accept"
-    del other
+    assert inbox.answer(command_request("ls", turnId="v")) == accept
+
+
+def test_an_update_while_its_change_is_being_decided_cancels_the_turns_next_request(
+    tmp_path: Path,
+) -> None:
+    inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+
+    def ask(request: Any) -> str:
+        # The reader goes on while a handler decides: the item grows before the answer.
+        inbox.add(
+            "item/fileChange/patchUpdated",
+            {"turnId": "u", "itemId": "f", "changes": [change(outside)]},
+        )
+        return "accept"
+
+    inbox = Reader(ApprovalRules(allow_commands=["ls"], ask=ask))
+    inbox.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "f", "changes": [change(inside)]}},
+    )
+    assert inbox.answer(file_change_request("f")) == {"decision": "accept"}
+    assert inbox.answer(command_request("ls")) == {"decision": "cancel"}
 
 
 # --- Decisions: logged once, accepted wherever a handler is -------------------------------

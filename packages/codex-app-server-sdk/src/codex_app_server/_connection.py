@@ -124,9 +124,11 @@ class _Raised:
 #: What an inbox holds.
 _Item = Notification | _Closed | _Raised
 
-#: Notifications that tell which thread spawned which, or that a thread is gone.
+#: Notifications that tell which thread spawned which, that a thread is gone, or what a
+#: file change writes.
 _OBSERVED = frozenset(
     {
+        "item/fileChange/patchUpdated",
         "thread/started",
         "turn/started",
         "turn/completed",
@@ -259,6 +261,7 @@ class _ConnectionBase(Generic[W, S]):
 
     # -- lineage: which thread spawned which (read here, in arrival order) -----------------
     def _observe(self, event: Notification) -> None:
+        self.handlers.observe(event)
         method = event.method
         if method == "turn/completed":
             if event.turn_id is not None:

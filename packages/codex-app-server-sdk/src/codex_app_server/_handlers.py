@@ -13,6 +13,9 @@ A request of a sub-agent thread is decided as if its parent had sent it (see
 :mod:`~codex_app_server._lineage`): the parent's per-thread handler, then the grandparent's, up to
 the root thread, then the client's. A request of a thread whose lineage is not known gets the
 safe default.
+
+Approval handlers answer through :mod:`~codex_app_server.approvals`, which the table hands what
+the connection saw of its turns' file changes (:meth:`HandlerTable.observe`).
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._lineage import ThreadTree
+from .approvals._answering import answering
+from .approvals._decisions import APPROVAL_METHODS, DECLINED
+from .approvals._files import FileChanges
 from .generated import registry
 
+if TYPE_CHECKING:
+    from ._protocol import Notification
+
 __all__ = [
-    "APPROVAL_METHODS",
     "DECLINE_DEFAULTS",
     "INTERNAL_METHODS",
     "HandlerTable",
@@ -40,15 +48,9 @@ __all__ = [
 #: (for the async client it may also be a coroutine function).
 ServerRequestHandler = Callable[[Any], Any]
 
-_DENIED = {"denied": {"rejection": "declined by the client: no approval handler accepted it"}}
-
 #: The safe answer to each known server request when the user gave no handler for it.
 DECLINE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "item/commandExecution/requestApproval": {"decision": "decline"},
-    "item/fileChange/requestApproval": {"decision": "decline"},
-    "item/permissions/requestApproval": {"permissions": {}},
-    "applyPatchApproval": {"decision": _DENIED},
-    "execCommandApproval": {"decision": _DENIED},
+    **DECLINED,
     "item/tool/requestUserInput": {"answers": {}},
     "mcpServer/elicitation/request": {"action": "decline"},
     "item/tool/call": {
@@ -56,17 +58,6 @@ DECLINE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "success": False,
     },
 }
-
-#: Server requests that ask the user to approve something.
-APPROVAL_METHODS = frozenset(
-    {
-        "item/commandExecution/requestApproval",
-        "item/fileChange/requestApproval",
-        "item/permissions/requestApproval",
-        "applyPatchApproval",
-        "execCommandApproval",
-    }
-)
 
 #: Server requests the SDK answers for itself (token refresh): their handlers run in a lane of
 #: their own, so they never wait behind slow user handlers.
@@ -116,13 +107,15 @@ class HandlerTable:
     """Which function answers which server request, per connection and per thread.
 
     It also holds the connection's :class:`~codex_app_server._lineage.ThreadTree` (which thread
-    spawned which), read under the same lock.
+    spawned which), read under the same lock, and what the connection saw of its turns' file
+    changes (:class:`~codex_app_server.approvals._files.FileChanges`), which approval rules read.
     """
 
     def __init__(self, handlers: Mapping[str, ServerRequestHandler] | None = None) -> None:
         self._lock = threading.Lock()
+        self._files = FileChanges()
         self._global: dict[str, ServerRequestHandler] = {
-            method: _answering(method, handler) for method, handler in (handlers or {}).items()
+            method: self._answering(method, handler) for method, handler in (handlers or {}).items()
         }
         self._per_thread: dict[str, dict[str, ServerRequestHandler]] = {}
         self._tree = ThreadTree()
@@ -138,7 +131,7 @@ class HandlerTable:
             if handler is None:
                 table.pop(method, None)
             else:
-                table[method] = _answering(method, handler)
+                table[method] = self._answering(method, handler)
             if thread_id is not None and not table:
                 self._per_thread.pop(thread_id, None)
 
@@ -149,12 +142,19 @@ class HandlerTable:
             dropped = self._tree.forget(thread_id)
             for gone in dropped:
                 self._per_thread.pop(gone, None)
-            return dropped
+        self._files.forget(dropped)
+        return dropped
 
     def thread_count(self) -> int:
-        """How many threads this table holds anything for (handlers or lineage)."""
+        """How many threads this table holds anything for (handlers, lineage, file changes)."""
         with self._lock:
-            return len(self._per_thread.keys() | self._tree.ids())
+            held = self._per_thread.keys() | self._tree.ids()
+        return len(held | self._files.thread_ids())
+
+    def observe(self, event: Notification) -> None:
+        """Take in a notification the connection read, on its reader before delivery: the
+        turns' file changes approval rules decide on."""
+        self._files.observe(event)
 
     def find(self, method: str, thread_id: str | None) -> ServerRequestHandler | None:
         """The handler for a request; ``None`` means send the safe default.
@@ -209,6 +209,12 @@ class HandlerTable:
         with self._lock:
             return self._tree.children(thread_id, nested=nested)
 
+    def _answering(self, method: str, handler: ServerRequestHandler) -> ServerRequestHandler:
+        """Approval handlers answer through one helper, however they were installed."""
+        if method not in APPROVAL_METHODS:
+            return handler
+        return answering(method, handler, self._files)
+
     @staticmethod
     def default_reply(method: str) -> Reply:
         """The answer given when no handler is installed for ``method``."""
@@ -226,12 +232,3 @@ class HandlerTable:
                 f"the client's handler for {method!r} failed: {type(exc).__name__}: {exc}",
             )
         )
-
-
-def _answering(method: str, handler: ServerRequestHandler) -> ServerRequestHandler:
-    """Approval handlers answer through one helper, however they were installed."""
-    if method not in APPROVAL_METHODS:
-        return handler
-    from .approvals import answering  # approvals imports this module
-
-    return answering(method, handler)

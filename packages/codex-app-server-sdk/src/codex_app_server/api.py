@@ -51,7 +51,6 @@ from .config import CodexConfig
 from .errors import CodexError, JsonRpcError, RequestTimeoutError, ThreadNotFoundError
 from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
 from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
-from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -185,7 +184,7 @@ class Codex:
             except BaseException:
                 self.client.close()
                 raise
-        #: The client-wide approval handler (approval rules read turns' file changes).
+        #: The client-wide approval handler.
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
@@ -333,7 +332,6 @@ class Thread:
     ) -> None:
         self.codex = codex
         self.info = info
-        self._approval_handler: Any = None
         if approval_handler is not None:
             self.set_approval_handler(approval_handler)
 
@@ -348,7 +346,6 @@ class Thread:
     def set_approval_handler(self, handler: ApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
         refuse_async(handler)
-        self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def subagents(self, *, nested: bool = False) -> list[str]:
@@ -388,22 +385,14 @@ class Thread:
         connection = self.codex.client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = connection.subscribe(self.id, subagents=include_subagents)
-        # Approval rules about written paths read them off the turn's fileChange items.
-        watched = wants_watch(self._approval_handler, self.codex.approval_handler)
-        watch = connection.subscribe(self.id, observer=True) if watched else None
         try:
             response = self.codex.client.turn_start(**wire_params)
         except BaseException:
             connection.unsubscribe(subscription)
-            if watch:
-                connection.unsubscribe(watch)
             if slots is not None:
                 slots.release()
             raise
         connection.narrow(subscription, response.turn.id)
-        if watch:
-            connection.narrow(watch, response.turn.id)
-            watch_turn(watch.sink, self.id, response.turn.id)
         handle = TurnHandle(self, response.turn, subscription)
         handle._model = structured_model(output_schema)
         handle._slot = None if slots is None else slots.release

@@ -50,7 +50,6 @@ from .config import CodexConfig
 from .errors import CodexError, JsonRpcError, RequestTimeoutError
 from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
 from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
-from .rules import wants_watch, watch_turn
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -94,7 +93,7 @@ class AsyncCodex:
         self.client = AsyncCodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
-        #: The client-wide approval handler (approval rules read turns' file changes).
+        #: The client-wide approval handler.
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
@@ -264,7 +263,6 @@ class AsyncThread:
     ) -> None:
         self.codex = codex
         self.info = info
-        self._approval_handler: Any = None
         if approval_handler is not None:
             self.set_approval_handler(approval_handler)
 
@@ -278,7 +276,6 @@ class AsyncThread:
 
     def set_approval_handler(self, handler: AsyncApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
-        self._approval_handler = handler
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def subagents(self, *, nested: bool = False) -> list[str]:
@@ -316,22 +313,14 @@ class AsyncThread:
             await slots.acquire()
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = client.connection.subscribe(self.id, subagents=include_subagents)
-        # Approval rules about written paths read them off the turn's fileChange items.
-        watched = wants_watch(self._approval_handler, self.codex.approval_handler)
-        watch = client.connection.subscribe(self.id, observer=True) if watched else None
         try:
             response = await client.turn_start(**wire_params)
         except BaseException:
             client.connection.unsubscribe(subscription)
-            if watch:
-                client.connection.unsubscribe(watch)
             if slots is not None:
                 slots.release()
             raise
         client.connection.narrow(subscription, response.turn.id)
-        if watch:
-            client.connection.narrow(watch, response.turn.id)
-            watch_turn(watch.sink, self.id, response.turn.id, asyncio.get_running_loop())
         handle = AsyncTurnHandle(self, response.turn, subscription)
         handle._model = structured_model(output_schema)
         handle._slot = None if slots is None else slots.release
