@@ -1,0 +1,7 @@
+# Generated from ../_async/__init__.py by scripts/unasync.py: edit that file instead.
+"""The user API, the typed client and the pool, written once: these are the asyncio sources.
+
+``scripts/unasync.py`` writes the blocking modules of ``codex_app_server._sync`` from them;
+what differs between the faces is in the backend pair (``_backend_sync``/``_backend_sync``).
+Import the public names from :mod:`codex_app_server`.
+"""
