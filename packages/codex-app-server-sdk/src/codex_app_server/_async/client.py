@@ -50,7 +50,7 @@ class AsyncCodexClient(AsyncRequestMethods, Lifecycle):
     def initialize_response(self) -> InitializeResponse:
         """The server's answer to ``initialize``."""
         if self._initialize_response is None:
-            raise CodexError("the client is not started: await client.start() first")
+            raise CodexError("the client has not started: its start() must complete first")
         return self._initialize_response
 
     def _is_started(self) -> bool:

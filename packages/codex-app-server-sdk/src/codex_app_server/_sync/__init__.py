@@ -1,7 +1,7 @@
 # Generated from ../_async/__init__.py by scripts/unasync.py: edit that file instead.
-"""The user API, the typed client and the pool, written once: these are the asyncio sources.
+"""The user API, the typed client and the pool, written once for both faces.
 
-``scripts/unasync.py`` writes the blocking modules of ``codex_app_server._sync`` from them;
-what differs between the faces is in the backend pair (``_backend_sync``/``_backend_sync``).
-Import the public names from :mod:`codex_app_server`.
+``_async/`` holds the hand-written asyncio sources; ``scripts/unasync.py`` writes the blocking
+modules of ``_sync/`` from them. What differs between the faces is in the hand-written backend
+pair (the two ``_backend_*`` modules). Import the public names from :mod:`codex_app_server`.
 """

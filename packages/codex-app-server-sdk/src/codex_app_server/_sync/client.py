@@ -51,7 +51,7 @@ class CodexClient(SyncRequestMethods, Lifecycle):
     def initialize_response(self) -> InitializeResponse:
         """The server's answer to ``initialize``."""
         if self._initialize_response is None:
-            raise CodexError("the client is not started: client.start() first")
+            raise CodexError("the client has not started: its start() must complete first")
         return self._initialize_response
 
     def _is_started(self) -> bool:
