@@ -7,7 +7,8 @@ hand (``nox -s lint`` runs ``--check``).
 
     python scripts/unasync.py            # write the sync files
     python scripts/unasync.py --check    # exit 1 if a sync file differs from what would be
-                                         # written, has no source, or a substitution is unused
+                                         # written, has no source, a substitution is unused,
+                                         # or a source breaks a phrase of one across lines
 
 What cannot be written once for both (the sync wait room versus the loop, Ctrl-C versus
 cancellation, eager versus lazy start) lives in the hand-written backend pair, which the sources
@@ -136,7 +137,8 @@ def render(root: Path) -> tuple[dict[Path, str], Counter[str]]:
 
 
 def problems(root: Path) -> list[str]:
-    """What ``--check`` fails on: stale or orphaned sync files, unused substitutions."""
+    """What ``--check`` fails on: stale or orphaned sync files, unused substitutions, and
+    substitution phrases broken across lines in a source."""
     outputs, used = render(root)
     found = []
     for target, text in outputs.items():
@@ -149,6 +151,21 @@ def problems(root: Path) -> list[str]:
             if orphan not in outputs:
                 found.append(f"{orphan.relative_to(root).as_posix()} has no async source")
     found += [f"substitution {key!r} is never used" for key in SUBSTITUTIONS if not used[key]]
+    return found + _split_phrases(root)
+
+
+def _split_phrases(root: Path) -> list[str]:
+    """Phrases of ``SUBSTITUTIONS`` that a source breaks across lines, where they would be
+    left as they are (a docstring reflowed around one reads right in one face only)."""
+    found = []
+    for key in (key for key in SUBSTITUTIONS if " " in key):
+        split = re.compile(r"\s+#?\s*".join(map(re.escape, key.split())))
+        for source_dir, _ in PAIRS:
+            for source in sorted((root / source_dir).glob("*.py")):
+                text = source.read_text(encoding="utf-8")
+                if any("\n" in match.group() for match in split.finditer(text)):
+                    where = source.relative_to(root).as_posix()
+                    found.append(f"{where} breaks {key!r} across lines: keep it on one line")
     return found
 
 

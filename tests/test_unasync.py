@@ -118,3 +118,18 @@ def test_a_name_is_replaced_as_a_whole_identifier_and_phrases_as_text() -> None:
     )
     assert used["AsyncCodex"] == 1
     assert used["cancelling the task"] == 1
+
+
+def test_a_phrase_broken_across_lines_in_a_source_fails_the_check(copy: Path) -> None:
+    # Left unreplaced, it would tell the sync face to cancel a task it does not have.
+    source = copy / unasync.PACKAGE / "_async" / "api.py"
+    text = source.read_text(encoding="utf-8")
+    assert "cancelling the task" in text
+    source.write_text(text.replace("cancelling the task", "cancelling the\n    task", 1), "utf-8")
+
+    done = _run(copy / "scripts" / "unasync.py", "--check", "--root", str(copy))
+
+    assert done.returncode == 1
+    assert f"{unasync.PACKAGE}/_async/api.py breaks 'cancelling the task' across lines" in (
+        done.stderr
+    )

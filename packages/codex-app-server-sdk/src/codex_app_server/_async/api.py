@@ -487,8 +487,8 @@ class AsyncTurnHandle:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
 
         ``timeout`` bounds the wait for each next event. Hitting one of ``bounds`` (see
-        :class:`~codex_app_server.TurnBounds`) interrupts the turn, and so does cancelling the
-        task.
+        :class:`~codex_app_server.TurnBounds`) interrupts the turn, and so does
+        cancelling the task.
         """
         return self._events(timeout, bounds, typed=True)
 
