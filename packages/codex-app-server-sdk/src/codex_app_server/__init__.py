@@ -23,14 +23,56 @@ from ._version import RUNTIME_VERSION, __version__
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from ._client import (
+    from ._async.account import (
+        AsyncChatgptLoginHandle as AsyncChatgptLoginHandle,
+    )
+    from ._async.account import (
+        AsyncDeviceCodeLoginHandle as AsyncDeviceCodeLoginHandle,
+    )
+    from ._async.api import (
+        AsyncCodex as AsyncCodex,
+    )
+    from ._async.api import (
+        AsyncThread as AsyncThread,
+    )
+    from ._async.api import (
+        AsyncTurnHandle as AsyncTurnHandle,
+    )
+    from ._async.client import (
         AsyncCodexClient as AsyncCodexClient,
     )
-    from ._client import (
-        CodexClient as CodexClient,
+    from ._async.pool import (
+        AsyncCodexPool as AsyncCodexPool,
+    )
+    from ._async.retry import (
+        retry_on_overload_async as retry_on_overload_async,
     )
     from ._lenient import (
         unfit_parts as unfit_parts,
+    )
+    from ._sync.account import (
+        ChatgptLoginHandle as ChatgptLoginHandle,
+    )
+    from ._sync.account import (
+        DeviceCodeLoginHandle as DeviceCodeLoginHandle,
+    )
+    from ._sync.api import (
+        Codex as Codex,
+    )
+    from ._sync.api import (
+        Thread as Thread,
+    )
+    from ._sync.api import (
+        TurnHandle as TurnHandle,
+    )
+    from ._sync.client import (
+        CodexClient as CodexClient,
+    )
+    from ._sync.pool import (
+        CodexPool as CodexPool,
+    )
+    from ._sync.retry import (
+        retry_on_overload as retry_on_overload,
     )
     from ._turns import (
         StructuredOutputError as StructuredOutputError,
@@ -53,27 +95,6 @@ if TYPE_CHECKING:
     from ._websocket import (
         wait_until_ready as wait_until_ready,
     )
-    from .account import (
-        AsyncChatgptLoginHandle as AsyncChatgptLoginHandle,
-    )
-    from .account import (
-        AsyncDeviceCodeLoginHandle as AsyncDeviceCodeLoginHandle,
-    )
-    from .account import (
-        ChatgptLoginHandle as ChatgptLoginHandle,
-    )
-    from .account import (
-        DeviceCodeLoginHandle as DeviceCodeLoginHandle,
-    )
-    from .api import (
-        Codex as Codex,
-    )
-    from .api import (
-        Thread as Thread,
-    )
-    from .api import (
-        TurnHandle as TurnHandle,
-    )
     from .approvals import (
         ApprovalHandler as ApprovalHandler,
     )
@@ -85,15 +106,6 @@ if TYPE_CHECKING:
     )
     from .approvals import (
         decline_all as decline_all,
-    )
-    from .async_api import (
-        AsyncCodex as AsyncCodex,
-    )
-    from .async_api import (
-        AsyncThread as AsyncThread,
-    )
-    from .async_api import (
-        AsyncTurnHandle as AsyncTurnHandle,
     )
     from .bounds import (
         BoundExceededError as BoundExceededError,
@@ -204,12 +216,6 @@ if TYPE_CHECKING:
         TextInput as TextInput,
     )
     from .pool import (
-        AsyncCodexPool as AsyncCodexPool,
-    )
-    from .pool import (
-        CodexPool as CodexPool,
-    )
-    from .pool import (
         MemberHealth as MemberHealth,
     )
     from .presets import (
@@ -220,12 +226,6 @@ if TYPE_CHECKING:
     )
     from .retry import (
         is_retryable_error as is_retryable_error,
-    )
-    from .retry import (
-        retry_on_overload as retry_on_overload,
-    )
-    from .retry import (
-        retry_on_overload_async as retry_on_overload_async,
     )
     from .rules import (
         ApprovalRules as ApprovalRules,
@@ -251,19 +251,19 @@ if TYPE_CHECKING:
 
 #: Where each public name lives; resolved on first access by ``__getattr__``.
 _EXPORTS: dict[str, str] = {
-    "AsyncCodexClient": "._client",
-    "CodexClient": "._client",
-    "Codex": ".api",
-    "Thread": ".api",
-    "TurnHandle": ".api",
-    "AsyncCodex": ".async_api",
-    "AsyncThread": ".async_api",
-    "AsyncTurnHandle": ".async_api",
+    "AsyncCodexClient": "._async.client",
+    "CodexClient": "._sync.client",
+    "Codex": "._sync.api",
+    "Thread": "._sync.api",
+    "TurnHandle": "._sync.api",
+    "AsyncCodex": "._async.api",
+    "AsyncThread": "._async.api",
+    "AsyncTurnHandle": "._async.api",
     "CodexConfig": ".config",
-    "AsyncChatgptLoginHandle": ".account",
-    "AsyncDeviceCodeLoginHandle": ".account",
-    "ChatgptLoginHandle": ".account",
-    "DeviceCodeLoginHandle": ".account",
+    "AsyncChatgptLoginHandle": "._async.account",
+    "AsyncDeviceCodeLoginHandle": "._async.account",
+    "ChatgptLoginHandle": "._sync.account",
+    "DeviceCodeLoginHandle": "._sync.account",
     "ApprovalMode": ".presets",
     "Sandbox": ".presets",
     "ExternalMessage": ".inputs",
@@ -279,15 +279,15 @@ _EXPORTS: dict[str, str] = {
     "SkillInput": ".inputs",
     "TextInput": ".inputs",
     "is_retryable_error": ".retry",
-    "retry_on_overload": ".retry",
-    "retry_on_overload_async": ".retry",
+    "retry_on_overload": "._sync.retry",
+    "retry_on_overload_async": "._async.retry",
     "ApprovalHandler": ".approvals",
     "AsyncApprovalHandler": ".approvals",
     "accept_all": ".approvals",
     "decline_all": ".approvals",
     "final_text": "._turns",
-    "AsyncCodexPool": ".pool",
-    "CodexPool": ".pool",
+    "AsyncCodexPool": "._async.pool",
+    "CodexPool": "._sync.pool",
     "MemberHealth": ".pool",
     "signed_bearer_token": "._websocket",
     "wait_until_ready": "._websocket",

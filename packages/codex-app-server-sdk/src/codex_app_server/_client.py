@@ -1,9 +1,9 @@
-"""Typed clients: one method per app-server request, over a sync or async connection.
+"""What the typed clients share, without I/O: each method's codec, and the server check.
 
 The request methods themselves are generated (``generated/methods.py``) from the pinned
-binary's schema; this module supplies the one hook they call, ``_call``, which validates the
-keyword arguments into the params model, sends them in wire form (camelCase) and validates the
-reply into the response model. The ``initialize`` handshake lives here too.
+binary's schema; they call the client's ``_call`` (written once, in ``_async/client.py``),
+which validates the keyword arguments into the params model with a codec from here, sends them
+in wire form (camelCase) and validates the reply into the response model.
 """
 
 from __future__ import annotations
@@ -12,23 +12,19 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._connection import AsyncConnection, Connection
-from ._handlers import HandlerTable, ServerRequestHandler
 from ._lenient import fit
 from ._protocol import Response
-from ._startup import check_overrides, override_queries, start_error
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig
-from .errors import CodexError, IncompatibleServerError, TransportClosedError
+from .errors import CodexError, IncompatibleServerError
 from .generated import registry
-from .generated.methods import AsyncRequestMethods, SyncRequestMethods
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .generated import InitializeResponse
 
-__all__ = ["AsyncCodexClient", "CodexClient"]
+__all__ = ["CODECS", "check_server", "server_version"]
 
 
 class _Codec:
@@ -122,144 +118,3 @@ def check_server(config: CodexConfig, response: InitializeResponse) -> Initializ
             "(or pass check_version=False to try anyway)"
         )
     return response
-
-
-class CodexClient(SyncRequestMethods):
-    """A blocking, typed client for one ``codex app-server`` process.
-
-    Starting it launches the server and performs the ``initialize`` handshake; every request
-    of the protocol is a method (``client.thread_start(model=...)``) returning its generated
-    response model. ``request()`` sends anything else untyped.
-    """
-
-    def __init__(
-        self,
-        config: CodexConfig | None = None,
-        *,
-        handlers: Mapping[str, ServerRequestHandler] | HandlerTable | None = None,
-    ) -> None:
-        self.config = config if config is not None else CodexConfig()
-        table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = Connection(self.config, table)
-        try:
-            result = self.connection.exchange("initialize", self.config.initialize_params())
-            self.connection.notify("initialized")
-        except TransportClosedError as exc:
-            self.connection.close()
-            raise start_error(self.config, exc) from None
-        except BaseException:
-            self.connection.close()
-            raise
-        try:
-            self.initialize_response: InitializeResponse = check_server(
-                self.config, CODECS["initialize"].result(result)
-            )
-            queries = override_queries(self.config)
-            check_overrides(self.config, [self.connection.request(*query) for query in queries])
-        except BaseException:
-            self.connection.close()
-            raise
-
-    @property
-    def handlers(self) -> HandlerTable:
-        """The table of server-request handlers of this connection."""
-        return self.connection.handlers
-
-    def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
-    ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return self.connection.request(method, params)
-        return self.connection.request(method, params, timeout=timeout)
-
-    def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        typed = CODECS[method]
-        return typed.result(self.connection.exchange(method, typed.params(params)))
-
-    def close(self) -> None:
-        """Stop the server; safe to call more than once."""
-        self.connection.close()
-
-    def __enter__(self) -> CodexClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class AsyncCodexClient(AsyncRequestMethods):
-    """The asyncio twin of :class:`CodexClient`; call :meth:`start` (or ``async with``)."""
-
-    def __init__(
-        self,
-        config: CodexConfig | None = None,
-        *,
-        handlers: Mapping[str, ServerRequestHandler] | HandlerTable | None = None,
-    ) -> None:
-        self.config = config if config is not None else CodexConfig()
-        table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = AsyncConnection(self.config, table)
-        self._initialize_response: InitializeResponse | None = None
-
-    @property
-    def initialize_response(self) -> InitializeResponse:
-        """The server's answer to ``initialize``."""
-        if self._initialize_response is None:
-            raise CodexError("the client is not started: await client.start() first")
-        return self._initialize_response
-
-    @property
-    def started(self) -> bool:
-        """Whether the handshake has completed."""
-        return self._initialize_response is not None
-
-    @property
-    def handlers(self) -> HandlerTable:
-        """The table of server-request handlers of this connection."""
-        return self.connection.handlers
-
-    async def start(self) -> None:
-        """Launch the server and perform the handshake."""
-        await self.connection.start()
-        try:
-            result = await self.connection.exchange("initialize", self.config.initialize_params())
-            await self.connection.notify("initialized")
-        except TransportClosedError as exc:
-            await self.connection.close()
-            raise start_error(self.config, exc) from None
-        except BaseException:
-            await self.connection.close()
-            raise
-        try:
-            response = check_server(self.config, CODECS["initialize"].result(result))
-            queries = override_queries(self.config)
-            check_overrides(self.config, [await self.connection.request(*q) for q in queries])
-            self._initialize_response = response
-        except BaseException:
-            await self.connection.close()
-            raise
-
-    async def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
-    ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return await self.connection.request(method, params)
-        return await self.connection.request(method, params, timeout=timeout)
-
-    async def _call(self, method: str, params: dict[str, Any], /) -> Any:
-        typed = CODECS[method]
-        return typed.result(await self.connection.exchange(method, typed.params(params)))
-
-    async def close(self) -> None:
-        """Stop the server; safe to call more than once."""
-        await self.connection.close()
-
-    async def __aenter__(self) -> AsyncCodexClient:
-        if not self.started:
-            await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

@@ -1,9 +1,8 @@
-"""Signing in: the start-up check, API-key and ChatGPT sign-in, the account, logging out.
+"""Signing in, the no-I/O part: the start-up check's verdict, a key's checks, the errors.
 
-``Codex()`` / ``AsyncCodex`` call :func:`check_signed_in` at start. Their ``login_*``
-methods, ``account()`` and ``logout()`` call the functions here, which hold the sign-in logic
-once for both APIs. A ChatGPT sign-in runs on the server while the user works in a browser;
-the handles below follow it to its ``account/login/completed``.
+The requests and the sign-in handles are written once, in ``_async/account.py`` (the sync
+module is generated from it); ``Codex()`` / ``AsyncCodex`` call :func:`check_signed_in` at
+start through them.
 
 An API key goes to the server only inside the ``account/login/start`` request on the
 app-server's stdin (never argv), the SDK's DEBUG log redacts it, and no message, ``repr`` or
@@ -12,39 +11,20 @@ error raised here contains it.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from ._protocol import LOGIN_SCOPE, Notification, Subscription
+from ._protocol import Notification
 from ._turns import typed
-from .errors import (
-    JsonRpcError,
-    LoginFailedError,
-    MethodNotFoundError,
-    NotSignedInError,
-    RequestTimeoutError,
-    TransportClosedError,
-)
+from .errors import JsonRpcError, LoginFailedError, NotSignedInError, RequestTimeoutError
 
 if TYPE_CHECKING:
-    from ._client import AsyncCodexClient, CodexClient
-    from ._connection import AsyncInbox, Inbox
     from .generated import (
         AccountLoginCompletedNotification,
         CancelLoginAccountResponse,
         GetAccountResponse,
     )
 
-__all__ = [
-    "LOGIN_START_TIMEOUT",
-    "AsyncChatgptLoginHandle",
-    "AsyncDeviceCodeLoginHandle",
-    "ChatgptLoginHandle",
-    "DeviceCodeLoginHandle",
-    "async_ensure_signed_in",
-    "check_signed_in",
-    "ensure_signed_in",
-]
+__all__ = ["CANCEL_GRACE", "LOGIN_START_TIMEOUT", "check_signed_in"]
 
 #: Seconds a sign-in may take to start (the server asks OpenAI for a device code first);
 #: without a network it fails at once, and it never waits longer than this.
@@ -54,25 +34,6 @@ LOGIN_START_TIMEOUT = 60.0
 CANCEL_GRACE = 10.0
 
 _COMPLETED = "account/login/completed"
-
-
-def ensure_signed_in(client: CodexClient) -> None:
-    """Raise :class:`~codex_app_server.NotSignedInError` if the server's provider needs a
-    sign-in it does not have (the start-up check of ``Codex()``)."""
-    try:
-        account = client.account_read()
-    except MethodNotFoundError:
-        return  # a server without account/read (a stand-in) cannot say: nothing to check
-    check_signed_in(account, client.initialize_response.codex_home)
-
-
-async def async_ensure_signed_in(client: AsyncCodexClient) -> None:
-    """The asyncio twin of :func:`ensure_signed_in`."""
-    try:
-        account = await client.account_read()
-    except MethodNotFoundError:
-        return
-    check_signed_in(account, client.initialize_response.codex_home)
 
 
 def check_signed_in(account: GetAccountResponse, codex_home: str) -> None:
@@ -91,7 +52,8 @@ def check_signed_in(account: GetAccountResponse, codex_home: str) -> None:
     )
 
 
-def _api_key_params(api_key: str) -> dict[str, Any]:
+def api_key_params(api_key: str) -> dict[str, Any]:
+    """``account/login/start``'s params for ``api_key``, once it looks like a key."""
     # Checked here because the server stores anything; the key itself is never quoted.
     if not isinstance(api_key, str):
         raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
@@ -105,11 +67,12 @@ def _api_key_params(api_key: str) -> dict[str, Any]:
     return {"type": "apiKey", "apiKey": api_key}
 
 
-def _start_timeout(request_timeout: float | None) -> float:
+def start_timeout(request_timeout: float | None) -> float:
+    """How long ``account/login/start`` may take: the client's timeout, capped."""
     return min(request_timeout or LOGIN_START_TIMEOUT, LOGIN_START_TIMEOUT)
 
 
-def _start_failed(exc: JsonRpcError, *, api_key: str | None = None) -> LoginFailedError:
+def start_failed(exc: JsonRpcError, *, api_key: str | None = None) -> LoginFailedError:
     """The error for a refused ``account/login/start``; never quotes ``api_key``."""
     if api_key is not None:
         reason = exc.message.replace(api_key, "<redacted>")
@@ -121,7 +84,7 @@ def _start_failed(exc: JsonRpcError, *, api_key: str | None = None) -> LoginFail
     )
 
 
-def _started(kind: str, result: Any) -> Any:
+def started_as(kind: str, result: Any) -> Any:
     """The typed ``account/login/start`` reply, checked to be the kind asked for."""
     from .generated import LoginAccountResponse
 
@@ -131,7 +94,7 @@ def _started(kind: str, result: Any) -> Any:
     return started
 
 
-def _completion(event: Notification, login_id: str) -> AccountLoginCompletedNotification | None:
+def completion(event: Notification, login_id: str) -> AccountLoginCompletedNotification | None:
     """The completion of ``login_id`` if ``event`` is it."""
     if event.method != _COMPLETED:
         return None
@@ -139,7 +102,8 @@ def _completion(event: Notification, login_id: str) -> AccountLoginCompletedNoti
     return done if done.login_id == login_id else None
 
 
-def _outcome(done: AccountLoginCompletedNotification) -> AccountLoginCompletedNotification:
+def outcome(done: AccountLoginCompletedNotification) -> AccountLoginCompletedNotification:
+    """``done`` if the sign-in succeeded; else raise its ``LoginFailedError``."""
     if done.success:
         return done
     raise LoginFailedError(
@@ -149,315 +113,19 @@ def _outcome(done: AccountLoginCompletedNotification) -> AccountLoginCompletedNo
     )
 
 
-def _was_cancelled(reply: CancelLoginAccountResponse) -> bool:
+def was_cancelled(reply: CancelLoginAccountResponse) -> bool:
     """Whether the server stopped a running attempt (it then reports the attempt's end)."""
     return bool(reply.status == "canceled")
 
 
-def _cancelled(login_id: str) -> LoginFailedError:
+def cancelled(login_id: str) -> LoginFailedError:
+    """The error ``wait()`` raises once the attempt was cancelled."""
     return LoginFailedError(f"sign-in {login_id} was cancelled", login_id=login_id)
 
 
-def _timed_out(login_id: str, timeout: float | None) -> RequestTimeoutError:
+def timed_out(login_id: str, timeout: float | None) -> RequestTimeoutError:
+    """The error of a ``wait()`` whose ``timeout`` passed (the attempt stays open)."""
     return RequestTimeoutError(
         f"sign-in {login_id} did not complete within {timeout} s; it is still open: call "
         "wait() again, or cancel() it"
-    )
-
-
-# -- sync ----------------------------------------------------------------------------------
-
-
-def login_api_key(client: CodexClient, api_key: str) -> None:
-    """Store ``api_key`` as the app-server's sign-in (``account/login/start``, ``apiKey``)."""
-    params = _api_key_params(api_key)
-    try:
-        result = client.request(
-            "account/login/start", params, timeout=_start_timeout(client.config.request_timeout)
-        )
-    except JsonRpcError as exc:
-        raise _start_failed(exc, api_key=api_key) from None
-    _started("apiKey", result)
-
-
-def _start(client: CodexClient, kind: str) -> tuple[Any, Subscription[Inbox]]:
-    # Subscribed before the request: the attempt can end before its reply has been read.
-    subscription = client.connection.subscribe(LOGIN_SCOPE)
-    try:
-        result = client.request(
-            "account/login/start",
-            {"type": kind},
-            timeout=_start_timeout(client.config.request_timeout),
-        )
-        return _started(kind, result), subscription
-    except JsonRpcError as exc:
-        client.connection.unsubscribe(subscription)
-        raise _start_failed(exc) from None
-    except BaseException:
-        client.connection.unsubscribe(subscription)
-        raise
-
-
-class _Login:
-    """What the sync sign-in handles share: waiting for the attempt's end, cancelling it."""
-
-    def __init__(self, client: CodexClient, login_id: str, subscription: Subscription[Inbox]):
-        self._client = client
-        self._login_id = login_id
-        self._subscription: Subscription[Inbox] | None = subscription
-
-    @property
-    def login_id(self) -> str:
-        """The server's id of this sign-in attempt."""
-        return self._login_id
-
-    def wait(self, timeout: float | None = None) -> AccountLoginCompletedNotification:
-        """Wait for the sign-in to end; return the server's ``account/login/completed``.
-
-        Raises :class:`~codex_app_server.LoginFailedError` if it failed or was cancelled, and
-        :class:`~codex_app_server.RequestTimeoutError` if ``timeout`` seconds pass first (the
-        attempt stays open: wait again or :meth:`cancel`).
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._subscription is None:
-                raise _cancelled(self.login_id)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                event = self._subscription.sink.get(remaining)
-            except RequestTimeoutError:
-                raise _timed_out(self.login_id, timeout) from None
-            done = _completion(event, self.login_id)
-            if done is not None:
-                self._release()
-                return _outcome(done)
-
-    def cancel(self) -> None:
-        """Stop the attempt and wait (briefly) until the server has (its local callback server
-        is closed then); afterwards :meth:`wait` raises. Safe to call twice."""
-        subscription = self._subscription
-        if subscription is None:
-            return
-        try:
-            if self._client.connection.closed:
-                return
-            reply = self._client.account_login_cancel(login_id=self.login_id)
-            deadline = time.monotonic() + CANCEL_GRACE
-            while _was_cancelled(reply):
-                event = subscription.sink.get(max(0.0, deadline - time.monotonic()))
-                if _completion(event, self.login_id) is not None:
-                    break
-        except (RequestTimeoutError, TransportClosedError):
-            pass  # the attempt is over for this client either way
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        if self._subscription is not None:
-            self._client.connection.unsubscribe(self._subscription)
-            self._subscription = None
-
-
-class ChatgptLoginHandle(_Login):
-    """A browser sign-in with ChatGPT, from :meth:`Codex.login_chatgpt`.
-
-    Open ``auth_url`` in a browser on the machine running the app-server: after the user signs
-    in, OpenAI redirects to a callback server the app-server runs on ``127.0.0.1``. Then
-    :meth:`wait` returns; :meth:`cancel` gives up.
-    """
-
-    def __init__(
-        self, client: CodexClient, login_id: str, auth_url: str, subscription: Subscription[Inbox]
-    ) -> None:
-        super().__init__(client, login_id, subscription)
-        #: The URL to open in a browser.
-        self.auth_url = auth_url
-
-    def __repr__(self) -> str:
-        return f"ChatgptLoginHandle(login_id={self.login_id!r})"
-
-
-class DeviceCodeLoginHandle(_Login):
-    """A ChatGPT sign-in with a device code, from :meth:`Codex.login_chatgpt_device_code`.
-
-    Show the user ``verification_url`` and ``user_code``: they open the URL on any device and
-    enter the code. :meth:`wait` returns when they have; :meth:`cancel` gives up.
-    """
-
-    def __init__(
-        self,
-        client: CodexClient,
-        login_id: str,
-        verification_url: str,
-        user_code: str,
-        subscription: Subscription[Inbox],
-    ) -> None:
-        super().__init__(client, login_id, subscription)
-        #: The page where the user enters the code.
-        self.verification_url = verification_url
-        #: The one-time code to enter there.
-        self.user_code = user_code
-
-    def __repr__(self) -> str:
-        return f"DeviceCodeLoginHandle(login_id={self.login_id!r})"
-
-
-def login_chatgpt(client: CodexClient) -> ChatgptLoginHandle:
-    """Start a browser sign-in with ChatGPT."""
-    started, subscription = _start(client, "chatgpt")
-    return ChatgptLoginHandle(client, started.login_id, started.auth_url, subscription)
-
-
-def login_chatgpt_device_code(client: CodexClient) -> DeviceCodeLoginHandle:
-    """Start a device-code sign-in with ChatGPT."""
-    started, subscription = _start(client, "chatgptDeviceCode")
-    return DeviceCodeLoginHandle(
-        client, started.login_id, started.verification_url, started.user_code, subscription
-    )
-
-
-# -- async ---------------------------------------------------------------------------------
-
-
-async def async_login_api_key(client: AsyncCodexClient, api_key: str) -> None:
-    """The asyncio twin of :func:`login_api_key`."""
-    params = _api_key_params(api_key)
-    try:
-        result = await client.request(
-            "account/login/start", params, timeout=_start_timeout(client.config.request_timeout)
-        )
-    except JsonRpcError as exc:
-        raise _start_failed(exc, api_key=api_key) from None
-    _started("apiKey", result)
-
-
-async def _async_start(client: AsyncCodexClient, kind: str) -> tuple[Any, Subscription[AsyncInbox]]:
-    subscription = client.connection.subscribe(LOGIN_SCOPE)
-    try:
-        result = await client.request(
-            "account/login/start",
-            {"type": kind},
-            timeout=_start_timeout(client.config.request_timeout),
-        )
-        return _started(kind, result), subscription
-    except JsonRpcError as exc:
-        client.connection.unsubscribe(subscription)
-        raise _start_failed(exc) from None
-    except BaseException:
-        client.connection.unsubscribe(subscription)
-        raise
-
-
-class _AsyncLogin:
-    """What the async sign-in handles share: waiting for the attempt's end, cancelling it."""
-
-    def __init__(
-        self, client: AsyncCodexClient, login_id: str, subscription: Subscription[AsyncInbox]
-    ) -> None:
-        self._client = client
-        self._login_id = login_id
-        self._subscription: Subscription[AsyncInbox] | None = subscription
-
-    @property
-    def login_id(self) -> str:
-        """The server's id of this sign-in attempt."""
-        return self._login_id
-
-    async def wait(self, timeout: float | None = None) -> AccountLoginCompletedNotification:
-        """Wait for the sign-in to end; return the server's ``account/login/completed``.
-
-        Raises :class:`~codex_app_server.LoginFailedError` if it failed or was cancelled, and
-        :class:`~codex_app_server.RequestTimeoutError` if ``timeout`` seconds pass first (the
-        attempt stays open: wait again or :meth:`cancel`).
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._subscription is None:
-                raise _cancelled(self.login_id)
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                event = await self._subscription.sink.get(remaining)
-            except RequestTimeoutError:
-                raise _timed_out(self.login_id, timeout) from None
-            done = _completion(event, self.login_id)
-            if done is not None:
-                self._release()
-                return _outcome(done)
-
-    async def cancel(self) -> None:
-        """Stop the attempt and wait (briefly) until the server has (its local callback server
-        is closed then); afterwards :meth:`wait` raises. Safe to call twice."""
-        subscription = self._subscription
-        if subscription is None:
-            return
-        try:
-            if self._client.connection.closed:
-                return
-            reply = await self._client.account_login_cancel(login_id=self.login_id)
-            deadline = time.monotonic() + CANCEL_GRACE
-            while _was_cancelled(reply):
-                event = await subscription.sink.get(max(0.0, deadline - time.monotonic()))
-                if _completion(event, self.login_id) is not None:
-                    break
-        except (RequestTimeoutError, TransportClosedError):
-            pass  # the attempt is over for this client either way
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        if self._subscription is not None:
-            self._client.connection.unsubscribe(self._subscription)
-            self._subscription = None
-
-
-class AsyncChatgptLoginHandle(_AsyncLogin):
-    """The asyncio twin of :class:`ChatgptLoginHandle`, from ``AsyncCodex.login_chatgpt``."""
-
-    def __init__(
-        self,
-        client: AsyncCodexClient,
-        login_id: str,
-        auth_url: str,
-        subscription: Subscription[AsyncInbox],
-    ) -> None:
-        super().__init__(client, login_id, subscription)
-        #: The URL to open in a browser.
-        self.auth_url = auth_url
-
-    def __repr__(self) -> str:
-        return f"AsyncChatgptLoginHandle(login_id={self.login_id!r})"
-
-
-class AsyncDeviceCodeLoginHandle(_AsyncLogin):
-    """The asyncio twin of :class:`DeviceCodeLoginHandle`."""
-
-    def __init__(
-        self,
-        client: AsyncCodexClient,
-        login_id: str,
-        verification_url: str,
-        user_code: str,
-        subscription: Subscription[AsyncInbox],
-    ) -> None:
-        super().__init__(client, login_id, subscription)
-        #: The page where the user enters the code.
-        self.verification_url = verification_url
-        #: The one-time code to enter there.
-        self.user_code = user_code
-
-    def __repr__(self) -> str:
-        return f"AsyncDeviceCodeLoginHandle(login_id={self.login_id!r})"
-
-
-async def async_login_chatgpt(client: AsyncCodexClient) -> AsyncChatgptLoginHandle:
-    """The asyncio twin of :func:`login_chatgpt`."""
-    started, subscription = await _async_start(client, "chatgpt")
-    return AsyncChatgptLoginHandle(client, started.login_id, started.auth_url, subscription)
-
-
-async def async_login_chatgpt_device_code(client: AsyncCodexClient) -> AsyncDeviceCodeLoginHandle:
-    """The asyncio twin of :func:`login_chatgpt_device_code`."""
-    started, subscription = await _async_start(client, "chatgptDeviceCode")
-    return AsyncDeviceCodeLoginHandle(
-        client, started.login_id, started.verification_url, started.user_code, subscription
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._escape import json_line, printable
-from .api import Codex
+from ._sync.api import Codex
 from .approvals import ApprovalDecision
 from .config import CodexConfig
 from .errors import CodexError

@@ -257,7 +257,7 @@ def check_server(
     ``codex_bin`` is the binary as the user named it (``None``: the installed runtime), for
     the sign-in hint.
     """
-    from .api import Codex
+    from ._sync.api import Codex
 
     config = CodexConfig(
         codex_bin=path,

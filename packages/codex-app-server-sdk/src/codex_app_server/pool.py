@@ -5,31 +5,32 @@ member, place each new thread on the least-busy member (fewest turns in progress
 threads placed), and keep a thread's later turns on the member that owns it: a thread lives in
 one app-server, so its turns can run nowhere else. :meth:`CodexPool.health` reports each member.
 A member whose connection ends is left out of placement; nothing reconnects on its own.
+
+This module holds the placement, without I/O; the pools themselves are written once, in
+``_async/pool.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._handlers import ServerRequestHandler
 from ._redact import redact_url
-from .api import Codex, Thread
-from .approvals import ApprovalHandler, AsyncApprovalHandler
-from .async_api import AsyncCodex, AsyncThread
 from .config import CodexConfig
 from .errors import CodexError, TransportClosedError
 
-__all__ = ["AsyncCodexPool", "CodexPool", "MemberHealth"]
+if TYPE_CHECKING:
+    from ._async.api import AsyncCodex
+    from ._sync.api import Codex
+
+__all__ = ["MemberHealth", "MemberSpec", "configs_of"]
 
 #: A pool member as given: a config (a local process, or ``url=``) or a ``ws://`` URL.
 MemberSpec = CodexConfig | str
 
-C = TypeVar("C", Codex, AsyncCodex)
+C = TypeVar("C", "Codex", "AsyncCodex")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def _pid_label(connection: Any) -> str:
         return "not started"
 
 
-def _configs(members: Iterable[MemberSpec]) -> list[CodexConfig]:
+def configs_of(members: Iterable[MemberSpec]) -> list[CodexConfig]:
+    """The members as configs; a plain string is a websocket URL."""
     configs = [CodexConfig(url=m) if isinstance(m, str) else m for m in members]
     if not configs:
         raise ValueError("a pool needs at least one member (a CodexConfig or a ws:// URL)")
@@ -144,148 +146,3 @@ class _PoolBase(Generic[C]):
 
     def __len__(self) -> int:
         return len(self._members)
-
-
-class CodexPool(_PoolBase[Codex]):
-    """A pool of app-servers for blocking code; every member is started by the constructor.
-
-    ``members``: :class:`~codex_app_server.CodexConfig` objects (a local process each, or a
-    websocket server with ``url=``/``ws_token=``) or plain ``ws://`` URLs. ``approval_handler``
-    and ``handlers`` apply to every member. Threads are :class:`~codex_app_server.Thread`
-    objects of their member; use the pool from as many threads as you like.
-    """
-
-    def __init__(
-        self,
-        members: Iterable[MemberSpec],
-        *,
-        approval_handler: ApprovalHandler | None = None,
-        handlers: Mapping[str, ServerRequestHandler] | None = None,
-    ) -> None:
-        super().__init__()
-        configs = _configs(members)
-
-        def start(config: CodexConfig) -> Codex:
-            return Codex(config, approval_handler=approval_handler, handlers=handlers)
-
-        # Start the members side by side: each launch or handshake takes a moment.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(configs)) as starter:
-            futures = [starter.submit(start, config) for config in configs]
-            concurrent.futures.wait(futures)
-        errors = [error for f in futures if (error := f.exception()) is not None]
-        if errors:
-            for future in futures:
-                if future.exception() is None:
-                    future.result().close()
-            raise errors[0]
-        self._members = [_Member(i, f.result()) for i, f in enumerate(futures)]
-
-    def thread_start(
-        self, *, approval_handler: ApprovalHandler | None = None, **params: Any
-    ) -> Thread:
-        """Start a thread on the least-busy member (see :meth:`Codex.thread_start`)."""
-        member = self._place()
-        try:
-            thread = member.codex.thread_start(approval_handler=approval_handler, **params)
-        except BaseException:
-            self._release(member)
-            raise
-        self._own(member, thread.id)
-        return thread
-
-    def thread_resume(
-        self, thread_id: str, *, approval_handler: ApprovalHandler | None = None, **params: Any
-    ) -> Thread:
-        """Load ``thread_id`` on the member that owns it, or the least-busy one if none does.
-
-        A stored thread can be resumed by any member that shares its ``CODEX_HOME``.
-        """
-        member, placed = self._resume_target(thread_id)
-        try:
-            thread = member.codex.thread_resume(
-                thread_id, approval_handler=approval_handler, **params
-            )
-        except BaseException:
-            if placed:
-                self._release(member)
-            raise
-        self._own(member, thread_id)
-        return thread
-
-    def close(self) -> None:
-        """Stop or disconnect every member; safe to call more than once."""
-        for member in self._members:
-            member.codex.close()
-
-    def __enter__(self) -> CodexPool:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class AsyncCodexPool(_PoolBase[AsyncCodex]):
-    """The asyncio twin of :class:`CodexPool`; members start on ``async with`` or :meth:`start`."""
-
-    def __init__(
-        self,
-        members: Iterable[MemberSpec],
-        *,
-        approval_handler: AsyncApprovalHandler | None = None,
-        handlers: Mapping[str, ServerRequestHandler] | None = None,
-    ) -> None:
-        super().__init__()
-        self._members = [
-            _Member(i, AsyncCodex(config, approval_handler=approval_handler, handlers=handlers))
-            for i, config in enumerate(_configs(members))
-        ]
-
-    async def start(self) -> None:
-        """Start or connect to every member at once; on any failure, close them all and raise."""
-        results: Sequence[BaseException | None] = await asyncio.gather(
-            *(m.codex.start() for m in self._members), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            await self.close()
-            raise failures[0]
-
-    async def thread_start(
-        self, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
-    ) -> AsyncThread:
-        """Start a thread on the least-busy member (see :meth:`AsyncCodex.thread_start`)."""
-        member = self._place()
-        try:
-            thread = await member.codex.thread_start(approval_handler=approval_handler, **params)
-        except BaseException:
-            self._release(member)
-            raise
-        self._own(member, thread.id)
-        return thread
-
-    async def thread_resume(
-        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
-    ) -> AsyncThread:
-        """Load ``thread_id`` on the member that owns it, or the least-busy one if none does."""
-        member, placed = self._resume_target(thread_id)
-        try:
-            thread = await member.codex.thread_resume(
-                thread_id, approval_handler=approval_handler, **params
-            )
-        except BaseException:
-            if placed:
-                self._release(member)
-            raise
-        self._own(member, thread_id)
-        return thread
-
-    async def close(self) -> None:
-        """Stop or disconnect every member; safe to call more than once."""
-        await asyncio.gather(*(m.codex.close() for m in self._members), return_exceptions=True)
-
-    async def __aenter__(self) -> AsyncCodexPool:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

@@ -41,8 +41,8 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
         "`pip install 'codex-app-server-sdk[ray]'`"
     ) from exc
 
+from ._async.api import AsyncCodex
 from ._turns import OutputSchema, final_text, status_of
-from .async_api import AsyncCodex
 from .bounds import BoundExceededError, TurnBounds
 from .config import CodexConfig
 from .errors import TransportClosedError, TurnFailedError

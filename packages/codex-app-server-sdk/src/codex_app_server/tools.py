@@ -12,18 +12,16 @@ Plain and ``async`` functions both work, with the sync and the async client.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from ._handlers import HandlerTable
 from .errors import CodexError
 
 __all__ = ["TOOL_CALL_METHOD", "Tool", "ToolFunction", "tool"]
@@ -186,57 +184,14 @@ def output_text(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _response(text: str, success: bool) -> dict[str, Any]:
+def tool_result(text: str, success: bool) -> dict[str, Any]:
+    """The ``item/tool/call`` answer carrying ``text``."""
     return {"contentItems": [{"type": "inputText", "text": text}], "success": success}
 
 
-def _failure(name: str, exc: BaseException) -> dict[str, Any]:
+def tool_failure(name: str, exc: BaseException) -> dict[str, Any]:
+    """The answer for a call that raised ``exc`` (logged): the model reads what went wrong."""
     logger.warning("tool %s failed: %s: %s", name, type(exc).__name__, exc)
     if isinstance(exc, ValidationError):
-        return _response(f"invalid arguments for {name}: {exc}", False)
-    return _response(f"{type(exc).__name__}: {exc}", False)
-
-
-def sync_handler(tools: Mapping[str, Tool]) -> Callable[[Any], dict[str, Any]]:
-    """The ``item/tool/call`` handler for the sync client (it runs on a worker thread)."""
-
-    def answer(params: Any) -> dict[str, Any]:
-        found = tools.get(params.tool)
-        if found is None:
-            return _response(f"no tool named {params.tool!r} is registered", False)
-        try:
-            call = found.bind(params.arguments)
-            result = asyncio.run(call()) if found.is_async else call()
-        except Exception as exc:
-            return _failure(found.name, exc)
-        return _response(output_text(result), True)
-
-    return answer
-
-
-def async_handler(tools: Mapping[str, Tool]) -> Callable[[Any], Awaitable[dict[str, Any]]]:
-    """The ``item/tool/call`` handler for the async client: plain functions run in a thread."""
-
-    async def answer(params: Any) -> dict[str, Any]:
-        found = tools.get(params.tool)
-        if found is None:
-            return _response(f"no tool named {params.tool!r} is registered", False)
-        try:
-            call = found.bind(params.arguments)
-            if found.is_async:
-                result = await call()
-            else:
-                result = await asyncio.get_running_loop().run_in_executor(None, call)
-        except Exception as exc:
-            return _failure(found.name, exc)
-        return _response(output_text(result), True)
-
-    return answer
-
-
-def install(
-    table: HandlerTable, thread_id: str, tools: Mapping[str, Tool], *, asynchronous: bool
-) -> None:
-    """Answer ``thread_id``'s tool calls with ``tools``."""
-    handler = async_handler(tools) if asynchronous else sync_handler(tools)
-    table.set(TOOL_CALL_METHOD, handler, thread_id=thread_id)
+        return tool_result(f"invalid arguments for {name}: {exc}", False)
+    return tool_result(f"{type(exc).__name__}: {exc}", False)

@@ -1,24 +1,28 @@
-"""The asyncio user API: :class:`AsyncCodex`, :class:`AsyncThread`, :class:`AsyncTurnHandle`.
+"""The user API: :class:`AsyncCodex`, :class:`AsyncThread` and :class:`AsyncTurnHandle`.
 
-The same shape as :mod:`codex_app_server.api` with ``await``. The server starts lazily, on
-``async with`` or the first awaited call. Cancelling the task that awaits a turn interrupts
-the turn on the server, and the connection stays usable.
+A thin layer over the typed client: it returns the generated models themselves, adds the
+objects people reason with (a thread, a running turn), and keeps a turn's events apart from
+every other thread's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
-from . import account as sign_in
-from ._client import AsyncCodexClient
-from ._connection import AsyncInbox
-from ._handlers import ServerRequestHandler
-from ._protocol import Notification, Subscription
-from ._turns import (
+from .._backend_async import (
+    BoundedSemaphore,
+    Interrupted,
+    Lifecycle,
+    check_handler,
+    stop_interrupted,
+)
+from .._connection import AsyncInbox
+from .._handlers import ServerRequestHandler
+from .._protocol import Notification, Subscription
+from .._turns import (
     RECORDED,
     OutputSchema,
     TurnRecord,
@@ -29,7 +33,7 @@ from ._turns import (
     is_turn_start,
     turn_params,
 )
-from .api import (
+from .._user_api import (
     make_config,
     make_handlers,
     parse_with,
@@ -37,8 +41,8 @@ from .api import (
     thread_not_found,
     typed_or_skip,
 )
-from .approvals import AsyncApprovalHandler, set_thread_approval_handler
-from .bounds import (
+from ..approvals import AsyncApprovalHandler, set_thread_approval_handler
+from ..bounds import (
     BoundExceededError,
     BoundsClock,
     TurnBounds,
@@ -46,16 +50,17 @@ from .bounds import (
     next_wait,
     with_timeout,
 )
-from .config import CodexConfig
-from .errors import CodexError, JsonRpcError, RequestTimeoutError
-from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
-from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
+from ..config import CodexConfig
+from ..errors import CodexError, JsonRpcError, RequestTimeoutError
+from ..inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
+from ..presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
+from . import account as sign_in
+from .client import AsyncCodexClient
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .account import AsyncChatgptLoginHandle, AsyncDeviceCodeLoginHandle
-    from .generated import (
+    from ..generated import (
         GetAccountResponse,
         InitializeResponse,
         ModelListResponse,
@@ -65,19 +70,24 @@ if TYPE_CHECKING:
         ThreadStartResponse,
         Turn,
     )
-    from .generated import Thread as ThreadInfo
-    from .tools import Tool, ToolFunction
+    from ..generated import Thread as ThreadInfo
+    from ..tools import Tool, ToolFunction
+    from .account import AsyncChatgptLoginHandle, AsyncDeviceCodeLoginHandle
 
 __all__ = ["AsyncCodex", "AsyncThread", "AsyncTurnHandle"]
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
-class AsyncCodex:
-    """A Codex app-server for asyncio code; it starts on ``async with`` or the first call.
+class AsyncCodex(Lifecycle):
+    """A Codex app-server, started on first use.
 
-    Accepts the same options as :class:`~codex_app_server.Codex`; ``approval_handler`` and
-    ``handlers`` may be coroutine functions.
+    It launches the binary from the installed ``codex-cli-bin`` package (or ``codex_bin=``)
+    and performs the handshake, raising a clear error if that fails. Use it as a context
+    manager, or call :meth:`close`. Options are the fields of
+    :class:`~codex_app_server.CodexConfig`, given as keywords or as ``config=``.
+    ``approval_handler`` decides approval requests (the default declines them all);
+    ``handlers`` maps other server-request methods to plain or ``async`` functions.
     """
 
     def __init__(
@@ -88,6 +98,8 @@ class AsyncCodex:
         handlers: Mapping[str, ServerRequestHandler] | None = None,
         **options: Any,
     ) -> None:
+        for handler in (approval_handler, *(handlers or {}).values()):
+            check_handler(handler)  # before anything starts
         #: The typed client underneath: one method per protocol request, for what this API
         #: does not cover.
         self.client = AsyncCodexClient(
@@ -97,54 +109,61 @@ class AsyncCodex:
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
-        self._start_lock = asyncio.Lock()
         cap = self.client.config.max_concurrent_turns
         # Turns past the cap wait in turn() for a running one to end (see AsyncTurnHandle).
-        self._turn_slots = None if cap is None else asyncio.BoundedSemaphore(cap)
+        self._turn_slots = None if cap is None else BoundedSemaphore(cap)
+        self._begin()
 
-    async def start(self) -> None:
-        """Start and initialize the server now (otherwise the first call does it)."""
-        async with self._start_lock:
-            if not self.client.started:
-                await self.client.start()
-                if self.client.config.require_sign_in:
-                    try:
-                        await sign_in.async_ensure_signed_in(self.client)
-                    except BaseException:
-                        await self.client.close()
-                        raise
+    def _is_started(self) -> bool:
+        return self.client._is_started()
+
+    async def _start(self) -> None:
+        await self.client._ensure_started()
+        if self.client.config.require_sign_in:
+            try:
+                await sign_in.ensure_signed_in(self.client)
+            except BaseException:
+                await self.client.close()
+                raise
 
     async def _ready(self) -> AsyncCodexClient:
-        if not self.client.started:
-            await self.start()
+        await self._ensure_started()
         return self.client
 
     @property
     def metadata(self) -> InitializeResponse:
-        """The server's ``initialize`` response; available once started."""
+        """The server's ``initialize`` response (user agent, ``CODEX_HOME``, platform)."""
         return self.client.initialize_response
 
     async def login_api_key(self, api_key: str) -> None:
-        """Sign the app-server in with an OpenAI API key (see :meth:`Codex.login_api_key`)."""
-        await sign_in.async_login_api_key(await self._ready(), api_key)
+        """Sign the app-server in with an OpenAI API key; it is stored in ``CODEX_HOME``.
+
+        The key is sent on the server's stdin only, and never logged, shown or quoted in an
+        error. Raises :class:`~codex_app_server.LoginFailedError` if the server refuses it.
+        """
+        await sign_in.login_api_key(await self._ready(), api_key)
 
     async def login_chatgpt(self) -> AsyncChatgptLoginHandle:
         """Start a browser sign-in with ChatGPT; open the handle's ``auth_url``, then
         ``await handle.wait()``."""
-        return await sign_in.async_login_chatgpt(await self._ready())
+        return await sign_in.login_chatgpt(await self._ready())
 
     async def login_chatgpt_device_code(self) -> AsyncDeviceCodeLoginHandle:
         """Start a device-code sign-in with ChatGPT; show the handle's ``verification_url``
-        and ``user_code``, then ``await handle.wait()``."""
-        return await sign_in.async_login_chatgpt_device_code(await self._ready())
+        and ``user_code``, then ``await handle.wait()``. Without a network it fails at once
+        (:class:`~codex_app_server.LoginFailedError`)."""
+        return await sign_in.login_chatgpt_device_code(await self._ready())
 
     async def account(self, *, refresh_token: bool = False) -> GetAccountResponse:
-        """The sign-in the app-server has and whether its provider needs one."""
-        return await (await self._ready()).account_read(refresh_token=refresh_token or None)
+        """The sign-in the app-server has (``account``, ``None`` when signed out) and whether
+        its model provider needs one (``requires_openai_auth``)."""
+        client = await self._ready()
+        return await client.account_read(refresh_token=refresh_token or None)
 
     async def logout(self) -> None:
         """Forget the stored sign-in (``CODEX_HOME``'s credentials)."""
-        await (await self._ready()).account_logout()
+        client = await self._ready()
+        await client.account_logout()
 
     async def thread_start(
         self,
@@ -167,14 +186,17 @@ class AsyncCodex:
         if not tools:
             response = await client.thread_start(**params)
             return AsyncThread(self, response.thread, approval_handler)
-        from . import tools as in_process
+        from .. import tools as in_process
+        from .tools import tool_call_handler
 
         by_name = in_process.as_tools(tools)
         wire = in_process.start_params(
             params, by_name, experimental_api=client.config.experimental_api
         )
         started = cast("ThreadStartResponse", await client._call("thread/start", wire))
-        in_process.install(client.handlers, started.thread.id, by_name, asynchronous=True)
+        client.handlers.set(
+            in_process.TOOL_CALL_METHOD, tool_call_handler(by_name), thread_id=started.thread.id
+        )
         return AsyncThread(self, started.thread, approval_handler)
 
     async def thread_resume(
@@ -221,35 +243,34 @@ class AsyncCodex:
 
     async def thread_list(self, **params: Any) -> ThreadListResponse:
         """List stored threads (``limit``, ``cursor``, ``sort_key``, ``source_kinds``...)."""
-        return await (await self._ready()).thread_list(**params)
+        client = await self._ready()
+        return await client.thread_list(**params)
 
     async def thread_read(self, thread_id: str, *, include_turns: bool = False) -> ThreadInfo:
         """Read a stored thread, with its turns if ``include_turns``."""
         client = await self._ready()
-        return (await client.thread_read(thread_id=thread_id, include_turns=include_turns)).thread
+        response = await client.thread_read(thread_id=thread_id, include_turns=include_turns)
+        return response.thread
 
     async def thread_archive(self, thread_id: str) -> None:
         """Archive a thread (it leaves the default listing)."""
-        await (await self._ready()).thread_archive(thread_id=thread_id)
+        client = await self._ready()
+        await client.thread_archive(thread_id=thread_id)
 
     async def thread_unarchive(self, thread_id: str) -> ThreadInfo:
         """Bring an archived thread back."""
-        return (await (await self._ready()).thread_unarchive(thread_id=thread_id)).thread
+        client = await self._ready()
+        response = await client.thread_unarchive(thread_id=thread_id)
+        return response.thread
 
     async def models(self, **params: Any) -> ModelListResponse:
         """The models the server offers (``model/list``)."""
-        return await (await self._ready()).model_list(**params)
+        client = await self._ready()
+        return await client.model_list(**params)
 
     async def close(self) -> None:
         """Stop the app-server; safe to call more than once."""
         await self.client.close()
-
-    async def __aenter__(self) -> AsyncCodex:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
 
 class AsyncThread:
@@ -276,6 +297,7 @@ class AsyncThread:
 
     def set_approval_handler(self, handler: AsyncApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
+        check_handler(handler)
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def subagents(self, *, nested: bool = False) -> list[str]:
@@ -298,12 +320,15 @@ class AsyncThread:
     ) -> AsyncTurnHandle:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
 
-        A pydantic model as ``output_schema`` is sent as its strict schema and remembered by
+        A pydantic model as ``output_schema`` is sent as its strict schema
+        (:func:`~codex_app_server.strict_schema`) and remembered by
         :meth:`AsyncTurnHandle.run_parsed`. With ``max_concurrent_turns`` set, this waits
-        while that many turns are running (cancelling the wait starts nothing).
+        while that many turns are running (giving up on the wait starts nothing).
         ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
         for later turns of the thread too.
-        ``include_subagents``: as for :meth:`codex_app_server.Thread.turn`.
+        ``include_subagents``: the handle's :meth:`~AsyncTurnHandle.stream` also yields the
+        events of the sub-agent threads spawned during the turn (and theirs), each naming its
+        ``thread_id``; the stream still ends with this turn's ``turn/completed``.
         """
         params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
@@ -311,16 +336,17 @@ class AsyncThread:
         slots = self.codex._turn_slots
         if slots is not None:
             await slots.acquire()
+        connection = client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
-        subscription = client.connection.subscribe(self.id, subagents=include_subagents)
+        subscription = connection.subscribe(self.id, subagents=include_subagents)
         try:
             response = await client.turn_start(**wire_params)
         except BaseException:
-            client.connection.unsubscribe(subscription)
+            connection.unsubscribe(subscription)
             if slots is not None:
                 slots.release()
             raise
-        client.connection.narrow(subscription, response.turn.id)
+        connection.narrow(subscription, response.turn.id)
         handle = AsyncTurnHandle(self, response.turn, subscription)
         handle._model = structured_model(output_schema)
         handle._slot = None if slots is None else slots.release
@@ -372,7 +398,8 @@ class AsyncThread:
     async def goal(self) -> ThreadGoal | None:
         """The thread's goal (``thread/goal/get``), or ``None`` if it has none."""
         client = await self.codex._ready()
-        return (await client.thread_goal_get(thread_id=self.id)).goal
+        response = await client.thread_goal_get(thread_id=self.id)
+        return response.goal
 
     async def set_goal(
         self,
@@ -394,15 +421,18 @@ class AsyncThread:
     async def clear_goal(self) -> bool:
         """Remove the thread's goal; ``False`` if it had none."""
         client = await self.codex._ready()
-        return (await client.thread_goal_clear(thread_id=self.id)).cleared
+        response = await client.thread_goal_clear(thread_id=self.id)
+        return response.cleared
 
     async def set_name(self, name: str) -> None:
         """Give the thread a name."""
-        await (await self.codex._ready()).thread_name_set(thread_id=self.id, name=name)
+        client = await self.codex._ready()
+        await client.thread_name_set(thread_id=self.id, name=name)
 
     async def compact(self) -> None:
         """Ask the server to compact the thread's context (it runs as a turn)."""
-        await (await self.codex._ready()).thread_compact_start(thread_id=self.id)
+        client = await self.codex._ready()
+        await client.thread_compact_start(thread_id=self.id)
 
     async def read(self, *, include_turns: bool = False) -> ThreadInfo:
         """The thread as stored now, with its turns if ``include_turns``."""
@@ -410,11 +440,11 @@ class AsyncThread:
 
 
 class AsyncTurnHandle:
-    """A running turn: ``await run()`` or ``async for`` over :meth:`stream`; steer or interrupt.
+    """A running turn: consume it with :meth:`run` or :meth:`stream`, steer or interrupt it.
 
     ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
     Under ``max_concurrent_turns`` the handle holds one of the client's slots until
-    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, a cancellation or a
+    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, cancelling the task or a
     closed connection stopped it: consume every handle you start.
     """
 
@@ -444,8 +474,9 @@ class AsyncTurnHandle:
     ) -> AsyncIterator[Any]:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
 
-        ``timeout`` bounds the wait for each next event; hitting one of ``bounds`` (see
-        :class:`~codex_app_server.TurnBounds`) interrupts the turn.
+        ``timeout`` bounds the wait for each next event. Hitting one of ``bounds`` (see
+        :class:`~codex_app_server.TurnBounds`) interrupts the turn, and so does
+        cancelling the task.
         """
         return self._events(timeout, bounds, typed=True)
 
@@ -497,7 +528,7 @@ class AsyncTurnHandle:
         """
         if self._completed is None:
             raise CodexError(
-                f"turn {self.id} has not finished: await run() or read stream() to its end first"
+                f"turn {self.id} has not finished: let run() or stream() reach its end first"
             )
         return self._record.summary(self._completed)
 
@@ -505,8 +536,8 @@ class AsyncTurnHandle:
         self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
     ) -> AsyncIterator[Any]:
         # One generator between the inbox and the caller, typing the events itself when asked
-        # (stream()), and an event that has arrived already is taken without awaiting: per
-        # delta, a generator step and a coroutine fewer than a stream() over this generator.
+        # (stream()); an event that has arrived already is taken without the wait machinery
+        # (per delta, no wait and no extra generator step).
         if self._done():
             return
         codex = self.thread.codex
@@ -533,11 +564,10 @@ class AsyncTurnHandle:
                     yield model
                 if end:
                     return
-        except asyncio.CancelledError:
-            # The caller gave up on the turn: stop it on the server too, even while we are
-            # being cancelled, so it does not run on unobserved.
+        except Interrupted:
+            # The caller gave up on the turn: stop it on the server too.
             try:
-                await asyncio.shield(self._interrupt_quietly())
+                await stop_interrupted(self.interrupt)
             finally:
                 self._give_back_slot()
             raise
@@ -603,12 +633,6 @@ class AsyncTurnHandle:
             self._give_back_slot()
         error._settle(self._completed, grace)
         raise error from failure
-
-    async def _interrupt_quietly(self) -> None:
-        try:
-            await self.interrupt()
-        except CodexError:  # the turn may have ended meanwhile; nothing left to stop
-            return
 
     async def interrupt(self) -> None:
         """Ask the server to stop the turn (it still ends with ``turn/completed``)."""

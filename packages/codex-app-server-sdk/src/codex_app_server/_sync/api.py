@@ -1,26 +1,29 @@
-"""The synchronous user API: :class:`Codex`, :class:`Thread` and :class:`TurnHandle`.
+# Generated from ../_async/api.py by scripts/unasync.py: edit that file instead.
+"""The user API: :class:`Codex`, :class:`Thread` and :class:`TurnHandle`.
 
 A thin layer over the typed client: it returns the generated models themselves, adds the
 objects people reason with (a thread, a running turn), and keeps a turn's events apart from
-every other thread's. :mod:`codex_app_server.async_api` is its asyncio twin.
+every other thread's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
-from . import account as sign_in
-from ._client import CodexClient
-from ._connection import Inbox, _ConnectionBase
-from ._handlers import HandlerTable, ServerRequestHandler
-from ._protocol import Notification, Subscription, _excerpt
-from ._turns import (
+from .._backend_sync import (
+    BoundedSemaphore,
+    Interrupted,
+    Lifecycle,
+    check_handler,
+    stop_interrupted,
+)
+from .._connection import Inbox
+from .._handlers import ServerRequestHandler
+from .._protocol import Notification, Subscription
+from .._turns import (
     RECORDED,
     OutputSchema,
     TurnRecord,
@@ -29,17 +32,18 @@ from ._turns import (
     completed_turn,
     is_turn_end,
     is_turn_start,
-    parse_output,
     turn_params,
-    typed,
 )
-from .approvals import (
-    ApprovalHandler,
-    approval_handlers,
-    refuse_async,
-    set_thread_approval_handler,
+from .._user_api import (
+    make_config,
+    make_handlers,
+    parse_with,
+    structured_model,
+    thread_not_found,
+    typed_or_skip,
 )
-from .bounds import (
+from ..approvals import ApprovalHandler, set_thread_approval_handler
+from ..bounds import (
     BoundExceededError,
     BoundsClock,
     TurnBounds,
@@ -47,16 +51,17 @@ from .bounds import (
     next_wait,
     with_timeout,
 )
-from .config import CodexConfig
-from .errors import CodexError, JsonRpcError, RequestTimeoutError, ThreadNotFoundError
-from .inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
-from .presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
+from ..config import CodexConfig
+from ..errors import CodexError, JsonRpcError, RequestTimeoutError
+from ..inputs import ExternalMessage, Input, external_join_params, not_joined, to_wire_input
+from ..presets import ApprovalModeLike, SandboxLike, thread_presets, turn_presets
+from . import account as sign_in
+from .client import CodexClient
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .account import ChatgptLoginHandle, DeviceCodeLoginHandle
-    from .generated import (
+    from ..generated import (
         GetAccountResponse,
         InitializeResponse,
         ModelListResponse,
@@ -66,101 +71,24 @@ if TYPE_CHECKING:
         ThreadStartResponse,
         Turn,
     )
-    from .generated import Thread as ThreadInfo
-    from .tools import Tool, ToolFunction
+    from ..generated import Thread as ThreadInfo
+    from ..tools import Tool, ToolFunction
+    from .account import ChatgptLoginHandle, DeviceCodeLoginHandle
 
 __all__ = ["Codex", "Thread", "TurnHandle"]
-
-logger = logging.getLogger("codex_app_server")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
-def make_config(config: CodexConfig | None, options: Mapping[str, Any]) -> CodexConfig:
-    """A config from an explicit ``CodexConfig`` or keyword options (not both)."""
-    if config is not None and options:
-        raise TypeError(f"pass either config= or keyword options, not both (got {sorted(options)})")
-    if config is not None:
-        return config
-    try:
-        return CodexConfig(**options)
-    except TypeError as exc:
-        raise TypeError(f"{exc}; see CodexConfig for the accepted options") from None
-
-
-def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) -> Any:
-    """``typed(event)``, or ``None`` (logged and counted) when its line proves not to be JSON.
-
-    Deltas are routed on ids read off their first bytes and parsed only by their consumer, so
-    a garbage line that merely starts like one is found out here, and skipped like any other.
-    """
-    try:
-        return typed(event)
-    except ValueError:
-        if not event.raw:
-            raise
-        try:
-            json.loads(event.raw)
-        except (ValueError, RecursionError) as exc:
-            connection.protocol_violations += 1
-            logger.warning(
-                "skipped a message from the app-server: not JSON: %s: %s", exc, _excerpt(event.raw)
-            )
-            return None
-        raise  # valid JSON that typed() still refused is a bug to see, not line noise to skip
-
-
-def thread_not_found(exc: JsonRpcError, thread_id: str) -> JsonRpcError:
-    """``exc`` as a :class:`~codex_app_server.ThreadNotFoundError` when it says the thread
-    does not exist (the server has no typed code for that, only its message)."""
-    if isinstance(exc, ThreadNotFoundError) or not any(
-        marker in exc.message for marker in _NOT_FOUND_MARKERS
-    ):
-        return exc
-    return ThreadNotFoundError(
-        exc.code, exc.message, exc.data, method=exc.method, thread_id=thread_id
-    )
-
-
-#: How the server words "no such thread" (``thread/resume`` and ``thread/fork``, 0.169.0).
-_NOT_FOUND_MARKERS = ("no rollout found",)
-
-
-def structured_model(output_schema: OutputSchema | None) -> type[BaseModel] | None:
-    """The pydantic model class given as ``output_schema``, if it is one."""
-    return None if output_schema is None or isinstance(output_schema, Mapping) else output_schema
-
-
-def parse_with(turn: Turn, given: type[ModelT] | None, remembered: type[BaseModel] | None) -> Any:
-    """``parse_output`` with ``run_parsed``'s model: the one given, else the turn's schema's."""
-    model = given or remembered
-    if model is None:
-        raise TypeError(
-            "run_parsed() needs the model: give it (run_parsed(Model)) or start the turn with "
-            "output_schema=Model"
-        )
-    return parse_output(turn, model)
-
-
-def make_handlers(
-    approval_handler: Any, handlers: Mapping[str, ServerRequestHandler] | None
-) -> HandlerTable:
-    """The handler table for a client: explicit per-method handlers win over the approval one."""
-    table = HandlerTable(approval_handlers(approval_handler) if approval_handler else None)
-    for method, handler in (handlers or {}).items():
-        table.set(method, handler)
-    return table
-
-
-class Codex:
+class Codex(Lifecycle):
     """A Codex app-server, started and initialized by the constructor.
 
-    ``Codex()`` launches the binary from the installed ``codex-cli-bin`` package (or
-    ``codex_bin=``) and performs the handshake, raising a clear error if that fails. Use it as
-    a context manager, or call :meth:`close`. Options are the fields of
+    It launches the binary from the installed ``codex-cli-bin`` package (or ``codex_bin=``)
+    and performs the handshake, raising a clear error if that fails. Use it as a context
+    manager, or call :meth:`close`. Options are the fields of
     :class:`~codex_app_server.CodexConfig`, given as keywords or as ``config=``.
     ``approval_handler`` decides approval requests (the default declines them all);
-    ``handlers`` maps other server-request methods to functions.
+    ``handlers`` maps other server-request methods to plain functions.
     """
 
     def __init__(
@@ -172,25 +100,36 @@ class Codex:
         **options: Any,
     ) -> None:
         for handler in (approval_handler, *(handlers or {}).values()):
-            refuse_async(handler)  # nothing on the sync client's worker threads can await
+            check_handler(handler)  # before anything starts
         #: The typed client underneath: one method per protocol request, for what this API
         #: does not cover.
         self.client = CodexClient(
             make_config(config, options), handlers=make_handlers(approval_handler, handlers)
         )
-        if self.client.config.require_sign_in:
-            try:
-                sign_in.ensure_signed_in(self.client)
-            except BaseException:
-                self.client.close()
-                raise
         #: The client-wide approval handler.
         self.approval_handler = approval_handler
         #: Functions shown every event a turn handle reads (telemetry uses this).
         self.turn_observers: list[Callable[[Notification], None]] = []
         cap = self.client.config.max_concurrent_turns
         # Turns past the cap wait in turn() for a running one to end (see TurnHandle).
-        self._turn_slots = None if cap is None else threading.BoundedSemaphore(cap)
+        self._turn_slots = None if cap is None else BoundedSemaphore(cap)
+        self._begin()
+
+    def _is_started(self) -> bool:
+        return self.client._is_started()
+
+    def _start(self) -> None:
+        self.client._ensure_started()
+        if self.client.config.require_sign_in:
+            try:
+                sign_in.ensure_signed_in(self.client)
+            except BaseException:
+                self.client.close()
+                raise
+
+    def _ready(self) -> CodexClient:
+        self._ensure_started()
+        return self.client
 
     @property
     def metadata(self) -> InitializeResponse:
@@ -203,26 +142,29 @@ class Codex:
         The key is sent on the server's stdin only, and never logged, shown or quoted in an
         error. Raises :class:`~codex_app_server.LoginFailedError` if the server refuses it.
         """
-        sign_in.login_api_key(self.client, api_key)
+        sign_in.login_api_key(self._ready(), api_key)
 
     def login_chatgpt(self) -> ChatgptLoginHandle:
-        """Start a browser sign-in with ChatGPT; open the handle's ``auth_url``, then ``wait()``."""
-        return sign_in.login_chatgpt(self.client)
+        """Start a browser sign-in with ChatGPT; open the handle's ``auth_url``, then
+        ``handle.wait()``."""
+        return sign_in.login_chatgpt(self._ready())
 
     def login_chatgpt_device_code(self) -> DeviceCodeLoginHandle:
         """Start a device-code sign-in with ChatGPT; show the handle's ``verification_url``
-        and ``user_code``, then ``wait()``. Without a network it fails at once
+        and ``user_code``, then ``handle.wait()``. Without a network it fails at once
         (:class:`~codex_app_server.LoginFailedError`)."""
-        return sign_in.login_chatgpt_device_code(self.client)
+        return sign_in.login_chatgpt_device_code(self._ready())
 
     def account(self, *, refresh_token: bool = False) -> GetAccountResponse:
         """The sign-in the app-server has (``account``, ``None`` when signed out) and whether
         its model provider needs one (``requires_openai_auth``)."""
-        return self.client.account_read(refresh_token=refresh_token or None)
+        client = self._ready()
+        return client.account_read(refresh_token=refresh_token or None)
 
     def logout(self) -> None:
         """Forget the stored sign-in (``CODEX_HOME``'s credentials)."""
-        self.client.account_logout()
+        client = self._ready()
+        client.account_logout()
 
     def thread_start(
         self,
@@ -235,22 +177,27 @@ class Codex:
     ) -> Thread:
         """Start a new thread; ``params`` are ``thread/start``'s fields in snake_case.
 
-        ``tools`` are functions the model may call (see :func:`~codex_app_server.tool`); they
-        need ``experimental_api=True``. ``approval_mode`` and ``sandbox`` are named presets
+        ``tools`` are functions (plain or ``async``) the model may call (see
+        :func:`~codex_app_server.tool`); they need ``experimental_api=True``.
+        ``approval_mode`` and ``sandbox`` are named presets
         (:class:`~codex_app_server.ApprovalMode`, :class:`~codex_app_server.Sandbox`).
         """
         params = thread_presets(params, approval_mode, sandbox)
+        client = self._ready()
         if not tools:
-            response = self.client.thread_start(**params)
+            response = client.thread_start(**params)
             return Thread(self, response.thread, approval_handler)
-        from . import tools as in_process
+        from .. import tools as in_process
+        from .tools import tool_call_handler
 
         by_name = in_process.as_tools(tools)
         wire = in_process.start_params(
-            params, by_name, experimental_api=self.client.config.experimental_api
+            params, by_name, experimental_api=client.config.experimental_api
         )
-        started = cast("ThreadStartResponse", self.client._call("thread/start", wire))
-        in_process.install(self.client.handlers, started.thread.id, by_name, asynchronous=False)
+        started = cast("ThreadStartResponse", client._call("thread/start", wire))
+        client.handlers.set(
+            in_process.TOOL_CALL_METHOD, tool_call_handler(by_name), thread_id=started.thread.id
+        )
         return Thread(self, started.thread, approval_handler)
 
     def thread_resume(
@@ -267,8 +214,9 @@ class Codex:
         Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
         """
         params = thread_presets(params, approval_mode, sandbox)
+        client = self._ready()
         try:
-            response = self.client.thread_resume(thread_id=thread_id, **params)
+            response = client.thread_resume(thread_id=thread_id, **params)
         except JsonRpcError as exc:
             raise thread_not_found(exc, thread_id) from None
         return Thread(self, response.thread, approval_handler)
@@ -287,48 +235,53 @@ class Codex:
         Raises :class:`~codex_app_server.ThreadNotFoundError` if there is no such thread.
         """
         params = thread_presets(params, approval_mode, sandbox)
+        client = self._ready()
         try:
-            response = self.client.thread_fork(thread_id=thread_id, **params)
+            response = client.thread_fork(thread_id=thread_id, **params)
         except JsonRpcError as exc:
             raise thread_not_found(exc, thread_id) from None
         return Thread(self, response.thread, approval_handler)
 
     def thread_list(self, **params: Any) -> ThreadListResponse:
         """List stored threads (``limit``, ``cursor``, ``sort_key``, ``source_kinds``...)."""
-        return self.client.thread_list(**params)
+        client = self._ready()
+        return client.thread_list(**params)
 
     def thread_read(self, thread_id: str, *, include_turns: bool = False) -> ThreadInfo:
         """Read a stored thread, with its turns if ``include_turns``."""
-        return self.client.thread_read(thread_id=thread_id, include_turns=include_turns).thread
+        client = self._ready()
+        response = client.thread_read(thread_id=thread_id, include_turns=include_turns)
+        return response.thread
 
     def thread_archive(self, thread_id: str) -> None:
         """Archive a thread (it leaves the default listing)."""
-        self.client.thread_archive(thread_id=thread_id)
+        client = self._ready()
+        client.thread_archive(thread_id=thread_id)
 
     def thread_unarchive(self, thread_id: str) -> ThreadInfo:
         """Bring an archived thread back."""
-        return self.client.thread_unarchive(thread_id=thread_id).thread
+        client = self._ready()
+        response = client.thread_unarchive(thread_id=thread_id)
+        return response.thread
 
     def models(self, **params: Any) -> ModelListResponse:
         """The models the server offers (``model/list``)."""
-        return self.client.model_list(**params)
+        client = self._ready()
+        return client.model_list(**params)
 
     def close(self) -> None:
         """Stop the app-server; safe to call more than once."""
         self.client.close()
-
-    def __enter__(self) -> Codex:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class Thread:
     """A conversation on one app-server. ``info`` is the generated ``Thread`` model."""
 
     def __init__(
-        self, codex: Codex, info: ThreadInfo, approval_handler: ApprovalHandler | None = None
+        self,
+        codex: Codex,
+        info: ThreadInfo,
+        approval_handler: ApprovalHandler | None = None,
     ) -> None:
         self.codex = codex
         self.info = info
@@ -345,7 +298,7 @@ class Thread:
 
     def set_approval_handler(self, handler: ApprovalHandler | None) -> None:
         """Decide this thread's approval requests with ``handler`` (``None``: client's)."""
-        refuse_async(handler)
+        check_handler(handler)
         set_thread_approval_handler(self.codex.client.handlers, self.id, handler)
 
     def subagents(self, *, nested: bool = False) -> list[str]:
@@ -369,24 +322,26 @@ class Thread:
         """Start a turn and return its handle; ``params`` are ``turn/start``'s in snake_case.
 
         A pydantic model as ``output_schema`` is sent as its strict schema
-        (:func:`~codex_app_server.strict_schema`) and remembered by :meth:`TurnHandle.run_parsed`.
-        With ``max_concurrent_turns`` set, this waits while that many turns are running.
+        (:func:`~codex_app_server.strict_schema`) and remembered by
+        :meth:`TurnHandle.run_parsed`. With ``max_concurrent_turns`` set, this waits
+        while that many turns are running (giving up on the wait starts nothing).
         ``approval_mode`` and ``sandbox`` are named presets; like the wire overrides, they hold
         for later turns of the thread too.
-        ``include_subagents``: the handle's :meth:`~TurnHandle.stream` also yields the events
-        of the sub-agent threads spawned during the turn (and theirs), each naming its
+        ``include_subagents``: the handle's :meth:`~TurnHandle.stream` also yields the
+        events of the sub-agent threads spawned during the turn (and theirs), each naming its
         ``thread_id``; the stream still ends with this turn's ``turn/completed``.
         """
         params = turn_presets(params, approval_mode, sandbox)
         wire_params = turn_params(self.id, input, output_schema, params)
+        client = self.codex._ready()
         slots = self.codex._turn_slots
         if slots is not None:
             slots.acquire()
-        connection = self.codex.client.connection
+        connection = client.connection
         # Subscribe before starting: the turn's first events can arrive before its reply.
         subscription = connection.subscribe(self.id, subagents=include_subagents)
         try:
-            response = self.codex.client.turn_start(**wire_params)
+            response = client.turn_start(**wire_params)
         except BaseException:
             connection.unsubscribe(subscription)
             if slots is not None:
@@ -443,7 +398,9 @@ class Thread:
 
     def goal(self) -> ThreadGoal | None:
         """The thread's goal (``thread/goal/get``), or ``None`` if it has none."""
-        return self.codex.client.thread_goal_get(thread_id=self.id).goal
+        client = self.codex._ready()
+        response = client.thread_goal_get(thread_id=self.id)
+        return response.goal
 
     def set_goal(
         self,
@@ -456,21 +413,27 @@ class Thread:
 
         Changes arrive as ``thread/goal/updated`` notifications in a running turn's stream.
         """
-        return self.codex.client.thread_goal_set(
+        client = self.codex._ready()
+        response = client.thread_goal_set(
             thread_id=self.id, objective=objective, status=status, token_budget=token_budget
-        ).goal
+        )
+        return response.goal
 
     def clear_goal(self) -> bool:
         """Remove the thread's goal; ``False`` if it had none."""
-        return self.codex.client.thread_goal_clear(thread_id=self.id).cleared
+        client = self.codex._ready()
+        response = client.thread_goal_clear(thread_id=self.id)
+        return response.cleared
 
     def set_name(self, name: str) -> None:
         """Give the thread a name."""
-        self.codex.client.thread_name_set(thread_id=self.id, name=name)
+        client = self.codex._ready()
+        client.thread_name_set(thread_id=self.id, name=name)
 
     def compact(self) -> None:
         """Ask the server to compact the thread's context (it runs as a turn)."""
-        self.codex.client.thread_compact_start(thread_id=self.id)
+        client = self.codex._ready()
+        client.thread_compact_start(thread_id=self.id)
 
     def read(self, *, include_turns: bool = False) -> ThreadInfo:
         """The thread as stored now, with its turns if ``include_turns``."""
@@ -482,8 +445,8 @@ class TurnHandle:
 
     ``turn`` is the ``Turn`` model as ``turn/start`` returned it (status ``inProgress``).
     Under ``max_concurrent_turns`` the handle holds one of the client's slots until
-    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, Ctrl-C or a closed
-    connection stopped it: consume every handle you start.
+    :meth:`run` or :meth:`stream` has seen the turn end, or a bound, Ctrl-C or a
+    closed connection stopped it: consume every handle you start.
     """
 
     def __init__(self, thread: Thread, turn: Turn, subscription: Subscription[Inbox]) -> None:
@@ -510,8 +473,9 @@ class TurnHandle:
     ) -> Iterator[Any]:
         """Yield this turn's notifications, typed, in order, ending with its ``turn/completed``.
 
-        ``timeout`` bounds the wait for each next event. Ctrl-C interrupts the turn, and so
-        does hitting one of ``bounds`` (see :class:`~codex_app_server.TurnBounds`).
+        ``timeout`` bounds the wait for each next event. Hitting one of ``bounds`` (see
+        :class:`~codex_app_server.TurnBounds`) interrupts the turn, and so does
+        Ctrl-C.
         """
         return self._events(timeout, bounds, typed=True)
 
@@ -563,7 +527,7 @@ class TurnHandle:
         """
         if self._completed is None:
             raise CodexError(
-                f"turn {self.id} has not finished: call run() or read stream() to its end first"
+                f"turn {self.id} has not finished: let run() or stream() reach its end first"
             )
         return self._record.summary(self._completed)
 
@@ -571,7 +535,8 @@ class TurnHandle:
         self, timeout: float | None, bounds: TurnBounds | None, *, typed: bool = False
     ) -> Iterator[Any]:
         # One generator between the inbox and the caller, typing the events itself when asked
-        # (stream()); an event that has arrived already is taken without the wait machinery.
+        # (stream()); an event that has arrived already is taken without the wait machinery
+        # (per delta, no wait and no extra generator step).
         if self._done():
             return
         codex = self.thread.codex
@@ -598,9 +563,10 @@ class TurnHandle:
                     yield model
                 if end:
                     return
-        except KeyboardInterrupt:
+        except Interrupted:
+            # The caller gave up on the turn: stop it on the server too.
             try:
-                self.interrupt()
+                stop_interrupted(self.interrupt)
             finally:
                 self._give_back_slot()
             raise
@@ -658,7 +624,8 @@ class TurnHandle:
             failure = exc
         try:
             while self._completed is None and not client.connection.closed:
-                self._see(self._subscription.sink.get(max(0.0, deadline - time.monotonic())))
+                wait = max(0.0, deadline - time.monotonic())
+                self._see(self._subscription.sink.get(wait))
         except CodexError as exc:  # no confirmation in time, or the connection closed
             failure = failure or exc
         finally:
@@ -668,8 +635,9 @@ class TurnHandle:
 
     def interrupt(self) -> None:
         """Ask the server to stop the turn (it still ends with ``turn/completed``)."""
-        if self._completed is None and not self.thread.codex.client.connection.closed:
-            self.thread.codex.client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
+        client = self.thread.codex.client
+        if self._completed is None and not client.connection.closed:
+            client.turn_interrupt(thread_id=self.thread.id, turn_id=self.id)
 
     def _join(self, message: ExternalMessage) -> None:
         if self._completed is not None:
@@ -678,7 +646,8 @@ class TurnHandle:
         connection = client.connection
         watch = connection.subscribe(self.thread.id)
         try:
-            started = client.turn_start(**external_join_params(self.thread.id, message)).turn.id
+            reply = client.turn_start(**external_join_params(self.thread.id, message))
+            started = reply.turn.id
             if started == self.id:
                 return
             # The turn had ended, so the server started another that nobody reads: stop it

@@ -1,0 +1,88 @@
+"""A pool of app-servers: many local processes or websocket servers behind one object.
+
+Placement and ownership (no I/O) are :mod:`codex_app_server.pool`'s ``_PoolBase``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._backend_async import Lifecycle, close_all, open_all, start_all
+from .._handlers import ServerRequestHandler
+from ..approvals import AsyncApprovalHandler
+from ..config import CodexConfig
+from ..pool import MemberSpec, _Member, _PoolBase, configs_of
+from .api import AsyncCodex, AsyncThread
+
+__all__ = ["AsyncCodexPool"]
+
+
+class AsyncCodexPool(_PoolBase[AsyncCodex], Lifecycle):
+    """A pool of app-servers, started on first use.
+
+    Every member starts at once; if any fails, all are closed and its error raised.
+
+    ``members``: :class:`~codex_app_server.CodexConfig` objects (a local process each, or a
+    websocket server with ``url=``/``ws_token=``) or plain ``ws://`` URLs. ``approval_handler``
+    and ``handlers`` apply to every member. Threads are :class:`~codex_app_server.AsyncThread`
+    objects of their member; callers may share the pool.
+    """
+
+    def __init__(
+        self,
+        members: Iterable[MemberSpec],
+        *,
+        approval_handler: AsyncApprovalHandler | None = None,
+        handlers: Mapping[str, ServerRequestHandler] | None = None,
+    ) -> None:
+        super().__init__()
+
+        def make(config: CodexConfig) -> AsyncCodex:
+            return AsyncCodex(config, approval_handler=approval_handler, handlers=handlers)
+
+        started = open_all(make, configs_of(members))
+        self._members = [_Member(i, codex) for i, codex in enumerate(started)]
+        self._begin()
+
+    def _is_started(self) -> bool:
+        return all(member.codex._is_started() for member in self._members)
+
+    async def _start(self) -> None:
+        await start_all(self.members)
+
+    async def thread_start(
+        self, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+    ) -> AsyncThread:
+        """Start a thread on the least-busy member (see :meth:`AsyncCodex.thread_start`)."""
+        member = self._place()
+        try:
+            thread = await member.codex.thread_start(approval_handler=approval_handler, **params)
+        except BaseException:
+            self._release(member)
+            raise
+        self._own(member, thread.id)
+        return thread
+
+    async def thread_resume(
+        self, thread_id: str, *, approval_handler: AsyncApprovalHandler | None = None, **params: Any
+    ) -> AsyncThread:
+        """Load ``thread_id`` on the member that owns it, or the least-busy one if none does.
+
+        A stored thread can be resumed by any member that shares its ``CODEX_HOME``.
+        """
+        member, placed = self._resume_target(thread_id)
+        try:
+            thread = await member.codex.thread_resume(
+                thread_id, approval_handler=approval_handler, **params
+            )
+        except BaseException:
+            if placed:
+                self._release(member)
+            raise
+        self._own(member, thread_id)
+        return thread
+
+    async def close(self) -> None:
+        """Stop or disconnect every member; safe to call more than once."""
+        await close_all(self.members)

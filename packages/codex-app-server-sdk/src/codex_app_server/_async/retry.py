@@ -1,0 +1,41 @@
+"""Retrying a request the server refused because it was overloaded (see
+:mod:`codex_app_server.retry` for what is retried and why that is safe)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from .._backend_async import sleep
+from ..retry import delays, is_retryable_error
+
+__all__ = ["retry_on_overload_async"]
+
+T = TypeVar("T")
+
+
+async def retry_on_overload_async(
+    op: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 5,
+    initial_delay: float = 0.25,
+    max_delay: float = 4.0,
+) -> T:
+    """Call ``op()``; while it raises a retryable error, wait and call it again.
+
+    Retryable is what :func:`~codex_app_server.is_retryable_error` says (a
+    ``ServerBusyError``); anything else is raised at once, and after ``attempts`` calls the
+    last error is.
+
+    ``attempts`` bounds the total number of calls. Example::
+
+        thread = await retry_on_overload_async(lambda: codex.thread_start(model="gpt-5"))
+    """
+    for delay in delays(attempts, initial_delay, max_delay):
+        try:
+            return await op()
+        except Exception as exc:
+            if not is_retryable_error(exc):
+                raise
+            await sleep(delay)
+    return await op()
