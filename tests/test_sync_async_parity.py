@@ -83,13 +83,12 @@ def shape(function: Any) -> list[tuple[str, str, Any, str]]:
 
 
 def _instance_attributes(cls: type) -> set[str]:
-    """The public attributes ``__init__`` sets (``self.name = ...``), which ``dir`` cannot see."""
-    init = cls.__dict__.get("__init__")
-    if init is None:
-        return set()
-    tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    """The public attributes each ``__init__`` sets (``self.name = ...``), unseen by ``dir``."""
+    inits = [vars(klass)["__init__"] for klass in cls.__mro__[:-1] if "__init__" in vars(klass)]
+    trees = [ast.parse(textwrap.dedent(inspect.getsource(init))) for init in inits]
     return {
         node.attr
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
         and isinstance(node.ctx, ast.Store)
@@ -114,7 +113,7 @@ def members(cls: type) -> dict[str, Any]:
 
 def differences(sync: Any, async_: Any) -> str | None:
     """How two members of the same name differ, or None."""
-    kinds = []
+    kinds: list[tuple[str, Any]] = []
     for member in (sync, async_):
         if isinstance(member, (staticmethod, classmethod)):
             member = member.__func__
