@@ -22,7 +22,8 @@ async def test_one_client_used_by_eight_callers_at_once(
         thread = await async_codex.thread_start()
         assert await async_codex.models() == catalogue
         answer = final_text(await thread.run("hello", timeout=30))
-        assert (await thread.read()).id == thread.id
+        stored = await thread.read()
+        assert stored.id == thread.id
         return answer
 
     answers = await gather(*[work] * 8)

@@ -43,7 +43,8 @@ async def test_unanswered_request_times_out_clearly_and_the_connection_stays_usa
             await client.request("fake/never", timeout=0.1)
         with pytest.raises(MethodNotFoundError):
             await client.request("fake/other")
-        assert (await client.thread_start()).thread.id
+        started = await client.thread_start()
+        assert started.thread.id
 
 
 async def test_stream_timeout_bounds_the_wait_for_each_event(

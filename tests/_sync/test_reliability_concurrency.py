@@ -23,7 +23,8 @@ def test_one_client_used_by_eight_callers_at_once(
         thread = codex.thread_start()
         assert codex.models() == catalogue
         answer = final_text(thread.run("hello", timeout=30))
-        assert (thread.read()).id == thread.id
+        stored = thread.read()
+        assert stored.id == thread.id
         return answer
 
     answers = gather(*[work] * 8)

@@ -44,7 +44,8 @@ def test_unanswered_request_times_out_clearly_and_the_connection_stays_usable(
             client.request("fake/never", timeout=0.1)
         with pytest.raises(MethodNotFoundError):
             client.request("fake/other")
-        assert (client.thread_start()).thread.id
+        started = client.thread_start()
+        assert started.thread.id
 
 
 def test_stream_timeout_bounds_the_wait_for_each_event(
