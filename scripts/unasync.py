@@ -85,6 +85,21 @@ def _pattern(key: str) -> re.Pattern[str]:
     return re.compile(re.escape(key))
 
 
+# The test twins: written once against the async API in tests/_async, generated into
+# tests/_sync. Their concurrency goes through the hand-written tests/_backend_async.py, swapped
+# for tests/_backend_sync.py. The public names repeat the package's entries on purpose: a dict
+# keeps one entry per key, so the two groups merge without conflict.
+PAIRS.append(("tests/_async", "tests/_sync"))
+SUBSTITUTIONS.update(
+    {
+        "_backend_async": "_backend_sync",
+        "async_codex": "codex",  # the pytest plugin's fixtures
+        "AsyncCodex": "Codex",
+        "AsyncCodexClient": "CodexClient",
+    }
+)
+
+
 _COMPILED = [(key, _pattern(key), value) for key, value in SUBSTITUTIONS.items()]
 
 

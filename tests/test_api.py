@@ -224,7 +224,8 @@ def test_thread_lifecycle(codex: Codex, model_server: ScriptedModelServer) -> No
     codex.thread_unarchive(thread.id)
     forked = codex.thread_fork(thread.id)
     assert forked.id != thread.id
-    assert codex.models() is not None
+    offered = codex.models().data
+    assert len([model for model in offered if model.is_default]) == 1
 
 
 def test_resume_in_a_new_process(

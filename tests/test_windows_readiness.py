@@ -40,7 +40,8 @@ def _reason(call: ast.Call, constants: dict[str, str], where: str) -> str:
 def posix_only_tests() -> list[tuple[str, str]]:
     """Each ``posix_only`` test (``file::name`` or ``file::name[param]``) with its reason."""
     found = []
-    for path in sorted(TESTS.glob("test_*.py")):
+    # rglob: the generated twins in _async/ and _sync/ are tests too.
+    for path in sorted(TESTS.rglob("test_*.py")):
         module = ast.parse(path.read_text(encoding="utf-8"))
         constants = {
             target.id: node.value.value
@@ -54,7 +55,7 @@ def posix_only_tests() -> list[tuple[str, str]]:
         for node in module.body:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
-            where = f"tests/{path.name}::{node.name}"
+            where = f"tests/{path.relative_to(TESTS).as_posix()}::{node.name}"
             for decorator in node.decorator_list:
                 if _is_posix_only(decorator):
                     assert isinstance(decorator, ast.Call)
@@ -97,7 +98,7 @@ def test_the_list_names_what_really_is_marked() -> None:
     assert (
         "exec bit"
         in tests[
-            "tests/test_reliability.py::"
+            "tests/test_reliability_security.py::"
             "test_codex_bin_that_is_not_an_executable_file_is_refused_before_launch[not executable]"
         ]
     )
@@ -107,7 +108,7 @@ def test_every_windows_skip_goes_through_posix_only() -> None:
     platform_skip = re.compile(r"skipif\([^)]*(win32|os\.name|platform\.system)")
     offenders = [
         path.name
-        for path in sorted(TESTS.glob("*.py"))
+        for path in sorted(TESTS.rglob("*.py"))
         if path.name != Path(__file__).name
         and platform_skip.search(path.read_text(encoding="utf-8"))
     ]

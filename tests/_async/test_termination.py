@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 from _portable import python_program
-from codex_app_server import RUNTIME_VERSION, AsyncCodexClient, CodexClient, CodexConfig
+from codex_app_server import RUNTIME_VERSION, AsyncCodexClient, CodexConfig
 
 #: Bound on each wait; far beyond the two shutdown steps of 2 s each.
 TIMEOUT = 30.0
@@ -36,7 +36,7 @@ def parent_with_child(tmp_path: Path) -> tuple[CodexConfig, Path]:
     """A stand-in server that starts a child of its own; and the file that gets its pid."""
     pid_file = tmp_path / "child.pid"
     source = SERVER.format(
-        tests=str(Path(__file__).parent), pid_file=str(pid_file), version=RUNTIME_VERSION
+        tests=str(Path(__file__).parent.parent), pid_file=str(pid_file), version=RUNTIME_VERSION
     )
     program = python_program(tmp_path / "codex-with-child", source)
     return CodexConfig(codex_bin=program), pid_file
@@ -55,28 +55,11 @@ def ended(pid: int) -> bool:
     return True
 
 
-def test_close_ends_what_the_server_started(tmp_path: Path) -> None:
+async def test_close_ends_what_the_server_started(tmp_path: Path) -> None:
     config, pid_file = parent_with_child(tmp_path)
-    client = CodexClient(config)
-    child = int(pid_file.read_text())  # written before the server answered
-    server = client.connection.pid
-    try:
+    async with AsyncCodexClient(config) as client:
+        child = int(pid_file.read_text())  # written before the server answered
+        server = client.connection.pid
         assert psutil.pid_exists(child)
-    finally:
-        client.close()
-    assert ended(server)
-    assert ended(child)
-
-
-async def test_close_ends_what_the_server_started_async(tmp_path: Path) -> None:
-    config, pid_file = parent_with_child(tmp_path)
-    client = AsyncCodexClient(config)
-    await client.start()
-    child = int(pid_file.read_text())
-    server = client.connection.pid
-    try:
-        assert psutil.pid_exists(child)
-    finally:
-        await client.close()
     assert ended(server)
     assert ended(child)
