@@ -27,6 +27,8 @@ ONE_FACE_ONLY = {
     "AsyncCodexClient.started": "whether the lazy start has happened; a CodexClient that exists "
     "has started",
     "AsyncCodexPool.start": "the same lazy start, for every member of the pool",
+    "AsyncCodex.started": "whether the lazy start has happened; a Codex that exists has started",
+    "AsyncCodexPool.started": "whether the lazy start has happened, for the whole pool",
 }
 
 #: Protocol methods each face spells its own way, by their sync name.

@@ -68,7 +68,7 @@ class Lifecycle:
     def __enter__(self: S) -> S:
         return self
 
-    def __exit__(self: _Closable, *exc_info: object) -> None:
+    def __exit__(self: _Startable, *exc_info: object) -> None:
         self.close()
 
 
