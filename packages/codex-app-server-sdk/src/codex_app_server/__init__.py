@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from ._lenient import (
         unfit_parts as unfit_parts,
     )
+    from ._transports.websocket import (
+        signed_bearer_token as signed_bearer_token,
+    )
+    from ._transports.websocket import (
+        wait_until_ready as wait_until_ready,
+    )
     from ._turns import (
         StructuredOutputError as StructuredOutputError,
     )
@@ -46,12 +52,6 @@ if TYPE_CHECKING:
     )
     from ._turns import (
         strict_schema as strict_schema,
-    )
-    from ._websocket import (
-        signed_bearer_token as signed_bearer_token,
-    )
-    from ._websocket import (
-        wait_until_ready as wait_until_ready,
     )
     from .account import (
         AsyncChatgptLoginHandle as AsyncChatgptLoginHandle,
@@ -289,8 +289,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodexPool": ".pool",
     "CodexPool": ".pool",
     "MemberHealth": ".pool",
-    "signed_bearer_token": "._websocket",
-    "wait_until_ready": "._websocket",
+    "signed_bearer_token": "._transports.websocket",
+    "wait_until_ready": "._transports.websocket",
     "parse_output": "._turns",
     "unfit_parts": "._lenient",
     "AppServerStartError": ".errors",

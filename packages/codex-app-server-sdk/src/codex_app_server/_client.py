@@ -17,6 +17,7 @@ from ._handlers import HandlerTable, ServerRequestHandler
 from ._lenient import fit
 from ._protocol import Response
 from ._startup import check_overrides, override_queries, start_error
+from ._transports import async_transport_for, transport_for
 from ._version import RUNTIME_VERSION
 from .config import CodexConfig
 from .errors import CodexError, IncompatibleServerError, TransportClosedError
@@ -139,7 +140,7 @@ class CodexClient(SyncRequestMethods):
     ) -> None:
         self.config = config if config is not None else CodexConfig()
         table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = Connection(self.config, table)
+        self.connection = Connection(self.config, transport_for(self.config), table)
         try:
             result = self.connection.exchange("initialize", self.config.initialize_params())
             self.connection.notify("initialized")
@@ -198,7 +199,7 @@ class AsyncCodexClient(AsyncRequestMethods):
     ) -> None:
         self.config = config if config is not None else CodexConfig()
         table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = AsyncConnection(self.config, table)
+        self.connection = AsyncConnection(self.config, async_transport_for(self.config), table)
         self._initialize_response: InitializeResponse | None = None
 
     @property

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
 
+from ._decode import decode_notification
 from ._escape import quoted
 from ._handlers import (
     INTERNAL_METHODS,
@@ -44,10 +45,9 @@ from ._protocol import (
     Subscription,
 )
 from ._redact import redact, redact_text
-from ._transport import AsyncStdioProcess, StdioProcess, WaitRoom
-from ._turns import decode_notification
-from ._websocket import AsyncWebSocketTransport, WebSocketTransport
-from .config import CodexConfig, resolve_codex_bin
+from ._transports import AsyncTransport, Transport
+from ._transports.stdio import WaitRoom
+from .config import CodexConfig
 from .errors import CLOSED_BY_OWNER, CodexError, RequestTimeoutError, TransportClosedError
 
 __all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
@@ -436,22 +436,12 @@ class Inbox:
     """Events routed to one subscriber of the sync connection.
 
     ``room`` is the connection's :class:`WaitRoom`: waiting for an event may mean reading the
-    server's output in this thread. An inbox made without one stands alone (tests).
+    server's output in this thread.
     """
 
-    def __init__(self, room: WaitRoom | None = None) -> None:
-        self._room = room if room is not None else WaitRoom(threading.Lock())
+    def __init__(self, room: WaitRoom) -> None:
+        self._room = room
         self._items: deque[_Item] = deque()
-
-    def put(self, item: _Item) -> None:
-        """Queue an event and wake the consumer."""
-        self.put_many([item])
-
-    def put_many(self, items: list[_Item]) -> None:
-        """Queue events in order, waking the consumer once."""
-        with self._room.lock:
-            self._items.extend(items)
-            self._room.notify()
 
     def put_locked(self, items: list[_Item]) -> None:
         """Queue events; the caller holds the room's lock and wakes the consumer afterwards."""
@@ -519,7 +509,9 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     use from many threads at once.
     """
 
-    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+    def __init__(
+        self, config: CodexConfig, transport: Transport, handlers: HandlerTable | None = None
+    ) -> None:
         super().__init__(config, handlers)
         self._lock = threading.Lock()
         # Two lanes: user handlers, at most handler_workers at once, and the SDK's own answers
@@ -534,37 +526,20 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         #: own lock: they are armed on the reader, which holds the connection's.
         self._timers: set[threading.Timer] = set()
         self._timers_lock = threading.Lock()
-        self._process: StdioProcess | WebSocketTransport
-        # The reader takes the lock, so a socket that closes at once waits for _process.
+        self._transport = transport
+        # The reader takes the lock, so a socket that closes at once waits for open() to end.
         with self._lock:
-            if config.url is not None:
-                self._process = WebSocketTransport(
-                    config.url,
-                    token=config.ws_token,
-                    ssl_context=config.ws_ssl_context,
-                    lock=self._lock,
-                    on_message=self._on_message,
-                    on_eof=self._on_eof,
-                )
-            else:
-                self._process = StdioProcess(
-                    config.argv(resolve_codex_bin(config.codex_bin)),
-                    env=config.process_env(),
-                    cwd=config.cwd,
-                    lock=self._lock,
-                    on_data=self._on_data,
-                    on_eof=self._on_eof,
-                )
-        self._room = self._process.room
+            transport.open(self._lock, self._on_data, self._on_message, self._on_eof)
+        self._room = transport.room
 
     @property
     def pid(self) -> int:
         """The server's process id."""
-        return self._process.pid
+        return self._transport.pid
 
     def stderr_tail(self) -> str:
         """The last lines the server wrote to stderr."""
-        return self._process.stderr.text()
+        return self._transport.stderr.text()
 
     def _on_data(self, data: bytes) -> None:  # the room's lock is held
         self._handle(self._core.receive_data(data))
@@ -572,10 +547,10 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _on_message(self, message: str | bytes) -> None:  # the room's lock is held
         self._handle([self._core.receive_line(message)])
 
-    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
+    def _on_eof(self, reason: str) -> None:
         with self._lock:
             self._handle(self._core.receive_eof())
-            self._closed_by(self._process.exit_code, self._process.stderr.text(), reason)
+            self._closed_by(self._transport.exit_code, self._transport.stderr.text(), reason)
             self._room.end()
         self._stop_handlers()
 
@@ -651,7 +626,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         log_sent(line)
         # If the server is gone, its waiters learn that from the reader.
         with contextlib.suppress(OSError):
-            self._process.write(line)
+            self._transport.write(line)
 
     def _raise_in_callers(self, request: ServerRequest, exc: BaseException) -> bool:
         with self._lock:
@@ -719,7 +694,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _write(self, line: bytes) -> None:
         log_sent(line)
         try:
-            self._process.write(line)
+            self._transport.write(line)
         except OSError:
             # The reader reports the closure with the exit code and stderr; wait for it.
             deadline = time.monotonic() + 2.0
@@ -773,10 +748,12 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         """Stop the server and fail anything still waiting; safe to call twice or concurrently."""
         with self._lock:
             self._close_by_owner()
-        self._process.close()
+        self._transport.close()
         with self._lock:
             self._closed_by(
-                self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+                self._transport.exit_code,
+                self._transport.stderr.text(),
+                "the connection was closed",
             )
             self._room.end()
         self._stop_handlers()
@@ -875,9 +852,15 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     executor, so neither blocks the task that reads the server's output.
     """
 
-    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+    def __init__(
+        self,
+        config: CodexConfig,
+        transport: AsyncTransport,
+        handlers: HandlerTable | None = None,
+    ) -> None:
         super().__init__(config, handlers)
-        self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
+        self._transport = transport
+        self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
         # Plain-function handlers run in executors of their own, made on first use: user
         # handlers at most handler_workers at once, the SDK's own (token refresh) apart.
@@ -891,24 +874,9 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        """Launch the server process, or connect to the server at ``config.url``."""
-        if self.config.url is not None:
-            self._process = await AsyncWebSocketTransport.connect(
-                self.config.url,
-                token=self.config.ws_token,
-                ssl_context=self.config.ws_ssl_context,
-                on_message=self._on_message,
-                on_eof=self._on_eof,
-            )
-        else:
-            argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
-            self._process = await AsyncStdioProcess.start(
-                argv,
-                env=self.config.process_env(),
-                cwd=self.config.cwd,
-                on_data=self._on_data,
-                on_eof=self._on_eof,
-            )
+        """Open the transport: launch the server process, or connect to ``config.url``."""
+        await self._transport.open(self._on_data, self._on_message, self._on_eof)
+        self._started = True
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -917,10 +885,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         return self._proc.pid
 
     @property
-    def _proc(self) -> AsyncStdioProcess | AsyncWebSocketTransport:
-        if self._process is None:
+    def _proc(self) -> AsyncTransport:
+        if not self._started:
             raise CodexError("the connection has not been started")
-        return self._process
+        return self._transport
 
     def stderr_tail(self) -> str:
         """The last lines the server wrote to stderr."""
@@ -932,7 +900,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def _on_message(self, message: str | bytes) -> None:
         self._handle([self._core.receive_line(message)])
 
-    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
+    def _on_eof(self, reason: str) -> None:
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
         self._stop_expiry()
@@ -1126,12 +1094,11 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         Raises ``OSError`` if the transport is closed (see :meth:`_write_failed`).
         """
         log_sent(line)
-        process = self._process
-        assert process is not None  # set before _loop, which request() checks
+        process = self._transport
         process.write(line)
         # A pipe under its high-water mark needs no drain: skipping the await saves a
         # coroutine per call. The websocket's drain waits for its writer task.
-        return type(process) is AsyncStdioProcess and not process.writing_paused
+        return not process.writing_paused
 
     async def _drain(self, method: str, timeout: float | None, deadline: float | None) -> None:
         try:
@@ -1201,12 +1168,12 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     async def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice."""
         self._close_by_owner()
-        if self._process is None:
+        if not self._started:
             self._closed_by(None, "", "the connection was closed")
             return
-        await self._process.close()
+        await self._transport.close()
         self._closed_by(
-            self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+            self._transport.exit_code, self._transport.stderr.text(), "the connection was closed"
         )
         self._stop_expiry()
         for task in list(self._tasks):
