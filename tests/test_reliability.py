@@ -692,7 +692,7 @@ def test_ctrl_c_in_the_thread_reading_for_others_loses_none_of_their_replies(
     connection = codex.client.connection
     assert connection.protocol_violations == 0
     assert codex.client.thread_loaded_list().data == []
-    assert connection._waiters == {}
+    assert connection.pending_requests() == 0
 
 
 async def test_one_client_used_from_eight_tasks_async(
@@ -854,8 +854,7 @@ async def test_concurrent_requests_each_time_out_on_their_own_deadline_async(
         with pytest.raises(RequestTimeoutError, match=re.escape("within 1.5 s")):
             await slow
         assert 1.5 <= time.monotonic() - started < 1.5 + PROMPT
-        assert client.connection._core.pending() == []
-        assert not client.connection._waiters
+        assert client.connection.pending_requests() == 0
 
 
 def test_stream_timeout_bounds_the_wait_for_each_event(

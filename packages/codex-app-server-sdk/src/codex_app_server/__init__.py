@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from ._client import (
         CodexClient as CodexClient,
     )
+    from ._connection import (
+        DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
+    )
+    from ._connection import (
+        ConnectionHooks as ConnectionHooks,
+    )
+    from ._connection import (
+        SentRequest as SentRequest,
+    )
     from ._lenient import (
         unfit_parts as unfit_parts,
     )
@@ -253,6 +262,9 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "AsyncCodexClient": "._client",
     "CodexClient": "._client",
+    "DEFAULT_TIMEOUT": "._connection",
+    "ConnectionHooks": "._connection",
+    "SentRequest": "._connection",
     "Codex": ".api",
     "Thread": ".api",
     "TurnHandle": ".api",
@@ -329,6 +341,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "RUNTIME_VERSION",
     "AppServerStartError",
     "ApprovalHandler",
@@ -353,6 +366,7 @@ __all__ = [
     "CodexRpcError",
     "CommandNotUnderstood",
     "ConfigOverrideError",
+    "ConnectionHooks",
     "DeviceCodeLoginHandle",
     "ExternalMessage",
     "ImageInput",
@@ -376,6 +390,7 @@ __all__ = [
     "RetryLimitExceededError",
     "RuleDecision",
     "Sandbox",
+    "SentRequest",
     "ServerBusyError",
     "SkillInput",
     "StructuredOutputError",

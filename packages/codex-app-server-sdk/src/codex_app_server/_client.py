@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._connection import AsyncConnection, Connection
+from ._connection import DEFAULT_TIMEOUT, AsyncConnection, Connection, DefaultTimeout
 from ._handlers import HandlerTable, ServerRequestHandler
 from ._lenient import fit
 from ._protocol import Response
@@ -166,11 +166,18 @@ class CodexClient(SyncRequestMethods):
         return self.connection.handlers
 
     def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return self.connection.request(method, params)
+        """Send any request with raw wire-form params and return the raw result.
+
+        ``timeout``: seconds to wait for the reply; ``None`` waits forever, like
+        ``request_timeout=None``; by default (``DEFAULT_TIMEOUT``) the config's
+        ``request_timeout``.
+        """
         return self.connection.request(method, params, timeout=timeout)
 
     def _call(self, method: str, params: dict[str, Any], /) -> Any:
@@ -241,11 +248,16 @@ class AsyncCodexClient(AsyncRequestMethods):
             raise
 
     async def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return await self.connection.request(method, params)
+        """Send any request with raw wire-form params and return the raw result.
+
+        ``timeout``: as for :meth:`CodexClient.request` (``None`` waits forever).
+        """
         return await self.connection.request(method, params, timeout=timeout)
 
     async def _call(self, method: str, params: dict[str, Any], /) -> Any:
