@@ -259,6 +259,7 @@ def test_fail_all_empties_the_pending_table() -> None:
     a, _ = core.request("x", None)
     b, _ = core.request("y", None)
     core.pending.forget(a)
+    assert core.pending.ids() == [b]
     assert [call.method for call in core.pending.fail_all()] == ["y"]
     assert core.pending.ids() == []
 
