@@ -1,9 +1,12 @@
 """Connections: the JSON-RPC core driven over a transport, sync (threads) and async (asyncio).
 
-:class:`_ConnectionBase` holds everything the two share: the core, the table of waiting
-callers, routing of notifications to subscribers, and the rules for answering server
-requests. :class:`Connection` and :class:`AsyncConnection` add only the I/O primitives:
-how to wait for a reply, how to queue an event, and where a handler runs.
+A connection is given its transport (see ``_transports``) and opens it. What to do with what
+arrives is decided without I/O (``_protocol``: the pending table, the event sorter); the
+connection delivers, wakes and answers. :class:`_ConnectionBase` holds everything the two
+share: acting on the sorter's steps, lineage (:meth:`_ConnectionBase._observe`), the decisions
+for answering server requests, the hooks (:class:`ConnectionHooks`) and closing.
+:class:`Connection` and :class:`AsyncConnection` add only the I/O primitives: how to wait for a
+reply, how to queue an event, and where a handler runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The JSON-RPC core: framing, request ids, pending calls and routing, with no I/O.
 
 Bytes go in through :meth:`JsonRpcCore.receive_data` and come out as events; messages to send
-come out as bytes. The synchronous (threads) and asynchronous (asyncio) connections, and any
+come out as bytes. :class:`PendingTable` is the one table of requests waiting for a reply (with
+their waiters and the clock of their deadlines); :class:`EventSorter` turns one read's events
+into what the connection must deliver and answer, in order. The synchronous (threads) and asynchronous (asyncio) connections, and any
 other transport, drive this one object, so the protocol rules live in exactly one place.
 
 The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line.
