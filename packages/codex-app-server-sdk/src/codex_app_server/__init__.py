@@ -32,10 +32,10 @@ if TYPE_CHECKING:
     from ._connection import (
         DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
     )
-    from ._connection import (
+    from ._hooks import (
         ConnectionHooks as ConnectionHooks,
     )
-    from ._connection import (
+    from ._hooks import (
         SentRequest as SentRequest,
     )
     from ._lenient import (
@@ -263,8 +263,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodexClient": "._client",
     "CodexClient": "._client",
     "DEFAULT_TIMEOUT": "._connection",
-    "ConnectionHooks": "._connection",
-    "SentRequest": "._connection",
+    "ConnectionHooks": "._hooks",
+    "SentRequest": "._hooks",
     "Codex": ".api",
     "Thread": ".api",
     "TurnHandle": ".api",

@@ -3,8 +3,9 @@
 Bytes go in through :meth:`JsonRpcCore.receive_data` and come out as events; messages to send
 come out as bytes. :class:`PendingTable` is the one table of requests waiting for a reply (with
 their waiters and the clock of their deadlines); :class:`EventSorter` turns one read's events
-into what the connection must deliver and answer, in order. The synchronous (threads) and asynchronous (asyncio) connections, and any
-other transport, drive this one object, so the protocol rules live in exactly one place.
+into what the connection must deliver and answer, in order. The synchronous (threads) and
+asynchronous (asyncio) connections, over any transport, drive these objects, so the protocol
+rules live in exactly one place.
 
 The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line.
 """

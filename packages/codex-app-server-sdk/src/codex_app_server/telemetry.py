@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ._protocol import Notification
 
 if TYPE_CHECKING:
-    from ._connection import SentRequest
+    from ._hooks import SentRequest
     from ._protocol import Response
 
 __all__ = ["Counters", "Telemetry"]
