@@ -541,3 +541,17 @@ async def test_async_routing_server_requests_hooks_and_close() -> None:
         await subscription.sink.get(1.0)
     await connection.close()
     assert connection.pending_requests() == 0
+
+
+async def test_async_events_sent_before_a_hang_up_arrive_before_the_closure() -> None:
+    peer = ScriptedPeer()
+    connection = AsyncConnection(CONFIG, peer.async_transport())
+    await connection.start()
+    subscription = connection.subscribe("t1")
+    peer.send(notification("x/delta", "t1", "u", n=0))
+    peer.send(notification("x/delta", "t1", "u", n=1))
+    peer.hang_up()
+    assert [(await subscription.sink.get(1.0)).params["n"] for _ in range(2)] == [0, 1]
+    with pytest.raises(TransportClosedError, match="hung up"):
+        await subscription.sink.get(1.0)
+    await connection.close()

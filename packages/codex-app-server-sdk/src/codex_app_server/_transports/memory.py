@@ -112,6 +112,7 @@ class AsyncMemoryTransport(_MemoryBase):
         self._loop = asyncio.get_running_loop()
         self._on_data = on_data
         self._on_eof = on_eof
+        self._eof_given = False
         self._opened = True
 
     def send(self, data: bytes) -> None:
@@ -121,14 +122,20 @@ class AsyncMemoryTransport(_MemoryBase):
         self._loop.call_soon_threadsafe(self._deliver, data)
 
     def _deliver(self, data: bytes) -> None:
-        if not self._ended:
+        # Sent before the hang-up: delivered, as a pipe's last reads are before its end.
+        if not self._eof_given:
             self._on_data(data)
 
+    def _give_eof(self, reason: str) -> None:
+        if not self._eof_given:
+            self._eof_given = True
+            self._on_eof(reason)
+
     def hang_up(self, reason: str = HUNG_UP) -> None:
-        """The peer closes its output; the connection learns it on the loop's next turn."""
+        """The peer closes its output; the connection learns it after what was sent before."""
         if not self._ended and self._opened:
             self._ended = True
-            self._loop.call_soon_threadsafe(self._on_eof, reason)
+            self._loop.call_soon_threadsafe(self._give_eof, reason)
 
     async def drain(self) -> None:
         """Nothing is ever buffered."""
@@ -137,7 +144,7 @@ class AsyncMemoryTransport(_MemoryBase):
 
     async def close(self) -> int | None:
         """Hang up (the owner closes) and let the connection see it; idempotent."""
-        if not self._ended and self._opened:
+        if self._opened:
             self._ended = True
-            self._on_eof(HUNG_UP)
+            self._give_eof(HUNG_UP)
         return self.exit_code
