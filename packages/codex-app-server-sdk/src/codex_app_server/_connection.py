@@ -205,22 +205,21 @@ class _ConnectionBase(Generic[W, S]):
         if self.hooks.notification:
             self.hooks.saw_notifications(events)
         for step in self._sorter.sort(events):
-            kind = type(step)
-            if kind is dict:
-                for sink, items in step.items():  # type: ignore[union-attr]
+            if type(step) is Response:
+                waiter = step.waiter
+                if waiter is not None:
+                    step.waiter = None  # no cycle from a reply slot through its reply
+                    self._resolve(waiter, step)
+            elif type(step) is dict:
+                for sink, items in step.items():
                     self._deliver(sink, items)
-            elif kind is Response:
-                waiter = step.waiter  # type: ignore[union-attr]
+            elif type(step) is ErrorResponse:
+                waiter = step.waiter
                 if waiter is not None:
-                    step.waiter = None  # type: ignore[union-attr]  # no cycle through the slot
-                    self._resolve(waiter, step)  # type: ignore[arg-type]
-            elif kind is ErrorResponse:
-                waiter = step.waiter  # type: ignore[union-attr]
-                if waiter is not None:
-                    step.waiter = None  # type: ignore[union-attr]
-                    self._reject(waiter, step.error)  # type: ignore[union-attr]
-            elif kind is ServerRequest:
-                self._dispatch(step)  # type: ignore[arg-type]
+                    step.waiter = None
+                    self._reject(waiter, step.error)
+            elif type(step) is ServerRequest:
+                self._dispatch(step)
             else:
                 assert isinstance(step, ProtocolViolation)
                 self._violated(step)
