@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from codex_app_server import RUNTIME_VERSION
 from codex_app_server._transports.memory import AsyncMemoryTransport, MemoryTransport
 
 #: An answer that leaves the request unanswered (the test may answer it later, or never).
@@ -22,7 +23,7 @@ INITIALIZE = {
     "codexHome": "/tmp/codex-home",
     "platformFamily": "unix",
     "platformOs": "linux",
-    "userAgent": "codex_cli_rs/0.171.0 (test)",
+    "userAgent": f"codex_cli_rs/{RUNTIME_VERSION} (test)",
 }
 
 

@@ -18,6 +18,7 @@ import pytest
 from _scripted_peer import HOLD, RpcError, ScriptedPeer, notification
 from codex_app_server import (
     DEFAULT_TIMEOUT,
+    RUNTIME_VERSION,
     CodexClient,
     CodexConfig,
     MethodNotFoundError,
@@ -456,7 +457,7 @@ def test_the_typed_client_handshakes_and_types_replies(
     peer.answers["thread/loaded/list"] = {"data": ["t1", "t2"], "nextCursor": None}
     monkeypatch.setattr(client_module, "transport_for", lambda config: peer.transport())
     with CodexClient(CodexConfig()) as client:
-        assert client.initialize_response.user_agent.startswith("codex_cli_rs/0.171.0")
+        assert client.initialize_response.user_agent.startswith(f"codex_cli_rs/{RUNTIME_VERSION}")
         assert client.thread_loaded_list().data == ["t1", "t2"]
         assert client.request("echo", {"raw": True}, timeout=None) == {"raw": True}
     methods = [message.get("method") for message in peer.received]
