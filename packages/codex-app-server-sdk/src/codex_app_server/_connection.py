@@ -614,7 +614,11 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         *,
         timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send a request and block until its result; raises the mapped ``JsonRpcError``."""
+        """Send a request and block until its result; raises the mapped ``JsonRpcError``.
+
+        ``timeout``: seconds to wait for the reply; ``None`` waits forever; by default
+        (:data:`DEFAULT_TIMEOUT`) the config's ``request_timeout``.
+        """
         return self.exchange(method, params, timeout=timeout).result
 
     def exchange(
@@ -966,7 +970,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         *,
         timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send a request and wait for its result; raises the mapped ``JsonRpcError``."""
+        """Send a request and wait for its result; raises the mapped ``JsonRpcError``.
+
+        ``timeout``: as for :meth:`Connection.request`.
+        """
         return (await self.exchange(method, params, timeout=timeout)).result
 
     async def exchange(
