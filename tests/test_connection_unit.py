@@ -252,6 +252,10 @@ def test_the_sorter_batches_per_sink_and_puts_what_came_first_first() -> None:
     assert isinstance(last, dict)
     assert list(last) == ["a"]
     assert observed == ["thread/closed"]
+    # A read of notifications only, as a stream's are: its one batch, nothing around it.
+    stream = sorter.sort(core.receive_data(b'{"method":"x/d","params":{"threadId":"t2","n":3}}\n'))
+    assert isinstance(stream, dict)
+    assert [e.params["n"] for e in stream["b"]] == [3]
 
 
 def test_the_sorter_lets_a_thread_reply_add_routes_for_the_events_after_it() -> None:

@@ -204,7 +204,12 @@ class _ConnectionBase(Generic[W, S]):
                 logger.debug("<- %s", _describe(event))
         if self.hooks.notification:
             self.hooks.saw_notifications(events)
-        for step in self._sorter.sort(events):
+        steps = self._sorter.sort(events)
+        if type(steps) is dict:  # notifications only: a stream's reads
+            for sink, items in steps.items():
+                self._deliver(sink, items)
+            return
+        for step in steps:
             if type(step) is Response:
                 waiter = step.waiter
                 if waiter is not None:

@@ -792,14 +792,15 @@ class EventSorter(Generic[S]):
         self._observe = observe
         self._observe_reply = observe_reply
 
-    def sort(self, events: list[Event]) -> list[Step[S]]:
-        """The steps for ``events``, in order."""
+    def sort(self, events: list[Event]) -> list[Step[S]] | dict[S, list[Notification]]:
+        """The steps for ``events``, in order; a read of notifications only (as a stream's
+        reads are) comes back as its one batch, with no list around it."""
         if len(events) == 1 and type(reply := events[0]) is Response:
             # A read that brings one reply, as every round trip's does.
             if reply.method in THREAD_REPLIES:
                 self._observe_reply(reply)
             return [reply]
-        steps: list[Step[S]] = []
+        steps: list[Step[S]] | None = None
         batches: dict[S, list[Notification]] = {}
         router = self.router
         # A read brings runs of deltas of one turn: they share one routing lookup.
@@ -825,12 +826,16 @@ class EventSorter(Generic[S]):
                         batch.append(event)
                 continue
             scope = None
+            if steps is None:
+                steps = []
             if batches:
                 steps.append(batches)
                 batches = {}
             if type(event) is Response and event.method in THREAD_REPLIES:
                 self._observe_reply(event)  # may add routes for the events after it
             steps.append(event)  # type: ignore[arg-type]  # not a Notification: see above
+        if steps is None:
+            return batches
         if batches:
             steps.append(batches)
         return steps
