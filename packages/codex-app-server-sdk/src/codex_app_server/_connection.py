@@ -205,16 +205,18 @@ class _ConnectionBase(Generic[W, S]):
         if self.hooks.notification:
             self.hooks.saw_notifications(events)
         steps = self._sorter.sort(events)
-        if type(steps) is dict:  # notifications only: a stream's reads
+        # The two reads that matter most come as their one step: a round trip's, a stream's.
+        if type(steps) is Response:
+            self._settle(steps)
+            return
+        if type(steps) is dict:
             for sink, items in steps.items():
                 self._deliver(sink, items)
             return
+        assert type(steps) is list
         for step in steps:
             if type(step) is Response:
-                waiter = step.waiter
-                if waiter is not None:
-                    step.waiter = None  # no cycle from a reply slot through its reply
-                    self._resolve(waiter, step)
+                self._settle(step)
             elif type(step) is dict:
                 for sink, items in step.items():
                     self._deliver(sink, items)
@@ -228,6 +230,12 @@ class _ConnectionBase(Generic[W, S]):
             else:
                 assert isinstance(step, ProtocolViolation)
                 self._violated(step)
+
+    def _settle(self, reply: Response) -> None:
+        waiter = reply.waiter
+        if waiter is not None:
+            reply.waiter = None  # no cycle from a reply slot through its reply
+            self._resolve(waiter, reply)
 
     def _violated(self, event: ProtocolViolation) -> None:
         self.protocol_violations += 1

@@ -792,14 +792,14 @@ class EventSorter(Generic[S]):
         self._observe = observe
         self._observe_reply = observe_reply
 
-    def sort(self, events: list[Event]) -> list[Step[S]] | dict[S, list[Notification]]:
-        """The steps for ``events``, in order; a read of notifications only (as a stream's
-        reads are) comes back as its one batch, with no list around it."""
+    def sort(self, events: list[Event]) -> list[Step[S]] | Step[S]:
+        """The steps for ``events``, in order. The two reads that matter most come back as
+        their one step, with no list around it: a read of notifications only (a stream's) as
+        its batch, a read of one reply (a round trip's) as the reply."""
         if len(events) == 1 and type(reply := events[0]) is Response:
-            # A read that brings one reply, as every round trip's does.
             if reply.method in THREAD_REPLIES:
                 self._observe_reply(reply)
-            return [reply]
+            return reply
         steps: list[Step[S]] | None = None
         batches: dict[S, list[Notification]] = {}
         router = self.router
