@@ -440,9 +440,7 @@ def bench_memory(launcher: Path, turns: int) -> list[Figure]:
         growth = (tracemalloc.get_traced_memory()[0] - before) / (turns - warmup)
         tracemalloc.stop()
         leftovers = (
-            connection.subscriber_count()
-            + len(connection._core.pending())
-            + len(connection._waiters)
+            connection.subscriber_count() + connection.pending_requests()
         )
     return [
         # 0 expected; a per-turn leftover counts as one "byte" over a bound of 1.

@@ -47,6 +47,7 @@ SUBSTITUTIONS: dict[str, str] = {
     # The connections and their inboxes (hand-written in _connection.py).
     "AsyncConnection": "Connection",
     "AsyncInbox": "Inbox",
+    "async_transport_for": "transport_for",
     # The public names of the two faces.
     "AsyncCodex": "Codex",
     "AsyncThread": "Thread",

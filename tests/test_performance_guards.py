@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from _portable import launcher
+from _scripted_peer import ScriptedPeer, notification
 from codex_app_server import Codex, CodexConfig
-from codex_app_server._connection import Inbox, _Closed
+from codex_app_server._connection import Connection
+from codex_app_server._decode import decode_notification
 from codex_app_server._protocol import JsonRpcCore, Notification, ProtocolViolation
-from codex_app_server._turns import decode_notification, typed
+from codex_app_server._turns import typed
 from codex_app_server.errors import TransportClosedError
 
 STANDIN = Path(__file__).resolve().parents[1] / "benchmarks" / "standin_server.py"
@@ -153,16 +155,20 @@ def test_a_request_shaped_like_a_notification_stays_a_request() -> None:
     assert not isinstance(event, Notification)
 
 
-def test_an_inbox_keeps_order_across_batches_and_reports_closure_after_them() -> None:
-    inbox = Inbox()
-    events = [Notification("m", {"n": n}, "t", None) for n in range(5)]
-    inbox.put_many(events[:3])
-    inbox.put(events[3])
-    inbox.put_many([events[4], _Closed(TransportClosedError("gone"))])
+def test_an_inbox_keeps_order_across_reads_and_reports_closure_after_them() -> None:
+    peer = ScriptedPeer()
+    connection = Connection(CodexConfig(), peer.transport())
+    inbox = connection.subscribe("t").sink
+    # Three reads, as the reader hands them over: each a batch, the closure after the last.
+    peer.send(*(notification("m", "t", n=n) for n in range(3)))
+    peer.send(notification("m", "t", n=3))
+    peer.send(notification("m", "t", n=4))
+    peer.hang_up()
     assert [inbox.get(1.0).params["n"] for _ in range(5)] == [0, 1, 2, 3, 4]
     for _ in range(2):  # every later get() reports the closure too
-        with pytest.raises(TransportClosedError, match="gone"):
+        with pytest.raises(TransportClosedError, match="hung up"):
             inbox.get(1.0)
+    connection.close()
 
 
 def standin(tmp_path: Path, deltas: int) -> CodexConfig:
@@ -184,8 +190,7 @@ def test_a_thousand_turns_on_one_connection_leave_no_routing_state(tmp_path: Pat
                 assert [e.method for e in handle.stream()][-1] == "turn/completed"
         assert len(turn_ids) == 1000
         assert connection.subscriber_count() == 0
-        assert connection._core.pending() == []
-        assert connection._waiters == {}
+        assert connection.pending_requests() == 0
 
 
 def test_importing_the_package_loads_no_pydantic_and_no_model() -> None:

@@ -17,9 +17,9 @@ import codex_cli_bin.__main__ as cli_bin_main
 import pytest
 from _runtime_fixture import artifacts
 from codex_app_server import CodexNotFoundError
-from codex_app_server import _transport as transport_module
 from codex_app_server import config as config_module
-from codex_app_server._transport import detached_from_ctrl_c, stop_steps
+from codex_app_server._transports import stdio as transport_module
+from codex_app_server._transports.stdio import detached_from_ctrl_c, stop_steps
 from codex_app_server.config import resolve_codex_bin
 from codex_app_server.doctor import check_sandbox
 from codex_app_server.testing import write_codex_home

@@ -40,7 +40,7 @@ def test_request_lines_have_no_jsonrpc_field_and_increasing_ids() -> None:
     assert json.loads(first) == {"id": first_id, "method": "thread/start", "params": {"model": "m"}}
     assert json.loads(second) == {"id": second_id, "method": "model/list"}
     assert second_id == first_id + 1
-    assert sorted(core.pending()) == [first_id, second_id]
+    assert sorted(core.pending.ids()) == [first_id, second_id]
 
 
 def test_notification_reply_and_error_lines() -> None:
@@ -61,7 +61,7 @@ def test_response_matches_pending_request_and_is_consumed() -> None:
     request_id, _ = core.request("thread/start", {})
     (event,) = core.receive_data(line({"id": request_id, "result": {"thread": {"id": "t"}}}))
     assert event == Response(request_id, "thread/start", {"thread": {"id": "t"}})
-    assert core.pending() == []
+    assert core.pending.ids() == []
     (again,) = core.receive_data(line({"id": request_id, "result": {}}))
     assert isinstance(again, ProtocolViolation)
     assert "unknown request id" in again.reason
@@ -80,7 +80,7 @@ def test_a_reply_in_the_servers_layout_is_routed_unparsed_and_parses_the_same() 
     assert isinstance(event, Response)
     assert event.raw == json.dumps(result, separators=(",", ":")).encode()
     assert event.result == result
-    assert core.pending() == []
+    assert core.pending.ids() == []
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_a_reply_with_a_leading_zero_id_is_not_taken_for_a_request() -> None:
     assert request_id == 1
     (event,) = core.receive_data(b'{"id":01,"result":{}}\n')
     assert isinstance(event, ProtocolViolation)
-    assert core.pending() == [1]
+    assert core.pending.ids() == [1]
 
 
 def test_a_broken_reply_line_reaches_its_caller_as_a_clear_error() -> None:
@@ -132,8 +132,8 @@ def test_a_late_reply_to_a_forgotten_request_is_dropped_quietly_and_memory_is_bo
     core = JsonRpcCore()
     ids = [core.request("m", None)[0] for _ in range(1100)]
     for request_id in ids:
-        core.forget(request_id)
-    assert core.pending() == []
+        core.pending.forget(request_id)
+    assert core.pending.ids() == []
     (late,) = core.receive_data(compact({"id": ids[-1], "result": {}}))
     assert isinstance(late, Response)  # nobody waits for it: the connection drops it
     (again,) = core.receive_data(compact({"id": ids[-1], "result": {}}))
@@ -258,9 +258,10 @@ def test_fail_all_empties_the_pending_table() -> None:
     core = JsonRpcCore()
     a, _ = core.request("x", None)
     b, _ = core.request("y", None)
-    core.forget(a)
-    assert core.fail_all() == [b]
-    assert core.pending() == []
+    core.pending.forget(a)
+    assert core.pending.ids() == [b]
+    assert [call.method for call in core.pending.fail_all()] == ["y"]
+    assert core.pending.ids() == []
 
 
 def test_router_delivers_by_thread_then_narrows_to_turn() -> None:

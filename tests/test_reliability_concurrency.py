@@ -72,4 +72,4 @@ def test_ctrl_c_in_the_thread_reading_for_others_loses_none_of_their_replies(
     connection = codex.client.connection
     assert connection.protocol_violations == 0
     assert codex.client.thread_loaded_list().data == []
-    assert connection._waiters == {}
+    assert connection.pending_requests() == 0

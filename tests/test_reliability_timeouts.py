@@ -35,5 +35,4 @@ async def test_concurrent_requests_each_time_out_on_their_own_deadline_async(
         with pytest.raises(RequestTimeoutError, match=re.escape("within 1.5 s")):
             await slow
         assert 1.5 <= time.monotonic() - started < 1.5 + PROMPT
-        assert client.connection._core.pending() == []
-        assert not client.connection._waiters
+        assert client.connection.pending_requests() == 0

@@ -139,7 +139,7 @@ def test_the_key_reaches_no_argv_log_repr_or_error(
     config = unchecked(bare_config)
     with Codex(config) as codex:
         codex.login_api_key(KEY)
-        pid = codex.client.connection._process.pid
+        pid = codex.client.connection.pid
         argv = " ".join(psutil.Process(pid).cmdline())
         shown = [repr(codex), repr(config), repr(codex.client.config), argv]
     logged = "\n".join(record.getMessage() for record in caplog.records)

@@ -1,6 +1,6 @@
 """Closing a client ends the server and everything it started, on every platform.
 
-The server runs in a process group of its own (``_transport.detached_from_ctrl_c``). When EOF
+The server runs in a process group of its own (``_transports.stdio.detached_from_ctrl_c``). When EOF
 on its stdin does not stop it, ``close()`` ends that group: SIGTERM then SIGKILL on POSIX;
 Ctrl-Break, then the whole process tree, on Windows, where terminating the server alone would
 leave its children running. The stand-in here starts a child, answers ``initialize`` and then

@@ -47,6 +47,15 @@ if TYPE_CHECKING:
     from ._async.retry import (
         retry_on_overload_async as retry_on_overload_async,
     )
+    from ._connection import (
+        DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
+    )
+    from ._hooks import (
+        ConnectionHooks as ConnectionHooks,
+    )
+    from ._hooks import (
+        SentRequest as SentRequest,
+    )
     from ._lenient import (
         unfit_parts as unfit_parts,
     )
@@ -74,6 +83,12 @@ if TYPE_CHECKING:
     from ._sync.retry import (
         retry_on_overload as retry_on_overload,
     )
+    from ._transports.websocket import (
+        signed_bearer_token as signed_bearer_token,
+    )
+    from ._transports.websocket import (
+        wait_until_ready as wait_until_ready,
+    )
     from ._turns import (
         StructuredOutputError as StructuredOutputError,
     )
@@ -88,12 +103,6 @@ if TYPE_CHECKING:
     )
     from ._turns import (
         strict_schema as strict_schema,
-    )
-    from ._websocket import (
-        signed_bearer_token as signed_bearer_token,
-    )
-    from ._websocket import (
-        wait_until_ready as wait_until_ready,
     )
     from .approvals import (
         ApprovalHandler as ApprovalHandler,
@@ -259,6 +268,9 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodex": "._async.api",
     "AsyncThread": "._async.api",
     "AsyncTurnHandle": "._async.api",
+    "DEFAULT_TIMEOUT": "._connection",
+    "ConnectionHooks": "._hooks",
+    "SentRequest": "._hooks",
     "CodexConfig": ".config",
     "AsyncChatgptLoginHandle": "._async.account",
     "AsyncDeviceCodeLoginHandle": "._async.account",
@@ -289,8 +301,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncCodexPool": "._async.pool",
     "CodexPool": "._sync.pool",
     "MemberHealth": ".pool",
-    "signed_bearer_token": "._websocket",
-    "wait_until_ready": "._websocket",
+    "signed_bearer_token": "._transports.websocket",
+    "wait_until_ready": "._transports.websocket",
     "parse_output": "._turns",
     "unfit_parts": "._lenient",
     "AppServerStartError": ".errors",
@@ -329,6 +341,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "RUNTIME_VERSION",
     "AppServerStartError",
     "ApprovalHandler",
@@ -353,6 +366,7 @@ __all__ = [
     "CodexRpcError",
     "CommandNotUnderstood",
     "ConfigOverrideError",
+    "ConnectionHooks",
     "DeviceCodeLoginHandle",
     "ExternalMessage",
     "ImageInput",
@@ -376,6 +390,7 @@ __all__ = [
     "RetryLimitExceededError",
     "RuleDecision",
     "Sandbox",
+    "SentRequest",
     "ServerBusyError",
     "SkillInput",
     "StructuredOutputError",

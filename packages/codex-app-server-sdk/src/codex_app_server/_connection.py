@@ -1,9 +1,12 @@
 """Connections: the JSON-RPC core driven over a transport, sync (threads) and async (asyncio).
 
-:class:`_ConnectionBase` holds everything the two share: the core, the table of waiting
-callers, routing of notifications to subscribers, and the rules for answering server
-requests. :class:`Connection` and :class:`AsyncConnection` add only the I/O primitives:
-how to wait for a reply, how to queue an event, and where a handler runs.
+A connection is given its transport (see ``_transports``) and opens it. What to do with what
+arrives is decided without I/O (``_protocol``: the pending table, the event sorter); the
+connection delivers, wakes and answers. :class:`_ConnectionBase` holds everything the two
+share: acting on the sorter's steps, lineage (:meth:`_ConnectionBase._observe`), the decisions
+for answering server requests, the hooks (:class:`ConnectionHooks`) and closing.
+:class:`Connection` and :class:`AsyncConnection` add only the I/O primitives: how to wait for a
+reply, how to queue an event, and where a handler runs.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import enum
 import inspect
 import json
 import logging
@@ -18,9 +22,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Generic, NoReturn, TypeVar
 
+from ._decode import decode_notification
 from ._escape import quoted
 from ._handlers import (
     INTERNAL_METHODS,
@@ -30,10 +35,12 @@ from ._handlers import (
     decode_params,
     encode_result,
 )
+from ._hooks import ConnectionHooks, SentRequest
 from ._lineage import thread_links
 from ._protocol import (
     ErrorResponse,
     Event,
+    EventSorter,
     JsonRpcCore,
     Notification,
     ProtocolViolation,
@@ -44,13 +51,20 @@ from ._protocol import (
     Subscription,
 )
 from ._redact import redact, redact_text
-from ._transport import AsyncStdioProcess, StdioProcess, WaitRoom
-from ._turns import decode_notification
-from ._websocket import AsyncWebSocketTransport, WebSocketTransport
-from .config import CodexConfig, resolve_codex_bin
+from ._transports import AsyncTransport, Transport
+from ._transports.stdio import WaitRoom
+from .config import CodexConfig
 from .errors import CLOSED_BY_OWNER, CodexError, RequestTimeoutError, TransportClosedError
 
-__all__ = ["AsyncConnection", "AsyncInbox", "Connection", "Inbox"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AnyConnection",
+    "AsyncConnection",
+    "AsyncInbox",
+    "Connection",
+    "DefaultTimeout",
+    "Inbox",
+]
 
 logger = logging.getLogger("codex_app_server")
 
@@ -84,7 +98,14 @@ def log_sent(line: bytes) -> None:
         logger.debug("-> %s", _excerpt(json.loads(line)))
 
 
-_USE_CONFIG: Any = object()
+class DefaultTimeout(enum.Enum):
+    """The type of :data:`DEFAULT_TIMEOUT`."""
+
+    DEFAULT_TIMEOUT = "the configured request_timeout"
+
+
+#: As a request's ``timeout=``: the client's ``request_timeout`` (``None`` there waits forever).
+DEFAULT_TIMEOUT = DefaultTimeout.DEFAULT_TIMEOUT
 
 
 def _spawned(item: Mapping[str, Any], thread_id: str) -> list[tuple[str, str]]:
@@ -124,25 +145,9 @@ class _Raised:
 #: What an inbox holds.
 _Item = Notification | _Closed | _Raised
 
-#: Notifications that tell which thread spawned which, that a thread is gone, or what a
-#: file change writes.
-_OBSERVED = frozenset(
-    {
-        "item/fileChange/patchUpdated",
-        "thread/started",
-        "turn/started",
-        "turn/completed",
-        "item/started",
-        "item/completed",
-        "thread/closed",
-        "thread/archived",
-        "thread/deleted",
-    }
-)
+
 #: Notifications after which nothing is kept for their thread.
 _THREAD_GONE = frozenset({"thread/closed", "thread/archived", "thread/deleted"})
-#: Replies that name a thread this client now drives.
-_THREAD_REPLIES = frozenset({"thread/start", "thread/resume", "thread/fork"})
 #: Requests after whose success nothing is kept for their thread.
 _RELEASING = frozenset({"thread/archive", "thread/delete", "thread/unsubscribe"})
 #: Item types that link a sub-agent to its parent; lines without them are not parsed.
@@ -158,21 +163,23 @@ class _ConnectionBase(Generic[W, S]):
     def __init__(self, config: CodexConfig, handlers: HandlerTable | None) -> None:
         self.config = config
         self.handlers = handlers if handlers is not None else HandlerTable()
+        #: Observers of this connection's traffic (see :class:`ConnectionHooks`).
+        self.hooks = ConnectionHooks()
         self._core = JsonRpcCore(decode_notification)
         self._router: Router[S] = Router()
-        self._waiters: dict[RequestId, W] = {}
+        self._sorter = EventSorter(self._router, self._observe, self._observe_reply)
         self._closed_error: TransportClosedError | None = None
         #: How many unusable lines the server sent (each is logged and skipped).
         self.protocol_violations = 0
 
-    # -- hooks the sync and async connections provide -------------------------------------
+    # -- what the sync and async connections provide ---------------------------------------
     def _resolve(self, waiter: W, reply: Response) -> None:
         raise NotImplementedError
 
     def _reject(self, waiter: W, error: BaseException) -> None:
         raise NotImplementedError
 
-    def _deliver(self, sink: S, items: list[_Item]) -> None:
+    def _deliver(self, sink: S, items: Sequence[_Item]) -> None:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------
@@ -181,83 +188,64 @@ class _ConnectionBase(Generic[W, S]):
         """Whether the connection has ended (by :meth:`close` or because the server exited)."""
         return self._closed_error is not None
 
+    @property
+    def closed_reason(self) -> TransportClosedError | None:
+        """Why the connection ended (with the exit code and stderr), or ``None`` while open."""
+        return self._closed_error
+
+    def pending_requests(self) -> int:
+        """How many requests wait for a reply (for leak checks)."""
+        return len(self._core.pending)
+
     def _handle(self, events: list[Event]) -> None:
+        """Act on one read's events: the no-I/O sorter says what, this delivers and wakes."""
         if logger.isEnabledFor(logging.DEBUG):
             for event in events:
                 logger.debug("<- %s", _describe(event))
-        elif (
-            len(events) == 1
-            and type(reply := events[0]) is Response
-            and reply.method not in _THREAD_REPLIES
-        ):
-            # A read that brings one reply, as every round trip's does: resolve its caller
-            # without the batching below (which would do this, and nothing more).
-            waiter = self._waiters.pop(reply.request_id, None)
-            if waiter is not None:
-                self._resolve(waiter, reply)
+        if self.hooks.notification:
+            self.hooks.saw_notifications(events)
+        steps = self._sorter.sort(events)
+        # The two reads that matter most come as their one step: a round trip's, a stream's.
+        if type(steps) is Response:
+            self._settle(steps)
             return
-        # Notifications are handed over a batch per subscriber per read, not one by one: a
-        # consumer woken once per read instead of once per delta is most of streaming's cost.
-        batches: dict[S, list[_Item]] = {}
-        # A read brings runs of deltas of one turn: they share one routing lookup.
-        scope: tuple[str | None, str | None] | None = None
-        sinks: list[S] = []
-        for event in events:
-            if type(event) is Notification:
-                if event.method in _OBSERVED:
-                    self._observe(event)
-                    scope = None  # a sub-agent found may add subscriptions
-                if event.method == "turn/completed":
-                    # It ends its turn's subscriptions: later lookups must not reuse the sinks.
-                    sinks = self._router.route(event.thread_id, event.turn_id, ends_turn=True)
-                    scope = None
-                elif scope is None or scope[0] != event.thread_id or scope[1] != event.turn_id:
-                    sinks = self._router.route(event.thread_id, event.turn_id)
-                    scope = (event.thread_id, event.turn_id)
-                for sink in sinks:
-                    batch = batches.get(sink)
-                    if batch is None:
-                        batches[sink] = [event]
-                    else:
-                        batch.append(event)
-                continue
-            scope = None  # handling a reply or a request may change the subscriptions
-            if batches:
-                # What arrived before a reply or a request is delivered before it is handled.
-                self._deliver_batches(batches)
-            if type(event) is Response:
-                if event.method in _THREAD_REPLIES:
-                    # An unreadable reply: its caller gets the error when typing it.
-                    with contextlib.suppress(CodexError):
-                        self._observe_thread(event.result)
-                waiter = self._waiters.pop(event.request_id, None)
+        if type(steps) is dict:
+            for sink, items in steps.items():
+                self._deliver(sink, items)
+            return
+        assert type(steps) is list
+        for step in steps:
+            if type(step) is Response:
+                self._settle(step)
+            elif type(step) is dict:
+                for sink, items in step.items():
+                    self._deliver(sink, items)
+            elif type(step) is ErrorResponse:
+                waiter = step.waiter
                 if waiter is not None:
-                    self._resolve(waiter, event)
-            elif type(event) is ErrorResponse:
-                waiter = self._waiters.pop(event.request_id, None)
-                if waiter is not None:
-                    self._reject(waiter, event.error)
-            elif type(event) is ServerRequest:
-                self._dispatch(event)
+                    step.waiter = None
+                    self._reject(waiter, step.error)
+            elif type(step) is ServerRequest:
+                self._dispatch(step)
             else:
-                assert isinstance(event, ProtocolViolation)
-                self.protocol_violations += 1
-                logger.warning(
-                    "skipped a message from the app-server: %s: %s", event.reason, event.excerpt
-                )
-                if event.request_id is not None:
-                    # A request the server waits for: an error reply, or its turn would hang.
-                    refusal = Reply(
-                        error=(-32700, f"the client could not read this request: {event.reason}")
-                    )
-                    self._send_internal(self._reply_line(event.request_id, refusal))
-        if batches:
-            self._deliver_batches(batches)
+                assert isinstance(step, ProtocolViolation)
+                self._violated(step)
 
-    def _deliver_batches(self, batches: dict[S, list[_Item]]) -> None:
-        for sink, items in batches.items():
-            self._deliver(sink, items)
-        batches.clear()
+    def _settle(self, reply: Response) -> None:
+        waiter = reply.waiter
+        if waiter is not None:
+            reply.waiter = None  # no cycle from a reply slot through its reply
+            self._resolve(waiter, reply)
+
+    def _violated(self, event: ProtocolViolation) -> None:
+        self.protocol_violations += 1
+        logger.warning("skipped a message from the app-server: %s: %s", event.reason, event.excerpt)
+        if event.request_id is not None:
+            # A request the server waits for: an error reply, or its turn would hang.
+            refusal = Reply(
+                error=(-32700, f"the client could not read this request: {event.reason}")
+            )
+            self._send_internal(self._reply_line(event.request_id, refusal))
 
     # -- lineage: which thread spawned which (read here, in arrival order) -----------------
     def _observe(self, event: Notification) -> None:
@@ -287,6 +275,11 @@ class _ConnectionBase(Generic[W, S]):
                     if self.handlers.link(child, parent):
                         self._router.link(child, parent, event.turn_id)
 
+    def _observe_reply(self, reply: Response) -> None:
+        # An unreadable reply: its caller gets the error when typing it.
+        with contextlib.suppress(CodexError):
+            self._observe_thread(reply.result)
+
     def _observe_thread(self, result: Any) -> None:
         """A ``Thread`` this client now drives (a reply or ``thread/started``)."""
         thread = result.get("thread") if isinstance(result, Mapping) else None
@@ -305,6 +298,8 @@ class _ConnectionBase(Generic[W, S]):
     # -- answering server requests ---------------------------------------------------------
     def _dispatch(self, request: ServerRequest) -> None:
         """Choose who answers ``request`` (on the reader, so lineage read so far counts)."""
+        if self.hooks.server_request:
+            self.hooks.saw_server_request(request)
         handler = self.handlers.find(request.method, request.thread_id)
         if handler is None:
             reply = HandlerTable.default_reply(request.method)
@@ -395,24 +390,11 @@ class _ConnectionBase(Generic[W, S]):
                 reason, exit_code=exit_code, stderr_tail=stderr_tail
             )
         error = self._closed_error
-        self._core.fail_all()
-        waiters, self._waiters = self._waiters, {}
-        for waiter in waiters.values():
-            self._reject(waiter, error)
+        for call in self._core.pending.fail_all():
+            if call.waiter is not None:
+                self._reject(call.waiter, error)
         for sink in list(self._router.all_sinks()):
             self._deliver(sink, [_Closed(error)])
-
-    def _turns_awaited(self) -> int:
-        # A turn may have several subscribers (its handle, an approval-rule watch); count it
-        # once. A subscription not yet narrowed stands for the turn being started.
-        return len(
-            {
-                (subscription.thread_id, subscription.turn_id or id(subscription))
-                for subscriptions in self._router._by_thread.values()
-                for subscription in subscriptions
-                if not subscription.derived
-            }
-        )
 
     def _close_by_owner(self) -> None:
         # Before the server is stopped: the report of its output ending then keeps this
@@ -439,24 +421,14 @@ class Inbox:
     """Events routed to one subscriber of the sync connection.
 
     ``room`` is the connection's :class:`WaitRoom`: waiting for an event may mean reading the
-    server's output in this thread. An inbox made without one stands alone (tests).
+    server's output in this thread.
     """
 
-    def __init__(self, room: WaitRoom | None = None) -> None:
-        self._room = room if room is not None else WaitRoom(threading.Lock())
+    def __init__(self, room: WaitRoom) -> None:
+        self._room = room
         self._items: deque[_Item] = deque()
 
-    def put(self, item: _Item) -> None:
-        """Queue an event and wake the consumer."""
-        self.put_many([item])
-
-    def put_many(self, items: list[_Item]) -> None:
-        """Queue events in order, waking the consumer once."""
-        with self._room.lock:
-            self._items.extend(items)
-            self._room.notify()
-
-    def put_locked(self, items: list[_Item]) -> None:
+    def put_locked(self, items: Sequence[_Item]) -> None:
         """Queue events; the caller holds the room's lock and wakes the consumer afterwards."""
         self._items.extend(items)
 
@@ -522,7 +494,9 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     use from many threads at once.
     """
 
-    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+    def __init__(
+        self, config: CodexConfig, transport: Transport, handlers: HandlerTable | None = None
+    ) -> None:
         super().__init__(config, handlers)
         self._lock = threading.Lock()
         # Two lanes: user handlers, at most handler_workers at once, and the SDK's own answers
@@ -537,37 +511,20 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         #: own lock: they are armed on the reader, which holds the connection's.
         self._timers: set[threading.Timer] = set()
         self._timers_lock = threading.Lock()
-        self._process: StdioProcess | WebSocketTransport
-        # The reader takes the lock, so a socket that closes at once waits for _process.
+        self._transport = transport
+        # The reader takes the lock, so a socket that closes at once waits for open() to end.
         with self._lock:
-            if config.url is not None:
-                self._process = WebSocketTransport(
-                    config.url,
-                    token=config.ws_token,
-                    ssl_context=config.ws_ssl_context,
-                    lock=self._lock,
-                    on_message=self._on_message,
-                    on_eof=self._on_eof,
-                )
-            else:
-                self._process = StdioProcess(
-                    config.argv(resolve_codex_bin(config.codex_bin)),
-                    env=config.process_env(),
-                    cwd=config.cwd,
-                    lock=self._lock,
-                    on_data=self._on_data,
-                    on_eof=self._on_eof,
-                )
-        self._room = self._process.room
+            transport.open(self._lock, self._on_data, self._on_message, self._on_eof)
+        self._room = transport.room
 
     @property
     def pid(self) -> int:
         """The server's process id."""
-        return self._process.pid
+        return self._transport.pid
 
     def stderr_tail(self) -> str:
         """The last lines the server wrote to stderr."""
-        return self._process.stderr.text()
+        return self._transport.stderr.text()
 
     def _on_data(self, data: bytes) -> None:  # the room's lock is held
         self._handle(self._core.receive_data(data))
@@ -575,10 +532,10 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _on_message(self, message: str | bytes) -> None:  # the room's lock is held
         self._handle([self._core.receive_line(message)])
 
-    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
+    def _on_eof(self, reason: str) -> None:
         with self._lock:
             self._handle(self._core.receive_eof())
-            self._closed_by(self._process.exit_code, self._process.stderr.text(), reason)
+            self._closed_by(self._transport.exit_code, self._transport.stderr.text(), reason)
             self._room.end()
         self._stop_handlers()
 
@@ -590,7 +547,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         if not waiter:
             waiter.append(error)
 
-    def _deliver(self, sink: Inbox, items: list[_Item]) -> None:
+    def _deliver(self, sink: Inbox, items: Sequence[_Item]) -> None:
         sink.put_locked(items)
 
     def _send_internal(self, line: bytes) -> None:
@@ -654,7 +611,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         log_sent(line)
         # If the server is gone, its waiters learn that from the reader.
         with contextlib.suppress(OSError):
-            self._process.write(line)
+            self._transport.write(line)
 
     def _raise_in_callers(self, request: ServerRequest, exc: BaseException) -> bool:
         with self._lock:
@@ -669,9 +626,13 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         method: str,
         params: Mapping[str, Any] | None = None,
         *,
-        timeout: float | None = _USE_CONFIG,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send a request and block until its result; raises the mapped ``JsonRpcError``."""
+        """Send a request and block until its result; raises the mapped ``JsonRpcError``.
+
+        ``timeout``: seconds to wait for the reply; ``None`` waits forever; by default
+        (:data:`DEFAULT_TIMEOUT`) the config's ``request_timeout``.
+        """
         return self.exchange(method, params, timeout=timeout).result
 
     def exchange(
@@ -679,39 +640,45 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
         method: str,
         params: Mapping[str, Any] | bytes | None = None,
         *,
-        timeout: float | None = _USE_CONFIG,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Response:
         """Like :meth:`request`, but return the reply itself (its result may be unparsed).
 
         ``params`` may be JSON text already.
         """
-        if timeout is _USE_CONFIG:
+        if timeout is DEFAULT_TIMEOUT:
             timeout = self.config.request_timeout
         waiter: _ReplySlot = []
         with self._lock:
             if self._closed_error is not None:
                 self._ensure_open()
-            request_id, line = self._core.request(method, params)
-            self._waiters[request_id] = waiter
+            request_id, line = self._core.request(method, params, waiter)
+        hooks = self.hooks
+        sent = None
+        if hooks.request or hooks.reply:
+            sent = SentRequest(request_id, method, params)
+            hooks.saw_request(sent)
         try:
             self._write(line)
             if not self._room.wait(waiter.__len__, timeout):
-                raise RequestTimeoutError(
-                    f"{method!r} got no reply within {timeout} s (raise request_timeout= for "
-                    "slow methods)"
-                )
+                raise _timeout_error(method, timeout)
             reply = waiter[0]
             if isinstance(reply, BaseException):
                 raise reply
             if method in _RELEASING:
                 self._released(method, params)
-            return reply
+        except BaseException as error:
+            if sent is not None:
+                hooks.saw_reply(sent, None, error)
+            raise
         finally:
             if not waiter:
                 # Timed out or interrupted (Ctrl-C): stop expecting the reply so nothing leaks.
                 with self._lock:
-                    self._core.forget(request_id)
-                    self._waiters.pop(request_id, None)
+                    self._core.pending.forget(request_id)
+        if sent is not None:
+            hooks.saw_reply(sent, reply, None)
+        return reply
 
     def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         """Send a client notification."""
@@ -722,7 +689,7 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def _write(self, line: bytes) -> None:
         log_sent(line)
         try:
-            self._process.write(line)
+            self._transport.write(line)
         except OSError:
             # The reader reports the closure with the exit code and stderr; wait for it.
             deadline = time.monotonic() + 2.0
@@ -770,16 +737,18 @@ class Connection(_ConnectionBase[_ReplySlot, Inbox]):
     def active_turns(self) -> int:
         """How many turns started through this connection have not completed yet."""
         with self._lock:
-            return self._turns_awaited()
+            return self._router.turn_count()
 
     def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice or concurrently."""
         with self._lock:
             self._close_by_owner()
-        self._process.close()
+        self._transport.close()
         with self._lock:
             self._closed_by(
-                self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+                self._transport.exit_code,
+                self._transport.stderr.text(),
+                "the connection was closed",
             )
             self._room.end()
         self._stop_handlers()
@@ -821,7 +790,7 @@ class AsyncInbox:
     """Events routed to one subscriber of the async connection."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[list[_Item]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Sequence[_Item]] = asyncio.Queue()
         #: Events of the batch being read; only the consumer touches it.
         self._ready: deque[_Item] = deque()
 
@@ -829,7 +798,7 @@ class AsyncInbox:
         """Queue an event (called by the connection, on its loop)."""
         self._queue.put_nowait([item])
 
-    def put_many(self, items: list[_Item]) -> None:
+    def put_many(self, items: Sequence[_Item]) -> None:
         """Queue events in order, waking the consumer once (called on the loop)."""
         self._queue.put_nowait(items)
 
@@ -878,15 +847,19 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     executor, so neither blocks the task that reads the server's output.
     """
 
-    def __init__(self, config: CodexConfig, handlers: HandlerTable | None = None) -> None:
+    def __init__(
+        self,
+        config: CodexConfig,
+        transport: AsyncTransport,
+        handlers: HandlerTable | None = None,
+    ) -> None:
         super().__init__(config, handlers)
-        self._process: AsyncStdioProcess | AsyncWebSocketTransport | None = None
+        self._transport = transport
+        self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
         # Plain-function handlers run in executors of their own, made on first use: user
         # handlers at most handler_workers at once, the SDK's own (token refresh) apart.
         self._executors: dict[bool, concurrent.futures.ThreadPoolExecutor] = {}
-        #: When each request with a timeout expires: (loop time, method, timeout).
-        self._deadlines: dict[RequestId, tuple[float, str, float]] = {}
         #: The one timer that fails overdue requests, armed for the earliest deadline or later.
         self._expiry: asyncio.TimerHandle | None = None
         #: The loop the transport belongs to, set once the transport is up. Kept because
@@ -894,24 +867,9 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        """Launch the server process, or connect to the server at ``config.url``."""
-        if self.config.url is not None:
-            self._process = await AsyncWebSocketTransport.connect(
-                self.config.url,
-                token=self.config.ws_token,
-                ssl_context=self.config.ws_ssl_context,
-                on_message=self._on_message,
-                on_eof=self._on_eof,
-            )
-        else:
-            argv = self.config.argv(resolve_codex_bin(self.config.codex_bin))
-            self._process = await AsyncStdioProcess.start(
-                argv,
-                env=self.config.process_env(),
-                cwd=self.config.cwd,
-                on_data=self._on_data,
-                on_eof=self._on_eof,
-            )
+        """Open the transport: launch the server process, or connect to ``config.url``."""
+        await self._transport.open(self._on_data, self._on_message, self._on_eof)
+        self._started = True
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -920,10 +878,10 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         return self._proc.pid
 
     @property
-    def _proc(self) -> AsyncStdioProcess | AsyncWebSocketTransport:
-        if self._process is None:
+    def _proc(self) -> AsyncTransport:
+        if not self._started:
             raise CodexError("the connection has not been started")
-        return self._process
+        return self._transport
 
     def stderr_tail(self) -> str:
         """The last lines the server wrote to stderr."""
@@ -935,7 +893,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
     def _on_message(self, message: str | bytes) -> None:
         self._handle([self._core.receive_line(message)])
 
-    def _on_eof(self, reason: str = "the app-server closed its output") -> None:
+    def _on_eof(self, reason: str) -> None:
         self._handle(self._core.receive_eof())
         self._closed_by(self._proc.exit_code, self._proc.stderr.text(), reason)
         self._stop_expiry()
@@ -953,7 +911,7 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if not waiter.done():
             waiter.set_exception(error)
 
-    def _deliver(self, sink: AsyncInbox, items: list[_Item]) -> None:
+    def _deliver(self, sink: AsyncInbox, items: Sequence[_Item]) -> None:
         sink.put_many(items)
 
     def _send_internal(self, line: bytes) -> None:
@@ -1024,9 +982,12 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         method: str,
         params: Mapping[str, Any] | None = None,
         *,
-        timeout: float | None = _USE_CONFIG,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send a request and wait for its result; raises the mapped ``JsonRpcError``."""
+        """Send a request and wait for its result; raises the mapped ``JsonRpcError``.
+
+        ``timeout``: as for :meth:`Connection.request`.
+        """
         return (await self.exchange(method, params, timeout=timeout)).result
 
     async def exchange(
@@ -1034,13 +995,13 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         method: str,
         params: Mapping[str, Any] | bytes | None = None,
         *,
-        timeout: float | None = _USE_CONFIG,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Response:
         """Like :meth:`request`, but return the reply itself (its result may be unparsed).
 
         ``params`` may be JSON text already.
         """
-        if timeout is _USE_CONFIG:
+        if timeout is DEFAULT_TIMEOUT:
             timeout = self.config.request_timeout
         if self._closed_error is not None:
             self._ensure_open()
@@ -1048,80 +1009,84 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         if loop is None:
             raise CodexError("the connection has not been started")
         waiter: asyncio.Future[Any] = loop.create_future()
-        request_id, line = self._core.request(method, params)
-        self._waiters[request_id] = waiter
+        pending = self._core.pending
+        request_id, line = self._core.request(method, params, waiter)
         if timeout is not None:
             deadline = loop.time() + timeout
-            self._deadlines[request_id] = (deadline, method, timeout)
-            expiry = self._expiry
-            if expiry is None or deadline < expiry.when():
-                self._set_deadline(request_id, (deadline, method, timeout))
+            if pending.set_deadline(request_id, deadline, timeout):
+                self._arm(deadline)
+        hooks = self.hooks
+        observed = None
+        if hooks.request or hooks.reply:
+            observed = SentRequest(request_id, method, params)
+            hooks.saw_request(observed)
         try:
             try:
                 sent = self._send(line)
             except OSError:
                 await self._write_failed()
             if not sent:
-                await self._drain_request(request_id, method)
+                await self._drain_request(request_id, method, timeout)
             reply: Response = await waiter
             if method in _RELEASING:
                 self._released(method, params)
-            return reply
+        except BaseException as error:
+            if observed is not None:
+                hooks.saw_reply(observed, None, error)
+            raise
         finally:
-            if timeout is not None:
-                self._deadlines.pop(request_id, None)
-            if self._waiters.pop(request_id, None) is not None:
-                # Timed out or cancelled: stop expecting the reply so nothing leaks.
-                self._core.forget(request_id)
+            # Timed out or cancelled: stop expecting the reply so nothing leaks (a no-op once
+            # the reply came).
+            pending.forget(request_id)
+        if observed is not None:
+            hooks.saw_reply(observed, reply, None)
+        return reply
 
     # Timeouts: one timer per connection, not one per request. A loop timer per call (a
     # TimerHandle, a heap push, a cancel, the loop's sweep of cancelled timers) cost about a
-    # tenth of a round trip, asyncio.timeout more: a request only records its deadline, and
-    # the timer, when it fires, fails the overdue requests and sets itself for the next one.
-    def _set_deadline(self, request_id: RequestId, entry: tuple[float, str, float]) -> None:
-        self._deadlines[request_id] = entry
-        expiry = self._expiry
-        if expiry is None or entry[0] < expiry.when():
-            if expiry is not None:
-                expiry.cancel()
-            assert self._loop is not None
-            self._expiry = self._loop.call_at(entry[0], self._expire_overdue)
+    # tenth of a round trip, asyncio.timeout more: a request only records its deadline in the
+    # pending table, and the timer, when it fires, fails the overdue requests and sets itself
+    # for the next deadline (the table's clock says which).
+    def _arm(self, when: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        assert self._loop is not None
+        self._expiry = self._loop.call_at(when, self._expire_overdue)
 
     def _expire_overdue(self) -> None:
         expiry, self._expiry = self._expiry, None
         # The loop runs a timer up to its clock's resolution early: what it was set for is due.
         assert self._loop is not None
         now = max(self._loop.time(), expiry.when() if expiry else 0.0)
-        later: list[tuple[RequestId, tuple[float, str, float]]] = []
-        for request_id, entry in list(self._deadlines.items()):
-            if entry[0] > now:
-                later.append((request_id, entry))
-                continue
-            del self._deadlines[request_id]
-            waiter = self._waiters.get(request_id)
+        pending = self._core.pending
+        for call in pending.expire(now):
+            waiter = call.waiter
             if waiter is not None and not waiter.done():
-                waiter.set_exception(_timeout_error(entry[1], entry[2]))
-        if later:
-            request_id, entry = min(later, key=lambda item: item[1][0])
-            self._set_deadline(request_id, entry)
+                waiter.set_exception(_timeout_error(call.method, call.timeout))
+        if pending.next_deadline is not None:
+            self._arm(pending.next_deadline)
 
     def _stop_expiry(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
 
-    async def _drain_request(self, request_id: RequestId, method: str) -> None:
+    async def _drain_request(
+        self, request_id: RequestId, method: str, timeout: float | None
+    ) -> None:
         """Wait for back-pressure to ease; this wait counts against the request's timeout.
 
         A server that stops reading its input would otherwise hold drain() forever.
         """
-        entry = self._deadlines.pop(request_id, None)
-        if entry is None:
+        pending = self._core.pending
+        deadline = pending.hold(request_id)
+        if deadline is None or timeout is None:
             await self._drain(method, None, None)
             return
-        # Out of the table meanwhile: the drain's own timeout reports it, once.
-        await self._drain(method, entry[2], entry[0])
-        self._set_deadline(request_id, entry)
+        # Off the clock meanwhile: the drain's own timeout reports it, once.
+        await self._drain(method, timeout, deadline)
+        if pending.set_deadline(request_id, deadline, timeout):
+            self._arm(deadline)
 
     def _send(self, line: bytes) -> bool:
         """Hand ``line`` to the transport; ``False`` if the caller must drain it first.
@@ -1129,12 +1094,11 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
         Raises ``OSError`` if the transport is closed (see :meth:`_write_failed`).
         """
         log_sent(line)
-        process = self._process
-        assert process is not None  # set before _loop, which request() checks
+        process = self._transport
         process.write(line)
         # A pipe under its high-water mark needs no drain: skipping the await saves a
         # coroutine per call. The websocket's drain waits for its writer task.
-        return type(process) is AsyncStdioProcess and not process.writing_paused
+        return not process.writing_paused
 
     async def _drain(self, method: str, timeout: float | None, deadline: float | None) -> None:
         try:
@@ -1199,19 +1163,23 @@ class AsyncConnection(_ConnectionBase["asyncio.Future[Any]", AsyncInbox]):
 
     def active_turns(self) -> int:
         """How many turns started through this connection have not completed yet."""
-        return self._turns_awaited()
+        return self._router.turn_count()
 
     async def close(self) -> None:
         """Stop the server and fail anything still waiting; safe to call twice."""
         self._close_by_owner()
-        if self._process is None:
+        if not self._started:
             self._closed_by(None, "", "the connection was closed")
             return
-        await self._process.close()
+        await self._transport.close()
         self._closed_by(
-            self._process.exit_code, self._process.stderr.text(), "the connection was closed"
+            self._transport.exit_code, self._transport.stderr.text(), "the connection was closed"
         )
         self._stop_expiry()
         for task in list(self._tasks):
             task.cancel()
         self._stop_executors()
+
+
+#: Either connection (for helpers the sync and async APIs share).
+AnyConnection = Connection | AsyncConnection

@@ -1,8 +1,11 @@
 """The JSON-RPC core: framing, request ids, pending calls and routing, with no I/O.
 
 Bytes go in through :meth:`JsonRpcCore.receive_data` and come out as events; messages to send
-come out as bytes. The synchronous (threads) and asynchronous (asyncio) connections, and any
-other transport, drive this one object, so the protocol rules live in exactly one place.
+come out as bytes. :class:`PendingTable` is the one table of requests waiting for a reply (with
+their waiters and the clock of their deadlines); :class:`EventSorter` turns one read's events
+into what the connection must deliver and answer, in order. The synchronous (threads) and
+asynchronous (asyncio) connections, over any transport, drive these objects, so the protocol
+rules live in exactly one place.
 
 The app-server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` member, one JSON object per line.
 """
@@ -22,15 +25,19 @@ from .errors import JsonRpcError, ProtocolViolationError
 __all__ = [
     "ErrorResponse",
     "Event",
+    "EventSorter",
     "JsonRpcCore",
     "Notification",
     "NotificationDecoder",
+    "PendingCall",
+    "PendingTable",
     "ProtocolViolation",
     "RequestId",
     "Response",
     "Router",
     "ServerRequest",
     "Subscription",
+    "excerpt",
 ]
 
 RequestId = int | str
@@ -48,7 +55,7 @@ class Response:
     one pass, and :attr:`result` parses it on first use.
     """
 
-    __slots__ = ("_line", "_result", "method", "raw", "request_id")
+    __slots__ = ("_line", "_result", "method", "raw", "request_id", "waiter")
 
     def __init__(
         self,
@@ -57,12 +64,15 @@ class Response:
         result: Any = None,
         raw: bytes | None = None,
         line: bytes = b"",
+        waiter: Any = None,
     ) -> None:
         self.request_id = request_id
         self.method = method
         self.raw = raw
         self._result = _UNPARSED if raw is not None else result
         self._line = line
+        #: Whoever waits for this reply (see :class:`PendingTable`); the connection takes it.
+        self.waiter = waiter
 
     @property
     def result(self) -> Any:
@@ -79,7 +89,7 @@ class Response:
                 # Nested deeper than the decoder recurses: the reply cannot be read at all.
                 raise ProtocolViolationError(
                     f"the app-server's reply to {self.method!r} is nested too deeply to read: "
-                    f"{_excerpt(self.raw)}"
+                    f"{excerpt(self.raw)}"
                 ) from None
         return self._result
 
@@ -107,22 +117,24 @@ def _result_of(line: bytes, method: str) -> Any:
         message = json.loads(line)
     except (ValueError, RecursionError) as exc:
         raise ProtocolViolationError(
-            f"the app-server's reply to {method!r} is not JSON: {exc}: {_excerpt(line)}"
+            f"the app-server's reply to {method!r} is not JSON: {exc}: {excerpt(line)}"
         ) from None
     if not isinstance(message, dict) or "result" not in message:
         raise ProtocolViolationError(
-            f"the app-server's reply to {method!r} is malformed: {_excerpt(line)}"
+            f"the app-server's reply to {method!r} is malformed: {excerpt(line)}"
         )
     return message["result"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorResponse:
     """An error reply to one of our requests, already mapped to its exception class."""
 
     request_id: RequestId
     method: str
     error: JsonRpcError
+    #: Whoever waits for this reply (see :class:`PendingTable`); the connection takes it.
+    waiter: Any = field(default=None, compare=False, repr=False)
 
 
 class Notification:
@@ -250,9 +262,136 @@ _REPLY = re.compile(rb'\{"id":(0|[1-9][0-9]{0,17}),"result":(.*)\}', re.DOTALL).
 NotificationDecoder = Callable[[bytes, bytes], "Notification | None"]
 
 
-def _excerpt(raw: bytes | str) -> str:
+def excerpt(raw: bytes | str) -> str:
+    """``raw`` as an error message or a log line may quote it: bounded and terminal-safe."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return quoted(text, _VIOLATION_EXCERPT)
+
+
+class PendingCall:
+    """One request waiting for its reply: its method, its waiter and its deadline."""
+
+    __slots__ = ("deadline", "method", "timeout", "waiter")
+
+    def __init__(self, method: str, waiter: Any) -> None:
+        self.method = method
+        #: Whatever the connection resolves when the reply comes (a future, a slot...).
+        self.waiter = waiter
+        #: When it expires on the caller's clock (``None``: never), and the timeout it came from.
+        self.deadline: float | None = None
+        self.timeout: float | None = None
+
+
+class PendingTable:
+    """The requests waiting for a reply, in one place, with the clock of their deadlines.
+
+    A reply, a timeout, a caller giving up and the end of the connection each clean this one
+    table. Deadlines are times on a clock the caller reads and passes in as ``now`` (no timers,
+    no I/O here): :meth:`set_deadline` says when the caller's single timer must be set earlier,
+    :meth:`expire` takes the overdue calls out, and :attr:`next_deadline` is when to look next.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[RequestId, PendingCall] = {}
+        #: Ids given up on (see :meth:`forget`), with their method.
+        self._abandoned: dict[RequestId, str] = {}
+        #: The time the caller's timer is set for, if any.
+        self._armed: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._calls
+
+    def add(self, request_id: RequestId, method: str, waiter: Any) -> None:
+        """Expect a reply to ``request_id``."""
+        self._calls[request_id] = PendingCall(method, waiter)
+
+    def set_deadline(self, request_id: RequestId, deadline: float, timeout: float) -> bool:
+        """Give a pending call a deadline; ``True`` if the timer must be set for it now
+        (nothing is armed, or only for later)."""
+        call = self._calls.get(request_id)
+        if call is None:
+            return False
+        call.deadline, call.timeout = deadline, timeout
+        armed = self._armed
+        if armed is None or deadline < armed:
+            self._armed = deadline
+            return True
+        return False
+
+    def hold(self, request_id: RequestId) -> float | None:
+        """Take a call's deadline off the clock for a while and return it (``None``: it had
+        none); :meth:`set_deadline` puts it back."""
+        call = self._calls.get(request_id)
+        if call is None:
+            return None
+        deadline, call.deadline = call.deadline, None
+        return deadline
+
+    def claim(self, request_id: RequestId) -> PendingCall | None:
+        """The call a reply answers, out of the table; ``None`` if no such request was sent.
+
+        A call given up on still matches (with no waiter): its late reply is nobody's, not a
+        fault of the server.
+        """
+        call = self._calls.pop(request_id, None)
+        if call is None and self._abandoned:
+            method = self._abandoned.pop(request_id, None)
+            if method is not None:
+                call = PendingCall(method, None)
+        return call
+
+    def forget(self, request_id: RequestId) -> None:
+        """Stop expecting a reply (the caller timed out or was cancelled).
+
+        The last :data:`_ABANDONED_KEPT` such ids are remembered, so a reply that still comes
+        is dropped quietly.
+        """
+        call = self._calls.pop(request_id, None)
+        if call is not None:
+            self._abandon(request_id, call.method)
+
+    def _abandon(self, request_id: RequestId, method: str) -> None:
+        self._abandoned[request_id] = method
+        if len(self._abandoned) > _ABANDONED_KEPT:
+            del self._abandoned[next(iter(self._abandoned))]
+
+    def expire(self, now: float) -> list[PendingCall]:
+        """Take out the calls whose deadline is ``now`` or earlier, and set
+        :attr:`next_deadline` to the earliest left."""
+        overdue: list[PendingCall] = []
+        earliest: float | None = None
+        for request_id, call in list(self._calls.items()):
+            deadline = call.deadline
+            if deadline is None:
+                continue
+            if deadline <= now:
+                del self._calls[request_id]
+                self._abandon(request_id, call.method)
+                overdue.append(call)
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        self._armed = earliest
+        return overdue
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When the caller's timer is due (``None``: no deadline is waiting)."""
+        return self._armed
+
+    def ids(self) -> list[RequestId]:
+        """Ids of requests still waiting for a reply."""
+        return list(self._calls)
+
+    def fail_all(self) -> list[PendingCall]:
+        """Take out every call (the transport closed); nothing is expected any more."""
+        calls = list(self._calls.values())
+        self._calls.clear()
+        self._abandoned.clear()
+        self._armed = None
+        return calls
 
 
 class JsonRpcCore:
@@ -265,21 +404,25 @@ class JsonRpcCore:
     def __init__(self, decode_notification: NotificationDecoder | None = None) -> None:
         self._buffer = bytearray()
         self._next_id = 1
-        self._pending: dict[RequestId, str] = {}
-        self._abandoned: dict[RequestId, str] = {}
+        #: The one table of requests waiting for a reply.
+        self.pending = PendingTable()
         self._decode_notification = decode_notification
 
     # -- outgoing -------------------------------------------------------------------------
 
-    def request(self, method: str, params: Mapping[str, Any] | bytes | None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, params: Mapping[str, Any] | bytes | None, waiter: Any = None
+    ) -> tuple[int, bytes]:
         """Allocate an id for a request and return it with the line to send.
 
         ``params`` may be JSON text already (a typed call serialises its params model
-        straight to JSON), spliced in as it is.
+        straight to JSON), spliced in as it is. ``waiter`` (anything) comes back on the
+        request's reply event, and from :meth:`PendingTable.expire` and
+        :meth:`PendingTable.fail_all`.
         """
         request_id = self._next_id
         self._next_id += 1
-        self._pending[request_id] = method
+        self.pending.add(request_id, method, waiter)
         if type(params) is bytes:
             return request_id, b'{"id":%d,"method":%b,"params":%b}\n' % (
                 request_id,
@@ -310,36 +453,6 @@ class JsonRpcCore:
         if data is not None:
             error["data"] = data
         return _encode({"id": request_id, "error": error})
-
-    def forget(self, request_id: RequestId) -> None:
-        """Stop expecting a reply (the caller timed out or was cancelled).
-
-        A reply that still comes is a reply nobody waits for, not a fault of the server: the
-        last :data:`_ABANDONED_KEPT` such ids are remembered so it is dropped quietly.
-        """
-        method = self._pending.pop(request_id, None)
-        if method is not None:
-            self._abandoned[request_id] = method
-            if len(self._abandoned) > _ABANDONED_KEPT:
-                del self._abandoned[next(iter(self._abandoned))]
-
-    def _claim(self, request_id: RequestId) -> str | None:
-        """The method of the request a reply answers, or ``None`` if none was sent."""
-        method = self._pending.pop(request_id, None)
-        if method is None and self._abandoned:
-            method = self._abandoned.pop(request_id, None)
-        return method
-
-    def pending(self) -> list[RequestId]:
-        """Ids of requests still waiting for a reply."""
-        return list(self._pending)
-
-    def fail_all(self) -> list[RequestId]:
-        """Forget every pending request and return their ids (the transport closed)."""
-        ids = list(self._pending)
-        self._pending.clear()
-        self._abandoned.clear()
-        return ids
 
     # -- incoming -------------------------------------------------------------------------
 
@@ -420,23 +533,21 @@ class JsonRpcCore:
             return None
         head, raw = match.groups()
         request_id = int(head)
-        method = self._claim(request_id)
-        if method is None:
+        call = self.pending.claim(request_id)
+        if call is None:
             return None
-        return Response(request_id, method, None, raw, line)
+        return Response(request_id, call.method, None, raw, line, call.waiter)
 
     def _parse_line(self, line: bytes | str) -> Event:
         try:
             message = json.loads(line)
         except UnicodeDecodeError as exc:
-            return ProtocolViolation(
-                f"not valid UTF-8: {exc}", _excerpt(line), _request_id_of(line)
-            )
+            return ProtocolViolation(f"not valid UTF-8: {exc}", excerpt(line), _request_id_of(line))
         except (ValueError, RecursionError) as exc:
             # The decoder recurses per nesting level: a hostile line must not kill the reader.
-            return ProtocolViolation(f"not JSON: {exc}", _excerpt(line))
+            return ProtocolViolation(f"not JSON: {exc}", excerpt(line))
         if not isinstance(message, dict):
-            return ProtocolViolation("not a JSON object", _excerpt(line))
+            return ProtocolViolation("not a JSON object", excerpt(line))
         return self.receive_message(message, line)
 
     def receive_message(self, message: dict[str, Any], raw: bytes | str = b"") -> Event:
@@ -448,20 +559,20 @@ class JsonRpcCore:
             if params is None:
                 params = {}
             elif not isinstance(params, dict):
-                return ProtocolViolation("params is not an object", _excerpt(raw or str(message)))
+                return ProtocolViolation("params is not an object", excerpt(raw or str(message)))
             thread_id, turn_id = _scope(params)
             if has_id:
                 request_id = message["id"]
                 if not isinstance(request_id, int | str):
-                    return ProtocolViolation("bad request id", _excerpt(raw or str(message)))
+                    return ProtocolViolation("bad request id", excerpt(raw or str(message)))
                 return ServerRequest(request_id, method, params, thread_id, turn_id)
             return Notification(method, params, thread_id, turn_id)
         if has_id and ("result" in message or "error" in message):
             request_id = message["id"]
-            request_method = self._claim(request_id) if _hashable(request_id) else None
-            if request_method is None:
+            call = self.pending.claim(request_id) if _hashable(request_id) else None
+            if call is None:
                 return ProtocolViolation(
-                    f"reply to unknown request id {request_id!r}", _excerpt(raw or str(message))
+                    f"reply to unknown request id {request_id!r}", excerpt(raw or str(message))
                 )
             error = message.get("error")
             if error is not None:
@@ -469,12 +580,13 @@ class JsonRpcCore:
                     error = {"code": -32603, "message": f"malformed error: {error!r}"}
                 return ErrorResponse(
                     request_id,
-                    request_method,
-                    JsonRpcError.from_error(error, method=request_method),
+                    call.method,
+                    JsonRpcError.from_error(error, method=call.method),
+                    call.waiter,
                 )
-            return Response(request_id, request_method, message.get("result"))
+            return Response(request_id, call.method, message.get("result"), waiter=call.waiter)
         return ProtocolViolation(
-            "neither a request, a notification nor a reply", _excerpt(raw or str(message))
+            "neither a request, a notification nor a reply", excerpt(raw or str(message))
         )
 
 
@@ -508,7 +620,6 @@ def _encode(message: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(message).encode() + b"\n"
 
 
-@functools.lru_cache(maxsize=512)
 # Cached: a connection calls a handful of methods, each many times.
 @functools.lru_cache(maxsize=256)
 def _json_string(text: str) -> bytes:
@@ -621,3 +732,112 @@ class Router(Generic[S]):
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_thread.values())
+
+    def turn_count(self) -> int:
+        """How many turns are being awaited: each counted once however many subscriptions it
+        has (its handle, an approval-rule watch); one not yet narrowed stands for a turn being
+        started, and those made for sub-agents are not counted."""
+        return len(
+            {
+                (subscription.thread_id, subscription.turn_id or id(subscription))
+                for subscriptions in self._by_thread.values()
+                for subscription in subscriptions
+                if not subscription.derived
+            }
+        )
+
+
+#: Notifications the connection observes before the events after it are routed: those that
+#: may change who gets what (a thread spawned, a turn begun or ended, a thread gone), and a
+#: file change's update, whose paths approval decisions read.
+OBSERVED = frozenset(
+    {
+        "item/fileChange/patchUpdated",
+        "thread/started",
+        "turn/started",
+        "turn/completed",
+        "item/started",
+        "item/completed",
+        "thread/closed",
+        "thread/archived",
+        "thread/deleted",
+    }
+)
+#: Replies that name a thread this client now drives (observed, like :data:`OBSERVED`).
+THREAD_REPLIES = frozenset({"thread/start", "thread/resume", "thread/fork"})
+
+#: One step of what a read asks of a connection, in arrival order: a batch of notifications
+#: per sink (a dict), or one reply, error reply, server request or unusable line to act on.
+Step = dict[S, list[Notification]] | Response | ErrorResponse | ServerRequest | ProtocolViolation
+
+
+class EventSorter(Generic[S]):
+    """Turns one read's events into the steps a connection acts on, with no I/O.
+
+    Notifications are gathered into one batch per subscriber per read, not handed over one by
+    one: a consumer woken once per read instead of once per delta is most of streaming's cost.
+    What arrived before a reply or a server request is its own earlier step, so it is
+    delivered before that is acted on. ``observe`` is called with every notification in
+    :data:`OBSERVED` and ``observe_reply`` with every reply in :data:`THREAD_REPLIES`,
+    in arrival order, before the events after them are routed (they may add routes).
+    """
+
+    __slots__ = ("_observe", "_observe_reply", "router")
+
+    def __init__(
+        self,
+        router: Router[S],
+        observe: Callable[[Notification], None],
+        observe_reply: Callable[[Response], None],
+    ) -> None:
+        self.router = router
+        self._observe = observe
+        self._observe_reply = observe_reply
+
+    def sort(self, events: list[Event]) -> list[Step[S]] | Step[S]:
+        """The steps for ``events``, in order. The two reads that matter most come back as
+        their one step, with no list around it: a read of notifications only (a stream's) as
+        its batch, a read of one reply (a round trip's) as the reply."""
+        if len(events) == 1 and type(reply := events[0]) is Response:
+            if reply.method in THREAD_REPLIES:
+                self._observe_reply(reply)
+            return reply
+        steps: list[Step[S]] | None = None
+        batches: dict[S, list[Notification]] = {}
+        router = self.router
+        # A read brings runs of deltas of one turn: they share one routing lookup.
+        scope: tuple[str | None, str | None] | None = None
+        sinks: list[S] = []
+        for event in events:
+            if type(event) is Notification:
+                if event.method in OBSERVED:
+                    self._observe(event)
+                    scope = None  # a sub-agent found may add subscriptions
+                if event.method == "turn/completed":
+                    # It ends its turn's subscriptions: later lookups must not reuse the sinks.
+                    sinks = router.route(event.thread_id, event.turn_id, ends_turn=True)
+                    scope = None
+                elif scope is None or scope[0] != event.thread_id or scope[1] != event.turn_id:
+                    sinks = router.route(event.thread_id, event.turn_id)
+                    scope = (event.thread_id, event.turn_id)
+                for sink in sinks:
+                    batch = batches.get(sink)
+                    if batch is None:
+                        batches[sink] = [event]
+                    else:
+                        batch.append(event)
+                continue
+            scope = None
+            if steps is None:
+                steps = []
+            if batches:
+                steps.append(batches)
+                batches = {}
+            if type(event) is Response and event.method in THREAD_REPLIES:
+                self._observe_reply(event)  # may add routes for the events after it
+            steps.append(event)  # type: ignore[arg-type]  # not a Notification: see above
+        if steps is None:
+            return batches
+        if batches:
+            steps.append(batches)
+        return steps

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._connection import _ConnectionBase
+from ._connection import AnyConnection
 from ._handlers import HandlerTable, ServerRequestHandler
-from ._protocol import Notification, _excerpt
+from ._protocol import Notification, excerpt
 from ._turns import OutputSchema, parse_output, typed
 from .approvals import approval_handlers
 from .config import CodexConfig
@@ -50,7 +50,7 @@ def make_config(config: CodexConfig | None, options: Mapping[str, Any]) -> Codex
         raise TypeError(f"{exc}; see CodexConfig for the accepted options") from None
 
 
-def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) -> Any:
+def typed_or_skip(event: Notification, connection: AnyConnection) -> Any:
     """``typed(event)``, or ``None`` (logged and counted) when its line proves not to be JSON.
 
     Deltas are routed on ids read off their first bytes and parsed only by their consumer, so
@@ -66,7 +66,7 @@ def typed_or_skip(event: Notification, connection: _ConnectionBase[Any, Any]) ->
         except (ValueError, RecursionError) as exc:
             connection.protocol_violations += 1
             logger.warning(
-                "skipped a message from the app-server: not JSON: %s: %s", exc, _excerpt(event.raw)
+                "skipped a message from the app-server: not JSON: %s: %s", exc, excerpt(event.raw)
             )
             return None
         raise  # valid JSON that typed() still refused is a bug to see, not line noise to skip

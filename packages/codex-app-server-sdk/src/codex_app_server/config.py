@@ -143,7 +143,7 @@ class CodexConfig:
             raise TypeError("opt_out_notification_methods must be a list of method names")
 
     def _check_remote(self) -> None:
-        from ._websocket import check_url
+        from ._transports.urls import check_url
 
         check_url(
             str(self.url),

@@ -62,7 +62,7 @@ class _Member(Generic[C]):
     def health(self) -> MemberHealth:
         connection = self.codex.client.connection
         closed = connection.closed
-        error = connection._closed_error
+        error = connection.closed_reason
         config = self.codex.client.config
         target = redact_url(config.url) if config.url is not None else _pid_label(connection)
         return MemberHealth(

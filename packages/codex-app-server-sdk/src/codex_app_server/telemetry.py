@@ -19,15 +19,17 @@ configured OpenTelemetry SDK the spans are the API's no-ops.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._protocol import Notification
+
+if TYPE_CHECKING:
+    from ._hooks import SentRequest
+    from ._protocol import Response
 
 __all__ = ["Counters", "Telemetry"]
 
@@ -89,6 +91,8 @@ class Telemetry:
         self.counters = Counters()
         self._lock = threading.Lock()
         self._turns: dict[str, _TurnSpan] = {}
+        #: The span of each request in flight.
+        self._requests: dict[SentRequest, Any] = {}
         #: The ``opentelemetry.trace`` module, when tracing.
         self._trace: Any = _opentelemetry_trace() if tracing else None
         self.tracer: Any = None
@@ -107,49 +111,27 @@ class Telemetry:
         """
         if self.observe in codex.turn_observers:
             raise ValueError("this client is already instrumented by this Telemetry")
-        connection = codex.client.connection
-        # Every request, typed or raw, goes through exchange().
-        original = connection.exchange
-        if inspect.iscoroutinefunction(original):
-
-            @functools.wraps(original)
-            async def exchange_async(method: str, params: Any = None, **kwargs: Any) -> Any:
-                span = self._start_request(method)
-                try:
-                    reply = await original(method, params, **kwargs)
-                except BaseException as exc:
-                    self._end_request(span, method, params, None, exc)
-                    raise
-                self._end_request(span, method, params, reply, None)
-                return reply
-
-            connection.exchange = exchange_async
-        else:
-
-            @functools.wraps(original)
-            def exchange(method: str, params: Any = None, **kwargs: Any) -> Any:
-                span = self._start_request(method)
-                try:
-                    reply = original(method, params, **kwargs)
-                except BaseException as exc:
-                    self._end_request(span, method, params, None, exc)
-                    raise
-                self._end_request(span, method, params, reply, None)
-                return reply
-
-            connection.exchange = exchange
+        # Every request, typed or raw, passes the connection's request and reply hooks.
+        hooks = codex.client.connection.hooks
+        hooks.request.append(self._start_request)
+        hooks.reply.append(self._end_request)
         codex.turn_observers.append(self.observe)
 
     # -- requests ---------------------------------------------------------------------------
-    def _start_request(self, method: str) -> Any:
-        if self.tracer is None:
-            return None
-        return self.tracer.start_span("codex.request", attributes={"rpc.method": method})
+    def _start_request(self, request: SentRequest) -> None:
+        if self.tracer is not None:
+            span = self.tracer.start_span(
+                "codex.request", attributes={"rpc.method": request.method}
+            )
+            with self._lock:
+                self._requests[request] = span
 
     def _end_request(
-        self, span: Any, method: str, params: Any, reply: Any, error: BaseException | None
+        self, request: SentRequest, reply: Response | None, error: BaseException | None
     ) -> None:
+        method, params = request.method, request.params
         with self._lock:
+            span = self._requests.pop(request, None)
             self.counters.requests += 1
             if error is not None:
                 self.counters.request_errors += 1
@@ -160,7 +142,7 @@ class Telemetry:
                 span.set_attribute("codex.outcome", type(error).__name__)
                 span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, str(error)))
             span.end()
-        if error is None and method == "turn/start":
+        if reply is not None and method == "turn/start":
             if isinstance(params, bytes):  # a typed call's params, already JSON
                 params = json.loads(params)
             if isinstance(reply.result, Mapping):

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._backend_async import Lifecycle, open_connection
 from .._client import CODECS, check_server
-from .._connection import AsyncConnection
+from .._connection import DEFAULT_TIMEOUT, AsyncConnection, DefaultTimeout
 from .._handlers import HandlerTable, ServerRequestHandler
 from .._startup import check_overrides, override_queries, start_error
+from .._transports import async_transport_for
 from ..config import CodexConfig
 from ..errors import CodexError, TransportClosedError
 from ..generated.methods import AsyncRequestMethods
@@ -42,7 +43,7 @@ class AsyncCodexClient(AsyncRequestMethods, Lifecycle):
     ) -> None:
         self.config = config if config is not None else CodexConfig()
         table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = AsyncConnection(self.config, table)
+        self.connection = AsyncConnection(self.config, async_transport_for(self.config), table)
         self._initialize_response: InitializeResponse | None = None
         self._begin()
 
@@ -82,11 +83,18 @@ class AsyncCodexClient(AsyncRequestMethods, Lifecycle):
             raise
 
     async def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return await self.connection.request(method, params)
+        """Send any request with raw wire-form params and return the raw result.
+
+        ``timeout``: seconds to wait for the reply; ``None`` waits forever, like
+        ``request_timeout=None``; by default (``DEFAULT_TIMEOUT``) the config's
+        ``request_timeout``.
+        """
         return await self.connection.request(method, params, timeout=timeout)
 
     async def _call(self, method: str, params: dict[str, Any], /) -> Any:

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._backend_sync import Lifecycle, open_connection
 from .._client import CODECS, check_server
-from .._connection import Connection
+from .._connection import DEFAULT_TIMEOUT, Connection, DefaultTimeout
 from .._handlers import HandlerTable, ServerRequestHandler
 from .._startup import check_overrides, override_queries, start_error
+from .._transports import transport_for
 from ..config import CodexConfig
 from ..errors import CodexError, TransportClosedError
 from ..generated.methods import SyncRequestMethods
@@ -44,7 +45,7 @@ class CodexClient(SyncRequestMethods, Lifecycle):
     ) -> None:
         self.config = config if config is not None else CodexConfig()
         table = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.connection = Connection(self.config, table)
+        self.connection = Connection(self.config, transport_for(self.config), table)
         self._initialize_response: InitializeResponse | None = None
         self._begin()
 
@@ -84,11 +85,18 @@ class CodexClient(SyncRequestMethods, Lifecycle):
             raise
 
     def request(
-        self, method: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | DefaultTimeout | None = DEFAULT_TIMEOUT,
     ) -> Any:
-        """Send any request with raw wire-form params and return the raw result."""
-        if timeout is None:
-            return self.connection.request(method, params)
+        """Send any request with raw wire-form params and return the raw result.
+
+        ``timeout``: seconds to wait for the reply; ``None`` waits forever, like
+        ``request_timeout=None``; by default (``DEFAULT_TIMEOUT``) the config's
+        ``request_timeout``.
+        """
         return self.connection.request(method, params, timeout=timeout)
 
     def _call(self, method: str, params: dict[str, Any], /) -> Any:

@@ -23,11 +23,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._escape import quoted
+from .._escape import quoted
+from ..config import resolve_codex_bin
+
+if TYPE_CHECKING:
+    from ..config import CodexConfig
 
 __all__ = ["AsyncStdioProcess", "StderrTail", "StdioProcess", "WaitRoom"]
 
@@ -368,38 +372,44 @@ else:
 
 
 class StdioProcess:
-    """A running ``codex app-server`` whose stdout is read by the threads that wait for it.
+    """A ``codex app-server`` child process whose stdout is read by the threads that wait for it.
 
-    ``on_data`` is called with ``lock`` held, from whichever thread read the bytes (see
-    :class:`WaitRoom`, :attr:`room`). ``on_eof`` is called once, from the background reader,
-    after stdout closes and the process has been given a moment to exit (so its exit code and
-    stderr are known). A line for stdin is written by the caller when the pipe takes it whole
-    at once, else queued for a writer thread of its own, so a server that stops reading its
-    input blocks that thread only: callers still time out, and :meth:`close` still stops it.
+    Built from the config and not started: :meth:`open`, called by the connection,
+    launches it. ``on_data`` is called with ``lock`` held, from whichever thread read the bytes
+    (see :class:`WaitRoom`, :attr:`room`). ``on_eof`` is called once, from the background
+    reader, after stdout closes and the process has been given a moment to exit (so its exit
+    code and stderr are known). A line for stdin is written by the caller when the pipe takes
+    it whole at once, else queued for a writer thread of its own, so a server that stops
+    reading its input blocks that thread only: callers still time out, and :meth:`close`
+    still stops it.
     """
 
-    def __init__(
+    def __init__(self, config: CodexConfig) -> None:
+        self.stderr = StderrTail()
+        #: Read when opened: the binary is looked up then, as a start would.
+        self._config = config
+
+    def open(
         self,
-        argv: Sequence[str],
-        *,
-        env: dict[str, str],
-        cwd: str | os.PathLike[str] | None,
         lock: threading.Lock,
         on_data: Callable[[bytes], None],
-        on_eof: Callable[[], None],
+        on_message: Callable[[str | bytes], None],
+        on_eof: Callable[[str], None],
     ) -> None:
-        self.stderr = StderrTail()
+        """Launch the server; its output goes to ``on_data`` (``on_message`` is unused: a
+        pipe carries a byte stream, not messages)."""
         self._on_eof = on_eof
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stdin_open = True
+        config = self._config
         self._proc = subprocess.Popen(
-            list(argv),
+            config.argv(resolve_codex_bin(config.codex_bin)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             bufsize=0,
-            env=env,
-            cwd=cwd,
+            env=config.process_env(),
+            cwd=config.cwd,
             close_fds=True,
             **_DETACHED,
         )
@@ -512,7 +522,7 @@ class StdioProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=1.0)
             self._stderr_thread.join(timeout=1.0)
-            self._on_eof()
+            self._on_eof("the app-server closed its output")
 
     def _drain_stderr(self) -> None:
         stderr = self._proc.stderr
@@ -581,54 +591,53 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
     given a moment to exit (so its exit code and stderr are known).
     """
 
-    def __init__(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+    def __init__(self, config: CodexConfig) -> None:
         self.stderr = StderrTail()
-        self._on_data = on_data
-        self._on_eof = on_eof
-        self._loop = asyncio.get_running_loop()
+        #: Read when opened: the binary is looked up then, as a start would.
+        self._config = config
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
-        self._exited = self._loop.create_future()
-        self._stderr_closed = self._loop.create_future()
         self._eof_task: asyncio.Task[None] | None = None
-        #: Whether stdin's buffer is over its high-water mark (set by the transport).
+        #: Whether stdin's buffer is over its high-water mark (set by the transport): while
+        #: it is, a writer must await :meth:`drain`.
         self.writing_paused = False
         self._drainers: list[asyncio.Future[None]] = []
         self._closed = False
 
-    @classmethod
-    async def start(
-        cls,
-        argv: Sequence[str],
-        *,
-        env: dict[str, str],
-        cwd: str | os.PathLike[str] | None,
+    async def open(
+        self,
         on_data: Callable[[bytes], None],
-        on_eof: Callable[[], None],
-    ) -> AsyncStdioProcess:
-        """Launch the server and start pumping its output."""
-        process = cls(on_data, on_eof)
-        program, *args = argv
-        await process._loop.subprocess_exec(
-            lambda: process,
+        on_message: Callable[[str | bytes], None],
+        on_eof: Callable[[str], None],
+    ) -> None:
+        """Launch the server and start pumping its output to ``on_data`` (``on_message`` is
+        unused: a pipe carries a byte stream, not messages)."""
+        self._on_data = on_data
+        self._on_eof = on_eof
+        self._loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[None] = self._loop.create_future()
+        self._stderr_closed: asyncio.Future[None] = self._loop.create_future()
+        config = self._config
+        program, *args = config.argv(resolve_codex_bin(config.codex_bin))
+        await self._loop.subprocess_exec(
+            lambda: self,
             program,
             *args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
-            cwd=Path(cwd) if cwd is not None else None,
+            env=config.process_env(),
+            cwd=Path(config.cwd) if config.cwd is not None else None,
             close_fds=True,
             **_DETACHED,
         )
         # Reads that came before this point were posted to pipe_data_received already, and
         # run before any read that comes after it: the order of the bytes holds.
-        transport = process._transport
+        transport = self._transport
         stdout = transport.get_pipe_transport(1) if transport is not None else None
         inner = stdout.get_protocol() if stdout is not None else None
         if stdout is not None and isinstance(inner, asyncio.Protocol):
             stdout.set_protocol(_StdoutProtocol(inner, on_data))
-        return process
 
     # -- the transport's callbacks ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -716,7 +725,7 @@ class AsyncStdioProcess(asyncio.SubprocessProtocol):
         for event in (self._exited, self._stderr_closed):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(event), 1.0)
-        self._on_eof()
+        self._on_eof("the app-server closed its output")
         transport = self._transport
         if transport is not None and transport.get_returncode() is not None:
             transport.close()  # the process is reaped: release the pipes now, not at close()

@@ -26,7 +26,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import threading
@@ -35,9 +34,10 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._redact import is_secret_key, redact_text, redact_url
-from ._transport import SHUTDOWN_STEP, StderrTail, WaitRoom
-from .errors import AppServerStartError, CodexError, RequestTimeoutError
+from .._redact import is_secret_key, redact_text, redact_url
+from ..errors import AppServerStartError, CodexError, RequestTimeoutError
+from .stdio import SHUTDOWN_STEP, StderrTail, WaitRoom
+from .urls import check_url
 
 if TYPE_CHECKING:
     import ssl
@@ -89,50 +89,6 @@ def _headers(token: str | None) -> dict[str, str] | None:
     return {"Authorization": f"Bearer {token}"} if token else None
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a URL's host name) is this machine: ``localhost`` or a loopback IP."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, token: str | None = None, allow_insecure_token: bool = False) -> str:
-    """Return ``url`` if it is a usable websocket URL, else raise ``ValueError``.
-
-    It must be ``ws://`` or ``wss://`` with a host. A ``token``, or credentials inside the URL
-    (``user:password@`` or a query string), must not travel over plain ``ws://`` to a host
-    that is not loopback (anyone on the path could read and replay them) unless
-    ``allow_insecure_token`` says the caller accepts that.
-    """
-    shown = redact_url(url)
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or parts.scheme not in ("ws", "wss") or not host:
-        raise ValueError(
-            f"url={shown!r} is not a websocket URL; give one like 'ws://127.0.0.1:4500' (the "
-            "address passed to `codex app-server --listen`)"
-        )
-    if token is not None and "@" in parts.netloc:
-        raise ValueError(
-            f"url={shown!r} carries user:password credentials and ws_token= is given too; the "
-            "server gets only one Authorization header: keep the token in ws_token= alone"
-        )
-    credentials = token is not None or "@" in parts.netloc or bool(parts.query)
-    if credentials and parts.scheme == "ws" and not is_loopback(host) and not allow_insecure_token:
-        raise ValueError(
-            f"refusing to send credentials in clear text over {shown}: {host} is not this "
-            "machine. Use wss:// (TLS), reach the server through an SSH tunnel to "
-            "127.0.0.1, or pass allow_insecure_token_over_ws=True if the network is trusted"
-        )
-    return url
-
-
 def _open_error(url: str, exc: BaseException) -> AppServerStartError:
     """A clear start error for a refused or failed handshake (never echoing a credential)."""
     url = redact_url(url)
@@ -155,31 +111,42 @@ def _closed_reason(url: str, exc: BaseException) -> str:
 
 
 class WebSocketTransport:
-    """A connected websocket whose frames are pushed to ``on_message`` from a reader thread.
+    """A websocket to an app-server whose frames are pushed to ``on_message`` from a reader thread.
 
+    Built with the address and not connected: :meth:`open`, called by the connection, connects.
     ``on_message`` is called with ``lock`` held; threads waiting for what it changes wait in
     :attr:`room`. ``on_eof`` is called once, from the reader thread, with a description of why
-    the socket closed. Opening it performs the handshake, so a refused token fails here.
+    the socket closed. Opening performs the handshake, so a refused token fails there.
     """
 
     def __init__(
+        self, url: str, *, token: str | None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        #: The server's address as messages show it (credentials hidden).
+        self.url = redact_url(url)
+        #: A remote server's stderr cannot be seen; kept so every transport looks alike.
+        self.stderr = StderrTail()
+        self._address = url
+        self._token = token
+        self._ssl_context = ssl_context
+
+    def __repr__(self) -> str:
+        return f"WebSocketTransport({self.url!r})"
+
+    def open(
         self,
-        url: str,
-        *,
-        token: str | None,
         lock: threading.Lock,
+        on_data: Callable[[bytes], None],
         on_message: OnMessage,
         on_eof: OnEof,
-        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """Connect (the handshake checks the token) and start the reader thread; every frame
+        goes to ``on_message`` (``on_data`` is unused: a websocket carries messages)."""
         try:
             from websockets.sync.client import connect
         except ImportError:
             raise _missing() from None
-        #: The server's address as messages show it (credentials hidden).
-        self.url = redact_url(url)
-        #: A remote server's stderr cannot be seen; kept so both transports look alike.
-        self.stderr = StderrTail()
+        url = self._address
         #: Where threads wait for messages; only the reader thread reads.
         self.room = WaitRoom(lock)
         self._on_message = on_message
@@ -192,8 +159,8 @@ class WebSocketTransport:
             self._ws: ClientConnection = self._stack.enter_context(
                 connect(
                     url,
-                    ssl=ssl_context,
-                    additional_headers=_headers(token),
+                    ssl=self._ssl_context,
+                    additional_headers=_headers(self._token),
                     open_timeout=OPEN_TIMEOUT,
                     max_size=None,  # like stdio lines: no limit on a message's size
                     close_timeout=SHUTDOWN_STEP,
@@ -257,41 +224,39 @@ class AsyncWebSocketTransport:
     which keeps frames in order; :meth:`drain` waits until the queue is sent.
     """
 
+    #: Every write is followed by :meth:`drain`: back-pressure comes from the socket.
+    writing_paused = True
+
     def __init__(
-        self, url: str, ws: AsyncClientConnection, on_message: OnMessage, on_eof: OnEof
+        self, url: str, *, token: str | None, ssl_context: ssl.SSLContext | None = None
     ) -> None:
         #: The server's address as messages show it (credentials hidden).
         self.url = redact_url(url)
-        #: A remote server's stderr cannot be seen; kept so both transports look alike.
+        #: A remote server's stderr cannot be seen; kept so every transport looks alike.
         self.stderr = StderrTail()
-        self._ws = ws
-        self._on_message = on_message
-        self._on_eof = on_eof
-        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._address = url
+        self._token = token
+        self._ssl_context = ssl_context
         self._broken: str | None = None
-        self._reader_task = asyncio.ensure_future(self._read())
-        self._writer_task = asyncio.ensure_future(self._pump())
 
-    @classmethod
-    async def connect(
-        cls,
-        url: str,
-        *,
-        token: str | None,
-        on_message: OnMessage,
-        on_eof: OnEof,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> AsyncWebSocketTransport:
-        """Open the socket (the handshake checks the token) and start the reader."""
+    def __repr__(self) -> str:
+        return f"AsyncWebSocketTransport({self.url!r})"
+
+    async def open(
+        self, on_data: Callable[[bytes], None], on_message: OnMessage, on_eof: OnEof
+    ) -> None:
+        """Connect (the handshake checks the token) and start the reader and writer tasks;
+        every frame goes to ``on_message`` (``on_data`` is unused)."""
         try:
             from websockets.asyncio.client import connect
         except ImportError:
             raise _missing() from None
+        url = self._address
         try:
-            ws = await connect(
+            self._ws: AsyncClientConnection = await connect(
                 url,
-                ssl=ssl_context,
-                additional_headers=_headers(token),
+                ssl=self._ssl_context,
+                additional_headers=_headers(self._token),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=None,
                 close_timeout=SHUTDOWN_STEP,
@@ -299,7 +264,11 @@ class AsyncWebSocketTransport:
             )
         except Exception as exc:
             raise _open_error(url, exc) from None
-        return cls(url, ws, on_message, on_eof)
+        self._on_message = on_message
+        self._on_eof = on_eof
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._reader_task = asyncio.ensure_future(self._read())
+        self._writer_task = asyncio.ensure_future(self._pump())
 
     @property
     def pid(self) -> int:
