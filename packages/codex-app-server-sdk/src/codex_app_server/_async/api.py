@@ -586,15 +586,18 @@ class AsyncTurnHandle:
         Returns whether ``event`` ended the turn, and its typed model when ``typed`` or
         recorded (``None``: a line that proved not to be JSON, skipped and counted once).
         """
-        for observe in self.thread.codex.turn_observers:
+        # Called once per delta: attribute chains are read once, into locals.
+        codex = self.thread.codex
+        for observe in codex.turn_observers:
             observe(event)
         model = None
-        recorded = event.method in RECORDED and event.turn_id == self.id
+        turn_id = self.turn.id
+        recorded = event.method in RECORDED and event.turn_id == turn_id
         if typed or recorded:
-            model = typed_or_skip(event, self.thread.codex.client.connection)
+            model = typed_or_skip(event, codex.client.connection)
             if recorded and model is not None:
                 self._record.observe(model)
-        if is_turn_end(event, self.id):
+        if is_turn_end(event, turn_id):
             self._completed = self._record.complete(completed_turn(event))
             return True, model
         return False, model
