@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from codex_app_server._transports.stdio import WaitRoom
+from codex_app_server._transports.room import WaitRoom
 
 
 def test_a_hurried_background_reader_waits_for_the_reading_waiter() -> None:

@@ -52,7 +52,7 @@ from ._protocol import (
 )
 from ._redact import redact, redact_text
 from ._transports import AsyncTransport, Transport
-from ._transports.stdio import WaitRoom
+from ._transports.room import WaitRoom
 from .config import CodexConfig
 from .errors import CLOSED_BY_OWNER, CodexError, RequestTimeoutError, TransportClosedError
 

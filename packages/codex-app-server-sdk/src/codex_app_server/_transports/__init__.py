@@ -8,7 +8,7 @@ for: the child process (:mod:`.stdio`) or, with ``url=``, a websocket (:mod:`.we
 :mod:`.memory` is a peer in the same process, for tests of the connection and the client.
 
 The sync transports (:class:`Transport`) call back with the connection's lock held, from
-whichever thread read, and let threads wait in their :class:`~.stdio.WaitRoom`; the async ones
+whichever thread read, and let threads wait in their :class:`~.room.WaitRoom`; the async ones
 (:class:`AsyncTransport`) call back on the loop.
 """
 
@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..config import CodexConfig
-    from .stdio import StderrTail, WaitRoom
+    from .room import WaitRoom
+from .stderr import StderrTail
 
 __all__ = ["AsyncTransport", "Transport", "async_transport_for", "transport_for"]
 

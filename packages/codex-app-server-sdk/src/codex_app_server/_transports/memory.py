@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 
 from ..errors import CodexError
-from .stdio import StderrTail, WaitRoom
+from .room import WaitRoom
+from .stderr import StderrTail
 
 __all__ = ["AsyncMemoryTransport", "MemoryTransport", "Peer"]
 

@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._redact import is_secret_key, redact_text, redact_url
 from ..errors import AppServerStartError, CodexError, RequestTimeoutError
-from .stdio import SHUTDOWN_STEP, StderrTail, WaitRoom
+from .room import WaitRoom
+from .stderr import StderrTail
+from .stdio import SHUTDOWN_STEP
 from .urls import check_url
 
 if TYPE_CHECKING:
