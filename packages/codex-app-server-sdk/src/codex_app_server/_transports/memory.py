@@ -80,7 +80,7 @@ class MemoryTransport(_MemoryBase):
     def send(self, data: bytes) -> None:
         """The peer writes ``data`` (any split of lines) to the client."""
         if self._ended:
-            raise BrokenPipeError("the in-memory peer hung up")
+            raise BrokenPipeError(HUNG_UP)
         with self.room.lock:
             self._on_data(data)
             self.room.notify()
@@ -119,7 +119,7 @@ class AsyncMemoryTransport(_MemoryBase):
     def send(self, data: bytes) -> None:
         """The peer writes ``data`` to the client; delivered on the loop's next turn."""
         if self._ended:
-            raise BrokenPipeError("the in-memory peer hung up")
+            raise BrokenPipeError(HUNG_UP)
         self._loop.call_soon_threadsafe(self._deliver, data)
 
     def _deliver(self, data: bytes) -> None:
@@ -141,7 +141,7 @@ class AsyncMemoryTransport(_MemoryBase):
     async def drain(self) -> None:
         """Nothing is ever buffered."""
         if self._ended:
-            raise BrokenPipeError("the in-memory peer hung up")
+            raise BrokenPipeError(HUNG_UP)
 
     async def close(self) -> int | None:
         """Hang up (the owner closes) and let the connection see it; idempotent."""

@@ -112,14 +112,8 @@ def _closed_reason(url: str, exc: BaseException) -> str:
     return redact_text(f"the websocket to {url} closed: {exc}")
 
 
-class WebSocketTransport:
-    """A websocket to an app-server whose frames are pushed to ``on_message`` from a reader thread.
-
-    Built with the address and not connected: :meth:`open`, called by the connection, connects.
-    ``on_message`` is called with ``lock`` held; threads waiting for what it changes wait in
-    :attr:`room`. ``on_eof`` is called once, from the reader thread, with a description of why
-    the socket closed. Opening performs the handshake, so a refused token fails there.
-    """
+class _WebSocketBase:
+    """What both websocket transports hold before they connect, and say of their server."""
 
     def __init__(
         self, url: str, *, token: str | None, ssl_context: ssl.SSLContext | None = None
@@ -133,7 +127,27 @@ class WebSocketTransport:
         self._ssl_context = ssl_context
 
     def __repr__(self) -> str:
-        return f"WebSocketTransport({self.url!r})"
+        return f"{type(self).__name__}({self.url!r})"
+
+    @property
+    def pid(self) -> int:
+        """Not available: the server is not a local child process."""
+        raise CodexError(f"the app-server at {self.url} is not a local process; it has no pid")
+
+    @property
+    def exit_code(self) -> int | None:
+        """Always ``None``: a remote server's exit status cannot be known."""
+        return None
+
+
+class WebSocketTransport(_WebSocketBase):
+    """A websocket to an app-server whose frames are pushed to ``on_message`` from a reader thread.
+
+    Built with the address and not connected: :meth:`open`, called by the connection, connects.
+    ``on_message`` is called with ``lock`` held; threads waiting for what it changes wait in
+    :attr:`room`. ``on_eof`` is called once, from the reader thread, with a description of why
+    the socket closed. Opening performs the handshake, so a refused token fails there.
+    """
 
     def open(
         self,
@@ -176,16 +190,6 @@ class WebSocketTransport:
         )
         self._reader_thread.start()
 
-    @property
-    def pid(self) -> int:
-        """Not available: the server is not a local child process."""
-        raise CodexError(f"the app-server at {self.url} is not a local process; it has no pid")
-
-    @property
-    def exit_code(self) -> int | None:
-        """Always ``None``: a remote server's exit status cannot be known."""
-        return None
-
     def write(self, data: bytes) -> None:
         """Send one JSON-RPC line as one text frame; raises ``OSError`` once the socket closed."""
         from websockets.exceptions import ConnectionClosed
@@ -219,7 +223,7 @@ class WebSocketTransport:
         return None
 
 
-class AsyncWebSocketTransport:
+class AsyncWebSocketTransport(_WebSocketBase):
     """The asyncio twin of :class:`WebSocketTransport`: a reader task and a writer task.
 
     :meth:`write` is synchronous, like the stdio pipe's: it queues a frame for the writer task,
@@ -232,17 +236,8 @@ class AsyncWebSocketTransport:
     def __init__(
         self, url: str, *, token: str | None, ssl_context: ssl.SSLContext | None = None
     ) -> None:
-        #: The server's address as messages show it (credentials hidden).
-        self.url = redact_url(url)
-        #: A remote server's stderr cannot be seen; kept so every transport looks alike.
-        self.stderr = StderrTail()
-        self._address = url
-        self._token = token
-        self._ssl_context = ssl_context
+        super().__init__(url, token=token, ssl_context=ssl_context)
         self._broken: str | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncWebSocketTransport({self.url!r})"
 
     async def open(
         self, on_data: Callable[[bytes], None], on_message: OnMessage, on_eof: OnEof
@@ -271,16 +266,6 @@ class AsyncWebSocketTransport:
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._reader_task = asyncio.ensure_future(self._read())
         self._writer_task = asyncio.ensure_future(self._pump())
-
-    @property
-    def pid(self) -> int:
-        """Not available: the server is not a local child process."""
-        raise CodexError(f"the app-server at {self.url} is not a local process; it has no pid")
-
-    @property
-    def exit_code(self) -> int | None:
-        """Always ``None``: a remote server's exit status cannot be known."""
-        return None
 
     def write(self, data: bytes) -> None:
         """Queue one JSON-RPC line as a text frame; raises ``OSError`` once the socket closed."""
