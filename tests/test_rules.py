@@ -510,6 +510,28 @@ def test_a_file_change_is_decided_only_on_what_its_connection_saw(tmp_path: Path
     assert first.table.thread_count() == 1  # the thread's lineage only
 
 
+def test_an_item_id_reused_in_another_turn_does_not_vouch_for_this_ones_change(
+    tmp_path: Path,
+) -> None:
+    # A hostile server (or model) announces item "x" with a harmless path in one turn, then asks
+    # to approve item "x" of another turn, whose own announcement writes outside the folder.
+    inside, outside = tmp_path / "a.txt", tmp_path.parent / "b.txt"
+    inbox = Reader(ApprovalRules(deny_writes_outside=[tmp_path], ask=accept_all))
+    declined = {"decision": "decline"}
+    inbox.add(
+        "item/started",
+        {"turnId": "v", "item": {"type": "fileChange", "id": "x", "changes": [change(inside)]}},
+    )
+    assert inbox.answer(file_change_request("x", turn_id="u")) == declined  # "u" saw no item "x"
+    inbox.add(
+        "item/started",
+        {"turnId": "u", "item": {"type": "fileChange", "id": "x", "changes": [change(outside)]}},
+    )
+    assert inbox.answer(file_change_request("x", turn_id="u")) == declined
+    # The harmless turn's own request is still decided on its own item.
+    assert inbox.answer(file_change_request("x", turn_id="v")) == {"decision": "accept"}
+
+
 def test_an_update_beyond_an_accepted_change_cancels_the_turns_next_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
